@@ -1,0 +1,100 @@
+"""``nscore`` command line: parses arguments and calls one :mod:`nscore.pipeline` function.
+
+Exit codes: 0 success; 1 an :class:`~nscore.errors.NscoreError` (printed whole: for a data
+validation error, the complete failures table); 2 usage error (argparse).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from pathlib import Path
+
+from nscore import pipeline
+from nscore.errors import NscoreError
+
+
+def _date(s: str) -> str:
+    if s == "latest":
+        return s
+    try:
+        return dt.date.fromisoformat(s).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD (or 'latest'): {s!r}") from None
+
+
+def _positive(s: str) -> int:
+    try:
+        n = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {s!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1: {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="nscore",
+        description="Build, update and check the NS7CAR living publication.",
+    )
+    p.add_argument("-C", "--root", type=Path, default=None,
+                   help="project root (default: nearest directory with _toc.yml at or above the cwd)")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    b = sub.add_parser("build", help="validate data, execute changed chapters, build and publish the site")
+    b.add_argument("--cutoff", type=_date, default="latest",
+                   help="'latest' (default: every stored cutoff, newest at the site root) or one YYYY-MM-DD")
+    b.add_argument("--force", action="store_true", help="re-execute every chapter even if its key is unchanged")
+    b.add_argument("--jobs", type=_positive, default=None, help="parallel kernels (default: number of cores)")
+
+    u = sub.add_parser("update", help="validate and store a new data cutoff, then rebuild and republish")
+    u.add_argument("path", type=Path, help="directory (or archive) of ADaM-style files for the new cutoff")
+    u.add_argument("--jobs", type=_positive, default=None, help="parallel kernels (default: number of cores)")
+
+    sub.add_parser("check", help="fail if committed executed notebooks or data manifests are stale")
+
+    v = sub.add_parser("validate", help="validate one data directory, or every stored cutoff")
+    v.add_argument("path", type=Path, nargs="?", default=None)
+
+    s = sub.add_parser("simulate", help="regenerate the shipped simulated cutoffs, or simulate one cohort")
+    s.add_argument("--n", type=_positive, default=None, help="patients (needs --out)")
+    s.add_argument("--cutoff", type=_date, default=None, help="data cutoff YYYY-MM-DD (needs --out)")
+    s.add_argument("--seed", type=int, default=None, help="random seed (needs --out)")
+    s.add_argument("--out", type=Path, default=None, help="directory to write the simulated files to")
+
+    sub.add_parser("pdf", help="build the PDF of the publication")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command == "simulate" and args.out is None and (args.n or args.cutoff or args.seed is not None):
+        parser.error("simulate: --n/--cutoff/--seed need --out (without options it rewrites the shipped cutoffs)")
+    try:
+        project = pipeline.Project(args.root if args.root is not None else pipeline.find_root())
+        if args.command == "build":
+            pipeline.build(project, cutoff=args.cutoff, force=args.force, jobs=args.jobs)
+        elif args.command == "update":
+            pipeline.update(project, args.path, jobs=args.jobs)
+        elif args.command == "check":
+            pipeline.check_or_raise(project)
+            print("check: executed notebooks and data manifests are current")
+        elif args.command == "validate":
+            pipeline.validate(project, args.path)
+            print(f"valid: {args.path or 'every stored cutoff'}")
+        elif args.command == "simulate":
+            written = pipeline.simulate(project, n=args.n, cutoff=args.cutoff, seed=args.seed, out=args.out)
+            print(f"simulated data written to {written}")
+        elif args.command == "pdf":
+            out = pipeline.pdf(project)
+            print(f"pdf: {out}")
+    except NscoreError as exc:
+        print(f"nscore {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"nscore {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,233 @@
+"""Headline figures of a data cutoff (landing page) and their comparison across cutoffs ("What changed").
+
+One function computes the figures for one cohort, so the landing page and the "What changed" page
+cannot disagree; ``compare_cutoffs`` lines the figures of several stored versions up side by side.
+Survival figures are Kaplan-Meier estimates from ``nscore.survival`` (log-log CIs by default), not
+the abstract's medians of observed times.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pandas as pd
+
+from nscore.cohort import AnalysisInputError, _flag
+from nscore.efficacy import Proportion, format_percent, proportion, response_rates
+from nscore.safety import incidence
+
+__all__ = ["YEAR_DAYS", "HEADLINE_KEYS", "headline_figures", "compare_cutoffs", "cohort_cutoff"]
+
+#: Days per year for 1- and 2-year rates (365.25 and 730.5 days).
+YEAR_DAYS = 365.25
+
+HEADLINE_KEYS = (
+    "n_infused", "n_evaluable", "orr", "cr_cri", "os_median", "pfs_median", "os_1y", "os_2y",
+    "pfs_1y", "pfs_2y", "hct_rate", "crs_g3", "icans_g3", "followup_median",
+)
+
+COLUMNS = ["key", "label", "value", "lower", "upper", "display", "unit"]
+
+
+def cohort_cutoff(cohort) -> date:
+    """The cohort's data cutoff: ``cohort.cutoff`` if present, else the ADSL DCUTDT."""
+    c = getattr(cohort, "cutoff", None)
+    if c is None:
+        c = pd.to_datetime(cohort.adsl["DCUTDT"]).max()
+    return pd.Timestamp(c).date()
+
+
+def _rate_row(key: str, label: str, p: Proportion) -> dict:
+    return {"key": key, "label": label, "value": 100 * p.estimate, "lower": 100 * p.lower,
+            "upper": 100 * p.upper,
+            "display": f"{format_percent(p.k, p.n)} ({p.k}/{p.n}; 95% CI "
+                       f"{100 * p.lower:.1f}\u2013{100 * p.upper:.1f})",
+            "unit": "%"}
+
+
+def _finite(x) -> float:
+    try:
+        x = float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+    return x if math.isfinite(x) else float("nan")
+
+
+def _ci_pair(ci) -> tuple[float, float]:
+    """Lower and upper bound (raw: ``inf`` = not reached) from a tuple, Series or one-row DataFrame."""
+    if ci is None:
+        return float("nan"), float("nan")
+    if isinstance(ci, pd.DataFrame):
+        vals = ci.iloc[0].to_numpy()
+    elif isinstance(ci, pd.Series):
+        vals = ci.to_numpy()
+    else:
+        vals = list(ci)
+    return _raw(vals[0]), _raw(vals[1])
+
+
+def _raw(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return float("nan")
+
+
+def _days(x: float) -> str:
+    """Days as text: "NR" (not reached) for ``inf``, "NE" (not estimable) for NaN."""
+    x = _raw(x)
+    if math.isnan(x):
+        return "NE"
+    return "NR" if math.isinf(x) else f"{x:.0f}"
+
+
+def _median_display(med: float, lo: float, hi: float) -> str:
+    """"612 days (95% CI 480\u2013NR)", "not reached (95% CI 561\u2013NR days)" or "not reached"
+    (when even the lower bound is not reached, the interval says nothing more)."""
+    med, lo = _raw(med), _raw(lo)
+    ci = f"95% CI {_days(lo)}\u2013{_days(hi)}"
+    if math.isinf(med):
+        return "not reached" if math.isinf(lo) or math.isnan(lo) else f"not reached ({ci} days)"
+    if math.isnan(med):
+        return "not estimable"
+    return f"{med:.0f} days ({ci})"
+
+
+def _km_rows(adtte: pd.DataFrame, paramcd: str, name: str, ci: str) -> list[dict]:
+    from nscore import survival
+
+    km = survival.kaplan_meier(adtte, paramcd, ci=ci)
+    lo, hi = _ci_pair(getattr(km, "median_ci_", None))
+    rows = [{"key": f"{name.lower()}_median", "label": f"Median {name} (Kaplan-Meier)",
+             "value": _finite(km.median_), "lower": _finite(lo), "upper": _finite(hi),
+             "display": _median_display(km.median_, lo, hi), "unit": "days"}]
+    at = km.survival_at([YEAR_DAYS, 2 * YEAR_DAYS]).reset_index(drop=True)
+    for i, yr in enumerate((1, 2)):
+        s, l, u = (100 * _finite(at.loc[i, c]) for c in ("survival", "lower", "upper"))
+        disp = "not estimable" if math.isnan(s) else f"{s:.1f}% (95% CI {l:.1f}\u2013{u:.1f})"
+        rows.append({"key": f"{name.lower()}_{yr}y", "label": f"{yr}-year {name} (Kaplan-Meier)",
+                     "value": s, "lower": l, "upper": u, "display": disp, "unit": "%"})
+    return rows
+
+
+def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
+    """The headline figures of one cutoff, one row per figure.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        Any object with ADaM frames ``adsl``, ``adrs``, ``adtte``, ``adae``.
+    ci : {"log-log", "log", "plain"}
+        Transform of the Kaplan-Meier confidence intervals (passed to ``nscore.survival``).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``key``, ``label``, ``value`` (float; NaN when not reached / not estimable),
+        ``lower``, ``upper`` (95% CI where one exists), ``display`` (text for the page), ``unit``
+        ("patients", "%", "days"). Keys in ``HEADLINE_KEYS`` order.
+
+    Notes
+    -----
+    Rates are percentages (0-100). KM median OS/PFS is NaN and displayed "not reached" when the
+    curve stays above 0.5; 1-/2-year rates are NaN if follow-up ends earlier. Median follow-up is the
+    reverse Kaplan-Meier estimate (deaths censor follow-up), which does not shrink with early deaths
+    as the median of observed times does. The transplant rate is over all infused patients, as in
+    the abstract (245/334).
+    """
+    from nscore import survival
+
+    adsl = cohort.adsl
+    rows = [
+        {"key": "n_infused", "label": "Patients infused", "value": float(len(adsl)), "lower": np.nan,
+         "upper": np.nan, "display": str(len(adsl)), "unit": "patients"},
+    ]
+    n_eval = int(_flag(adsl["EFFFL"]).sum())
+    rows.append({"key": "n_evaluable", "label": "Patients evaluable for response", "value": float(n_eval),
+                 "lower": np.nan, "upper": np.nan, "display": str(n_eval), "unit": "patients"})
+    rr = response_rates(cohort)
+    rows.append(_rate_row("orr", "Overall response rate (CR/CRi/PR)", rr.orr))
+    rows.append(_rate_row("cr_cri", "CR/CRi rate", rr.cr_cri))
+    os_rows = _km_rows(cohort.adtte, "OS", "OS", ci)
+    pfs_rows = _km_rows(cohort.adtte, "PFS", "PFS", ci)
+    rows += [os_rows[0], pfs_rows[0], os_rows[1], os_rows[2], pfs_rows[1], pfs_rows[2]]
+    if len(adsl) == 0:
+        raise AnalysisInputError("ADSL has no patients")
+    rows.append(_rate_row("hct_rate", "Allo-HCT after CAR-T (all infused)",
+                          proportion(int(_flag(adsl["HCTFL"]).sum()), len(adsl))))
+    rows.append(_rate_row("crs_g3", "Grade >=3 CRS", incidence(cohort, "CRS").grade_3_plus))
+    rows.append(_rate_row("icans_g3", "Grade >=3 ICANS", incidence(cohort, "ICANS").grade_3_plus))
+    fu = survival.median_follow_up(cohort.adtte, "OS")
+    if isinstance(fu, dict):
+        med, lo, hi = (_raw(fu.get(k)) for k in ("median", "lower", "upper"))
+    elif hasattr(fu, "median"):
+        med, lo, hi = _raw(fu.median), _raw(getattr(fu, "lower", None)), _raw(getattr(fu, "upper", None))
+    else:
+        med, lo, hi = (_raw(v) for v in fu)
+    rows.append({"key": "followup_median", "label": "Median follow-up (reverse Kaplan-Meier)",
+                 "value": _finite(med), "lower": _finite(lo), "upper": _finite(hi),
+                 "display": _median_display(med, lo, hi), "unit": "days"})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _short(x: float, unit: str) -> str:
+    if math.isnan(x):
+        return "not reached" if unit == "days" else "not estimable"
+    return {"%": f"{x:.1f}%", "days": f"{x:.0f} days"}.get(unit, f"{x:.0f}")
+
+
+def _change_text(diff: float, unit: str, prev: float, last: float) -> str:
+    """The change between two cutoffs in words: "+3.1 percentage points", "+184 days",
+    "not reached \u2192 612 days" when a figure becomes estimable, "no change"."""
+    if math.isnan(prev) or math.isnan(last):
+        if math.isnan(prev) and math.isnan(last):
+            return f"{_short(prev, unit)} at both cutoffs"
+        return f"{_short(prev, unit)} \u2192 {_short(last, unit)}"
+    if diff == 0:
+        return "no change"
+    if unit == "%":
+        return f"{diff:+.1f} percentage points"
+    if unit == "days":
+        return f"{diff:+.0f} days"
+    return f"{diff:+.0f}"
+
+
+def compare_cutoffs(cohorts: list, ci: str = "log-log") -> pd.DataFrame:
+    """Headline figures of several cutoffs side by side, with the change from the previous cutoff.
+
+    Parameters
+    ----------
+    cohorts : list of Cohort
+        At least one; sorted here by cutoff, so the order given does not matter. Cutoffs must differ.
+
+    Returns
+    -------
+    DataFrame
+        One row per headline figure: ``key``, ``label``, ``unit``, then for each cutoff (ISO date,
+        oldest first) a float column named by the date and a text column ``"<date> display"``, then
+        ``change`` (latest - previous, NaN with a single cutoff or a figure not estimable at either)
+        and ``change_display``.
+    """
+    if not cohorts:
+        raise AnalysisInputError("compare_cutoffs needs at least one cohort")
+    dated = sorted(((cohort_cutoff(c), c) for c in cohorts), key=lambda t: t[0])
+    cutoffs = [d for d, _ in dated]
+    if len(set(cutoffs)) != len(cutoffs):
+        raise AnalysisInputError(f"cohorts share a cutoff: {[d.isoformat() for d in cutoffs]}")
+    figs = [(d.isoformat(), headline_figures(c, ci=ci)) for d, c in dated]
+    out = figs[0][1][["key", "label", "unit"]].copy()
+    for name, f in figs:
+        out[name] = f["value"].to_numpy()
+        out[f"{name} display"] = f["display"].to_numpy()
+    if len(figs) >= 2:
+        prev, last = figs[-2][0], figs[-1][0]
+        out["change"] = out[last] - out[prev]
+        out["change_display"] = [
+            _change_text(d, u, p, l) for d, u, p, l in zip(out["change"], out["unit"], out[prev], out[last])
+        ]
+    else:
+        out["change"] = np.nan
+        out["change_display"] = "only one cutoff"
+    return out

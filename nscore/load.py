@@ -1,0 +1,580 @@
+"""Reading the four datasets of one data cutoff, typed and validated: the door every datum passes.
+
+:func:`read_dataset` reads one file (CSV, Parquet or SAS transport) into a frame typed per
+:mod:`nscore.schema`. :func:`load_cohort` reads a directory holding the four datasets, checks every
+rule (file-level, column, row and cross-dataset) and either returns a frozen :class:`Cohort` or
+raises one :class:`~nscore.errors.DataValidationError` listing *every* problem, so a data manager
+fixes a delivery in one round rather than one error at a time.
+
+Failures are reported as (file, row, column, rule, value): ``row`` is the 1-based data row of the
+file (the header is not counted; empty for file-level problems), ``value`` the offending cell as it
+reads in the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+
+from nscore import schema
+from nscore.errors import DataValidationError, NscoreError
+
+__all__ = [
+    "Cohort",
+    "DATASETS",
+    "FORMATS",
+    "read_dataset",
+    "load_cohort",
+    "find_datasets",
+    "sha256_file",
+    "data_version",
+]
+
+DATASETS = schema.DATASETS
+#: Accepted file formats, by extension. CSV is the shipped one (reviewable in diffs).
+FORMATS = (".csv", ".parquet", ".xpt")
+SOURCE_FILE = "source.json"
+#: SAS dates count days from 1960-01-01.
+_SAS_EPOCH = pd.Timestamp("1960-01-01")
+_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
+_INTEGER = r"[+-]?\d+"
+_COLUMNS = DataValidationError.COLUMNS
+
+
+@dataclass(frozen=True, eq=False)
+class Cohort:
+    """One validated data cutoff: the four typed datasets and where they came from.
+
+    ``version`` is the first 12 hex digits of a SHA-256 over the sorted (file name, file SHA-256)
+    pairs of the four dataset files, so it changes exactly when a data byte changes.
+    """
+
+    adsl: pd.DataFrame
+    adrs: pd.DataFrame
+    adtte: pd.DataFrame
+    adae: pd.DataFrame
+    cutoff: date
+    source: Path
+    version: str
+    simulated: bool
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> dict[str, pd.DataFrame]:
+        """The four datasets by name (adsl, adrs, adtte, adae)."""
+        return {name: getattr(self, name) for name in DATASETS}
+
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name}={len(getattr(self, name))}" for name in DATASETS)
+        return (
+            f"Cohort(cutoff={self.cutoff.isoformat()}, version={self.version}, "
+            f"simulated={self.simulated}, {sizes}, source={str(self.source)!r})"
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# small helpers
+# --------------------------------------------------------------------------------------------
+def _failure(file, row=None, column=None, rule="", value="") -> dict:
+    return {"file": file, "row": row, "column": column, "rule": rule, "value": value}
+
+
+def _table(records: list[dict] | list[pd.DataFrame]) -> pd.DataFrame:
+    parts = [r if isinstance(r, pd.DataFrame) else pd.DataFrame([r], columns=_COLUMNS) for r in records]
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=_COLUMNS)
+    out = pd.concat([p.astype(object) for p in parts], ignore_index=True)
+    out["row"] = pd.array([None if pd.isna(r) else int(r) for r in out["row"]], dtype="Int64")
+    return out
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def data_version(files: dict[str, str]) -> str:
+    """12-hex data version from {file name: sha256}: hash of the sorted (name, sha256) pairs."""
+    digest = hashlib.sha256()
+    for name, sha in sorted(files.items()):
+        digest.update(f"{name}\0{sha}\n".encode())
+    return digest.hexdigest()[:12]
+
+
+def _dataset_of(path: Path) -> str:
+    name = path.name
+    for ext in FORMATS:
+        if name.endswith(ext) and name[: -len(ext)] in DATASETS:
+            return name[: -len(ext)]
+    raise NscoreError(
+        f"{path}: not a dataset file; expected <dataset><ext> with dataset in {', '.join(DATASETS)} "
+        f"and ext in {', '.join(FORMATS)}"
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# reading raw cells
+# --------------------------------------------------------------------------------------------
+def _read_csv(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
+    data = path.read_bytes()
+    if not data.strip():
+        return None, [_failure(label, rule="empty_file")]
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n")  # 0 = header line, k = k-th data row
+        bad = data[exc.start : exc.end]
+        return None, [
+            _failure(
+                label,
+                row=line or None,
+                rule="encoding_not_utf8",
+                value=f"byte 0x{bad[0]:02X} at offset {exc.start}" if bad else f"offset {exc.start}",
+            )
+        ]
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    try:
+        records = [r for r in csv.reader(io.StringIO(text, newline=""), strict=True) if r]
+    except csv.Error as exc:
+        return None, [_failure(label, rule="csv_malformed", value=str(exc))]
+    if not records:
+        return None, [_failure(label, rule="empty_file")]
+    header, body = records[0], records[1:]
+    failures = []
+    seen = set()
+    for column in header:
+        if column in seen:
+            failures.append(_failure(label, column=column, rule="duplicate_column", value=column))
+        seen.add(column)
+    if failures:
+        return None, failures
+    width = len(header)
+    for i, record in enumerate(body, start=1):
+        if len(record) != width:
+            failures.append(
+                _failure(label, row=i, rule="wrong_field_count", value=f"{len(record)} fields, header has {width}")
+            )
+    if failures:
+        return None, failures
+    frame = pd.DataFrame(body, columns=header, dtype=object)
+    return frame.replace("", np.nan).astype(object), []
+
+
+def _read_parquet(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
+    if path.stat().st_size == 0:
+        return None, [_failure(label, rule="empty_file")]
+    try:
+        frame = pd.read_parquet(path)
+    except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
+        return None, [_failure(label, rule="unreadable_file", value=f"{type(exc).__name__}: {exc}"[:300])]
+    return frame.reset_index(drop=True), []
+
+
+def _read_xpt(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
+    import pyreadstat
+
+    if path.stat().st_size == 0:
+        return None, [_failure(label, rule="empty_file")]
+    try:
+        frame, _meta = pyreadstat.read_xport(str(path))
+    except Exception as exc:  # pyreadstat.ReadstatError and friends
+        return None, [_failure(label, rule="unreadable_file", value=f"{type(exc).__name__}: {exc}"[:300])]
+    # SAS has no missing character value: blank means missing.
+    for column in frame.columns:
+        if frame[column].dtype == object:
+            frame[column] = frame[column].replace("", np.nan)
+    return frame.reset_index(drop=True), []
+
+
+_READERS = {".csv": _read_csv, ".parquet": _read_parquet, ".xpt": _read_xpt}
+
+
+def _read_raw(path: Path, label: str | None = None) -> tuple[pd.DataFrame | None, list[dict]]:
+    label = label or path.name
+    ext = next(e for e in FORMATS if path.name.endswith(e))
+    return _READERS[ext](path, label)
+
+
+# --------------------------------------------------------------------------------------------
+# typing cells per schema
+# --------------------------------------------------------------------------------------------
+def _as_text(series: pd.Series) -> pd.Series:
+    """Cell values as the strings a reader sees (for failure reports)."""
+    return series.map(schema._fmt)
+
+
+def _to_str(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    def one(v):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return np.nan
+        if isinstance(v, float) and v.is_integer():
+            return str(int(v))
+        return str(v)
+
+    out = raw.map(one).astype(object)
+    return out, pd.Series(False, index=raw.index)
+
+
+def _to_date(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
+        values = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
+        out = values.astype("datetime64[ns]")
+        bad = out.notna() & (out != out.dt.normalize())
+        return out.where(~bad), bad
+    if pd.api.types.is_numeric_dtype(raw.dtype):  # SAS date: days since 1960-01-01
+        days = pd.to_numeric(raw, errors="coerce").astype(float)
+        ok = np.isfinite(days) & (days == np.floor(days)) & (days.abs() < 3e6)
+        out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+        out[ok] = _SAS_EPOCH + pd.to_timedelta(days[ok], unit="D")
+        return out, raw.notna() & ~ok
+
+    def one(v):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return pd.NaT
+        if isinstance(v, str):
+            if not re.fullmatch(_ISO_DATE, v):
+                return None
+            try:
+                return pd.Timestamp(date.fromisoformat(v))
+            except ValueError:
+                return None
+        if isinstance(v, (date, pd.Timestamp, np.datetime64)):
+            ts = pd.Timestamp(v)
+            return ts if ts == ts.normalize() else None
+        return None
+
+    parsed = raw.map(one)
+    bad = parsed.isna() & raw.notna()
+    out = pd.to_datetime(parsed.where(~bad), errors="coerce").astype("datetime64[ns]")
+    return out, bad
+
+
+def _to_int(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return pd.Series(pd.NA, index=raw.index, dtype="Int64"), raw.notna()
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        values = pd.to_numeric(raw, errors="coerce").astype(float)
+        ok = np.isfinite(values) & (values == np.floor(values)) & (values.abs() < 2**53)
+        out = pd.Series(pd.NA, index=raw.index, dtype="Int64")
+        out[ok] = values[ok].astype("int64")
+        return out, raw.notna() & ~ok
+
+    def one(v):
+        if v is None or (not isinstance(v, str) and pd.isna(v)):
+            return pd.NA
+        if isinstance(v, str):
+            return int(v) if re.fullmatch(_INTEGER, v.strip()) and len(v) < 16 else None
+        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
+            return int(v)
+        if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
+            return int(v)
+        return None
+
+    parsed = raw.map(one)
+    bad = parsed.isna() & raw.notna()
+    return pd.array(parsed.where(~bad, pd.NA).tolist(), dtype="Int64"), bad
+
+
+def _to_float(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return pd.Series(np.nan, index=raw.index), raw.notna()
+    if pd.api.types.is_numeric_dtype(raw.dtype):
+        values = pd.to_numeric(raw, errors="coerce").astype(float)
+    else:
+
+        def one(v):
+            if v is None or (not isinstance(v, str) and pd.isna(v)):
+                return np.nan
+            try:
+                return float(v.strip() if isinstance(v, str) else v)
+            except (TypeError, ValueError):
+                return None
+
+        values = raw.map(one)
+        values = pd.to_numeric(values.where(values.notna(), np.nan), errors="coerce").astype(float)
+    bad = raw.notna() & ~np.isfinite(values.fillna(0.0)) | (raw.notna() & values.isna())
+    return values.where(~bad), bad
+
+
+_COERCERS = {"str": _to_str, "date": _to_date, "int": _to_int, "float": _to_float}
+_TYPE_RULES = {"date": "invalid_date", "int": "invalid_integer", "float": "invalid_number", "str": "type"}
+
+
+def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[dict]]:
+    """Type the columns of ``raw`` per schema; report unparseable cells and column mismatches."""
+    kinds = schema.column_kinds(dataset)
+    failures = []
+    for column in kinds:
+        if column not in raw.columns:
+            failures.append(_failure(label, column=column, rule="missing_column", value=column))
+    for column in raw.columns:
+        if column not in kinds:
+            failures.append(_failure(label, column=str(column), rule="unexpected_column", value=str(column)))
+    typed = {}
+    for column, kind in kinds.items():
+        if column not in raw.columns:
+            continue
+        values, bad = _COERCERS[kind](raw[column].reset_index(drop=True))
+        values = pd.Series(values, index=raw.index)
+        bad = pd.Series(bad, index=raw.index).astype(bool)
+        if bad.any():
+            text = _as_text(raw[column])
+            failures.append(
+                pd.DataFrame(
+                    {
+                        "file": label,
+                        "row": [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())],
+                        "column": column,
+                        "rule": _TYPE_RULES[kind],
+                        "value": text[bad].tolist(),
+                    },
+                    columns=_COLUMNS,
+                )
+            )
+        typed[column] = values
+    frame = pd.DataFrame(typed, index=raw.index)
+    return frame.reset_index(drop=True), failures
+
+
+# --------------------------------------------------------------------------------------------
+# schema validation
+# --------------------------------------------------------------------------------------------
+def _schema_failures(
+    dataset: str, typed: pd.DataFrame, raw: pd.DataFrame, label: str, unparsed: set[tuple[int, str]]
+) -> list[pd.DataFrame]:
+    """Run the dataset's pandera schema lazily; return its failures in the report format.
+
+    ``unparsed`` holds the (row, column) cells already reported as unparseable: a row rule reading
+    one of them is not reported again (its verdict would rest on a value the file does not hold).
+    """
+    validator = schema.validation_schema(dataset, columns=typed.columns)
+    try:
+        validator.validate(typed, lazy=True)
+    except pa.errors.SchemaErrors as exc:
+        cases = exc.failure_cases
+    else:
+        return []
+    rules = schema.ROW_RULES[dataset]
+    rows = []
+    seen = set()
+    for case in cases.itertuples(index=False):
+        check = getattr(case, "check")
+        rule = schema.check_rule_name(check)
+        index = getattr(case, "index")
+        row = None if index is None or pd.isna(index) else int(index) + 1
+        if rule in rules:
+            column = rules[rule][0]
+            if row is not None and any((row, c) in unparsed for c in rules[rule][1]):
+                continue
+        else:
+            column = getattr(case, "column")
+            column = None if column is None or pd.isna(column) else str(column)
+            if (row, column) in unparsed:
+                continue  # already reported as unparseable
+        if column is not None and column not in raw.columns:
+            column_value = schema._fmt(getattr(case, "failure_case"))
+        elif row is not None and column is not None:
+            column_value = schema._fmt(raw[column].iat[row - 1])
+        else:
+            column_value = schema._fmt(getattr(case, "failure_case"))
+        key = (rule, row, column)
+        if key in seen:
+            continue
+        seen.add(key)
+        rows.append(_failure(label, row=row, column=column, rule=rule, value=column_value))
+    return [_table(rows)]
+
+
+def _finalise(dataset: str, typed: pd.DataFrame) -> pd.DataFrame:
+    """The validated frame as the model declares it: complete integer columns become int64.
+
+    The rules already passed on ``typed``; only the integer dtypes change here, so the result is
+    checked for its dtypes alone rather than validated a second time.
+    """
+    out = typed.copy()
+    declared = {name: str(spec.dtype) for name, spec in schema.MODELS[dataset].to_schema().columns.items()}
+    for column, dtype in declared.items():
+        if dtype == "int64":
+            out[column] = out[column].astype("int64")
+    actual = {name: str(dtype) for name, dtype in out.dtypes.items()}
+    actual = {k: ("str" if v == "object" else v) for k, v in actual.items()}
+    if actual != declared:
+        raise NscoreError(f"{dataset}: typed frame does not match its model: {actual} != {declared}")
+    return out
+
+
+def _read_typed(dataset: str, path: Path, label: str):
+    raw, failures = _read_raw(path, label)
+    if raw is None:
+        return None, None, failures
+    typed, type_failures = _typed(dataset, raw, label)
+    failures = failures + type_failures
+    unparsed = {
+        (int(r), c)
+        for part in type_failures
+        if isinstance(part, pd.DataFrame)
+        for r, c in zip(part["row"], part["column"])
+    }
+    failures += _schema_failures(dataset, typed, raw, label, unparsed)
+    return raw, typed, failures
+
+
+def read_dataset(path) -> pd.DataFrame:
+    """Read one dataset file (``adsl.csv``, ``adtte.parquet``, ``adae.xpt``, ...) typed and checked.
+
+    The dataset is told by the file name. Rules within the file are checked (types, controlled
+    terms, row rules); rules across datasets need :func:`load_cohort`.
+
+    Raises
+    ------
+    DataValidationError
+        Listing every problem of the file.
+    NscoreError
+        If the file does not exist or its name is not a dataset's.
+    """
+    path = Path(path)
+    dataset = _dataset_of(path)
+    if not path.is_file():
+        raise NscoreError(f"{path}: no such file")
+    _raw, typed, failures = _read_typed(dataset, path, path.name)
+    table = _table(failures)
+    if len(table):
+        raise DataValidationError(_sorted(table), f"{path}: data validation failed: {len(table)} problem(s)")
+    return _finalise(dataset, typed)
+
+
+# --------------------------------------------------------------------------------------------
+# the cohort
+# --------------------------------------------------------------------------------------------
+def find_datasets(directory) -> tuple[dict[str, Path], list[dict]]:
+    """The file of each dataset in ``directory`` (one format each) and problems finding them."""
+    directory = Path(directory)
+    found, failures = {}, []
+    for dataset in DATASETS:
+        candidates = [directory / f"{dataset}{ext}" for ext in FORMATS if (directory / f"{dataset}{ext}").is_file()]
+        if not candidates:
+            failures.append(
+                _failure(
+                    f"{dataset}.*",
+                    rule="missing_file",
+                    value=" | ".join(f"{dataset}{ext}" for ext in FORMATS),
+                )
+            )
+        elif len(candidates) > 1:
+            failures.append(
+                _failure(f"{dataset}.*", rule="multiple_formats", value=", ".join(p.name for p in candidates))
+            )
+        else:
+            found[dataset] = candidates[0]
+    return found, failures
+
+
+def _read_source(directory: Path) -> tuple[dict, list[dict]]:
+    path = directory / SOURCE_FILE
+    if not path.is_file():
+        return {"simulated": False}, []
+    try:
+        content = json.loads(path.read_bytes().decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return {"simulated": False}, [_failure(SOURCE_FILE, rule="invalid_json", value=str(exc)[:200])]
+    if not isinstance(content, dict):
+        return {"simulated": False}, [_failure(SOURCE_FILE, rule="invalid_json", value="not a JSON object")]
+    if "simulated" in content and not isinstance(content["simulated"], bool):
+        return content, [
+            _failure(SOURCE_FILE, column="simulated", rule="simulated_is_boolean", value=str(content["simulated"]))
+        ]
+    return content, []
+
+
+_FILE_ORDER = {**{d: i for i, d in enumerate(DATASETS)}, "source": len(DATASETS)}
+
+
+def _sorted(table: pd.DataFrame) -> pd.DataFrame:
+    if table.empty:
+        return table
+    order = table["file"].map(lambda f: _FILE_ORDER.get(str(f).split(".", 1)[0], 99))
+    key = pd.DataFrame(
+        {
+            "f": order,
+            "file": table["file"].astype(str),
+            "r": table["row"].fillna(0).astype(int),
+            "c": table["column"].fillna("").astype(str),
+            "rule": table["rule"].astype(str),
+        }
+    )
+    idx = key.sort_values(["f", "file", "r", "c", "rule"], kind="stable").index
+    out = table.loc[idx].drop_duplicates().reset_index(drop=True)
+    return out
+
+
+def load_cohort(directory) -> Cohort:
+    """Read, type and validate the four datasets in ``directory``; return them as a :class:`Cohort`.
+
+    Every problem is collected first (missing or doubled files, encodings, columns, types,
+    controlled terms, row rules, cross-dataset rules) and raised together.
+
+    Raises
+    ------
+    DataValidationError
+        With one row per problem (file, row, column, rule, value).
+    NscoreError
+        If ``directory`` is not a directory.
+
+    Notes
+    -----
+    Cross-dataset rules run on whatever each dataset yielded: a missing dataset or column skips
+    the rules that need it, and an unparseable cell counts as unknown (it is reported once, by its
+    type rule), so one broken value does not cascade into a page of derived failures.
+    """
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise NscoreError(f"{directory}: no such data directory")
+    paths, failures = find_datasets(directory)
+    source, source_failures = _read_source(directory)
+    failures += source_failures
+
+    typed: dict[str, pd.DataFrame] = {}
+    labels: dict[str, str] = {}
+    for dataset, path in paths.items():
+        labels[dataset] = path.name
+        _raw, frame, problems = _read_typed(dataset, path, path.name)
+        failures += problems
+        if frame is not None:
+            typed[dataset] = frame
+
+    adsl = typed.get("adsl")
+    if adsl is not None and len(adsl) == 0:
+        failures.append(_failure(labels["adsl"], rule="no_patients", value="0 rows"))
+    failures.append(schema.run_cross_rules(typed, files={labels[d]: None for d in typed}))
+
+    table = _table(failures)
+    if len(table):
+        raise DataValidationError(_sorted(table), f"{directory}: data validation failed: {len(table)} problem(s)")
+
+    frames = {dataset: _finalise(dataset, typed[dataset]) for dataset in DATASETS}
+    files = {path.name: sha256_file(path) for path in paths.values()}
+    cutoff = pd.Timestamp(frames["adsl"]["DCUTDT"].iloc[0]).date()
+    return Cohort(
+        **frames,
+        cutoff=cutoff,
+        source=directory.resolve(),
+        version=data_version(files),
+        simulated=source.get("simulated") is True,
+        files=files,
+    )

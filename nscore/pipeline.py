@@ -1,0 +1,1062 @@
+"""Data + chapter sources -> executed notebooks -> versioned site, rebuilt only where something changed.
+
+The pipeline is what makes the publication *living*: jupyter-book's own cache (and Quarto's freeze,
+MyST's cache) key a page on its source only, so a new data cutoff goes unnoticed. Here each chapter's
+key is a SHA-256 over everything that can change its output:
+
+* the chapter source bytes (``chapters/src/<name>.md``),
+* the data version hash of the cutoff it is executed for (or of every cutoff up to it, when the
+  chapter declares ``nscore: {data: all}`` in its jupytext metadata) and of any extra files it
+  declares (``nscore: {depends: [data/experts.yml]}``),
+* the ``nscore/*.py`` sources, ``requirements.txt`` and ``requirements.lock``,
+* the papermill parameters.
+
+Build time and commit are recorded but kept out of the key (they change on every build).
+
+Layout produced (see README): executed notebooks of the newest cutoff in ``chapters/<name>.ipynb``,
+of every cutoff in ``_build/executed/<cutoff>/``; the site of each cutoff in
+``_build/html/v/<cutoff>/`` with the newest also at ``_build/html/``; a reviewer bundle per cutoff
+at ``_build/html/v/<cutoff>/_downloads/reviewer-bundle-<cutoff>.zip``.
+
+Nothing is half-written: notebooks are executed into a staging directory, the site is built there,
+and only when every chapter and the site build succeeded are notebooks moved into place and the new
+site swapped in for the old one.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Protocol
+
+import yaml
+
+from nscore import provenance
+from nscore.errors import BuildError, ChapterExecutionError, NscoreError, StaleOutputError
+
+KEY_SCHEME = 1
+"""Bumped when the meaning of the key changes, so that every chapter re-executes once."""
+
+BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
+BOOK_DIRS = ("_static",)
+KERNEL_NAME = "python3"
+KERNEL_START_ATTEMPTS = 3
+BUNDLE_NAME = "reviewer-bundle-{cutoff}.zip"
+SITE_MARKER = ".nscore-site.json"
+
+Progress = Callable[[str], None]
+
+
+# --------------------------------------------------------------------------------------------------
+# data store: the versions of the data the chapters are executed for
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DataVersion:
+    """One stored cutoff as the pipeline sees it (validated on load)."""
+
+    cutoff: str
+    version: str
+    simulated: bool
+    files: dict[str, str] = field(default_factory=dict)
+
+
+class DataStore(Protocol):
+    """What the pipeline needs from a data store (``nscore.versions`` in the real project)."""
+
+    def cutoffs(self) -> list[str]: ...
+
+    def load(self, cutoff: str) -> DataVersion: ...
+
+    def store(self, src: Path) -> str: ...
+
+    def verify(self) -> list[str]: ...
+
+
+class VersionsStore:
+    """The project's data store, through :mod:`nscore.versions` (validates on load)."""
+
+    def __init__(self, data_dir: Path):
+        self.data_dir = Path(data_dir)
+
+    def cutoffs(self) -> list[str]:
+        from nscore import versions
+
+        return sorted(str(c) for c in versions.list_cutoffs(self.data_dir))
+
+    def load(self, cutoff: str) -> DataVersion:
+        from nscore import versions
+
+        cohort = versions.load(self.data_dir, cutoff)
+        return DataVersion(
+            cutoff=str(cohort.cutoff),
+            version=str(cohort.version),
+            simulated=bool(cohort.simulated),
+            files=dict(getattr(cohort, "files", {}) or {}),
+        )
+
+    def store(self, src: Path) -> str:
+        from nscore import versions
+
+        return Path(versions.store(src, self.data_dir)).name
+
+    def verify(self) -> list[str]:
+        """Each stored cutoff's ``manifest.json`` against its files (``versions.check_manifest``)."""
+        from nscore import versions
+        from nscore.errors import DataValidationError
+
+        problems: list[str] = []
+        for c in versions.list_cutoffs(self.data_dir):
+            d = versions.cutoff_dir(self.data_dir, c)
+            try:
+                versions.check_manifest(d)
+            except StaleOutputError as exc:
+                problems += exc.problems
+            except DataValidationError as exc:
+                problems.append(f"{d}: the data break {len(exc.failures)} rule(s); see `nscore validate`")
+        return problems
+
+
+def verify_manifests(cutoffs_dir: Path) -> list[str]:
+    """Problems where a cutoff's ``manifest.json`` does not match its files.
+
+    Reads the manifest tolerantly: any mapping ``file name -> {"sha256": ...}`` found at its top
+    level or under ``"files"``. Files present but not listed (other than ``manifest.json``) and
+    listed files that are missing are both problems.
+    """
+    problems: list[str] = []
+    if not cutoffs_dir.is_dir():
+        return problems
+    for d in sorted(p for p in cutoffs_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        mpath = d / "manifest.json"
+        if not mpath.exists():
+            problems.append(f"{_rel(mpath)}: missing")
+            continue
+        try:
+            m = json.loads(mpath.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            problems.append(f"{_rel(mpath)}: unreadable ({exc})")
+            continue
+        files = m.get("files", m) if isinstance(m, dict) else {}
+        listed = {k: v for k, v in files.items() if isinstance(v, dict) and "sha256" in v}
+        for name, entry in sorted(listed.items()):
+            f = d / name
+            if not f.exists():
+                problems.append(f"{_rel(f)}: listed in manifest.json but missing")
+            elif sha256_file(f) != entry["sha256"]:
+                problems.append(f"{_rel(f)}: sha256 differs from manifest.json")
+        extra = sorted(
+            p.name for p in d.iterdir() if p.is_file() and p.name != "manifest.json" and p.name not in listed
+            and not p.name.startswith(".")
+        )
+        for name in extra:
+            problems.append(f"{_rel(d / name)}: not listed in manifest.json")
+    return problems
+
+
+def _rel(p: Path) -> str:
+    try:
+        return str(p.relative_to(Path.cwd()))
+    except ValueError:
+        return str(p)
+
+
+# --------------------------------------------------------------------------------------------------
+# project
+# --------------------------------------------------------------------------------------------------
+def find_root(start: Path | None = None) -> Path:
+    """The project root: the nearest directory at or above ``start`` (default cwd) with ``_toc.yml``."""
+    here = Path(start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "_toc.yml").is_file():
+            return d
+    raise NscoreError(f"no _toc.yml found in {here} or any parent: not inside an nscore project")
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """A page of the book: ``file`` as in _toc.yml (``chapters/results``), ``name`` its stem."""
+
+    file: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Project:
+    """Every path of one project, so the pipeline can run on a copy (tests use a toy in tmp_path).
+
+    ``store`` overrides the data store (default: :class:`VersionsStore` on ``root/data_dir``).
+    """
+
+    root: Path
+    data_dir: str = "data"
+    store: Any = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "root", Path(self.root).resolve())
+
+    # paths -------------------------------------------------------------------------------------
+    @property
+    def toc(self) -> Path:
+        return self.root / "_toc.yml"
+
+    @property
+    def chapters_dir(self) -> Path:
+        return self.root / "chapters"
+
+    @property
+    def src_dir(self) -> Path:
+        return self.chapters_dir / "src"
+
+    @property
+    def data_path(self) -> Path:
+        return self.root / self.data_dir
+
+    @property
+    def build_dir(self) -> Path:
+        return self.root / "_build"
+
+    @property
+    def html_dir(self) -> Path:
+        return self.build_dir / "html"
+
+    @property
+    def executed_dir(self) -> Path:
+        return self.build_dir / "executed"
+
+    @property
+    def failed_dir(self) -> Path:
+        return self.build_dir / "failed"
+
+    @property
+    def requirements(self) -> list[Path]:
+        return [self.root / "requirements.txt", self.root / "requirements.lock"]
+
+    @property
+    def code_files(self) -> list[Path]:
+        return sorted((self.root / "nscore").glob("*.py"))
+
+    def data_store(self) -> DataStore:
+        return self.store if self.store is not None else VersionsStore(self.data_path)
+
+    def source(self, chapter: Chapter) -> Path:
+        return self.src_dir / f"{chapter.name}.md"
+
+    def notebook(self, chapter: Chapter) -> Path:
+        return self.root / f"{chapter.file}.ipynb"
+
+    def executed(self, cutoff: str, chapter: Chapter) -> Path:
+        return self.executed_dir / cutoff / f"{chapter.name}.ipynb"
+
+    def version_html(self, cutoff: str) -> Path:
+        return self.html_dir / "v" / cutoff
+
+    def bundle(self, cutoff: str) -> Path:
+        """Stable path of a cutoff's reviewer bundle in the published site."""
+        return self.version_html(cutoff) / "_downloads" / BUNDLE_NAME.format(cutoff=cutoff)
+
+    # chapters ----------------------------------------------------------------------------------
+    def chapters(self) -> list[Chapter]:
+        """Chapters in _toc.yml order (root first); each must live in ``chapters/``."""
+        try:
+            toc = yaml.safe_load(self.toc.read_text(encoding="utf-8"))
+        except (OSError, yaml.YAMLError) as exc:
+            raise NscoreError(f"cannot read {self.toc}: {exc}") from exc
+        files = [toc["root"]] + list(_toc_files(toc))
+        out = []
+        for f in files:
+            f = str(f).removesuffix(".ipynb").removesuffix(".md")
+            out.append(Chapter(file=f, name=Path(f).name))
+        return out
+
+
+def _toc_files(node: Any) -> Iterable[str]:
+    if isinstance(node, dict):
+        if "file" in node:
+            yield node["file"]
+        for k in ("parts", "chapters", "sections"):
+            for child in node.get(k, []) or []:
+                yield from _toc_files(child)
+    elif isinstance(node, list):
+        for child in node:
+            yield from _toc_files(child)
+
+
+# --------------------------------------------------------------------------------------------------
+# keys
+# --------------------------------------------------------------------------------------------------
+def sha256_bytes(b: bytes) -> str:
+    return hashlib.sha256(b).hexdigest()
+
+
+def sha256_file(p: Path) -> str:
+    h = hashlib.sha256()
+    with open(p, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _hash_files(root: Path, files: Iterable[Path]) -> str:
+    h = hashlib.sha256()
+    for f in files:
+        h.update(str(f.relative_to(root)).encode() + b"\0")
+        h.update((sha256_file(f) if f.exists() else "missing").encode() + b"\n")
+    return h.hexdigest()
+
+
+def code_hash(project: Project) -> str:
+    """SHA-256 over the ``nscore/*.py`` sources (names and bytes)."""
+    return _hash_files(project.root, project.code_files)
+
+
+def environment_hash(project: Project) -> str:
+    """SHA-256 over requirements.txt and requirements.lock (the declared + locked environment)."""
+    return _hash_files(project.root, project.requirements)
+
+
+def chapter_meta(project: Project, chapter: Chapter) -> dict:
+    """The chapter's ``nscore`` jupytext metadata: ``data`` ("cutoff" or "all"), ``depends`` (paths)."""
+    import jupytext
+
+    nb = jupytext.read(project.source(chapter), fmt="md:myst")
+    meta = dict(nb.metadata.get("nscore", {}) or {})
+    data = meta.get("data", "cutoff")
+    if data not in ("cutoff", "all"):
+        raise NscoreError(f"{chapter.name}: nscore.data must be 'cutoff' or 'all', not {data!r}")
+    depends = meta.get("depends", []) or []
+    if isinstance(depends, str):
+        depends = [depends]
+    return {"data": data, "depends": [str(d) for d in depends]}
+
+
+def chapter_key(
+    project: Project, chapter: Chapter, cutoff: str, data_versions: dict[str, str], *, _shared: dict | None = None
+) -> tuple[str, dict]:
+    """The chapter's data-aware key for ``cutoff`` and the components it was made from.
+
+    ``data_versions`` maps every stored cutoff to its data version hash.
+    """
+    shared = _shared or {"code": code_hash(project), "environment": environment_hash(project)}
+    src = project.source(chapter)
+    if not src.exists():
+        raise NscoreError(f"chapter source missing: {src} (listed in _toc.yml as {chapter.file})")
+    meta = chapter_meta(project, chapter)
+    if meta["data"] == "all":
+        data = {c: v for c, v in data_versions.items() if c <= cutoff}
+    else:
+        data = {cutoff: data_versions[cutoff]}
+    depends = {}
+    for d in meta["depends"]:
+        p = project.root / d
+        depends[d] = sha256_file(p) if p.is_file() else "missing"
+    components = {
+        "scheme": KEY_SCHEME,
+        "source": sha256_file(src),
+        "data": data,
+        "depends": depends,
+        "code": shared["code"],
+        "environment": shared["environment"],
+        "parameters": parameters(project, cutoff),
+    }
+    key = sha256_bytes(json.dumps(components, sort_keys=True, separators=(",", ":")).encode())
+    return key, components
+
+
+def parameters(project: Project, cutoff: str) -> dict:
+    """Papermill parameters of a chapter (SPEC: ``data_dir`` and a resolved ``cutoff``)."""
+    return {"data_dir": project.data_dir, "cutoff": cutoff}
+
+
+def recorded(nb_path: Path) -> dict | None:
+    """``metadata.nscore`` of an executed notebook, or None when absent or unreadable."""
+    try:
+        nb = json.loads(nb_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    meta = nb.get("metadata", {}).get("nscore")
+    return meta if isinstance(meta, dict) else None
+
+
+def _why_changed(old: dict | None, new_components: dict) -> str:
+    if old is None:
+        return "no executed notebook with a key"
+    prev = old.get("key_components") or {}
+    changed = [k for k in ("source", "data", "depends", "code", "environment", "parameters", "scheme")
+               if prev.get(k) != new_components.get(k)]
+    return ("changed: " + ", ".join(changed)) if changed else "key differs"
+
+
+# --------------------------------------------------------------------------------------------------
+# reports
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChapterRun:
+    cutoff: str
+    chapter: str
+    action: str  # "executed" or "skipped"
+    reason: str
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class BuildReport:
+    """What one build did: per chapter and cutoff, executed or skipped and why; where the site is."""
+
+    cutoffs: list[str]
+    newest: str
+    runs: list[ChapterRun]
+    sites_built: list[str]
+    sites_reused: list[str]
+    site: Path
+    bundles: dict[str, Path]
+    seconds: float
+
+    @property
+    def executed(self) -> list[tuple[str, str]]:
+        return [(r.cutoff, r.chapter) for r in self.runs if r.action == "executed"]
+
+    @property
+    def skipped(self) -> list[tuple[str, str]]:
+        return [(r.cutoff, r.chapter) for r in self.runs if r.action == "skipped"]
+
+    def summary(self) -> str:
+        lines = [
+            f"executed {len(self.executed)} chapter run(s), skipped {len(self.skipped)} unchanged; "
+            f"sites built: {', '.join(self.sites_built) or 'none'}; reused: {', '.join(self.sites_reused) or 'none'}",
+            f"site: {self.site / 'index.html'}  (versions under {self.site / 'v'})",
+            f"total {self.seconds:.1f} s",
+        ]
+        return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------------------------------
+# execution
+# --------------------------------------------------------------------------------------------------
+def _kernel_manager_class(root: Path, env_extra: dict[str, str], stderr=None):
+    """A kernel manager that starts this environment's python3 kernel in ``root`` with ``env_extra``.
+
+    Only the venv's own kernelspec directory is searched (a user-level ``python3`` spec could point
+    at another interpreter); jupyter_client replaces a bare ``python`` argv with ``sys.executable``.
+    The working directory and environment are given to the kernel process itself, because
+    papermill's ``cwd`` is a process-wide ``chdir`` and chapters run in parallel threads.
+    The kernel process's own stderr (kernel logs, not cell output) goes to ``stderr`` when given.
+    """
+    from jupyter_client.kernelspec import KernelSpecManager
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    kernel_dirs = [str(Path(sys.prefix) / "share" / "jupyter" / "kernels")]
+    pythonpath = os.pathsep.join(x for x in (str(root), os.environ.get("PYTHONPATH", "")) if x)
+
+    class ProjectKernelManager(AsyncKernelManager):
+        @default("kernel_spec_manager")
+        def _default_ksm(self):
+            return KernelSpecManager(kernel_dirs=kernel_dirs, ensure_native_kernel=True)
+
+        async def _async_pre_start_kernel(self, **kw):
+            env = dict(kw.pop("env", None) or os.environ)
+            env.update(env_extra)
+            env["PYTHONPATH"] = pythonpath
+            kw["env"] = env
+            kw["cwd"] = str(root)
+            if stderr is not None:
+                kw["stderr"] = stderr
+            return await super()._async_pre_start_kernel(**kw)
+
+    return ProjectKernelManager
+
+
+@dataclass
+class _Job:
+    cutoff: str
+    chapter: Chapter
+    key: str
+    components: dict
+    reason: str
+    out: Path  # staged executed notebook
+
+
+def _execute(project: Project, job: _Job, context: dict, progress: Progress, stage: Path) -> float:
+    """Execute one chapter with papermill into ``job.out``; return seconds taken."""
+    import jupytext
+    import nbformat
+    import papermill as pm
+    from papermill.exceptions import PapermillExecutionError
+
+    src = project.source(job.chapter)
+    nb = jupytext.read(src, fmt="md:myst")
+    nb.metadata["kernelspec"] = {"name": KERNEL_NAME, "display_name": "Python 3 (ipykernel)", "language": "python"}
+    work = stage / "work" / job.cutoff
+    work.mkdir(parents=True, exist_ok=True)
+    tmp_in = work / f"{job.chapter.name}.in.ipynb"
+    nbformat.write(nb, tmp_in)
+    params = job.components["parameters"]
+    prov = provenance.Provenance(
+        cutoff=job.cutoff,
+        data_version=context["versions"][job.cutoff].version,
+        simulated=context["versions"][job.cutoff].simulated,
+        parameters=params,
+        build_time=context["build_time"],
+        commit=context["commit"],
+        packages=context["packages"],
+        key=job.key,
+        chapter=job.chapter.name,
+    )
+    label = f"{job.chapter.name} [{job.cutoff}]"
+    progress(f"  started  {label} ({job.reason})")
+    t0 = time.monotonic()
+    kernel_log = work / f"{job.chapter.name}.kernel.log"
+    for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        try:
+            with open(kernel_log, "a", encoding="utf-8") as klog:
+                km_class = _kernel_manager_class(project.root, {provenance.ENV_VAR: prov.to_json()}, stderr=klog)
+                pm.execute_notebook(
+                    str(tmp_in), str(job.out), parameters=params, kernel_name=KERNEL_NAME,
+                    progress_bar=False, log_output=False, request_save_on_cell_execute=False,
+                    start_timeout=120, kernel_manager_class=km_class,
+                )
+            break
+        except PapermillExecutionError as exc:
+            failed = project.failed_dir / job.cutoff / f"{job.chapter.name}.ipynb"
+            if job.out.exists():
+                failed.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(job.out, failed)
+            raise ChapterExecutionError(
+                job.chapter.name, _source_cell_index(job.out, exc.cell_index), exc.source, exc.ename, exc.evalue
+            ) from exc
+        except Exception as exc:  # kernel start failure (e.g. a port collision): retry a few times
+            if attempt == KERNEL_START_ATTEMPTS:
+                tail = kernel_log.read_text(encoding="utf-8", errors="replace")[-2000:] if kernel_log.exists() else ""
+                raise ChapterExecutionError(
+                    job.chapter.name, None, f"(kernel did not start or died; kernel log tail:)\n{tail}",
+                    type(exc).__name__, str(exc),
+                ) from exc
+            progress(f"  retry    {label}: kernel start failed ({type(exc).__name__}: {exc}); attempt {attempt + 1}")
+            time.sleep(0.5 * attempt)
+    seconds = time.monotonic() - t0
+    out = nbformat.read(job.out, as_version=4)
+    pmeta = out.metadata.get("papermill", {})
+    pmeta["input_path"] = str(src.relative_to(project.root))
+    pmeta["output_path"] = f"{job.chapter.file}.ipynb"
+    out.metadata["nscore"] = {
+        "key": job.key,
+        "key_components": job.components,
+        "chapter": job.chapter.name,
+        "cutoff": job.cutoff,
+        "data_version": prov.data_version,
+        "data_versions": job.components["data"],
+        "simulated": prov.simulated,
+        "parameters": params,
+        "build_time": context["build_time"],
+        "commit": context["commit"],
+        "packages": context["packages"],
+    }
+    out.metadata.pop("jupytext", None)
+    nbformat.write(out, job.out)
+    progress(f"  finished {label} in {seconds:.1f} s")
+    return seconds
+
+
+def _source_cell_index(executed: Path, cell_index: int) -> int:
+    """Map papermill's cell index (executed notebook, with the injected cell) to the source's."""
+    try:
+        nb = json.loads(executed.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return cell_index
+    injected = [i for i, c in enumerate(nb.get("cells", []))
+                if "injected-parameters" in c.get("metadata", {}).get("tags", [])]
+    return cell_index - 1 if injected and injected[0] < cell_index else cell_index
+
+
+def _run_jobs(project: Project, jobs: list[_Job], n_workers: int, context: dict, progress: Progress, stage: Path) -> dict:
+    """Execute ``jobs`` in a thread pool (one kernel each); raise the first failure in toc order."""
+    seconds: dict[tuple[str, str], float] = {}
+    errors: list[tuple[int, BaseException]] = []
+    lock = threading.Lock()
+
+    def say(msg: str) -> None:
+        with lock:
+            progress(msg)
+
+    with cf.ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="nscore-chapter") as pool:
+        futs = {pool.submit(_execute, project, j, context, say, stage): (i, j) for i, j in enumerate(jobs)}
+        for fut in cf.as_completed(futs):
+            i, j = futs[fut]
+            try:
+                seconds[(j.cutoff, j.chapter.name)] = fut.result()
+            except cf.CancelledError:
+                continue
+            except Exception as exc:
+                errors.append((i, exc))
+                say(f"  FAILED   {j.chapter.name} [{j.cutoff}]: {type(exc).__name__}; cancelling queued chapters")
+                for other in futs:
+                    other.cancel()
+    if errors:
+        errors.sort(key=lambda e: e[0])
+        raise errors[0][1]
+    return seconds
+
+
+# --------------------------------------------------------------------------------------------------
+# site
+# --------------------------------------------------------------------------------------------------
+def _jupyter_book() -> str:
+    exe = Path(sys.executable).parent / "jupyter-book"
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("jupyter-book")
+    if not found:
+        raise BuildError("jupyter-book is not installed in this environment (pip install -r requirements.txt)")
+    return found
+
+
+def _book_files(project: Project) -> list[Path]:
+    files = [project.root / f for f in BOOK_FILES if (project.root / f).exists()]
+    for d in BOOK_DIRS:
+        if (project.root / d).is_dir():
+            files += sorted(p for p in (project.root / d).rglob("*") if p.is_file())
+    return files
+
+
+def _site_key(project: Project, cutoff: str, chapter_keys: dict[str, str], cutoffs_upto: list[str]) -> str:
+    payload = {
+        "scheme": KEY_SCHEME,
+        "cutoff": cutoff,
+        "chapters": chapter_keys,
+        "book": _hash_files(project.root, _book_files(project)),
+        "environment": environment_hash(project),
+        "code": code_hash(project),
+        "links": cutoffs_upto,
+    }
+    return sha256_bytes(json.dumps(payload, sort_keys=True).encode())
+
+
+def _stage_book(project: Project, dest: Path, notebooks: dict[str, Path], chapters: list[Chapter]) -> None:
+    dest.mkdir(parents=True)
+    for f in BOOK_FILES:
+        if (project.root / f).exists():
+            shutil.copy2(project.root / f, dest / f)
+    for d in BOOK_DIRS:
+        if (project.root / d).is_dir():
+            shutil.copytree(project.root / d, dest / d)
+    for ch in chapters:
+        target = dest / f"{ch.file}.ipynb"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(notebooks[ch.name], target)
+
+
+def _jupyter_book_build(project: Project, book: Path, progress: Progress, label: str) -> Path:
+    """``jupyter-book build <book> -W -n --keep-going``; Sphinx extensions import this project's nscore."""
+    t0 = time.monotonic()
+    progress(f"  site     {label}: jupyter-book build -W -n --keep-going")
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(x for x in (str(project.root), env.get("PYTHONPATH", "")) if x)
+    done = subprocess.run(
+        [_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
+        capture_output=True, text=True, cwd=book, env=env,
+    )
+    log = book / "jupyter-book.log"
+    log.write_text(done.stdout + "\n" + done.stderr, encoding="utf-8")
+    html = book / "_build" / "html"
+    if done.returncode != 0 or not (html / "index.html").exists():
+        text = done.stdout + "\n" + done.stderr
+        warnings = [ln for ln in text.splitlines() if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
+        detail = "\n".join(warnings[-60:]) or text[-4000:]
+        raise BuildError(f"jupyter-book build failed for {label} (exit {done.returncode}):\n{detail}")
+    progress(f"  site     {label}: built in {time.monotonic() - t0:.1f} s")
+    return html
+
+
+def _write_bundle(project: Project, zpath: Path, cutoff: str, notebooks: dict[str, Path], chapters: list[Chapter]) -> None:
+    """Deterministic zip: executed notebooks, the cutoff's manifest.json, requirements.lock."""
+    zpath.parent.mkdir(parents=True, exist_ok=True)
+    members: list[tuple[str, Path]] = [(f"notebooks/{ch.name}.ipynb", notebooks[ch.name]) for ch in chapters]
+    manifest = project.data_path / "cutoffs" / cutoff / "manifest.json"
+    if manifest.exists():
+        members.append((f"data/cutoffs/{cutoff}/manifest.json", manifest))
+    for req in project.requirements:
+        if req.exists():
+            members.append((req.name, req))
+    readme = (
+        f"Reviewer bundle of the NS7CAR living publication, data cutoff {cutoff}.\n"
+        "notebooks/: the executed chapter notebooks (metadata.nscore holds each one's provenance and key);\n"
+        "data/cutoffs/<cutoff>/manifest.json: SHA-256 and row counts of the data files;\n"
+        "requirements.lock: the exact package versions of the environment.\n"
+    )
+    tmp = zpath.with_suffix(".zip.tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        info = zipfile.ZipInfo("README.txt", date_time=(2020, 1, 1, 0, 0, 0))
+        z.writestr(info, readme)
+        for arc, path in members:
+            info = zipfile.ZipInfo(arc, date_time=(2020, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, path.read_bytes())
+    os.replace(tmp, zpath)
+
+
+def _link_stubs(version_dir: Path, cutoffs: list[str]) -> None:
+    """In a version's site, ``v/<c>/index.html`` redirects to the sibling version ``../../../<c>/``.
+
+    So a chapter can link ``../v/<c>/index.html`` (and bundles ``../_downloads/...``) and the link
+    works both at the site root (newest) and inside every ``v/<cutoff>/`` copy.
+    """
+    for c in cutoffs:
+        stub = version_dir / "v" / c / "index.html"
+        stub.parent.mkdir(parents=True, exist_ok=True)
+        target = f"../../../{c}/index.html"
+        stub.write_text(
+            f'<!DOCTYPE html><html><head><meta charset="utf-8"><title>Version {c}</title>'
+            f'<meta http-equiv="refresh" content="0; url={target}"></head>'
+            f'<body><p><a href="{target}">Version {c}</a></p></body></html>\n',
+            encoding="utf-8",
+        )
+
+
+def _copytree(src: Path, dst: Path) -> None:
+    def link_or_copy(s, d):
+        try:
+            os.link(s, d)
+        except OSError:
+            shutil.copy2(s, d)
+        return d
+
+    shutil.copytree(src, dst, copy_function=link_or_copy)
+
+
+# --------------------------------------------------------------------------------------------------
+# build
+# --------------------------------------------------------------------------------------------------
+def _resolve_cutoff(cutoff: str | None, available: list[str]) -> str | None:
+    if cutoff in (None, "latest", "all"):
+        return None
+    c = str(cutoff)
+    try:
+        _dt.date.fromisoformat(c)
+    except ValueError as exc:
+        raise NscoreError(f"cutoff must be 'latest' or YYYY-MM-DD, not {cutoff!r}") from exc
+    if c not in available:
+        raise NscoreError(f"no stored cutoff {c}; stored: {', '.join(available) or 'none'}")
+    return c
+
+
+def build(
+    project: Project,
+    cutoff: str = "latest",
+    force: bool = False,
+    jobs: int | None = None,
+    progress: Progress = print,
+) -> BuildReport:
+    """Validate the data, (re-)execute changed chapters for each cutoff, build and publish the site.
+
+    Parameters
+    ----------
+    cutoff : "latest" rebuilds every stored cutoff (unchanged ones come from the cache), newest at
+        the site root; a date rebuilds that version only and carries the others over as published.
+    force : re-execute every chapter and rebuild every site even when keys are unchanged.
+    jobs : parallel kernels (default ``os.cpu_count()``), bounded by the number of chapters to run.
+
+    Raises
+    ------
+    DataValidationError : a stored cutoff breaks the data rules (nothing is changed).
+    ChapterExecutionError : a chapter raised (previous notebooks and site are left untouched).
+    BuildError : jupyter-book failed or warned (``-W``); previous site left untouched.
+    """
+    t_start = time.monotonic()
+    store = project.data_store()
+    available = store.cutoffs()
+    if not available:
+        raise NscoreError(f"no data cutoffs stored under {project.data_path / 'cutoffs'}")
+    newest = available[-1]
+    only = _resolve_cutoff(cutoff, available)
+    targets = [only] if only else list(available)
+    chapters = project.chapters()
+    for ch in chapters:
+        if not project.source(ch).exists():
+            raise NscoreError(f"chapter source missing: {project.source(ch)} (listed in _toc.yml as {ch.file})")
+
+    progress(f"validating data: {', '.join(available)}")
+    versions = {c: store.load(c) for c in available}
+    data_versions = {c: v.version for c, v in versions.items()}
+    context = {
+        "versions": versions,
+        "build_time": provenance.utc_now(),
+        "commit": provenance.code_commit(project.root),
+        "packages": provenance.package_versions(),
+    }
+    shared = {"code": code_hash(project), "environment": environment_hash(project)}
+
+    project.build_dir.mkdir(parents=True, exist_ok=True)
+    stage = project.build_dir / f".stage-{uuid.uuid4().hex[:12]}"
+    stage.mkdir()
+    try:
+        # 1. plan: key per (cutoff, chapter); skip what an executed notebook already has
+        runs: list[ChapterRun] = []
+        todo: list[_Job] = []
+        notebooks: dict[str, dict[str, Path]] = {c: {} for c in targets}
+        keys: dict[str, dict[str, str]] = {c: {} for c in targets}
+        for c in targets:
+            for ch in chapters:
+                key, comps = chapter_key(project, ch, c, data_versions, _shared=shared)
+                keys[c][ch.name] = key
+                candidates = [project.executed(c, ch)] + ([project.notebook(ch)])
+                found = next((p for p in candidates if (recorded(p) or {}).get("key") == key), None)
+                if found is not None and not force:
+                    notebooks[c][ch.name] = found
+                    runs.append(ChapterRun(c, ch.name, "skipped", f"unchanged (key {key[:12]})"))
+                    continue
+                prev = next((m for m in map(recorded, candidates) if m and m.get("cutoff") == c), None)
+                reason = "forced" if force else _why_changed(prev, comps)
+                out = stage / "executed" / c / f"{ch.name}.ipynb"
+                out.parent.mkdir(parents=True, exist_ok=True)
+                todo.append(_Job(c, ch, key, comps, reason, out))
+                notebooks[c][ch.name] = out
+        skipped = [r for r in runs if r.action == "skipped"]
+        for r in skipped:
+            progress(f"  skipped  {r.chapter} [{r.cutoff}]: {r.reason}")
+
+        # 2. execute in parallel, one kernel per chapter
+        seconds: dict = {}
+        if todo:
+            n_workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+            progress(f"executing {len(todo)} chapter run(s) with {n_workers} kernel(s) in parallel")
+            seconds = _run_jobs(project, todo, n_workers, context, progress, stage)
+        else:
+            progress("executing nothing: every chapter is unchanged")
+        runs += [ChapterRun(j.cutoff, j.chapter.name, "executed", j.reason, seconds.get((j.cutoff, j.chapter.name), 0.0))
+                 for j in todo]
+
+        # 3. a site per target cutoff (reused when its site key is unchanged)
+        new_html = stage / "html"
+        built, reused = [], []
+        version_html: dict[str, Path] = {}
+        bundles: dict[str, Path] = {}
+
+        def site_for(c: str) -> tuple[str, Path, bool]:
+            upto = [x for x in available if x <= c]
+            skey = _site_key(project, c, keys[c], upto)
+            published = project.version_html(c)
+            marker = published / SITE_MARKER
+            if not force and marker.exists():
+                try:
+                    if json.loads(marker.read_text(encoding="utf-8")).get("site_key") == skey:
+                        return c, published, False
+                except ValueError:
+                    pass
+            book = stage / f"book-{c}"
+            _stage_book(project, book, notebooks[c], chapters)
+            html = _jupyter_book_build(project, book, progress, f"cutoff {c}")
+            _write_bundle(project, html / "_downloads" / BUNDLE_NAME.format(cutoff=c), c, notebooks[c], chapters)
+            _link_stubs(html, upto)
+            (html / SITE_MARKER).write_text(json.dumps({"site_key": skey, "cutoff": c}), encoding="utf-8")
+            return c, html, True
+
+        n_site = max(1, min(jobs or os.cpu_count() or 1, len(targets)))
+        with cf.ThreadPoolExecutor(max_workers=n_site) as pool:
+            for c, html, fresh in pool.map(site_for, targets):
+                version_html[c] = html
+                (built if fresh else reused).append(c)
+                if not fresh:
+                    progress(f"  site     cutoff {c}: unchanged, reusing the published version")
+
+        # 4. assemble the whole published tree: v/<c>/ for every cutoff, newest at the root
+        (new_html / "v").mkdir(parents=True)
+        for c in available:
+            src = version_html.get(c) or (project.version_html(c) if project.version_html(c).exists() else None)
+            if src is None:
+                progress(f"  note     cutoff {c} has no published site yet (build with --cutoff latest)")
+                continue
+            _copytree(src, new_html / "v" / c)
+        # every version's site holds the bundles of the versions up to it (links stay relative)
+        for c in available:
+            vdir = new_html / "v" / c
+            if not vdir.exists():
+                continue
+            for x in available:
+                if x >= c:
+                    continue
+                b = new_html / "v" / x / "_downloads" / BUNDLE_NAME.format(cutoff=x)
+                dest = vdir / "_downloads" / b.name
+                if b.exists() and not dest.exists():
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copy2(b, dest)
+            b = vdir / "_downloads" / BUNDLE_NAME.format(cutoff=c)
+            if b.exists():
+                bundles[c] = project.bundle(c)
+        root_src = new_html / "v" / newest
+        if root_src.exists():
+            for item in root_src.iterdir():
+                if item.name == "v":  # at the root, v/<c>/ are the real version directories
+                    continue
+                dest = new_html / item.name
+                if item.is_dir():
+                    _copytree(item, dest)
+                else:
+                    try:
+                        os.link(item, dest)
+                    except OSError:
+                        shutil.copy2(item, dest)
+            for x in available:
+                b = new_html / "v" / x / "_downloads" / BUNDLE_NAME.format(cutoff=x)
+                if b.exists() and not (new_html / "_downloads" / b.name).exists():
+                    (new_html / "_downloads").mkdir(exist_ok=True)
+                    shutil.copy2(b, new_html / "_downloads" / b.name)
+
+        # 5. publish: notebooks first (chapters/ for the newest), then swap the site
+        for j in todo:
+            dest = project.executed(j.cutoff, j.chapter)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            _atomic_copy(j.out, dest)
+            if j.cutoff == newest:
+                _atomic_copy(j.out, project.notebook(j.chapter))
+        if newest in targets:
+            # a committed notebook may be found in _build/executed only (fresh checkout of a new cutoff)
+            for ch in chapters:
+                src = notebooks[newest][ch.name]
+                if (recorded(project.notebook(ch)) or {}).get("key") != keys[newest][ch.name]:
+                    _atomic_copy(src, project.notebook(ch))
+        _swap_site(project, new_html)
+        progress(f"site published: {project.html_dir / 'index.html'}")
+        report = BuildReport(
+            cutoffs=targets, newest=newest, runs=runs, sites_built=built, sites_reused=reused,
+            site=project.html_dir, bundles=bundles, seconds=time.monotonic() - t_start,
+        )
+        progress(report.summary())
+        return report
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def _atomic_copy(src: Path, dest: Path) -> None:
+    tmp = dest.with_name(f".{dest.name}.{uuid.uuid4().hex[:8]}.tmp")
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dest)
+
+
+def _swap_site(project: Project, new_html: Path) -> None:
+    """Move the old site aside, move the new one in, then delete the old one."""
+    html = project.html_dir
+    old = project.build_dir / f".old-html-{uuid.uuid4().hex[:12]}"
+    if html.exists():
+        os.replace(html, old)
+    try:
+        os.replace(new_html, html)
+    except OSError:
+        if old.exists():
+            os.replace(old, html)
+        raise
+    shutil.rmtree(old, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# check and update
+# --------------------------------------------------------------------------------------------------
+def check(project: Project) -> list[str]:
+    """Problems that would let stale outputs be published silently (empty list: all current).
+
+    Each committed ``chapters/<name>.ipynb`` must exist and carry the key computed now for the newest
+    cutoff; each ``data/cutoffs/*/manifest.json`` must match its files.
+    """
+    store = project.data_store()
+    problems = list(store.verify())
+    available = store.cutoffs()
+    if not available:
+        return problems + [f"no data cutoffs stored under {project.data_path / 'cutoffs'}"]
+    newest = available[-1]
+    data_versions: dict[str, str] = {}
+    for c in available:
+        try:
+            data_versions[c] = store.load(c).version
+        except NscoreError as exc:
+            first = str(exc).splitlines()[0]
+            if not any(c in p for p in problems):
+                problems.append(f"cutoff {c}: {first}")
+    if newest not in data_versions or len(data_versions) < len(available):
+        return problems + ["executed notebooks not checked: the data do not load (fix the data first)"]
+    shared = {"code": code_hash(project), "environment": environment_hash(project)}
+    for ch in project.chapters():
+        nb = project.notebook(ch)
+        rel = nb.relative_to(project.root)
+        if not project.source(ch).exists():
+            problems.append(f"{project.source(ch).relative_to(project.root)}: chapter source missing")
+            continue
+        if not nb.exists():
+            problems.append(f"{rel}: missing (run `nscore build`)")
+            continue
+        key, comps = chapter_key(project, ch, newest, data_versions, _shared=shared)
+        old = recorded(nb)
+        if (old or {}).get("key") != key:
+            problems.append(f"{rel}: stale for cutoff {newest} ({_why_changed(old, comps)}); run `nscore build`")
+    return problems
+
+
+def check_or_raise(project: Project) -> None:
+    """:func:`check`, raising StaleOutputError when there is any problem (the CLI's ``check``)."""
+    problems = check(project)
+    if problems:
+        raise StaleOutputError(problems)
+
+
+def update(project: Project, src: str | os.PathLike, *, jobs: int | None = None, progress: Progress = print) -> BuildReport:
+    """Validate and store a new cutoff from ``src``, then rebuild and republish.
+
+    A validation failure raises DataValidationError before anything is written: data, notebooks and
+    site stay byte-identical. If the build then fails, the new cutoff stays stored (it is valid) and
+    the previous notebooks and site stay published; rerun ``nscore build``.
+    """
+    store = project.data_store()
+    stored = store.store(Path(src))
+    progress(f"stored data cutoff {stored}")
+    return build(project, cutoff="latest", jobs=jobs, progress=progress)
+
+
+def validate(project: Project, path: str | os.PathLike | None = None) -> list[DataVersion] | Any:
+    """Validate one directory of data files (``path``) or every stored cutoff; raise on failure."""
+    if path is not None:
+        from nscore import load
+
+        return load.load_cohort(Path(path))
+    store = project.data_store()
+    return [store.load(c) for c in store.cutoffs()]
+
+
+def pdf(project: Project):
+    """Build the PDF of the publication with :mod:`nscore.pdf` (the site helper's module)."""
+    from nscore import pdf as _pdf
+
+    return _pdf.build_pdf(project.root)
+
+
+def simulate(
+    project: Project,
+    n: int | None = None,
+    cutoff: str | None = None,
+    seed: int | None = None,
+    out: str | os.PathLike | None = None,
+):
+    """Regenerate the shipped simulated cutoffs (no options), or write one simulated cohort to ``out``."""
+    from nscore import simulate as _sim
+
+    if out is None:
+        return _sim.write_shipped(project.data_path)
+    kwargs: dict[str, Any] = {}
+    if n is not None:
+        kwargs["n"] = n
+    if cutoff is not None:
+        kwargs["cutoff"] = _dt.date.fromisoformat(str(cutoff))
+    if seed is not None:
+        kwargs["seed"] = seed
+    frames = _sim.simulate_cohort(**kwargs)
+    _sim.write_cohort(frames, Path(out))
+    return Path(out)

@@ -1,0 +1,249 @@
+"""The book's one altair renderer: interactive offline HTML plus static PNG and SVG.
+
+Why a renderer of our own: altair's default HTML loads vega, vega-lite and vega-embed from a
+CDN, so a reader without network sees nothing, and the LaTeX/PDF builders drop outputs that
+have no image. Every chart shown while ``render.enable()`` is active gets a mimebundle with
+
+``text/html``
+    a ``<div class="nscore-chart">`` holding (1) a static fallback image (the SVG below, with the
+    chart's ``description`` as ``alt``), (2) an empty ``role="img"`` container that the pinned,
+    vendored vega-embed (``_static/vendor``, loaded on every page by ``html_js_files`` in
+    ``_config.yml``) turns into the live chart, hiding the fallback once it has rendered, and
+    (3) download links (``data:`` URIs, so they work offline and without JavaScript) for SVG and
+    PNG. Nothing in it points outside the page.
+``image/svg+xml``, ``image/png``
+    made by ``vl-convert`` with the vega-lite version altair's schema names, for the PDF/LaTeX
+    builders and for notebook viewers that do not run scripts.
+
+Usage (nscore.figures calls this on import)::
+
+    from nscore import render
+    render.enable()          # alt.renderers.enable("nscore")
+    chart = alt.Chart(...).properties(description="Kaplan-Meier curve of ...")
+    chart                    # displayed through this renderer
+
+A chart without a non-empty top-level ``description`` or one that loads data from a URL is
+refused with :class:`RenderError`: the description is the figure's alt text, and a URL would be
+a request leaving the site.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import hashlib
+import html
+import json
+import re
+from typing import Any
+
+import altair as alt
+import vl_convert as vlc
+
+from nscore.errors import NscoreError
+
+RENDERER_NAME = "nscore"
+
+#: Pinned copies served from ``_static`` (see _static/vendor/README.md for origin and licences).
+VENDORED = {
+    "vega": "5.33.1",
+    "vega-lite": "5.20.1",
+    "vega-embed": "6.29.0",
+}
+#: Paths relative to ``_static``, in load order, for ``html_js_files`` in ``_config.yml``.
+JS_FILES = ["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js"]
+#: Stylesheet relative to ``_static`` for ``html_css_files``.
+CSS_FILES = ["nscore.css"]
+
+#: System fonts only (Debian ships DejaVu and Liberation): vega never asks the web for a font.
+FONT = "DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif"
+
+#: Pixel density of the downloadable PNG (2 = sharp on print and high-DPI screens).
+PNG_SCALE = 2
+
+#: Options handed to vegaEmbed in the page: SVG renderer (crisp in print, testable), no actions
+#: menu (its "Open in Vega Editor" posts to the web; downloads are offered as static links).
+EMBED_OPTIONS = {"mode": "vega-lite", "renderer": "svg", "actions": False}
+
+
+class RenderError(NscoreError):
+    """A chart cannot be rendered for the book (no description, or data loaded from a URL)."""
+
+
+def vl_version() -> str:
+    """The vega-lite ``major.minor`` that altair's schema targets, as vl-convert names it."""
+    m = re.fullmatch(r"v?(\d+)\.(\d+)(?:\.\d+)?", alt.SCHEMA_VERSION)
+    if m is None:  # pragma: no cover - altair always sets it
+        raise RenderError(f"cannot parse altair schema version {alt.SCHEMA_VERSION!r}")
+    version = f"{m.group(1)}.{m.group(2)}"
+    if version not in vlc.get_vegalite_versions():
+        raise RenderError(
+            f"vl-convert {vlc.__version__} cannot render vega-lite {version} "
+            f"(altair schema {alt.SCHEMA_VERSION}); it knows {vlc.get_vegalite_versions()}"
+        )
+    return version
+
+
+def _find_urls(node: Any, path: str = "") -> list[str]:
+    """Every ``url`` key in the spec: data or images the browser would have to fetch."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            where = f"{path}/{key}"
+            if key == "url" and isinstance(value, str):
+                found.append(f"{where} = {value[:80]!r}")
+            else:
+                found.extend(_find_urls(value, where))
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            found.extend(_find_urls(value, f"{path}/{i}"))
+    return found
+
+
+def prepare_spec(spec: dict) -> dict:
+    """A copy of a vega-lite spec that is safe to ship: checked, schema URL dropped, local font.
+
+    Raises
+    ------
+    RenderError
+        The spec has no top-level ``description`` (the figure's alt text) or refers to a URL.
+    """
+    spec = copy.deepcopy(spec)
+    description = spec.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise RenderError(
+            "chart has no description: set chart.properties(description='...'); "
+            "it becomes the figure's alt text"
+        )
+    urls = _find_urls(spec)
+    if urls:
+        raise RenderError(
+            "chart refers to URLs, which the offline site cannot fetch "
+            "(use inline, aggregated data): " + "; ".join(urls)
+        )
+    # The "$schema" is a vega.github.io URL: the mode is given to vegaEmbed instead.
+    spec.pop("$schema", None)
+    config = spec.setdefault("config", {})
+    config.setdefault("font", FONT)
+    return spec
+
+
+def static_images(spec: dict) -> tuple[str, bytes]:
+    """SVG text and PNG bytes of a prepared spec, rendered by vl-convert (no browser, no network)."""
+    version = vl_version()
+    svg = vlc.vegalite_to_svg(spec, vl_version=version)
+    png = vlc.vegalite_to_png(spec, vl_version=version, scale=PNG_SCALE)
+    return svg, png
+
+
+def _script_json(obj: Any) -> str:
+    """JSON that can sit inside a ``<script>`` element without closing it early."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+# Runs where it stands (document.currentScript), so several charts per page, the same chart
+# twice, and glued charts all work; waits for the vendored scripts if they load later.
+_EMBED_JS = """(function () {
+  var box = document.currentScript.parentNode;
+  function draw() {
+    if (typeof vegaEmbed !== "function") { return; }
+    var spec = JSON.parse(box.querySelector("script.nscore-chart-spec").textContent);
+    var opts = JSON.parse(box.getAttribute("data-embed-options"));
+    vegaEmbed(box.querySelector(".nscore-chart-view"), spec, opts).then(function () {
+      box.classList.add("nscore-chart-live");
+      box.querySelector(".nscore-chart-fallback").style.display = "none";
+    }).catch(function (err) {
+      console.error("nscore chart " + box.getAttribute("data-chart") + ": " + err);
+    });
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", draw);
+  } else {
+    draw();
+  }
+})();"""
+
+
+def chart_html(spec: dict, svg: str, png: bytes) -> str:
+    """The ``text/html`` fragment for a prepared spec and its static images."""
+    description = spec["description"].strip()
+    alt_text = html.escape(description, quote=True)
+    digest = hashlib.sha256(_script_json(spec).encode()).hexdigest()[:12]
+    svg_uri = "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode()
+    png_uri = "data:image/png;base64," + base64.b64encode(png).decode()
+    name = f"figure-{digest}"
+    options = html.escape(json.dumps(EMBED_OPTIONS, sort_keys=True), quote=True)
+    return (
+        f'<div class="nscore-chart" data-chart="{digest}" data-embed-options="{options}">\n'
+        f'<div class="nscore-chart-view" role="img" aria-label="{alt_text}"></div>\n'
+        f'<img class="nscore-chart-fallback" src="{svg_uri}" alt="{alt_text}">\n'
+        f'<p class="nscore-chart-downloads">Download this figure: '
+        f'<a download="{name}.svg" href="{svg_uri}">SVG</a> | '
+        f'<a download="{name}.png" href="{png_uri}">PNG</a></p>\n'
+        f'<script type="application/json" class="nscore-chart-spec">{_script_json(spec)}</script>\n'
+        f"<script>{_EMBED_JS}</script>\n"
+        f"</div>"
+    )
+
+
+def mimebundle(spec: dict, **metadata: Any) -> dict[str, Any]:
+    """The renderer altair calls: ``text/html`` + ``image/svg+xml`` + ``image/png`` + text.
+
+    ``text/plain`` carries the description, so plain-text readers get the alt text too.
+    """
+    prepared = prepare_spec(spec)
+    svg, png = static_images(prepared)
+    return {
+        "text/html": chart_html(prepared, svg, png),
+        "image/svg+xml": svg,
+        "image/png": base64.b64encode(png).decode(),
+        "text/plain": f"<Figure: {prepared['description'].strip()}>",
+    }
+
+
+def register() -> None:
+    """Make the renderer known to altair under ``RENDERER_NAME`` (idempotent)."""
+    alt.renderers.register(RENDERER_NAME, mimebundle)
+
+
+def enable() -> None:
+    """Register and switch altair to this renderer; every chart displayed afterwards uses it."""
+    register()
+    alt.renderers.enable(RENDERER_NAME)
+
+
+# --------------------------------------------------------------------------- Sphinx side
+
+
+def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
+    """Drop repeated ``<script>`` entries from a page.
+
+    sphinx-thebe and sphinx-togglebutton add their inline configuration once per
+    ``env-before-read-docs`` event (through the app, filename ``None``) and Sphinx adds the same
+    registered scripts again with filename ``""``, so every page declared
+    ``const THEBE_JS_URL`` twice: a JavaScript error ("already been declared") on every page.
+    """
+    scripts = context.get("script_files")
+    if not scripts:
+        return
+    seen, kept = set(), []
+    for script in scripts:
+        attributes = getattr(script, "attributes", {}) or {}
+        # the same inline script arrives once with filename None and once with "" (Sphinx
+        # compares them as different), so compare on filename-or-empty plus attributes
+        key = (getattr(script, "filename", str(script)) or "", tuple(sorted((k, str(v)) for k, v in attributes.items())))
+        if key not in seen:
+            seen.add(key)
+            kept.append(script)
+    context["script_files"] = kept
+
+
+def setup(app):
+    """Sphinx extension hook (``sphinx: extra_extensions: [nscore.render]`` in ``_config.yml``).
+
+    The vendored scripts themselves are listed in ``html_js_files`` so that the configuration
+    shows what every page loads; this hook only keeps each script tag unique.
+    """
+    app.connect("html-page-context", _dedupe_scripts)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}

@@ -1,0 +1,238 @@
+"""CRS and ICANS: incidence at the per-patient maximum ASTCT grade, grade distribution, onset and
+duration, and grade >= 3 by dose level or marrow blast burden.
+
+The denominator is the safety population (SAFFL = "Y"): every infused patient is at risk of CRS and
+ICANS whether or not evaluable for response. ADAE holds one row per patient and syndrome at the
+maximum grade; a patient without a row had no event (grade 0). The maximum is taken again here so
+the functions stay correct if a sponsor export carries one row per episode.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nscore.cohort import AnalysisInputError, _flag, _require, derive_subgroups, level_order
+from nscore.efficacy import Proportion, proportion
+
+__all__ = [
+    "SYNDROMES",
+    "max_grades",
+    "Incidence",
+    "incidence",
+    "GradeDistribution",
+    "grade_distribution",
+    "OnsetDuration",
+    "onset_duration",
+    "Grade3By",
+    "grade3_by",
+]
+
+SYNDROMES = ("CRS", "ICANS")
+GRADES = (0, 1, 2, 3, 4, 5)
+
+
+def _check_syndrome(syndrome: str) -> str:
+    if syndrome not in SYNDROMES:
+        raise AnalysisInputError(f"syndrome must be one of {', '.join(SYNDROMES)}, got {syndrome!r}")
+    return syndrome
+
+
+def max_grades(cohort) -> pd.DataFrame:
+    """Per safety patient, the maximum ASTCT grade of CRS and of ICANS (0 = no event).
+
+    Returns a frame indexed like the safety rows of ADSL with ``USUBJID``, ``CRS``, ``ICANS``;
+    an internal building block (patient level, never displayed).
+    """
+    adsl, adae = cohort.adsl, cohort.adae
+    _require(adsl, ["USUBJID", "SAFFL"], "ADSL")
+    _require(adae, ["USUBJID", "AECAT", "AETOXGR"], "ADAE")
+    saf = adsl.loc[_flag(adsl["SAFFL"]), ["USUBJID"]]
+    if saf.empty:
+        raise AnalysisInputError("no patients in the safety population (SAFFL = Y)")
+    ae = adae[["USUBJID", "AECAT", "AETOXGR"]].copy()
+    ae["AETOXGR"] = pd.to_numeric(ae["AETOXGR"], errors="coerce")
+    wide = ae.groupby(["USUBJID", "AECAT"])["AETOXGR"].max().unstack("AECAT")
+    out = saf.copy()
+    for s in SYNDROMES:
+        g = out["USUBJID"].map(wide[s]) if s in wide.columns else pd.Series(np.nan, index=out.index)
+        out[s] = g.fillna(0).astype(int)
+    return out
+
+
+@dataclass(frozen=True)
+class Incidence:
+    """Incidence of one syndrome in the safety population, with exact 95% CIs.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Rows "Any grade", "Grade 1-2", "Grade >=3": ``syndrome``, ``category``, ``k``, ``n``,
+        ``estimate``, ``lower``, ``upper``, ``display``.
+    any_grade, grade_1_2, grade_3_plus : Proportion
+    """
+
+    syndrome: str
+    table: pd.DataFrame
+    any_grade: Proportion
+    grade_1_2: Proportion
+    grade_3_plus: Proportion
+
+
+def incidence(cohort, syndrome: str = "CRS", alpha: float = 0.05) -> Incidence:
+    """Any-grade, grade 1-2 and grade >= 3 incidence of CRS or ICANS with Clopper-Pearson CIs.
+
+    Notes
+    -----
+    Each patient counts once, at the maximum grade; grade 1-2 and >= 3 partition "any grade".
+    Crude proportions: no account of time at risk or of deaths before onset could occur (CRS and
+    ICANS occur within days of infusion, so this is the usual reporting).
+    """
+    _check_syndrome(syndrome)
+    g = max_grades(cohort)[syndrome]
+    n = len(g)
+    any_ = proportion(int((g >= 1).sum()), n, alpha)
+    g12 = proportion(int(g.between(1, 2).sum()), n, alpha)
+    g3 = proportion(int((g >= 3).sum()), n, alpha)
+    rows = [{"syndrome": syndrome, "category": cat, **p.as_row(), "display": p.format(ci=True)}
+            for cat, p in (("Any grade", any_), ("Grade 1-2", g12), ("Grade >=3", g3))]
+    return Incidence(syndrome=syndrome, table=pd.DataFrame(rows), any_grade=any_, grade_1_2=g12,
+                     grade_3_plus=g3)
+
+
+@dataclass(frozen=True)
+class GradeDistribution:
+    """Patients by maximum grade (0..5) of each syndrome.
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``syndrome``, ``grade`` (0..5), ``n``, ``percent`` (of the safety population); for each
+        syndrome the counts sum to ``n_safety`` and the percentages to 100.
+    """
+
+    table: pd.DataFrame
+    n_safety: int
+
+
+def grade_distribution(cohort) -> GradeDistribution:
+    """Counts and percentages of patients by maximum ASTCT grade, grade 0 meaning no event.
+
+    Grade 0 is included so that a stacked bar of each syndrome covers the whole safety population.
+    """
+    mg = max_grades(cohort)
+    n = len(mg)
+    rows = []
+    for s in SYNDROMES:
+        vc = mg[s].value_counts()
+        for gr in GRADES:
+            k = int(vc.get(gr, 0))
+            rows.append({"syndrome": s, "grade": gr, "n": k, "percent": 100.0 * k / n})
+    return GradeDistribution(table=pd.DataFrame(rows), n_safety=n)
+
+
+@dataclass(frozen=True)
+class OnsetDuration:
+    """Onset (days after infusion) and duration (days) of CRS and ICANS, median (range).
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``syndrome``, ``measure`` ("onset, days after infusion" / "duration, days"), ``n`` (patients
+        with a value), ``median``, ``min``, ``max``, ``display`` ("median (min-max)"),
+        ``n_ongoing`` (events without a resolution date; duration rows only).
+    """
+
+    table: pd.DataFrame
+
+
+def _median_range(values: pd.Series) -> tuple[int, float, float, float, str]:
+    v = pd.to_numeric(values, errors="coerce").dropna()
+    if v.empty:
+        return 0, np.nan, np.nan, np.nan, "n/a"
+    med, lo, hi = float(v.median()), float(v.min()), float(v.max())
+    return len(v), med, lo, hi, f"{_num(med)} ({_num(lo)}\u2013{_num(hi)})"
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.1f}"
+
+
+def onset_duration(cohort) -> OnsetDuration:
+    """Median (range) of onset day after infusion (ASTDY - 1) and of duration (ADURN).
+
+    Notes
+    -----
+    ASTDY is the ADaM study day (day 1 = infusion day), so onset in "days after infusion" is
+    ASTDY - 1, the convention of CAR-T reports (onset on the infusion day = day 0). Durations of
+    events still ongoing at death or cutoff (AENDT empty) are unknown and left out of the median;
+    their number is reported, since leaving them out shortens the apparent duration.
+    """
+    adae = cohort.adae
+    _require(adae, ["USUBJID", "AECAT", "ASTDY", "ADURN"], "ADAE")
+    saf_ids = set(cohort.adsl.loc[_flag(cohort.adsl["SAFFL"]), "USUBJID"])
+    ae = adae[adae["USUBJID"].isin(saf_ids)]
+    rows = []
+    for s in SYNDROMES:
+        part = ae[ae["AECAT"] == s]
+        onset = pd.to_numeric(part["ASTDY"], errors="coerce") - 1
+        n, med, lo, hi, disp = _median_range(onset)
+        rows.append({"syndrome": s, "measure": "onset, days after infusion", "n": n, "median": med,
+                     "min": lo, "max": hi, "display": disp, "n_ongoing": 0})
+        dur = pd.to_numeric(part["ADURN"], errors="coerce")
+        n, med, lo, hi, disp = _median_range(dur)
+        rows.append({"syndrome": s, "measure": "duration, days", "n": n, "median": med, "min": lo,
+                     "max": hi, "display": disp, "n_ongoing": int(dur.isna().sum())})
+    return OnsetDuration(table=pd.DataFrame(rows))
+
+
+@dataclass(frozen=True)
+class Grade3By:
+    """Grade >= 3 CRS and ICANS by dose level or by marrow blast burden.
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``syndrome``, ``by``, ``level``, ``n``, ``k``, ``estimate``, ``lower``, ``upper``, ``display``.
+    """
+
+    table: pd.DataFrame
+    by: str
+
+
+_BY = {"DOSELVL": ("dose_level", ()),
+       "blasts": ("marrow_blasts", (">=20%", "<20%", "No marrow involvement"))}
+
+
+def grade3_by(cohort, by: str = "DOSELVL", alpha: float = 0.05) -> Grade3By:
+    """Grade >= 3 CRS and ICANS incidence with exact CIs per dose level or marrow blast group.
+
+    Parameters
+    ----------
+    by : {"DOSELVL", "blasts"}
+        Dose level label, or marrow blasts (">=20%", "<20%", "No marrow involvement", as defined in
+        ``nscore.cohort.derive_subgroups``).
+
+    Notes
+    -----
+    Descriptive: levels are not randomised, and dose level is confounded with disease burden and
+    enrolment period, so differences between levels are not causal estimates.
+    """
+    if by not in _BY:
+        raise AnalysisInputError(f"by must be one of {', '.join(_BY)}, got {by!r}")
+    var, preferred = _BY[by]
+    mg = max_grades(cohort)
+    sub = derive_subgroups(cohort.adsl).loc[mg.index]
+    rows = []
+    for s in SYNDROMES:
+        for level in level_order(sub[var], preferred):
+            g = mg.loc[sub[var] == level, s]
+            if g.empty:
+                continue
+            p = proportion(int((g >= 3).sum()), len(g), alpha)
+            rows.append({"syndrome": s, "by": by, "level": str(level), "n": p.n, "k": p.k,
+                         "estimate": p.estimate, "lower": p.lower, "upper": p.upper,
+                         "display": p.format(ci=True)})
+    return Grade3By(table=pd.DataFrame(rows), by=by)

@@ -1,0 +1,550 @@
+"""Numbered, captioned clinical tables for the book, each with a CSV download.
+
+Why this route: a chapter cell displays a :class:`Table`, whose only rich output is ``text/markdown``
+holding a MyST ``{list-table}`` directive with a caption and a ``:name:``. The book's
+``_config.yml`` sets ``nb_render_markdown_format: myst``, so myst-nb parses that output as MyST:
+Sphinx then numbers it ("Table 3.2"), ``{numref}`tbl-...``` cross-references resolve, and the HTML
+is a real ``<table>`` whose ``<caption>`` carries the number and the caption text (checked on a test
+book with ``jupyter-book build -W -n``). A raw-HTML ``<table>`` output would be a table but neither
+numbered nor referable. The CSV download is an ``<a download>`` link with a ``data:`` URI, so the
+page needs no extra file and makes no request outside itself.
+
+A :class:`Table` must never carry ``text/html``: myst-nb prefers ``text/html`` over
+``text/markdown`` and would then skip the numbered directive.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from nscore.errors import NscoreError
+
+__all__ = [
+    "Table",
+    "TableError",
+    "table",
+    "pct",
+    "rate_text",
+    "ci_text",
+    "median_text",
+    "range_text",
+    "count_pct",
+]
+
+FENCE = "````"  # four backticks: the directive may sit next to ``` code in a page
+_NAME_RULE = re.compile(r"^tbl-[a-z0-9][a-z0-9-]*$")
+# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that can start
+# markup inside a list-table cell (emphasis, links, roles, html, math, list markers, headings).
+_ESCAPE = re.compile(r"([\\`*_\[\]<>#|~${}!])")
+# Columns that would identify a patient; a table holding one is refused.
+PATIENT_COLUMNS = frozenset({"USUBJID", "SUBJID"})
+
+
+class TableError(NscoreError):
+    """A table could not be built (bad name, empty caption, patient-level columns)."""
+
+
+def _inline(text: str) -> str:
+    """Plain text escaped for MyST inline content."""
+    return _ESCAPE.sub(r"\\\1", text)
+
+
+def _cell(value) -> str:
+    """Text of one cell, escaped so that MyST renders it literally."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "\u00a0"  # a visible empty cell; an empty list item would break the directive
+    text = str(value).replace("\n", " ").strip()
+    if not text:
+        return "\u00a0"
+    text = _ESCAPE.sub(r"\\\1", text)
+    if re.match(r"^[-+]\s", text) or re.match(r"^\d+[.)]\s", text):
+        text = "\\" + text  # would otherwise start a nested list
+    return text
+
+
+@dataclass(frozen=True)
+class Table:
+    """A captioned table that renders as a numbered Sphinx table plus a CSV download.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Aggregated values only (counts, rates, summaries). Its columns become the header row.
+    name : str
+        Cross-reference label, ``tbl-<words>`` (used with ``{numref}`` in the prose).
+    caption : str
+        One-line caption saying what is shown (MyST inline markup allowed).
+    notes : str, optional
+        A footnote paragraph under the table (abbreviations, methods).
+    csv_name : str, optional
+        File name of the download; defaults to ``<name>.csv``.
+    """
+
+    frame: pd.DataFrame
+    name: str
+    caption: str
+    notes: str | None = None
+    csv_name: str | None = None
+    widths: tuple[int, ...] | None = field(default=None)
+
+    def __post_init__(self):
+        if not _NAME_RULE.match(self.name or ""):
+            raise TableError(f"table name must match 'tbl-<lowercase words>', got {self.name!r}")
+        if not (self.caption or "").strip() or "\n" in self.caption:
+            raise TableError(f"table {self.name}: caption must be one non-empty line")
+        if not isinstance(self.frame, pd.DataFrame) or self.frame.shape[1] == 0:
+            raise TableError(f"table {self.name}: frame must be a DataFrame with at least one column")
+        bad = PATIENT_COLUMNS & {str(c).upper() for c in self.frame.columns}
+        if bad:
+            raise TableError(f"table {self.name}: patient-level column(s) {sorted(bad)} not allowed")
+
+    # -- outputs -------------------------------------------------------------------------------
+    def csv(self) -> str:
+        """The table as CSV text (UTF-8, comma, header), as downloaded by readers."""
+        return self.frame.to_csv(index=False, lineterminator="\n")
+
+    def csv_href(self) -> str:
+        """``data:`` URI of the CSV download."""
+        payload = base64.b64encode(self.csv().encode("utf-8")).decode("ascii")
+        return f"data:text/csv;charset=utf-8;base64,{payload}"
+
+    def download_link(self) -> str:
+        """Raw-HTML download link (ignored by non-HTML builders such as LaTeX)."""
+        fname = self.csv_name or f"{self.name}.csv"
+        return (
+            f'<a class="nscore-csv-download" href="{self.csv_href()}" download="{fname}">'
+            f"Download this table as CSV ({fname})</a>"
+        )
+
+    def to_myst(self) -> str:
+        """MyST source: the ``{list-table}`` directive, the notes and the download link."""
+        lines = [f"{FENCE}{{list-table}} {self.caption}", f":name: {self.name}", ":header-rows: 1"]
+        if self.widths:
+            lines.append(":widths: " + " ".join(str(w) for w in self.widths))
+        lines.append("")
+        rows = [list(map(str, self.frame.columns))] + self.frame.astype(object).values.tolist()
+        for row in rows:
+            for j, value in enumerate(row):
+                lines.append(("* - " if j == 0 else "  - ") + _cell(value))
+        lines.append(FENCE)
+        out = "\n".join(lines) + "\n"
+        if self.notes:
+            out += "\n" + self.notes.strip() + "\n"
+        out += "\n" + self.download_link() + "\n"
+        return out
+
+    def _repr_markdown_(self) -> str:
+        return self.to_myst()
+
+    def __repr__(self) -> str:  # text/plain fallback (e.g. a terminal)
+        return f"Table {self.name}: {self.caption}\n{self.frame.to_string(index=False)}"
+
+
+def table(frame: pd.DataFrame, name: str, caption: str, notes: str | None = None, *,
+          index: bool = False, index_names: list[str] | None = None, **kw) -> Table:
+    """Build a :class:`Table`; with ``index=True`` the (multi-)index becomes leading columns.
+
+    Why: Table 1 from ``tableone`` and most grouped summaries carry their row labels in the index.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TableError(f"table {name}: expected a DataFrame, got {type(frame).__name__}")
+    df = frame.copy()
+    if isinstance(df.columns, pd.MultiIndex):
+        df.columns = [" ".join(str(p) for p in c if str(p) and not str(p).startswith("Unnamed")).strip()
+                      for c in df.columns]
+    if index:
+        names = index_names or [n if n else "" for n in df.index.names]
+        df = df.reset_index()
+        df.columns = list(names) + list(df.columns[len(names):])
+        if len(names) > 1:
+            # a grouped row label is printed once, on the first row of its group
+            first = df.columns[0]
+            df[first] = df[first].where(df[first].ne(df[first].shift()), "")
+    return Table(df.reset_index(drop=True), name, caption, notes, **kw)
+
+
+# -- number formatting for glue (presentation only) ------------------------------------------
+def pct(p: float, digits: int = 1) -> str:
+    """``0.8632 -> '86.3%'``; missing -> 'n/a'."""
+    if p is None or (isinstance(p, float) and math.isnan(p)):
+        return "n/a"
+    return f"{100 * p:.{digits}f}%"
+
+
+def ci_text(lower: float, upper: float, digits: int = 1, percent: bool = True, level: int = 95) -> str:
+    """``'95% CI 82.2–89.8'`` for proportions (``percent=True``) or times."""
+    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (lower, upper)):
+        lo = "n/a" if lower is None or (isinstance(lower, float) and math.isnan(lower)) else None
+        hi = "not reached" if upper is None or (isinstance(upper, float) and math.isnan(upper)) else None
+        lower_s = lo or (f"{100 * lower:.{digits}f}" if percent else f"{lower:.{digits}f}")
+        upper_s = hi or (f"{100 * upper:.{digits}f}" if percent else f"{upper:.{digits}f}")
+        return f"{level}% CI {lower_s}–{upper_s}"
+    if percent:
+        return f"{level}% CI {100 * lower:.{digits}f}–{100 * upper:.{digits}f}"
+    return f"{level}% CI {lower:.{digits}f}–{upper:.{digits}f}"
+
+
+def rate_text(k: int, n: int, estimate: float, lower: float, upper: float, digits: int = 1) -> str:
+    """``'86.3% (284/329; 95% CI 82.2–89.8)'``."""
+    return f"{pct(estimate, digits)} ({k}/{n}; {ci_text(lower, upper, digits)})"
+
+
+def count_pct(k: int, n: int, digits: int = 1) -> str:
+    """``'245/334 (73.4%)'``."""
+    return f"{k}/{n} ({pct(k / n if n else float('nan'), digits)})"
+
+
+def median_text(value: float | None, unit: str = "days", digits: int = 0) -> str:
+    """A Kaplan-Meier median, or 'not reached' when the curve never falls to 0.5 (inf or NaN)."""
+    if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
+        return "not reached"
+    return f"{value:.{digits}f} {unit}".strip()
+
+
+def range_text(median: float, low: float, high: float, digits: int = 1) -> str:
+    """``'57 (range 28–227)'``; integers lose the decimals."""
+    def f(v):
+        return f"{v:.0f}" if float(v).is_integer() else f"{v:.{digits}f}"
+    return f"{f(median)} (range {f(low)}–{f(high)})"
+
+
+# -- presenters: aggregated frames -> display frames (no statistics here) --------------------
+def select(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
+    """Keep ``columns`` (source name -> display name) in their given order, renamed."""
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise TableError(f"columns not in the frame: {', '.join(missing)}")
+    return frame[list(columns)].rename(columns=dict(columns))
+
+
+def glue_figures(frame: pd.DataFrame, key: str = "key", value: str = "display", prefix: str = "") -> list[str]:
+    """Glue one text per row (``prefix + row[key]`` -> ``row[value]``), hidden; returns the keys.
+
+    Why: the landing page glues every headline figure by its stable key, so the prose can cite
+    ``{glue:text}`hl_orr``` without a line of code per number.
+    """
+    from myst_nb import glue
+
+    keys = []
+    for k, v in zip(frame[key], frame[value]):
+        glue(f"{prefix}{k}", str(v), display=False)
+        keys.append(f"{prefix}{k}")
+    return keys
+
+
+#: One-line descriptions of the ADaM datasets (the data model, SPEC "Data model").
+DATASETS = {
+    "adsl": ("ADSL", "Subject level: one row per infused patient", "USUBJID"),
+    "adrs": ("ADRS", "Best overall response: one row per efficacy-evaluable patient", "USUBJID, PARAMCD"),
+    "adtte": ("ADTTE", "Time to event: one OS and one PFS row per safety patient", "USUBJID, PARAMCD"),
+    "adae": ("ADAE", "CRS and ICANS: one row per patient and syndrome, at the maximum grade",
+             "USUBJID, AECAT"),
+}
+
+
+def dataset_summary(cohort) -> pd.DataFrame:
+    """Dataset, content, key, rows and columns of each ADaM frame of a cohort (sizes only)."""
+    rows = []
+    for attr, (name, what, key) in DATASETS.items():
+        frame = getattr(cohort, attr)
+        rows.append({"Dataset": name, "Content": what, "Key": key, "Rows": int(len(frame)),
+                     "Variables": int(frame.shape[1])})
+    return pd.DataFrame(rows)
+
+
+def n_distinct(frame: pd.DataFrame, column: str) -> int:
+    """Number of distinct non-missing values of ``column`` (e.g. trials, diagnoses)."""
+    return int(frame[column].nunique(dropna=True))
+
+
+def counts_by(frame: pd.DataFrame, rows: str, columns: str, *, row_label: str | None = None,
+              row_order: list[str] | None = None, column_order: list[str] | None = None,
+              total: str = "Total") -> pd.DataFrame:
+    """Patients per ``rows`` x ``columns`` with margins (a contingency table of counts only)."""
+    ct = pd.crosstab(frame[rows], frame[columns], margins=True, margins_name=total)
+    if column_order is not None:
+        ct = ct.reindex(columns=[c for c in column_order if c in ct.columns] + [total], fill_value=0)
+    if row_order is not None:
+        ct = ct.reindex([r for r in row_order if r in ct.index] + [total], fill_value=0)
+    ct.columns.name = None
+    return ct.reset_index().rename(columns={rows: row_label or rows})
+
+
+def grade_table(distribution: pd.DataFrame) -> pd.DataFrame:
+    """Maximum grade (rows: none, 1..5) by syndrome (columns), cells "n (%)".
+
+    ``distribution`` is ``nscore.safety.grade_distribution(...).table``.
+    """
+    d = distribution.copy()
+    d["cell"] = [f"{int(n)} ({p:.1f}%)" for n, p in zip(d["n"], d["percent"])]
+    d["Maximum ASTCT grade"] = ["None" if int(g) == 0 else str(int(g)) for g in d["grade"]]
+    wide = d.pivot(index="Maximum ASTCT grade", columns="syndrome", values="cell")
+    order = ["None"] + [str(g) for g in range(1, 6)]
+    wide = wide.reindex([o for o in order if o in wide.index])
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def changes_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Headline figures side by side per cutoff with the change (from ``headline.compare_cutoffs``)."""
+    dates = [c for c in comparison.columns if isinstance(c, str) and c.endswith(" display")]
+    out = pd.DataFrame({"Figure": comparison["label"]})
+    for c in dates:
+        out[c.removesuffix(" display")] = comparison[c]
+    out["Change (latest vs previous)"] = comparison["change_display"]
+    return out
+
+
+def expert_profiles(path) -> "Markdown":
+    """The expert profiles of ``data/experts.yml`` as MyST admonitions (one per expert).
+
+    Rendered as Markdown (not HTML) so the profiles reach the PDF as well.
+    """
+    import yaml
+    from IPython.display import Markdown
+
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    experts = (data or {}).get("experts")
+    if not experts:
+        raise TableError(f"{path}: no 'experts' list")
+    parts = []
+    for e in experts:
+        missing = [k for k in ("name", "degrees", "role_in_study", "summary", "affiliations", "positions")
+                   if not e.get(k)]
+        if missing:
+            raise TableError(f"{path}: expert {e.get('name', '?')!r} lacks {', '.join(missing)}")
+        lines = [f":::{{admonition}} {e['name']}, {e['degrees']}", ":class: tip nscore-expert", "",
+                 f"*{e['role_in_study']}.*", "", e["summary"].strip(), ""]
+        for title, key in (("Affiliations", "affiliations"), ("Current positions", "positions"),
+                           ("Training and licensure", "training"), ("Professional service", "memberships"),
+                           ("Honours", "honours")):
+            items = e.get(key) or []
+            if items:
+                lines += [f"**{title}**", ""] + ["- " + _inline(str(i)) for i in items] + [""]
+        lines.append(":::")
+        parts.append("\n".join(lines))
+    return Markdown("\n\n".join(parts))
+
+
+#: How each Kaplan-Meier confidence-interval transform is described in the methods chapter.
+CI_TRANSFORM_TEXT = {
+    "log-log": "the log-log transform (an interval for log(-log S(t)), mapped back; the default of "
+               "lifelines, and R's survfit with conf.type = \"log-log\")",
+    "log": "the log transform (an interval for log S(t), mapped back; the default of R's survfit, "
+           "conf.type = \"log\")",
+    "plain": "no transform (S(t) plus or minus z standard errors, truncated to [0, 1]; R's "
+             "conf.type = \"plain\")",
+}
+
+
+def ci_transform_text(ci: str) -> str:
+    """Sentence fragment naming a KM CI transform (for the methods chapter)."""
+    if ci not in CI_TRANSFORM_TEXT:
+        raise TableError(f"unknown confidence-interval transform {ci!r}; one of {sorted(CI_TRANSFORM_TEXT)}")
+    return CI_TRANSFORM_TEXT[ci]
+
+
+def wide(frame: pd.DataFrame, index: str, columns: str, values: str, *, index_label: str | None = None,
+         column_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Long aggregated rows -> one row per ``index`` level, one column per ``columns`` level.
+
+    Row and column order follow first appearance (the analysis functions already order levels).
+    """
+    rows = list(dict.fromkeys(frame[index]))
+    cols = list(dict.fromkeys(frame[columns]))
+    out = frame.pivot(index=index, columns=columns, values=values).reindex(index=rows, columns=cols)
+    out.columns.name = None
+    out = out.reset_index().rename(columns={index: index_label or index})
+    return out.rename(columns=dict(column_labels or {}))
+
+
+def stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Aggregated tables with the same columns, one under the other."""
+    return pd.concat(list(frames), ignore_index=True)
+
+
+def lookup(frame: pd.DataFrame, value: str = "display", **where) -> object:
+    """The one ``value`` of the row matching every ``column=value`` in ``where`` (for glue).
+
+    Raises :class:`TableError` unless exactly one row matches, so a renamed level cannot silently
+    glue the wrong number.
+    """
+    mask = pd.Series(True, index=frame.index)
+    for col, v in where.items():
+        if col not in frame.columns:
+            raise TableError(f"lookup: no column {col!r}")
+        mask &= frame[col].astype(str) == str(v)
+    hits = frame.loc[mask, value]
+    if len(hits) != 1:
+        raise TableError(f"lookup {where}: expected one row, found {len(hits)}")
+    out = hits.iloc[0]
+    return out.item() if hasattr(out, "item") else out
+
+
+def _read_experts(path) -> list[dict]:
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    experts = (data or {}).get("experts")
+    if not experts:
+        raise TableError(f"{path}: no 'experts' list")
+    return experts
+
+
+def expert_overview(path) -> pd.DataFrame:
+    """One row per expert of ``data/experts.yml``: name, role, first affiliation, first position."""
+    rows = []
+    for e in _read_experts(path):
+        rows.append({"Investigator": f"{e['name']}, {e['degrees']}", "Role in the study": e["role_in_study"],
+                     "Affiliation": (e.get("affiliations") or [""])[0],
+                     "Current position": (e.get("positions") or [""])[0]})
+    return pd.DataFrame(rows)
+
+
+def version_links(cutoffs, current=None) -> "Markdown":
+    """Links to the stable site of every stored cutoff (``../v/<cutoff>/index.html``).
+
+    The pipeline publishes each cutoff's site at ``v/<cutoff>/`` and places redirect stubs so that
+    this relative link works from the site root (newest cutoff) and from every version's copy.
+    Raw HTML, so Sphinx does not try to resolve the targets as documents.
+    """
+    from IPython.display import Markdown
+
+    items = []
+    for c in cutoffs:
+        iso = c.isoformat() if hasattr(c, "isoformat") else str(c)
+        here = current is not None and iso == (current.isoformat() if hasattr(current, "isoformat") else str(current))
+        mark = " (this version)" if here else ""
+        items.append(f'<li><a class="nscore-version-link" href="../v/{iso}/index.html">Data cutoff {iso}</a>{mark}</li>')
+    return Markdown('<ul class="nscore-versions">\n' + "\n".join(items) + "\n</ul>\n")
+
+
+def manifest_table(manifest: Mapping) -> pd.DataFrame:
+    """File, rows and SHA-256 of one stored data version (from ``versions.read_manifest``)."""
+    files = manifest.get("files") or {}
+    return pd.DataFrame([{"File": name, "Rows": int(v.get("rows", 0)), "SHA-256": v.get("sha256", "")}
+                         for name, v in sorted(files.items())])
+
+
+def versions_table(manifests: list[Mapping]) -> pd.DataFrame:
+    """One row per stored cutoff: data version hash, origin and patient rows (ADSL)."""
+    rows = []
+    for m in manifests:
+        src = m.get("source") or {}
+        origin = (f"simulated ({src.get('generator', 'generator not recorded')}, seed {src.get('seed', 'n/a')})"
+                  if src.get("simulated") else "sponsor export")
+        adsl = (m.get("files") or {}).get("adsl.csv", {})
+        rows.append({"Data cutoff": m.get("cutoff", ""), "Data version": m.get("version", ""),
+                     "Origin": origin, "Patients (ADSL rows)": int(adsl.get("rows", 0))})
+    return pd.DataFrame(rows)
+
+
+def packages_table(versions_by_package: Mapping[str, str]) -> pd.DataFrame:
+    """Package and installed version (from ``provenance.package_versions``)."""
+    return pd.DataFrame([{"Package": k, "Version": v} for k, v in versions_by_package.items()])
+
+
+def bundle_link(cutoff) -> "Markdown":
+    """Download link of the reviewer bundle of ``cutoff`` (zip of executed notebooks, manifest, lock).
+
+    The pipeline writes it to ``v/<cutoff>/_downloads/reviewer-bundle-<cutoff>.zip`` in each
+    version's site; the link is relative to a chapter page, so it works at the site root and in
+    every version copy. Raw HTML: Sphinx must not treat the zip as a document.
+    """
+    from IPython.display import Markdown
+
+    iso = cutoff.isoformat() if hasattr(cutoff, "isoformat") else str(cutoff)
+    name = f"reviewer-bundle-{iso}.zip"
+    return Markdown(f'<p><a class="nscore-bundle-link" href="../_downloads/{name}" download="{name}">'
+                    f"Download the reviewer bundle for data cutoff {iso} ({name})</a></p>\n")
+
+
+YEAR_DAYS = 365.25
+
+
+def median_ci_text(median: float, lower: float, upper: float, unit: str = "days") -> str:
+    """``'547 days (95% CI 480–NR)'`` or ``'not reached (95% CI 900–NR)'``; inf/NaN = not reached."""
+    def f(v):
+        return "NR" if v is None or not math.isfinite(float(v)) else f"{float(v):.0f}"
+    head = "not reached" if not math.isfinite(float(median)) else f"{float(median):.0f}" + (f" {unit}" if unit else "")
+    return f"{head} (95% CI {f(lower)}\u2013{f(upper)})"
+
+
+def survival_text(estimate: float, lower: float, upper: float) -> str:
+    """``'64.7% (95% CI 58.9–69.9)'``; NaN (beyond follow-up) -> 'not estimable'."""
+    if estimate is None or not math.isfinite(float(estimate)):
+        return "not estimable"
+    return f"{100 * estimate:.1f}% (95% CI {100 * lower:.1f}\u2013{100 * upper:.1f})"
+
+
+def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = (1, 2)) -> pd.DataFrame:
+    """One row per fitted Kaplan-Meier curve: patients, events, median (95% CI), rates at ``years``.
+
+    ``curves`` maps a display name to a fitted :class:`nscore.survival.KaplanMeier`.
+    """
+    rows = []
+    for name, km in curves.items():
+        at = km.survival_at([y * YEAR_DAYS for y in years]).reset_index(drop=True)
+        row = {"Endpoint": name, "Patients": int(km.n_), "Events": int(km.events_),
+               "Median (95% CI)": median_ci_text(km.median_, *km.median_ci_)}
+        for i, y in enumerate(years):
+            row[f"{y}-year estimate (95% CI)"] = survival_text(at.loc[i, "survival"], at.loc[i, "lower"],
+                                                               at.loc[i, "upper"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def km_group_table(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
+                   group_label: str = "Group") -> pd.DataFrame:
+    """Per-group KM summary (``kaplan_meier_by(...).table`` or ``landmark(...).table``) for display."""
+    labels = dict(labels or {})
+    return pd.DataFrame({
+        group_label: [labels.get(str(g), str(g)) for g in table["label"]],
+        "Patients": table["n"].astype(int),
+        "Events": table["events"].astype(int),
+        "Median, days (95% CI)": [median_ci_text(m, lo, hi, unit="") for m, lo, hi in zip(table["median"], table["lower"], table["upper"])],
+    })
+
+
+def p_text(p: float) -> str:
+    """``'p = 0.17'``, ``'p = 0.012'``, ``'p < 0.001'``."""
+    if p is None or not math.isfinite(float(p)):
+        return "p not computed"
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+
+
+def logrank_text(result) -> str:
+    """``'log-rank chi-square 3.55 on 2 df, p = 0.17'`` from a ``LogRankResult`` (or 'not tested')."""
+    if result is None:
+        return "not tested (fewer than two groups)"
+    return f"log-rank chi-square {result.test_statistic:.2f} on {result.df} df, {p_text(result.p_value)}"
+
+
+def hr_text(hr: float, lower: float, upper: float) -> str:
+    """``'0.34 (95% CI 0.23–0.49)'``."""
+    return f"{hr:.2f} (95% CI {lower:.2f}\u2013{upper:.2f})"
+
+
+def cif_table(cif, years: tuple[int, ...] = (1, 2), event_label: str = "Relapse or progression",
+              competing_label: str = "Death without relapse or progression") -> pd.DataFrame:
+    """Cumulative incidence of the event and of the competing event at ``years`` (from
+    ``survival.cumulative_incidence``), as display text with 95% CIs."""
+    at = cif.at([y * YEAR_DAYS for y in years]).reset_index(drop=True)
+    rows = []
+    for label, sfx in ((event_label, ""), (competing_label, "_competing")):
+        row = {"Event": label}
+        for i, y in enumerate(years):
+            row[f"{y} year{'s' if y > 1 else ''} (95% CI)"] = survival_text(
+                at.loc[i, "cif" + sfx], at.loc[i, "lower" + sfx], at.loc[i, "upper" + sfx])
+        rows.append(row)
+    return pd.DataFrame(rows)

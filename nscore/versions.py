@@ -1,0 +1,429 @@
+"""The data store: one directory per data cutoff, each with a manifest, never half-written.
+
+Layout::
+
+    data/cutoffs/<YYYY-MM-DD>/   adsl.csv adrs.csv adtte.csv adae.csv (or .parquet / .xpt)
+                                 source.json   (optional: {"simulated": true, "generator": ..., "seed": ...})
+                                 manifest.json (cutoff, version, files {name: {sha256, rows}}, source)
+
+:func:`load` is the chapters' single entry point: it finds a cutoff, checks that the files still
+match their manifest and returns the validated :class:`~nscore.load.Cohort`. :func:`store` takes a
+new delivery (a directory or a .zip/.tar.gz archive), validates it completely before writing
+anything, and moves it into place with one rename, so a reader sees either the old store or the
+new one, never a mixture.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import json
+import os
+import shutil
+import tarfile
+import tempfile
+import uuid
+import zipfile
+from datetime import date
+from pathlib import Path
+
+from nscore.errors import NscoreError, StaleOutputError
+from nscore.load import DATASETS, FORMATS, SOURCE_FILE, Cohort, find_datasets, load_cohort, sha256_file
+
+__all__ = [
+    "MANIFEST",
+    "project_root",
+    "resolve_data_dir",
+    "list_cutoffs",
+    "cutoff_dir",
+    "load",
+    "manifest",
+    "read_manifest",
+    "write_manifest",
+    "check_manifest",
+    "store",
+]
+
+MANIFEST = "manifest.json"
+CUTOFFS = "cutoffs"
+_PROJECT_MARKER = "_toc.yml"
+
+
+# --------------------------------------------------------------------------------------------
+# where things are
+# --------------------------------------------------------------------------------------------
+def project_root(start=None) -> Path:
+    """The project directory: the nearest directory holding ``_toc.yml``, walking up from ``start``.
+
+    Raises
+    ------
+    NscoreError
+        If no directory from ``start`` (default: the working directory) up to ``/`` holds one.
+    """
+    here = Path(start if start is not None else Path.cwd()).resolve()
+    if here.is_file():
+        here = here.parent
+    for candidate in (here, *here.parents):
+        if (candidate / _PROJECT_MARKER).is_file():
+            return candidate
+    raise NscoreError(f"no {_PROJECT_MARKER} in {here} or any parent: not inside the project")
+
+
+def resolve_data_dir(data_dir="data") -> Path:
+    """The data store root for ``data_dir``.
+
+    An absolute path is used as is. A relative path is taken against the working directory if it
+    exists there, else against the project root, so chapters executed from ``chapters/`` and
+    commands run from the project root find the same ``data/``.
+    """
+    path = Path(data_dir)
+    if path.is_absolute():
+        return path
+    if path.exists():
+        return path.resolve()
+    return project_root() / path
+
+
+def _cutoffs_root(data_dir) -> Path:
+    return resolve_data_dir(data_dir) / CUTOFFS
+
+
+def _parse_cutoff_name(name: str) -> date | None:
+    try:
+        parsed = date.fromisoformat(name)
+    except ValueError:
+        return None
+    return parsed if parsed.isoformat() == name else None
+
+
+def list_cutoffs(data_dir="data") -> list[date]:
+    """Stored cutoffs, oldest first (directories named YYYY-MM-DD; work-in-progress ones ignored)."""
+    root = _cutoffs_root(data_dir)
+    if not root.is_dir():
+        return []
+    found = [_parse_cutoff_name(p.name) for p in root.iterdir() if p.is_dir()]
+    return sorted(d for d in found if d is not None)
+
+
+def _as_cutoff(cutoff) -> date:
+    if isinstance(cutoff, date):
+        return cutoff
+    parsed = _parse_cutoff_name(str(cutoff))
+    if parsed is None:
+        raise NscoreError(f"cutoff must be 'latest' or a date YYYY-MM-DD, not {cutoff!r}")
+    return parsed
+
+
+def cutoff_dir(data_dir="data", cutoff="latest") -> Path:
+    """Directory of one stored cutoff (``"latest"``, ``"YYYY-MM-DD"`` or a ``date``).
+
+    Raises
+    ------
+    NscoreError
+        If the store holds no cutoff, or not the one asked for (the message lists those it has).
+    """
+    root = _cutoffs_root(data_dir)
+    stored = list_cutoffs(data_dir)
+    if not stored:
+        raise NscoreError(f"no data cutoffs stored in {root}")
+    wanted = stored[-1] if str(cutoff) == "latest" else _as_cutoff(cutoff)
+    if wanted not in stored:
+        have = ", ".join(d.isoformat() for d in stored)
+        raise NscoreError(f"cutoff {wanted.isoformat()} is not stored in {root} (stored: {have})")
+    return root / wanted.isoformat()
+
+
+# --------------------------------------------------------------------------------------------
+# manifests
+# --------------------------------------------------------------------------------------------
+def _manifest_of(cohort: Cohort, directory: Path) -> dict:
+    source_path = directory / SOURCE_FILE
+    source = json.loads(source_path.read_text(encoding="utf-8")) if source_path.is_file() else {"simulated": False}
+    rows = {}
+    for dataset in DATASETS:
+        frame = getattr(cohort, dataset)
+        for name in cohort.files:
+            if name.split(".", 1)[0] == dataset:
+                rows[name] = len(frame)
+    return {
+        "cutoff": cohort.cutoff.isoformat(),
+        "version": cohort.version,
+        "files": {name: {"sha256": sha, "rows": rows[name]} for name, sha in sorted(cohort.files.items())},
+        "source": source,
+    }
+
+
+def _dumps(content: dict) -> str:
+    return json.dumps(content, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+
+
+def manifest(directory) -> dict:
+    """The manifest ``directory``'s files call for (computed from the files, after validation).
+
+    Returns ``{"cutoff", "version", "files": {name: {"sha256", "rows"}}, "source"}``; ``source`` is
+    the content of source.json, or ``{"simulated": false}`` without one.
+
+    Raises
+    ------
+    DataValidationError
+        If the data break a rule: a manifest is never made for invalid data.
+    """
+    directory = Path(directory)
+    return _manifest_of(load_cohort(directory), directory)
+
+
+def read_manifest(directory) -> dict:
+    """The manifest stored in ``directory``/manifest.json.
+
+    Raises
+    ------
+    StaleOutputError
+        If it is missing or not valid JSON.
+    """
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise StaleOutputError([f"{path}: missing (store the data with nscore.versions.store or write_manifest)"])
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise StaleOutputError([f"{path}: not valid JSON ({exc})"]) from exc
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_manifest(directory) -> Path:
+    """Validate ``directory`` and write its manifest.json (deterministic bytes); return its path."""
+    directory = Path(directory)
+    path = directory / MANIFEST
+    _write_atomic(path, _dumps(manifest(directory)))
+    return path
+
+
+def _hash_problems(directory: Path, stored: dict) -> list[str]:
+    """Files that differ from, are missing from, or are absent in the stored manifest."""
+    problems = []
+    listed = stored.get("files") if isinstance(stored.get("files"), dict) else {}
+    present = {p.name for p in directory.iterdir() if p.is_file() and p.name.endswith(FORMATS)}
+    present = {n for n in present if n.split(".", 1)[0] in DATASETS}
+    for name in sorted(set(listed) | present):
+        path = directory / name
+        if name not in present:
+            problems.append(f"{path}: listed in {MANIFEST} but missing")
+        elif name not in listed:
+            problems.append(f"{path}: not listed in {MANIFEST}")
+        else:
+            actual = sha256_file(path)
+            expected = listed[name].get("sha256") if isinstance(listed[name], dict) else None
+            if actual != expected:
+                problems.append(f"{path}: sha256 {actual[:12]}... does not match {MANIFEST} ({str(expected)[:12]}...)")
+    return problems
+
+
+def check_manifest(directory, cohort: Cohort | None = None) -> Cohort:
+    """Check that ``directory``'s files match its manifest.json; return the validated cohort.
+
+    File hashes are compared first, so edited data is reported as stale (naming the file) before
+    it is validated.
+
+    Raises
+    ------
+    StaleOutputError
+        Naming each file (or manifest field) that does not match.
+    DataValidationError
+        If the files match the manifest but break a rule.
+    """
+    directory = Path(directory)
+    stored = read_manifest(directory)
+    problems = _hash_problems(directory, stored)
+    if problems:
+        raise StaleOutputError(problems)
+    cohort = cohort if cohort is not None else load_cohort(directory)
+    expected = _manifest_of(cohort, directory)
+    path = directory / MANIFEST
+    for key in ("cutoff", "version", "source"):
+        if stored.get(key) != expected[key]:
+            problems.append(f"{path}: {key} is {stored.get(key)!r}, the files give {expected[key]!r}")
+    for name, entry in expected["files"].items():
+        if stored["files"][name].get("rows") != entry["rows"]:
+            problems.append(f"{directory / name}: {entry['rows']} rows, {MANIFEST} says {stored['files'][name].get('rows')}")
+    if _parse_cutoff_name(directory.name) not in (None, cohort.cutoff):
+        problems.append(f"{directory}: directory is named for cutoff {directory.name} but DCUTDT is {cohort.cutoff}")
+    if problems:
+        raise StaleOutputError(problems)
+    return cohort
+
+
+def load(data_dir="data", cutoff="latest") -> Cohort:
+    """The validated cohort of one stored cutoff: the chapters' one entry point to the data.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        Data store root (holds ``cutoffs/``); relative paths resolve as in :func:`resolve_data_dir`.
+    cutoff : str or date
+        ``"latest"`` or ``"YYYY-MM-DD"``.
+
+    Raises
+    ------
+    StaleOutputError
+        If a file no longer matches the manifest (names the file).
+    DataValidationError, NscoreError
+        If the data break a rule, or the cutoff is not stored.
+    """
+    return check_manifest(cutoff_dir(data_dir, cutoff))
+
+
+# --------------------------------------------------------------------------------------------
+# storing a delivery
+# --------------------------------------------------------------------------------------------
+def _extract(archive: Path, into: Path) -> Path:
+    name = archive.name.lower()
+    try:
+        if name.endswith(".zip"):
+            with zipfile.ZipFile(archive) as zf:
+                for member in zf.namelist():
+                    target = (into / member).resolve()
+                    if member.startswith(("/", "\\")) or into.resolve() not in (target, *target.parents):
+                        raise NscoreError(f"{archive}: unsafe path in archive: {member!r}")
+                zf.extractall(into)
+        elif name.endswith((".tar.gz", ".tgz", ".tar")):
+            with tarfile.open(archive) as tf:
+                tf.extractall(into, filter="data")
+        else:
+            raise NscoreError(f"{archive}: not a directory, .zip, .tar.gz or .tar archive")
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
+        raise NscoreError(f"{archive}: cannot unpack archive: {exc}") from exc
+    return _delivery_dir(into)
+
+
+def _delivery_dir(root: Path) -> Path:
+    """The directory inside an unpacked archive that holds the datasets (root or its one folder)."""
+    if any((root / f"{d}{ext}").exists() for d in DATASETS for ext in FORMATS):
+        return root
+    folders = [p for p in root.iterdir() if p.is_dir() and not p.name.startswith((".", "__MACOSX"))]
+    return _delivery_dir(folders[0]) if len(folders) == 1 else root
+
+
+def _stored_files(directory: Path) -> dict[str, str]:
+    names = [p.name for p in directory.iterdir() if p.is_file() and p.name.endswith(FORMATS)]
+    return {n: sha256_file(directory / n) for n in names if n.split(".", 1)[0] in DATASETS}
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Atomically swap two directories (Linux renameat2 RENAME_EXCHANGE); False if unsupported."""
+    libc_name = ctypes.util.find_library("c")
+    if not libc_name:
+        return False
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    renameat2 = getattr(libc, "renameat2", None)
+    if renameat2 is None:
+        return False
+    at_fdcwd, rename_exchange = -100, 2
+    result = renameat2(at_fdcwd, os.fsencode(str(a)), at_fdcwd, os.fsencode(str(b)), rename_exchange)
+    return result == 0
+
+
+def _copy_exact(src: Path, dst: Path) -> None:
+    shutil.copyfile(src, dst)
+    with open(dst, "rb+") as handle:
+        os.fsync(handle.fileno())
+
+
+def store(src, data_dir="data", replace: bool = False) -> Path:
+    """Validate a delivery and store it as data/cutoffs/<DCUTDT>/ with a manifest; return that path.
+
+    ``src`` is a directory or a .zip/.tar.gz archive holding adsl, adrs, adtte and adae (each as
+    .csv, .parquet or .xpt) and optionally source.json. Files are stored byte for byte as delivered.
+
+    Parameters
+    ----------
+    replace : bool
+        Allow replacing a stored cutoff that holds different data (the old version is discarded).
+
+    Raises
+    ------
+    DataValidationError
+        If the delivery breaks any rule; nothing is written anywhere.
+    NscoreError
+        If the cutoff is already stored with different data and ``replace`` is False.
+
+    Notes
+    -----
+    The new version is assembled in ``cutoffs/.incoming-<random>/`` and moved into place with one
+    rename (a replacement is swapped in with an atomic exchange where the OS has one), so readers
+    never see a partial directory; an interrupted store leaves only a hidden ``.incoming-*``
+    directory, which :func:`list_cutoffs` ignores.
+    """
+    src = Path(src)
+    if not src.exists():
+        raise NscoreError(f"{src}: no such file or directory")
+    with tempfile.TemporaryDirectory(prefix="nscore-delivery-") as unpacked:
+        delivery = src if src.is_dir() else _extract(src, Path(unpacked))
+        cohort = load_cohort(delivery)  # raises before anything is written
+        return _store_validated(cohort, delivery, resolve_data_dir(data_dir), replace)
+
+
+def _store_validated(cohort: Cohort, delivery: Path, data_dir: Path, replace: bool) -> Path:
+    root = data_dir / CUTOFFS
+    target = root / cohort.cutoff.isoformat()
+    names = sorted(cohort.files) + ([SOURCE_FILE] if (delivery / SOURCE_FILE).is_file() else [])
+    content = _dumps(_manifest_of(cohort, delivery))
+
+    if target.exists():
+        if _stored_files(target) == cohort.files and _source_bytes(target) == _source_bytes(delivery):
+            if not (target / MANIFEST).is_file() or (target / MANIFEST).read_text(encoding="utf-8") != content:
+                _write_atomic(target / MANIFEST, content)
+            return target
+        if not replace:
+            try:
+                old = read_manifest(target).get("version", "unknown")
+            except StaleOutputError:
+                old = "unknown (no valid manifest)"
+            raise NscoreError(
+                f"{target}: cutoff {cohort.cutoff} is already stored as version {old}; the delivery is "
+                f"version {cohort.version}. Pass replace=True (nscore update --replace) to replace it."
+            )
+
+    root.mkdir(parents=True, exist_ok=True)
+    incoming = root / f".incoming-{uuid.uuid4().hex}"
+    incoming.mkdir()
+    try:
+        for name in names:
+            _copy_exact(delivery / name, incoming / name)
+        copied = {n: sha256_file(incoming / n) for n in cohort.files}
+        if copied != cohort.files:
+            raise NscoreError(f"{delivery}: files changed while being stored; nothing stored")
+        _write_atomic(incoming / MANIFEST, content)
+        if not target.exists():
+            os.rename(incoming, target)
+        elif _exchange(incoming, target):
+            shutil.rmtree(incoming)  # now holds the replaced version
+        else:
+            old = root / f".replaced-{uuid.uuid4().hex}"
+            os.rename(target, old)
+            try:
+                os.rename(incoming, target)
+            except OSError:
+                os.rename(old, target)
+                raise
+            shutil.rmtree(old)
+    finally:
+        if incoming.exists():
+            shutil.rmtree(incoming)
+    return target
+
+
+def _source_bytes(directory: Path) -> bytes | None:
+    path = directory / SOURCE_FILE
+    return path.read_bytes() if path.is_file() else None

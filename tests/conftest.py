@@ -1,0 +1,97 @@
+"""Shared fixtures: a small valid simulated cohort on disk, and the shipped cutoffs.
+
+Malformed-input tests start from ``valid_dir`` (a fresh copy per test) and change one thing; the
+helpers below edit a CSV as text cells, so every untouched byte stays as the simulator wrote it.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[1]
+SHIPPED = PROJECT / "data" / "cutoffs"
+PUBLISHED_CUTOFF = "2025-08-01"
+LATER_CUTOFF = "2026-02-01"
+#: Small enough to validate in a fraction of a second, large enough to hold deaths, transplants,
+#: relapses, a non-evaluable patient and both syndromes (checked in ``small_frames``).
+SMALL_N = 40
+
+
+@pytest.fixture(scope="session")
+def small_frames() -> dict[str, pd.DataFrame]:
+    """A simulated cohort of ``SMALL_N`` patients at the published cutoff (frames, not files)."""
+    from nscore.simulate import simulate_cohort
+
+    frames = simulate_cohort(n=SMALL_N, cutoff=date(2025, 8, 1))
+    adsl, adae = frames["adsl"], frames["adae"]
+    assert (adsl["EFFFL"] == "N").any() and (adsl["DTHFL"] == "Y").any() and (adsl["HCTFL"] == "Y").any()
+    assert set(adae["AECAT"]) == {"CRS", "ICANS"}
+    return frames
+
+
+@pytest.fixture
+def valid_dir(tmp_path, small_frames) -> Path:
+    """A fresh directory holding a valid simulated delivery (four CSVs + source.json)."""
+    from nscore.simulate import write_cohort
+
+    directory = tmp_path / "delivery"
+    write_cohort(small_frames, directory)
+    return directory
+
+
+@pytest.fixture
+def shipped_dir() -> Path:
+    """The shipped published cutoff, data/cutoffs/2025-08-01/ (read only: never edit it in a test)."""
+    path = SHIPPED / PUBLISHED_CUTOFF
+    if not (path / "adsl.csv").is_file():
+        pytest.skip("shipped data not generated yet (run `nscore simulate`)")
+    return path
+
+
+# --------------------------------------------------------------------------------------------
+# editing a delivery as text
+# --------------------------------------------------------------------------------------------
+def read_cells(directory: Path, dataset: str) -> pd.DataFrame:
+    """A CSV as text cells ("" = missing), exactly as written."""
+    return pd.read_csv(directory / f"{dataset}.csv", dtype=str, keep_default_na=False)
+
+
+def write_cells(directory: Path, dataset: str, frame: pd.DataFrame) -> None:
+    (directory / f"{dataset}.csv").write_text(frame.to_csv(index=False, lineterminator="\n"), encoding="utf-8")
+
+
+def edit(directory: Path, dataset: str, func) -> object:
+    """Apply ``func`` to the text cells of ``dataset``; return what ``func`` returns."""
+    frame = read_cells(directory, dataset)
+    result = func(frame)
+    write_cells(directory, dataset, frame)
+    return result
+
+
+def shift(iso: str, days: int) -> str:
+    """An ISO date ``days`` later (negative: earlier)."""
+    return (date.fromisoformat(iso) + timedelta(days=days)).isoformat()
+
+
+def failures_of(directory: Path) -> pd.DataFrame:
+    """The failures table load_cohort raises for ``directory`` (fails the test if it loads)."""
+    from nscore.errors import DataValidationError
+    from nscore.load import load_cohort
+
+    with pytest.raises(DataValidationError) as info:
+        load_cohort(directory)
+    return info.value.failures
+
+
+def keys(failures: pd.DataFrame) -> set[tuple]:
+    """(file, row, column, rule) of each failure, with None for an empty row or column."""
+    out = set()
+    for rec in failures.itertuples(index=False):
+        row = None if pd.isna(rec.row) else int(rec.row)
+        column = None if rec.column is None or pd.isna(rec.column) else rec.column
+        out.add((rec.file, row, column, rec.rule))
+    return out

@@ -1,0 +1,141 @@
+"""The CLI only parses and calls the library: check the arguments that reach each call, and exit codes.
+
+As papermill's CLI tests do, the library functions are replaced by recorders; the library itself is
+tested in test_pipeline.py. One test runs a real (toy) failing build through the CLI for the exit code.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nscore import cli, pipeline
+from nscore.errors import DataValidationError, StaleOutputError
+
+TOY = Path(__file__).parent / "toy"
+sys.path.insert(0, str(TOY))
+import toystore  # noqa: E402
+
+
+@pytest.fixture
+def calls(monkeypatch, tmp_path):
+    """Replace the pipeline's public functions with recorders; return the list of calls."""
+    (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: chapters/index\n")
+    monkeypatch.chdir(tmp_path)
+    seen: list[tuple[str, tuple, dict]] = []
+
+    def recorder(name):
+        def f(*args, **kwargs):
+            seen.append((name, args, kwargs))
+            return tmp_path / "out"
+        return f
+
+    for name in ("build", "update", "check_or_raise", "validate", "simulate", "pdf"):
+        monkeypatch.setattr(pipeline, name, recorder(name))
+    return seen
+
+
+def test_build_defaults(calls, tmp_path):
+    assert cli.main(["build"]) == 0
+    (name, (project,), kwargs), = calls
+    assert name == "build" and project.root == tmp_path.resolve()
+    assert kwargs == {"cutoff": "latest", "force": False, "jobs": None}
+
+
+def test_build_options(calls, tmp_path):
+    assert cli.main(["-C", str(tmp_path), "build", "--cutoff", "2025-08-01", "--force", "--jobs", "3"]) == 0
+    assert calls[0][2] == {"cutoff": "2025-08-01", "force": True, "jobs": 3}
+
+
+def test_update_check_validate_pdf(calls, tmp_path):
+    assert cli.main(["update", "new-data", "--jobs", "2"]) == 0
+    assert cli.main(["check"]) == 0
+    assert cli.main(["validate"]) == 0
+    assert cli.main(["validate", "somewhere"]) == 0
+    assert cli.main(["pdf"]) == 0
+    assert [(n, a[1:], k) for n, a, k in calls] == [
+        ("update", (Path("new-data"),), {"jobs": 2}),
+        ("check_or_raise", (), {}),
+        ("validate", (None,), {}),
+        ("validate", (Path("somewhere"),), {}),
+        ("pdf", (), {}),
+    ]
+
+
+def test_simulate_default_and_custom(calls):
+    assert cli.main(["simulate"]) == 0
+    assert cli.main(["simulate", "--n", "1000", "--cutoff", "2026-02-01", "--seed", "7", "--out", "big"]) == 0
+    assert [k for _, _, k in calls] == [
+        {"n": None, "cutoff": None, "seed": None, "out": None},
+        {"n": 1000, "cutoff": "2026-02-01", "seed": 7, "out": Path("big")},
+    ]
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["build", "--jobs", "0"], ["build", "--cutoff", "yesterday"], ["simulate", "--n", "10"], ["frobnicate"],
+])
+def test_usage_errors_exit_2(calls, argv):
+    with pytest.raises(SystemExit) as info:
+        cli.main(argv)
+    assert info.value.code == 2
+    assert calls == []
+
+
+def test_validation_error_prints_whole_table_and_exits_1(monkeypatch, tmp_path, capsys):
+    (tmp_path / "_toc.yml").write_text("root: chapters/index\n")
+    failures = pd.DataFrame(
+        [("adsl.csv", 3, "AGE", "AGE in 0..100", "140"), ("adae.csv", 9, "AETOXGR", "grade 1..5", "7")],
+        columns=DataValidationError.COLUMNS,
+    )
+
+    def fail(*a, **k):
+        raise DataValidationError(failures)
+
+    monkeypatch.setattr(pipeline, "update", fail)
+    assert cli.main(["-C", str(tmp_path), "update", "x"]) == 1
+    err = capsys.readouterr().err
+    assert "data validation failed: 2 problems" in err
+    assert "AGE in 0..100" in err and "grade 1..5" in err and "adae.csv" in err
+
+
+def test_stale_check_exits_1(monkeypatch, tmp_path, capsys):
+    (tmp_path / "_toc.yml").write_text("root: chapters/index\n")
+
+    def stale(project):
+        raise StaleOutputError(["chapters/results.ipynb: stale"])
+
+    monkeypatch.setattr(pipeline, "check_or_raise", stale)
+    assert cli.main(["-C", str(tmp_path), "check"]) == 1
+    assert "chapters/results.ipynb: stale" in capsys.readouterr().err
+
+
+def test_outside_a_project_exits_1(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["check"]) == 1
+    assert "no _toc.yml" in capsys.readouterr().err
+
+
+def test_failing_chapter_through_cli_exits_1_naming_chapter_and_cell(monkeypatch, tmp_path, capsys):
+    root = tmp_path / "toy"
+    shutil.copytree(TOY, root, ignore=shutil.ignore_patterns("__pycache__", "_build"))
+    src = root / "chapters" / "src" / "index.md"
+    src.write_text(src.read_text() + '\n```{code-cell} ipython3\n1 / 0\n```\n')
+    monkeypatch.setattr(pipeline, "Project", functools.partial(pipeline.Project, store=toystore.ToyStore(root / "data")))
+    assert cli.main(["-C", str(root), "build", "--jobs", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "chapter 'index' failed in cell 5: ZeroDivisionError" in err
+    assert "1 / 0" in err
+    assert not (root / "_build" / "html").exists() and not (root / "chapters" / "index.ipynb").exists()
+
+
+def test_python_dash_m_help():
+    done = subprocess.run([sys.executable, "-m", "nscore", "--help"], capture_output=True, text=True)
+    assert done.returncode == 0
+    for command in ("build", "update", "check", "validate", "simulate", "pdf"):
+        assert command in done.stdout

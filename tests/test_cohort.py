@@ -1,0 +1,242 @@
+"""Derived subgroups, patient flow and Table 1.
+
+Two inputs: a hand-built 8-patient cohort whose every count is worked out by hand below (exact
+checks), and the shipped 2025-08-01 cutoff whose aggregates are the abstract's (ASH 2025 abstract,
+Zhang X, Lu P et al., /work/shared/seed/000_a34d2ef30ea8f0ef.txt, Results). The helpers
+``tiny_cohort`` and ``shipped_cohort`` are imported by the other stats test modules.
+"""
+
+from __future__ import annotations
+
+import types
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nscore import cohort as ch
+from nscore.errors import NscoreError
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED_CUTOFF = "2025-08-01"
+
+# --------------------------------------------------------------------------- hand-built cohort
+# id  diag   age sex prior bminv blast dose  saf eff hct  BOR  MRD  CRS ICANS
+_PATIENTS = [
+    ("0001", "T-ALL", 10, "M", 0, "Y", 50.0, "DL1", 5e5, "Y", "Y", "Y", "CR", "NEGATIVE", 2, 0),
+    ("0002", "T-ALL", 30, "F", 1, "Y", 10.0, "DL2", 1e6, "Y", "Y", "Y", "CRi", "POSITIVE", 3, 3),
+    ("0003", "T-LBL", 25, "M", 0, "N", None, "DL2", 1e6, "Y", "Y", "Y", "PR", None, 1, 0),
+    ("0004", "T-LBL", 17, "M", 2, "Y", 25.0, "DL3", 2e6, "Y", "Y", "N", "NR", None, 4, 1),
+    ("0005", "AML", 40, "F", 1, "Y", 5.0, "DL1", 5e5, "Y", "N", "N", None, None, 0, 0),
+    ("0006", "MPAL", 60, "M", 0, "N", None, "DL2", 1e6, "Y", "Y", "Y", "CR", None, 1, 0),
+    ("0007", "PTCL", 45, "M", 0, "N", None, "DL3", 2e6, "Y", "Y", "N", "NE", None, 2, 0),
+    ("0008", "T-ALL", 8, "F", 0, "Y", 80.0, "DL2", 1e6, "Y", "Y", "Y", "CR", "NEGATIVE", 5, 4),
+]
+# (CRS onset ASTDY, CRS ADURN) per patient with CRS; ICANS (ASTDY, ADURN)
+_CRS_TIMING = {"0001": (2, 5), "0002": (1, 8), "0003": (4, 3), "0004": (2, 10), "0006": (8, 2),
+               "0007": (3, 4), "0008": (1, None)}
+_ICANS_TIMING = {"0002": (6, 4), "0004": (9, 2), "0008": (5, None)}
+
+
+def tiny_cohort():
+    """8 patients (see table above); a stand-in with the Cohort's frame attributes (duck typing)."""
+    cut = pd.Timestamp("2025-08-01")
+    adsl, adrs, adtte, adae = [], [], [], []
+    for i, (sid, diag, age, sex, prior, bminv, blast, dl, dose, saf, eff, hct, bor, mrd, crs, icans) in \
+            enumerate(_PATIENTS):
+        uid = f"NCT04572308-{sid}"
+        trt = pd.Timestamp("2024-01-01") + pd.Timedelta(days=10 * i)
+        dead = crs == 5
+        dth = trt + pd.Timedelta(days=20) if dead else pd.NaT
+        adsl.append({
+            "STUDYID": "NCT04572308", "USUBJID": uid, "SUBJID": sid, "AGE": age, "SEX": sex, "DIAG": diag,
+            "PRIORHCT": prior, "BMINV": bminv, "BMBLAST": blast, "DOSELVL": dl, "DOSEKG": dose,
+            "TRTSDT": trt, "SAFFL": saf, "EFFFL": eff, "HCTFL": hct,
+            "HCTDT": trt + pd.Timedelta(days=40 + 10 * i) if hct == "Y" else pd.NaT,
+            "DTHFL": "Y" if dead else "N", "DTHDT": dth, "LSTALVDT": dth if dead else cut, "DCUTDT": cut,
+        })
+        if eff == "Y":
+            adrs.append({"STUDYID": "NCT04572308", "USUBJID": uid, "PARAMCD": "BOR",
+                         "PARAM": "Best overall response", "AVALC": bor,
+                         "AVAL": ["CR", "CRi", "PR", "NR", "NE"].index(bor) + 1,
+                         "ADT": trt + pd.Timedelta(days=28), "MRDSTAT": mrd})
+        end = dth if dead else cut
+        for p in ("OS", "PFS"):
+            adtte.append({"STUDYID": "NCT04572308", "USUBJID": uid, "PARAMCD": p, "STARTDT": trt, "ADT": end,
+                          "AVAL": (end - trt).days, "CNSR": 0 if dead else 1,
+                          "EVNTDESC": "DEATH" if dead else None,
+                          "CNSDTDSC": None if dead else "ALIVE AT LAST CONTACT"})
+        for cat, grade, timing in (("CRS", crs, _CRS_TIMING), ("ICANS", icans, _ICANS_TIMING)):
+            if grade:
+                astdy, adurn = timing[sid]
+                adae.append({"STUDYID": "NCT04572308", "USUBJID": uid, "AECAT": cat, "AETOXGR": grade,
+                             "ASTDY": astdy, "ADURN": adurn})
+    return types.SimpleNamespace(adsl=pd.DataFrame(adsl), adrs=pd.DataFrame(adrs), adtte=pd.DataFrame(adtte),
+                                 adae=pd.DataFrame(adae), cutoff=date(2025, 8, 1), simulated=True)
+
+
+def shipped_cohort(cutoff: str = PUBLISHED_CUTOFF):
+    """The shipped cutoff via ``nscore.versions.load``; else the simulator's frames; else skip."""
+    try:
+        from nscore import versions
+
+        if (ROOT / "data" / "cutoffs" / cutoff).is_dir():
+            return versions.load(ROOT / "data", cutoff)
+    except ImportError:
+        pass
+    try:
+        from nscore.simulate import simulate_cohort
+    except ImportError:
+        pytest.skip("neither nscore.versions with shipped data nor nscore.simulate available yet")
+    frames = simulate_cohort(n=334, cutoff=date.fromisoformat(cutoff)) if cutoff == PUBLISHED_CUTOFF \
+        else pytest.skip(f"no shipped data for {cutoff}")
+    return types.SimpleNamespace(**{k.lower(): v for k, v in frames.items()},
+                                 cutoff=date.fromisoformat(cutoff), simulated=True)
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return tiny_cohort()
+
+
+@pytest.fixture(scope="module")
+def shipped():
+    return shipped_cohort()
+
+
+# --------------------------------------------------------------------------- subgroups
+
+
+def test_derive_subgroups_definitions(tiny):
+    sub = ch.derive_subgroups(tiny.adsl).set_index("USUBJID")
+    uid = "NCT04572308-"
+    assert list(sub["age_group"]) == ["<18", ">=18", ">=18", "<18", ">=18", ">=18", ">=18", "<18"]
+    assert list(sub["prior_hct"]) == ["0", "1", "0", "2", "1", "0", "0", "0"]
+    assert list(sub["prior_hct_any"]) == ["No", "Yes", "No", "Yes", "Yes", "No", "No", "No"]
+    assert sub.loc[uid + "0001", "marrow_blasts"] == ">=20%"      # 50%
+    assert sub.loc[uid + "0004", "marrow_blasts"] == ">=20%"      # 25%
+    assert sub.loc[uid + "0002", "marrow_blasts"] == "<20%"       # 10%
+    assert sub.loc[uid + "0003", "marrow_blasts"] == "No marrow involvement"
+    assert list(sub["dose_level"]) == [p[7] for p in _PATIENTS]
+    assert list(sub["diagnosis"]) == [p[1] for p in _PATIENTS]
+
+
+def test_derive_subgroups_blast_cut_is_inclusive_at_20():
+    adsl = pd.DataFrame({"USUBJID": ["a", "b"], "AGE": [18, 17], "PRIORHCT": [0, 0], "BMINV": ["Y", "Y"],
+                         "BMBLAST": [20.0, 19.9], "DOSELVL": ["DL1", "DL1"], "DIAG": ["AML", "AML"]})
+    sub = ch.derive_subgroups(adsl)
+    assert list(sub["marrow_blasts"]) == [">=20%", "<20%"]
+    assert list(sub["age_group"]) == [">=18", "<18"]
+
+
+def test_derive_subgroups_missing_column_raises():
+    with pytest.raises(NscoreError, match="BMBLAST"):
+        ch.derive_subgroups(pd.DataFrame({"USUBJID": ["a"], "AGE": [1], "PRIORHCT": [0], "BMINV": ["N"],
+                                          "DOSELVL": ["DL1"], "DIAG": ["AML"]}))
+
+
+def test_nullable_dtypes_and_missing_values_give_same_results(tiny):
+    """The loader types columns as Int64/string/datetime64: results must not depend on dtypes."""
+    from nscore import efficacy, published, safety
+
+    typed = types.SimpleNamespace(**{**vars(tiny), **{k: getattr(tiny, k).convert_dtypes()
+                                                      for k in ("adsl", "adrs", "adtte", "adae")}})
+    for f in (ch.patient_flow, ch.baseline_table, efficacy.response_rates, efficacy.response_by_subgroup,
+              safety.grade_distribution, safety.onset_duration, published.reproduction_table):
+        pd.testing.assert_frame_equal(f(tiny).table.astype(str), f(typed).table.astype(str))
+    adsl = typed.adsl.copy()
+    adsl.loc[0, "AGE"] = pd.NA
+    sub = ch.derive_subgroups(adsl)
+    assert pd.isna(sub.loc[0, "age_group"]) and sub.loc[1, "age_group"] == ">=18"
+
+
+# --------------------------------------------------------------------------- flow
+
+
+def test_patient_flow_tiny_counts(tiny):
+    f = ch.patient_flow(tiny)
+    # by hand: 8 infused, all safety, 0005 not evaluable; responders 0001,0002,0003,0006,0008;
+    # CR/CRi 0001,0002,0006,0008 (all transplanted); 0003 (PR) also transplanted -> 5 in total
+    assert (f.n_infused, f.n_safety, f.n_evaluable, f.n_not_evaluable) == (8, 8, 7, 1)
+    assert (f.n_responders, f.n_cr_cri, f.n_hct_after_cr, f.n_hct_total) == (5, 4, 4, 5)
+    t = f.table.set_index("key")
+    assert t.loc["not_evaluable", "reason"] == "not evaluable for response"
+    assert t.loc["not_evaluable", "n"] == 1
+
+
+def _assert_flow_consistent(f):
+    t = f.table.set_index("key")
+    for key, row in t.iterrows():
+        if row["parent"]:
+            assert row["n"] <= t.loc[row["parent"], "n"], key
+    # every parent splits exactly into its main child and its exclusion box
+    for parent, kids in t[t["parent"] != ""].groupby("parent"):
+        assert kids["n"].sum() == t.loc[parent, "n"], parent
+    assert len(f.edges) == len(t) - 1
+    assert set(f.edges["target"]) == set(t.index[t["parent"] != ""])
+
+
+def test_patient_flow_tiny_consistent(tiny):
+    _assert_flow_consistent(ch.patient_flow(tiny))
+
+
+def test_patient_flow_shipped(shipped):
+    f = ch.patient_flow(shipped)
+    _assert_flow_consistent(f)
+    # abstract: 334 infused, 329 evaluable, ORR 284/329, CR/CRi 278/329, 245 transplanted
+    assert (f.n_infused, f.n_evaluable, f.n_responders, f.n_cr_cri, f.n_hct_total) == (334, 329, 284, 278, 245)
+    assert f.n_not_evaluable == f.n_safety - 329
+
+
+# --------------------------------------------------------------------------- Table 1
+
+
+def _count(bt, variable, level, group="Overall"):
+    c = bt.counts
+    row = c[(c["variable"] == variable) & (c["level"] == level) & (c["group"] == group)]
+    assert len(row) == 1, (variable, level, group)
+    return int(row["n"].iloc[0]), int(row["denominator"].iloc[0])
+
+
+def test_baseline_table_tiny(tiny):
+    bt = ch.baseline_table(tiny)
+    assert bt.n == 8
+    assert list(bt.table.columns) == ["Overall", "T-ALL", "T-LBL", "MPAL", "AML", "PTCL"]
+    assert _count(bt, "Sex", "Male") == (5, 8)
+    assert _count(bt, "Sex", "Female", "T-ALL") == (2, 3)
+    # blasts >= 20% among involved: 0001, 0004, 0008 of 5 involved
+    assert _count(bt, "Marrow blasts >=20% (among involved)", "Yes") == (3, 5)
+    assert _count(bt, "Prior allo-HCT", "2") == (1, 8)
+    # ages 8, 10, 17, 25, 30, 40, 45, 60: median 27.5 -> tableone prints 28 at 0 decimals
+    age = bt.table.loc[("Age, years, median [min,max]", ""), "Overall"]
+    assert age.replace(" ", "") in {"28[8,60]", "27[8,60]"}
+    assert "p-value" not in " ".join(map(str, bt.table.columns)).lower()
+
+
+def test_baseline_table_shipped_matches_abstract(shipped):
+    """Expected counts from the abstract's Results (ASH 2025, Zhang X, Lu P et al.)."""
+    bt = ch.baseline_table(shipped)
+    assert bt.n == 334
+    for diag, k in {"T-ALL": 159, "T-LBL": 121, "MPAL": 24, "AML": 21, "PTCL": 9}.items():
+        assert _count(bt, "Diagnosis", diag) == (k, 334)
+    assert _count(bt, "Sex", "Male") == (255, 334)
+    assert _count(bt, "Sex", "Female") == (79, 334)
+    # "Eighty-eight patients ... relapse after prior transplantation, including four ... second"
+    n0, _ = _count(bt, "Prior allo-HCT", "0")
+    n2, _ = _count(bt, "Prior allo-HCT", "2")
+    assert (334 - n0, n2) == (88, 4)
+    assert _count(bt, "Bone-marrow involvement", "Yes") == (265, 334)
+    assert _count(bt, "Marrow blasts >=20% (among involved)", "Yes") == (79, 265)
+    levels = bt.counts[bt.counts["variable"] == "Dose level"]["level"].unique()
+    assert len(levels) == 3  # "three different dose levels"
+    overall = bt.table["Overall"]
+    assert overall.loc[("Age, years, median [min,max]", "")].replace(" ", "") == "24[2,67]"
+    assert overall.loc[("Dose, x10^6 cells/kg, median [min,max]", "")].startswith("1.00")
+    assert overall.loc[("Diagnosis, n (%)", "T-ALL")].replace(" ", "") == "159(47.6)"
+    # per-diagnosis columns add up to the overall column
+    for var in ("Sex", "Prior allo-HCT", "Dose level"):
+        c = bt.counts[bt.counts["variable"] == var]
+        by = c[c["group"] != "Overall"].groupby("level")["n"].sum()
+        ov = c[c["group"] == "Overall"].set_index("level")["n"]
+        pd.testing.assert_series_equal(by.sort_index(), ov.sort_index(), check_names=False)

@@ -1,0 +1,155 @@
+"""nscore.render: the offline altair renderer (HTML with local vega, PNG, SVG, alt text)."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import re
+from pathlib import Path
+
+import altair as alt
+import pandas as pd
+import pytest
+from PIL import Image
+
+from nscore import render
+from nscore.errors import NscoreError
+
+REPO = Path(__file__).resolve().parents[1]
+DESCRIPTION = 'Kaplan-Meier <overall> survival & "quotes": falls to 0.64 at two years.'
+
+
+def _chart(**props):
+    frame = pd.DataFrame({"day": [0, 180, 365, 730], "survival": [1.0, 0.85, 0.74, 0.64]})
+    props.setdefault("description", DESCRIPTION)
+    return alt.Chart(frame).mark_line(interpolate="step-after").encode(x="day:Q", y="survival:Q").properties(
+        width=300, height=200, **props
+    )
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    return render.mimebundle(_chart().to_dict())
+
+
+def _without_data_uris(html_text: str) -> str:
+    # base64 payloads can spell anything ("cdn", "http"); the URLs that matter are outside them
+    return re.sub(r"data:[a-z+/]+;base64,[A-Za-z0-9+/=]+", "data:...", html_text)
+
+
+def test_bundle_has_html_png_svg(bundle):
+    assert {"text/html", "image/png", "image/svg+xml"} <= set(bundle)
+
+
+def test_html_refers_to_nothing_outside_the_page(bundle):
+    html_text = _without_data_uris(bundle["text/html"])
+    assert not re.search(r"https?:|//[a-z0-9.-]+\.[a-z]{2,}/", html_text, re.I), html_text[:500]
+    assert "cdn" not in html_text.lower()
+    assert "<script src" not in html_text  # the vendored scripts come from the page head (html_js_files)
+    assert "$schema" not in html_text
+
+
+def test_html_embeds_the_spec_for_vega_embed(bundle):
+    html_text = bundle["text/html"]
+    assert "vegaEmbed(" in html_text
+    spec_json = re.search(r'<script type="application/json" class="nscore-chart-spec">(.*?)</script>', html_text, re.S)
+    spec = json.loads(spec_json.group(1))
+    assert spec["description"] == DESCRIPTION
+    assert spec["config"]["font"] == render.FONT
+    assert list(spec["datasets"].values())[0][-1] == {"day": 730, "survival": 0.64}
+
+
+def test_png_decodes_to_the_chart_size(bundle):
+    image = Image.open(io.BytesIO(base64.b64decode(bundle["image/png"])))
+    image.load()
+    assert image.format == "PNG"
+    # 300x200 plot area plus axes, at PNG_SCALE
+    assert image.width > 300 * render.PNG_SCALE and image.height > 200 * render.PNG_SCALE
+
+
+def test_svg_is_a_rendered_chart(bundle):
+    svg = bundle["image/svg+xml"]
+    assert svg.lstrip().startswith("<svg") and "</svg>" in svg
+    assert "mark-line" in svg
+
+
+def test_alt_text_from_description(bundle):
+    html_text = bundle["text/html"]
+    escaped = 'Kaplan-Meier &lt;overall&gt; survival &amp; &quot;quotes&quot;: falls to 0.64 at two years.'
+    assert f'role="img" aria-label="{escaped}"' in html_text
+    assert re.search(r'<img class="nscore-chart-fallback" src="data:image/svg\+xml;base64,[^"]+" alt="' + re.escape(escaped) + '"', html_text)
+    assert DESCRIPTION in bundle["text/plain"]
+
+
+def test_downloads_are_the_static_images(bundle):
+    html_text = bundle["text/html"]
+    svg_link = re.search(r'<a download="figure-[0-9a-f]{12}\.svg" href="data:image/svg\+xml;base64,([^"]+)"', html_text)
+    png_link = re.search(r'<a download="figure-[0-9a-f]{12}\.png" href="data:image/png;base64,([^"]+)"', html_text)
+    assert base64.b64decode(svg_link.group(1)).decode() == bundle["image/svg+xml"]
+    assert png_link.group(1) == bundle["image/png"]
+
+
+def test_output_is_deterministic(bundle):
+    """Executed notebooks are committed: the same chart must give the same bytes."""
+    again = render.mimebundle(_chart().to_dict())
+    assert again == bundle
+
+
+def test_script_cannot_be_closed_by_data():
+    chart = _chart(description="ends </script><script>alert(1)</script>")
+    html_text = render.mimebundle(chart.to_dict())["text/html"]
+    assert html_text.count("</script>") == 2  # the spec block and the embed block, nothing else
+
+
+def test_chart_without_description_is_refused():
+    frame = pd.DataFrame({"x": [1, 2]})
+    with pytest.raises(render.RenderError, match="description"):
+        render.mimebundle(alt.Chart(frame).mark_point().encode(x="x:Q").to_dict())
+    assert issubclass(render.RenderError, NscoreError)
+
+
+def test_chart_with_url_data_is_refused():
+    chart = alt.Chart("https://example.org/data.csv").mark_point().encode(x="x:Q").properties(description="d")
+    with pytest.raises(render.RenderError, match="URL"):
+        render.mimebundle(chart.to_dict())
+
+
+def test_enable_switches_altair_to_the_renderer():
+    previous = alt.renderers.active
+    try:
+        render.enable()
+        assert alt.renderers.active == render.RENDERER_NAME
+        shown = _chart()._repr_mimebundle_()
+        shown = shown[0] if isinstance(shown, tuple) else shown
+        assert "nscore-chart" in shown["text/html"] and "image/png" in shown
+    finally:
+        alt.renderers.enable(previous)
+
+
+def test_vega_lite_version_matches_altair_and_vendored_copy():
+    """The browser's vega-lite, vl-convert's and altair's schema are the same 5.x line."""
+    assert alt.SCHEMA_VERSION.lstrip("v") == render.VENDORED["vega-lite"]
+    assert render.vl_version() == ".".join(render.VENDORED["vega-lite"].split(".")[:2])
+    assert render.VENDORED["vega"].split(".")[0] == "5" and render.VENDORED["vega-embed"].split(".")[0] == "6"
+
+
+def test_vendored_files_match_the_recorded_hashes():
+    readme = (REPO / "_static" / "vendor" / "README.md").read_text()
+    for js in render.JS_FILES:
+        path = REPO / "_static" / js
+        digest = hashlib.sha256(path.read_bytes()).hexdigest()
+        assert digest in readme, f"{js} differs from the copy recorded in _static/vendor/README.md"
+    head = (REPO / "_static" / "vendor" / "vega-lite.min.js").read_bytes()[:400].decode()
+    assert f'"{render.VENDORED["vega-lite"]}"' in head
+
+
+def test_config_loads_the_vendored_scripts_and_extension():
+    import yaml
+
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    sphinx_config = config["sphinx"]["config"]
+    assert sphinx_config["html_js_files"] == render.JS_FILES
+    assert set(render.CSS_FILES) <= set(sphinx_config.get("html_css_files", []))
+    assert "nscore.render" in config["sphinx"].get("extra_extensions", [])
