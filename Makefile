@@ -6,6 +6,8 @@ NSCORE := $(VENV)/bin/nscore
 STAMP  := $(VENV)/.nscore-installed
 JOBS   ?=
 JOBS_ARG := $(if $(JOBS),--jobs $(JOBS),)
+FORCE  ?=
+BUILD_ARGS := $(JOBS_ARG) $(if $(FORCE),--force,)
 
 .PHONY: book test pdf bench check clean env
 
@@ -20,7 +22,7 @@ $(STAMP): requirements.txt requirements.lock pyproject.toml | $(PY)
 env: $(STAMP)
 
 book: $(STAMP)
-	$(NSCORE) build $(JOBS_ARG)
+	$(NSCORE) build $(BUILD_ARGS)
 	@echo "Site: $(CURDIR)/_build/html/index.html  (every data cutoff under _build/html/v/<cutoff>/)"
 
 # pytest exit 5 means nothing was collected: a broken suite, reported as such (make fails either way).

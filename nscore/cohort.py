@@ -300,7 +300,7 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
     blast = sub["marrow_blasts"].astype(object)
     df["BLAST20"] = blast.where(blast != "No marrow involvement")
     df["BLAST20"] = df["BLAST20"].map({">=20%": "Yes", "<20%": "No"})
-    df["DOSELVL"] = adsl["DOSELVL"].astype(str)
+    df["DOSELVL"] = adsl["DOSELVL"].astype("string").to_numpy(dtype=object, na_value=np.nan)
     df["DOSE6"] = pd.to_numeric(adsl["DOSEKG"], errors="coerce") / 1e6
 
     order = {

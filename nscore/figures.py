@@ -247,7 +247,7 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
     if band is None:
         band = len(groups) == 1
     colour = alt.Color("group:N", scale=_scale(groups), title=None,
-                       legend=None if len(groups) == 1 else alt.Legend(orient="top"))
+                       legend=None if len(groups) == 1 else alt.Legend(orient="top", labelLimit=320))
     domain = [0, top / DAYS_PER_MONTH]
     x = alt.X("month:Q", title=x_title, scale=alt.Scale(domain=domain, nice=False),
               axis=alt.Axis(values=ticks))
@@ -291,8 +291,8 @@ def forest_plot(rows: pd.DataFrame, *, title: str, alt_text: str,
     d = d[["label", "subgroup", "endpoint", "n", "k", "estimate", "lower", "upper"]].copy()
     overall = d[d["subgroup"] == "Overall"].set_index("endpoint")["estimate"]
     d["overall"] = d["endpoint"].map(overall)
-    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=320))
-    x = alt.X("estimate:Q", title="Proportion of evaluable patients (95% exact CI)",
+    y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
+    x = alt.X("estimate:Q", title="% of evaluable patients (exact 95% CI)",
               scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
     colour = alt.Color("subgroup:N", legend=None,
                        scale=_scale(list(dict.fromkeys(d["subgroup"]))))
@@ -303,7 +303,7 @@ def forest_plot(rows: pd.DataFrame, *, title: str, alt_text: str,
         tooltip=["label:N", "endpoint:N", "k:Q", "n:Q", alt.Tooltip("estimate:Q", format=".1%"),
                  alt.Tooltip("lower:Q", format=".1%"), alt.Tooltip("upper:Q", format=".1%")])
     ref = base.mark_rule(strokeDash=[4, 3], color=OKABE_ITO["black"]).encode(x="overall:Q")
-    return (alt.layer(ref, ci, pt).properties(width=260, height=alt.Step(16))
+    return (alt.layer(ref, ci, pt).properties(width=180, height=alt.Step(16))
             .facet(column=alt.Column("endpoint:N", sort=list(endpoints), title=None), data=d)
             .properties(title=title, description=alt_text))
 
@@ -454,7 +454,7 @@ def cif_plot(curves, *, title: str, alt_text: str, y_title: str = "Cumulative in
     d = pd.concat(parts, ignore_index=True)
     d["month"] = d["day"] / DAYS_PER_MONTH
     d = d.drop(columns="day")
-    colour = alt.Color("event:N", scale=_scale(events), title=None, legend=alt.Legend(orient="top"))
+    colour = alt.Color("event:N", scale=_scale(events), title=None, legend=alt.Legend(orient="top", labelLimit=320))
     ticks = [float(m) for m in np.arange(0, top / DAYS_PER_MONTH + 1e-9, 6.0)]
     x = alt.X("month:Q", title="Months since infusion",
               scale=alt.Scale(domain=[0, top / DAYS_PER_MONTH], nice=False), axis=alt.Axis(values=ticks))
@@ -517,7 +517,7 @@ def simon_makuch_plot(curves, *, title: str, alt_text: str, y_title: str = "Over
         x=alt.X("month:Q", title="Months since infusion", scale=alt.Scale(domain=domain, nice=False),
                 axis=alt.Axis(values=ticks)),
         y=alt.Y("estimate:Q", title=y_title, axis=alt.Axis(format="%"), scale=alt.Scale(domain=[0, 1])),
-        color=alt.Color("group:N", scale=_scale(groups), title=None, legend=alt.Legend(orient="top")),
+        color=alt.Color("group:N", scale=_scale(groups), title=None, legend=alt.Legend(orient="top", labelLimit=320)),
         strokeDash=alt.StrokeDash("group:N", legend=None, sort=groups),
         tooltip=["group:N", alt.Tooltip("month:Q", format=".1f"), alt.Tooltip("estimate:Q", format=".1%")],
     ).properties(width=WIDTH, height=300, title=title)

@@ -219,7 +219,15 @@ def _as_text(series: pd.Series) -> pd.Series:
     return series.map(schema._fmt)
 
 
+def _all_text(raw: pd.Series) -> bool:
+    """Every non-missing value is a str (the CSV case): the vectorised paths apply."""
+    return raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty")
+
+
 def _to_str(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    if _all_text(raw):
+        return raw.astype(object), pd.Series(False, index=raw.index)
+
     def one(v):
         if v is None or (not isinstance(v, str) and pd.isna(v)):
             return np.nan
@@ -243,6 +251,10 @@ def _to_date(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
         out[ok] = _SAS_EPOCH + pd.to_timedelta(days[ok], unit="D")
         return out, raw.notna() & ~ok
+    if _all_text(raw):
+        iso = raw.str.fullmatch(_ISO_DATE, na=False).astype(bool)
+        out = pd.to_datetime(raw.where(iso), format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
+        return out, raw.notna() & out.isna()
 
     def one(v):
         if v is None or (not isinstance(v, str) and pd.isna(v)):
@@ -274,6 +286,11 @@ def _to_int(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         out = pd.Series(pd.NA, index=raw.index, dtype="Int64")
         out[ok] = values[ok].astype("int64")
         return out, raw.notna() & ~ok
+    if _all_text(raw):
+        stripped = raw.str.strip()
+        ok = stripped.str.fullmatch(_INTEGER, na=False).astype(bool) & (stripped.str.len() < 16).fillna(False).astype(bool)
+        out = pd.to_numeric(stripped.where(ok), errors="coerce").astype("Int64")
+        return out, raw.notna() & ~ok
 
     def one(v):
         if v is None or (not isinstance(v, str) and pd.isna(v)):
@@ -296,6 +313,8 @@ def _to_float(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         return pd.Series(np.nan, index=raw.index), raw.notna()
     if pd.api.types.is_numeric_dtype(raw.dtype):
         values = pd.to_numeric(raw, errors="coerce").astype(float)
+    elif _all_text(raw):
+        values = pd.to_numeric(raw.str.strip(), errors="coerce").astype(float)
     else:
 
         def one(v):

@@ -14,6 +14,7 @@ import contextlib
 import functools
 import http.server
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -135,6 +136,30 @@ def wait_for_charts(page, timeout_ms: int = 30_000) -> tuple[int, int]:
     )
 
 
+#: A4 (210 mm) minus the 15 mm side margins of ``print_to_pdf``, in CSS pixels (96 per inch):
+#: the page is laid out at this width, so what fits here fits on paper.
+PRINT_WIDTH_PX = round((210 - 2 * 15) / 25.4 * 96)
+
+
+def overflowing(page) -> list[str]:
+    """Tables and charts wider than the text column (in the current media), which print clips."""
+    return page.evaluate(
+        """() => {
+            const out = [];
+            for (const el of document.querySelectorAll('table, .nscore-chart-view svg, .vega-embed svg, img')) {
+                const column = el.closest('.bd-article') || document.body;
+                const w = el.getBoundingClientRect().width;
+                if (w > column.clientWidth + 1) {
+                    const cap = el.closest('figure, table');
+                    const label = (cap && (cap.querySelector('caption, figcaption') || {}).textContent || el.tagName).trim();
+                    out.push(`${label.slice(0, 70)} (${Math.round(w)} px > ${column.clientWidth} px)`);
+                }
+            }
+            return out;
+        }"""
+    )
+
+
 def jupyter_book_command() -> list[str]:
     """The jupyter-book CLI of this environment (next to the running Python)."""
     exe = Path(sys.executable).parent / "jupyter-book"
@@ -158,6 +183,27 @@ def build_singlehtml(project_root: Path, work_dir: Path) -> Path:
     return out_dir
 
 
+_REFRESH = re.compile(r'<meta\s+http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"', re.I)
+
+
+def singlehtml_page(html_dir: Path) -> str:
+    """The name of the single page to print, placed so that its relative links resolve.
+
+    When the book's root document sits in a folder (``root: chapters/index``), jupyter-book
+    writes the page to ``chapters/index.html`` with links relative to the output root and
+    a redirect at ``index.html``; the page is then copied to ``book.html`` at the root.
+    """
+    index = html_dir / "index.html"
+    match = _REFRESH.search(index.read_text(errors="replace"))
+    if match is None:
+        return "index.html"
+    target = html_dir / match.group(1).split("#")[0]
+    if not target.is_file():
+        raise BuildError(f"singlehtml index.html redirects to a missing page: {match.group(1)}")
+    shutil.copyfile(target, html_dir / "book.html")
+    return "book.html"
+
+
 def print_to_pdf(html_dir: Path, out: Path, page: str = "index.html", timeout_ms: int = 60_000) -> Path:
     """Print ``html_dir/page`` (served on localhost) to ``out`` once every chart has rendered.
 
@@ -175,7 +221,9 @@ def print_to_pdf(html_dir: Path, out: Path, page: str = "index.html", timeout_ms
     out.parent.mkdir(parents=True, exist_ok=True)
     foreign: list[str] = []
     js_errors: list[str] = []
-    with serve_directory(html_dir) as base, sync_playwright() as pw, launch_chromium(pw) as context:
+    with serve_directory(html_dir) as base, sync_playwright() as pw, launch_chromium(
+        pw, viewport={"width": PRINT_WIDTH_PX, "height": 1000}
+    ) as context:
         block_foreign_requests(context, base, foreign)
         tab = context.new_page()
         tab.on("pageerror", lambda exc: js_errors.append(str(exc)))
@@ -186,6 +234,9 @@ def print_to_pdf(html_dir: Path, out: Path, page: str = "index.html", timeout_ms
         if foreign or js_errors:
             raise BuildError(f"page not self-contained: foreign requests {foreign}, JS errors {js_errors}")
         tab.emulate_media(media="print")
+        cut = overflowing(tab)
+        if cut:
+            raise BuildError("wider than the printed page, so cut off in the PDF: " + "; ".join(cut))
         tmp = out.with_name(out.name + ".part")
         tab.pdf(
             path=str(tmp),
@@ -236,6 +287,6 @@ def build_pdf(project_root: Path | str, out: Path | str | None = None, *, work_d
         if work_dir is None:
             work_dir = stack.enter_context(tempfile.TemporaryDirectory(prefix="nscore-pdf-"))
         html_dir = build_singlehtml(root, Path(work_dir))
-        print_to_pdf(html_dir, out)
+        print_to_pdf(html_dir, out, page=singlehtml_page(html_dir))
     print(f"PDF written: {out} ({time.monotonic() - started:.0f} s)", file=sys.stderr)
     return out

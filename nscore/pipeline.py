@@ -26,10 +26,12 @@ site swapped in for the old one.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -486,6 +488,7 @@ class _Job:
     components: dict
     reason: str
     out: Path  # staged executed notebook
+    seconds: float | None = None  # set once executed successfully
 
 
 def _execute(project: Project, job: _Job, context: dict, progress: Progress, stage: Path) -> float:
@@ -595,7 +598,7 @@ def _run_jobs(project: Project, jobs: list[_Job], n_workers: int, context: dict,
         for fut in cf.as_completed(futs):
             i, j = futs[fut]
             try:
-                seconds[(j.cutoff, j.chapter.name)] = fut.result()
+                j.seconds = seconds[(j.cutoff, j.chapter.name)] = fut.result()
             except cf.CancelledError:
                 continue
             except Exception as exc:
@@ -671,7 +674,7 @@ def _jupyter_book_build(project: Project, book: Path, progress: Progress, label:
     log.write_text(done.stdout + "\n" + done.stderr, encoding="utf-8")
     html = book / "_build" / "html"
     if done.returncode != 0 or not (html / "index.html").exists():
-        text = done.stdout + "\n" + done.stderr
+        text = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + "\n" + done.stderr).replace(f"{book}/", "")
         warnings = [ln for ln in text.splitlines() if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
         detail = "\n".join(warnings[-60:]) or text[-4000:]
         raise BuildError(f"jupyter-book build failed for {label} (exit {done.returncode}):\n{detail}")
@@ -709,11 +712,13 @@ def _write_bundle(project: Project, zpath: Path, cutoff: str, notebooks: dict[st
 def _link_stubs(version_dir: Path, cutoffs: list[str]) -> None:
     """In a version's site, ``v/<c>/index.html`` redirects to the sibling version ``../../../<c>/``.
 
-    So a chapter can link ``../v/<c>/index.html`` (and bundles ``../_downloads/...``) and the link
-    works both at the site root (newest) and inside every ``v/<cutoff>/`` copy.
+    So a chapter can link ``../v/<c>/index.html`` (and its own bundle ``../_downloads/...``) and the
+    link works both at the site root (newest) and inside every ``v/<cutoff>/`` copy.
     """
     for c in cutoffs:
         stub = version_dir / "v" / c / "index.html"
+        if stub.exists():  # never write in place: published files may be hard links
+            continue
         stub.parent.mkdir(parents=True, exist_ok=True)
         target = f"../../../{c}/index.html"
         stub.write_text(
@@ -798,6 +803,36 @@ def build(
     shared = {"code": code_hash(project), "environment": environment_hash(project)}
 
     project.build_dir.mkdir(parents=True, exist_ok=True)
+    with _build_lock(project):
+        return _build_locked(
+            project, available=available, targets=targets, chapters=chapters, data_versions=data_versions,
+            context=context, shared=shared, force=force, jobs=jobs, progress=progress, t_start=t_start,
+        )
+
+
+@contextlib.contextmanager
+def _build_lock(project: Project):
+    """One build at a time per project (two would race on chapters/ and _build/html)."""
+    import fcntl
+
+    with open(project.build_dir / ".lock", "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            raise NscoreError(f"another nscore build is running in {project.root}") from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _build_locked(
+    project: Project, *, available: list[str], targets: list[str], chapters: list[Chapter],
+    data_versions: dict[str, str], context: dict, shared: dict, force: bool, jobs: int | None,
+    progress: Progress, t_start: float,
+) -> BuildReport:
+    """Steps 1-5 of :func:`build` (plan, execute, build sites, assemble, publish) under the lock."""
+    newest = available[-1]
     stage = project.build_dir / f".stage-{uuid.uuid4().hex[:12]}"
     stage.mkdir()
     try:
@@ -826,49 +861,56 @@ def build(
         for r in skipped:
             progress(f"  skipped  {r.chapter} [{r.cutoff}]: {r.reason}")
 
-        # 2. execute in parallel, one kernel per chapter
-        seconds: dict = {}
-        if todo:
-            n_workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
-            progress(f"executing {len(todo)} chapter run(s) with {n_workers} kernel(s) in parallel")
-            seconds = _run_jobs(project, todo, n_workers, context, progress, stage)
-        else:
-            progress("executing nothing: every chapter is unchanged")
-        runs += [ChapterRun(j.cutoff, j.chapter.name, "executed", j.reason, seconds.get((j.cutoff, j.chapter.name), 0.0))
-                 for j in todo]
+        try:
+            # 2. execute in parallel, one kernel per chapter
+            seconds: dict = {}
+            if todo:
+                n_workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+                progress(f"executing {len(todo)} chapter run(s) with {n_workers} kernel(s) in parallel")
+                seconds = _run_jobs(project, todo, n_workers, context, progress, stage)
+            else:
+                progress("executing nothing: every chapter is unchanged")
+            runs += [ChapterRun(j.cutoff, j.chapter.name, "executed", j.reason, seconds.get((j.cutoff, j.chapter.name), 0.0))
+                     for j in todo]
 
-        # 3. a site per target cutoff (reused when its site key is unchanged)
-        new_html = stage / "html"
-        built, reused = [], []
-        version_html: dict[str, Path] = {}
-        bundles: dict[str, Path] = {}
+            # 3. a site per target cutoff (reused when its site key is unchanged)
+            new_html = stage / "html"
+            built, reused = [], []
+            version_html: dict[str, Path] = {}
+            bundles: dict[str, Path] = {}
 
-        def site_for(c: str) -> tuple[str, Path, bool]:
-            upto = [x for x in available if x <= c]
-            skey = _site_key(project, c, keys[c], upto)
-            published = project.version_html(c)
-            marker = published / SITE_MARKER
-            if not force and marker.exists():
-                try:
-                    if json.loads(marker.read_text(encoding="utf-8")).get("site_key") == skey:
-                        return c, published, False
-                except ValueError:
-                    pass
-            book = stage / f"book-{c}"
-            _stage_book(project, book, notebooks[c], chapters)
-            html = _jupyter_book_build(project, book, progress, f"cutoff {c}")
-            _write_bundle(project, html / "_downloads" / BUNDLE_NAME.format(cutoff=c), c, notebooks[c], chapters)
-            _link_stubs(html, upto)
-            (html / SITE_MARKER).write_text(json.dumps({"site_key": skey, "cutoff": c}), encoding="utf-8")
-            return c, html, True
+            def site_for(c: str) -> tuple[str, Path, bool]:
+                upto = [x for x in available if x <= c]
+                skey = _site_key(project, c, keys[c], upto)
+                published = project.version_html(c)
+                marker = published / SITE_MARKER
+                if not force and marker.exists():
+                    try:
+                        if json.loads(marker.read_text(encoding="utf-8")).get("site_key") == skey:
+                            return c, published, False
+                    except ValueError:
+                        pass
+                book = stage / f"book-{c}"
+                _stage_book(project, book, notebooks[c], chapters)
+                html = _jupyter_book_build(project, book, progress, f"cutoff {c}")
+                _write_bundle(project, html / "_downloads" / BUNDLE_NAME.format(cutoff=c), c, notebooks[c], chapters)
+                _link_stubs(html, upto)
+                (html / SITE_MARKER).write_text(json.dumps({"site_key": skey, "cutoff": c}), encoding="utf-8")
+                return c, html, True
 
-        n_site = max(1, min(jobs or os.cpu_count() or 1, len(targets)))
-        with cf.ThreadPoolExecutor(max_workers=n_site) as pool:
-            for c, html, fresh in pool.map(site_for, targets):
-                version_html[c] = html
-                (built if fresh else reused).append(c)
-                if not fresh:
-                    progress(f"  site     cutoff {c}: unchanged, reusing the published version")
+            n_site = max(1, min(jobs or os.cpu_count() or 1, len(targets)))
+            with cf.ThreadPoolExecutor(max_workers=n_site) as pool:
+                for c, html, fresh in pool.map(site_for, targets):
+                    version_html[c] = html
+                    (built if fresh else reused).append(c)
+                    if not fresh:
+                        progress(f"  site     cutoff {c}: unchanged, reusing the published version")
+
+        except (ChapterExecutionError, BuildError):
+            # keep what did execute in the cache (never in chapters/ or the site): a rerun after
+            # the fix executes only what failed or was not reached
+            _cache_executed([j for j in todo if j.seconds is not None], project)
+            raise
 
         # 4. assemble the whole published tree: v/<c>/ for every cutoff, newest at the root
         (new_html / "v").mkdir(parents=True)
@@ -878,6 +920,8 @@ def build(
                 progress(f"  note     cutoff {c} has no published site yet (build with --cutoff latest)")
                 continue
             _copytree(src, new_html / "v" / c)
+            # stubs for every stored version, so a version link never breaks, even from older copies
+            _link_stubs(new_html / "v" / c, available)
         # every version's site holds the bundles of the versions up to it (links stay relative)
         for c in available:
             vdir = new_html / "v" / c
@@ -914,10 +958,8 @@ def build(
                     shutil.copy2(b, new_html / "_downloads" / b.name)
 
         # 5. publish: notebooks first (chapters/ for the newest), then swap the site
+        _cache_executed(todo, project)
         for j in todo:
-            dest = project.executed(j.cutoff, j.chapter)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            _atomic_copy(j.out, dest)
             if j.cutoff == newest:
                 _atomic_copy(j.out, project.notebook(j.chapter))
         if newest in targets:
@@ -936,6 +978,14 @@ def build(
         return report
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+
+
+def _cache_executed(jobs: list[_Job], project: Project) -> None:
+    """Copy executed notebooks into the cache ``_build/executed/<cutoff>/``."""
+    for j in jobs:
+        dest = project.executed(j.cutoff, j.chapter)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _atomic_copy(j.out, dest)
 
 
 def _atomic_copy(src: Path, dest: Path) -> None:
@@ -1058,5 +1108,5 @@ def simulate(
     if seed is not None:
         kwargs["seed"] = seed
     frames = _sim.simulate_cohort(**kwargs)
-    _sim.write_cohort(frames, Path(out))
+    _sim.write_cohort(frames, Path(out), seed=kwargs.get("seed", getattr(_sim, "SEED", None)))
     return Path(out)

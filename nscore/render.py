@@ -239,11 +239,29 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     context["script_files"] = kept
 
 
+def _drop_auto_vendor_scripts(app, config) -> None:
+    """Keep only the vendored scripts that ``JS_FILES`` names in ``html_js_files``.
+
+    jupyter-book adds every ``*.js`` found under ``_static`` (recursively) to every page, which
+    would load each of MathJax's lazily loaded components (``vendor/mathjax/**``) as a script
+    tag of its own and break MathJax. MathJax itself is loaded by ``mathjax_path``.
+    """
+    def name(entry):
+        return entry[0] if isinstance(entry, (tuple, list)) else entry
+
+    config.html_js_files = [
+        entry for entry in config.html_js_files
+        if not (str(name(entry)).startswith("vendor/") and name(entry) not in JS_FILES)
+    ]
+
+
 def setup(app):
     """Sphinx extension hook (``sphinx: extra_extensions: [nscore.render]`` in ``_config.yml``).
 
     The vendored scripts themselves are listed in ``html_js_files`` so that the configuration
-    shows what every page loads; this hook only keeps each script tag unique.
+    shows what every page loads; this hook keeps jupyter-book from adding the rest of
+    ``_static/vendor`` as scripts and keeps each script tag unique.
     """
+    app.connect("config-inited", _drop_auto_vendor_scripts, priority=100)
     app.connect("html-page-context", _dedupe_scripts)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

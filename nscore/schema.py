@@ -78,7 +78,7 @@ AE_TERMS = {
     "ICANS": "Immune effector cell-associated neurotoxicity syndrome",
 }
 
-_USUBJID = r"^NCT\d{8}-\d{4}$"
+_USUBJID = r"^NCT\d{8}-\d{4,}$"
 
 
 # --------------------------------------------------------------------------------------------
@@ -121,9 +121,7 @@ def _before(a: pd.Series, b: pd.Series, strict: bool = False) -> pd.Series:
 def _duplicated(df: pd.DataFrame, keys: list[str]) -> pd.Series:
     """Every row sharing its key with another row (rows with a missing key are not compared)."""
     known = df[keys].notna().all(axis=1)
-    dup = pd.Series(False, index=df.index)
-    dup[known] = df.loc[known, keys].duplicated(keep=False)
-    return dup
+    return (df[keys].duplicated(keep=False) & known).astype(bool)
 
 
 def _cutoff_of(dcutdt: pd.Series):
@@ -149,7 +147,7 @@ class ADSL(_Base):
 
     STUDYID: Series[str] = pa.Field(isin=list(STUDYIDS))
     USUBJID: Series[str] = pa.Field(unique=True, str_matches=_USUBJID)
-    SUBJID: Series[str] = pa.Field(str_matches=r"^\d{4}$")
+    SUBJID: Series[str] = pa.Field(str_matches=r"^\d{4,}$")
     AGE: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 100})
     SEX: Series[str] = pa.Field(isin=list(SEXES))
     DIAG: Series[str] = pa.Field(isin=list(DIAGNOSES))
@@ -409,6 +407,9 @@ def validation_schema(dataset: str, columns=None) -> pa.DataFrameSchema:
     present = set(schema.columns) if columns is None else set(columns)
     ints = {name: {"dtype": "Int64"} for name, kind in column_kinds(dataset).items() if kind == "int"}
     schema = schema.update_columns(ints)
+    # the loader has typed every cell already (reporting what it could not read): no coercion here
+    schema = schema.update_columns({name: {"coerce": False} for name in schema.columns})
+    schema.coerce = False
     schema = schema.remove_columns([c for c in schema.columns if c not in present])
     rules = ROW_RULES[dataset]
     schema.checks = [c for c in schema.checks if set(rules[c.name][1]) <= present]
@@ -451,6 +452,8 @@ def _fmt(value) -> str:
         return value.date().isoformat() if value == value.normalize() else value.isoformat()
     if isinstance(value, np.generic):
         value = value.item()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # a SAS/Parquet number 6.0 reads as the 6 it stands for
     return str(value)
 
 

@@ -274,7 +274,7 @@ class KaplanMeier:
     The estimate and the risk sets come from lifelines ``KaplanMeierFitter``; the Greenwood
     variance and the intervals are computed here so that all three transforms match R's
     ``survfit``.  Right censoring only (no left truncation).  Ties: events before censorings at
-    the same time.  The median CI is the Brookmeyer-Crowley style interval R reports: the times
+    the same time.  The median CI is the interval R reports (``quantile.survfit``): the times
     at which the lower and upper confidence curves cross 0.5; where a curve is exactly 0.5 over a
     flat stretch the midpoint of that stretch is taken (R ``quantile.survfit``).
     """
@@ -378,6 +378,17 @@ class KaplanMeier:
             "censored_cum": [int(((dur <= x) & (ev == 0)).sum()) for x in t],
         })
 
+    @property
+    def curve_(self) -> pd.DataFrame:
+        """``table_`` with a leading (time 0, survival 1) row, ready to draw as a step line."""
+        self._check_fitted()
+        tab = self.table_
+        if tab["time"].iloc[0] == 0:
+            return tab.copy()
+        first = pd.DataFrame([{"time": 0.0, "at_risk": self.n_, "events": 0, "censored": 0,
+                               "survival": 1.0, "std_err": 0.0, "lower": 1.0, "upper": 1.0}])
+        return pd.concat([first, tab], ignore_index=True)
+
     def summary_table(self) -> pd.DataFrame:
         """One row: label, n, events, median, lower, upper, ci, conf_level."""
         self._check_fitted()
@@ -467,8 +478,8 @@ def logrank(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, by: str) -> L
 class KaplanMeierByResult:
     """KM curves per group plus the log-rank test.
 
-    ``table``: one row per group (label, n, events, median, lower, upper, ci, conf_level);
-    ``steps``: every curve's step table with a ``group`` column, for plotting.
+    ``table``: one row per group (group, n, events, median, lower, upper, ci, conf_level);
+    ``steps``: every curve's ``curve_`` (steps from time 0) with a ``group`` column, for plotting.
     """
 
     by: str
@@ -496,8 +507,9 @@ def kaplan_meier_by(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, by: s
             sub["AVAL"].to_numpy(), sub["EVENT"].to_numpy(), g)
         curves[g].paramcd_ = paramcd
     test = _logrank_arrays(d["AVAL"], d["EVENT"], groups, by) if len(curves) > 1 else None
-    table = pd.concat([c.summary_table() for c in curves.values()], ignore_index=True)
-    steps = pd.concat([c.table_.assign(group=g) for g, c in curves.items()], ignore_index=True)
+    table = pd.concat([c.summary_table() for c in curves.values()], ignore_index=True) \
+        .rename(columns={"label": "group"})
+    steps = pd.concat([c.curve_.assign(group=g) for g, c in curves.items()], ignore_index=True)
     return KaplanMeierByResult(by=by, curves=curves, logrank=test, table=table, steps=steps)
 
 
@@ -644,8 +656,8 @@ def cox(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, covariates: Seque
 class LandmarkResult:
     """Landmark comparison of patients transplanted by ``day`` against the others.
 
-    ``table``: per group (label, n, events, median, lower, upper, ci, conf_level), times counted
-    from the landmark; ``steps`` the re-based KM step tables with ``group``; ``n_excluded``
+    ``table``: per group (group, n, events, median, lower, upper, ci, conf_level), times counted
+    from the landmark; ``steps`` the re-based KM curves (from time 0) with ``group``; ``n_excluded``
     patients whose event or censoring came before the landmark.
     """
 
@@ -691,8 +703,8 @@ def landmark(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str = "OS", day: 
             curves[g] = KaplanMeier(alpha=km.alpha, ci=km.ci)._fit_arrays(t[m], ev[m], g)
     test = _logrank_arrays(t, ev, grp, f"HCT by day {day:g}") if len(curves) == 2 else None
     table = pd.concat([c.summary_table() for c in curves.values()], ignore_index=True) \
-        if curves else pd.DataFrame()
-    steps = pd.concat([c.table_.assign(group=g) for g, c in curves.items()], ignore_index=True) \
+        .rename(columns={"label": "group"}) if curves else pd.DataFrame()
+    steps = pd.concat([c.curve_.assign(group=g) for g, c in curves.items()], ignore_index=True) \
         if curves else pd.DataFrame()
     return LandmarkResult(day=float(day), curves=curves, logrank=test, table=table, steps=steps,
                           n_included=int(at.sum()), n_excluded=int((~at).sum()))
@@ -809,7 +821,9 @@ class SimonMakuchResult:
 
     ``table``: step table per group (group, time, at_risk, events, exits, survival, lower,
     upper); in the HCT group ``exits`` are censorings, in the No-HCT group they include the
-    moves to HCT.  ``at_risk(times)`` gives numbers at risk for the plot.
+    moves to HCT.  The HCT curve starts at its first entry (survival 1 before it).
+    ``at_risk(times)`` gives numbers at risk for the plot.  The private ``_intervals`` hold the
+    (start, stop, hct) rows, without identifiers, for ``at_risk``; never display them.
     """
 
     table: pd.DataFrame = field(repr=False)
@@ -902,6 +916,17 @@ class CumulativeIncidence:
     ci: str
     alpha: float
     table: pd.DataFrame = field(repr=False)
+
+    @property
+    def curve(self) -> pd.DataFrame:
+        """``table`` with a leading time-0 row (both CIFs 0), ready to draw as step lines."""
+        tab = self.table
+        if tab["time"].iloc[0] == 0:
+            return tab.copy()
+        first = {c: 0.0 for c in tab.columns}
+        first.update(at_risk=self.n, event_free=1.0)
+        return pd.concat([pd.DataFrame([first]).astype(tab.dtypes.to_dict()), tab],
+                         ignore_index=True)
 
     def at(self, times) -> pd.DataFrame:
         """CIFs and CIs at ``times`` (0 before the first time, NaN after the last)."""

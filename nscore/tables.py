@@ -215,12 +215,20 @@ def range_text(median: float, low: float, high: float, digits: int = 1) -> str:
 
 
 # -- presenters: aggregated frames -> display frames (no statistics here) --------------------
-def select(frame: pd.DataFrame, columns: Mapping[str, str]) -> pd.DataFrame:
-    """Keep ``columns`` (source name -> display name) in their given order, renamed."""
+def select(frame: pd.DataFrame, columns: Mapping[str, str], formats: Mapping[str, str] | None = None
+           ) -> pd.DataFrame:
+    """Keep ``columns`` (source name -> display name) in their given order, renamed.
+
+    ``formats`` maps a source column to a format string applied to each value, e.g.
+    ``{"percent": "{:.1f}"}``.
+    """
     missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise TableError(f"columns not in the frame: {', '.join(missing)}")
-    return frame[list(columns)].rename(columns=dict(columns))
+    out = frame[list(columns)].copy()
+    for col, fmt in (formats or {}).items():
+        out[col] = [fmt.format(v) for v in out[col]]
+    return out.rename(columns=dict(columns))
 
 
 def glue_figures(frame: pd.DataFrame, key: str = "key", value: str = "display", prefix: str = "") -> list[str]:
@@ -506,8 +514,9 @@ def km_group_table(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
                    group_label: str = "Group") -> pd.DataFrame:
     """Per-group KM summary (``kaplan_meier_by(...).table`` or ``landmark(...).table``) for display."""
     labels = dict(labels or {})
+    name_col = "group" if "group" in table.columns else "label"
     return pd.DataFrame({
-        group_label: [labels.get(str(g), str(g)) for g in table["label"]],
+        group_label: [labels.get(str(g), str(g)) for g in table[name_col]],
         "Patients": table["n"].astype(int),
         "Events": table["events"].astype(int),
         "Median, days (95% CI)": [median_ci_text(m, lo, hi, unit="") for m, lo, hi in zip(table["median"], table["lower"], table["upper"])],
@@ -515,12 +524,12 @@ def km_group_table(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
 
 
 def p_text(p: float) -> str:
-    """``'p = 0.17'``, ``'p = 0.012'``, ``'p < 0.001'``."""
+    """``'p = 0.17'`` (p >= 0.1), ``'p = 0.012'`` (0.001 <= p < 0.1), ``'p < 0.001'``."""
     if p is None or not math.isfinite(float(p)):
         return "p not computed"
     if p < 0.001:
         return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.01 else f"p = {p:.2f}"
+    return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
 
 
 def logrank_text(result) -> str:
@@ -548,3 +557,17 @@ def cif_table(cif, years: tuple[int, ...] = (1, 2), event_label: str = "Relapse 
                 at.loc[i, "cif" + sfx], at.loc[i, "lower" + sfx], at.loc[i, "upper" + sfx])
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def reproduction_display(table: pd.DataFrame | None) -> pd.DataFrame:
+    """The published-vs-reproduced rows for display, with a yes/no match column.
+
+    ``None`` (the published cutoff is not stored) gives a one-row table saying so, so the page
+    still builds and states why the comparison is missing.
+    """
+    if table is None:
+        return pd.DataFrame([{"Figure": "(published cutoff not stored)", "Published": "", "Reproduced": "",
+                              "Match": "no"}])
+    return pd.DataFrame({"Figure": table["figure"], "Published": table["published"],
+                         "Reproduced": table["reproduced"],
+                         "Match": ["yes" if m else "no" for m in table["match"]]})

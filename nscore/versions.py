@@ -28,7 +28,7 @@ from datetime import date
 from pathlib import Path
 
 from nscore.errors import NscoreError, StaleOutputError
-from nscore.load import DATASETS, FORMATS, SOURCE_FILE, Cohort, find_datasets, load_cohort, sha256_file
+from nscore.load import DATASETS, FORMATS, SOURCE_FILE, Cohort, load_cohort, sha256_file
 
 __all__ = [
     "MANIFEST",
@@ -392,7 +392,7 @@ def _store_validated(cohort: Cohort, delivery: Path, data_dir: Path, replace: bo
                 old = "unknown (no valid manifest)"
             raise NscoreError(
                 f"{target}: cutoff {cohort.cutoff} is already stored as version {old}; the delivery is "
-                f"version {cohort.version}. Pass replace=True (nscore update --replace) to replace it."
+                f"version {cohort.version}; refusing to overwrite it (nscore.versions.store(..., replace=True) replaces it)."
             )
 
     root.mkdir(parents=True, exist_ok=True)

@@ -116,7 +116,7 @@ def demo_chart(title: str, n_points: int = 6):
     )
     return (
         alt.Chart(frame)
-        .mark_line(interpolate="step-after")
+        .mark_line(interpolate="step-after", color="#0072B2")  # Okabe-Ito blue, as the book's palette
         .encode(x=alt.X("day:Q", title="Days after infusion"), y=alt.Y("survival:Q", title="Survival"))
         .properties(title=title, width=360, height=220, description=f"{title}: step curve falling from 1.0 to 0.64 by day 730.")
     )
@@ -127,12 +127,13 @@ def _chart_output(chart) -> nbformat.NotebookNode:
     return nbformat.v4.new_output("display_data", data=bundle)
 
 
-def _glue_output(name: str, text: str) -> nbformat.NotebookNode:
-    """What ``myst_nb.glue(name, value, display=False)`` leaves in a notebook."""
+def _glue_output(name: str, value) -> nbformat.NotebookNode:
+    """What ``myst_nb.glue(name, value, display=False)`` leaves in a notebook (a text or a chart)."""
     prefix = "application/papermill.record/"
+    bundle = {"text/plain": value} if isinstance(value, str) else render.mimebundle(value.to_dict())
     return nbformat.v4.new_output(
         "display_data",
-        data={prefix + "text/plain": text},
+        data={prefix + mime: data for mime, data in bundle.items()},
         metadata={"scrapbook": {"name": name, "mime_prefix": prefix}},
     )
 
@@ -176,10 +177,10 @@ def make_tiny_book(book: Path) -> Path:
              metadata={"mystnb": {"figure": {"caption": "Overall survival (tiny book).", "name": "fig-one"}}}),
         nbformat.v4.new_markdown_cell("Next: [chapter two](deeper/two.ipynb)."),
     ])
-    two = _notebook([
+    two = _notebook([  # a glued chart placed with {glue:figure}, as the chapters do
         nbformat.v4.new_markdown_cell("# Chapter two\n\nBack to [the start](../../index.ipynb).\n"),
-        code("chart", outputs=[_chart_output(demo_chart("Progression-free survival", 5))],
-             metadata={"mystnb": {"figure": {"caption": "Progression-free survival (tiny book).", "name": "fig-two"}}}),
+        code("glue('fig_pfs', chart, display=False)", outputs=[_glue_output("fig_pfs", demo_chart("Progression-free survival", 5))]),
+        nbformat.v4.new_markdown_cell("```{glue:figure} fig_pfs\n:name: fig-two\n\nProgression-free survival (tiny book).\n```\n"),
     ])
     for name, nb in {"index": index, "chapters/one": one, "chapters/deeper/two": two}.items():
         path = book / f"{name}.ipynb"
@@ -226,6 +227,22 @@ _GLUE_MARKERS = [
     re.compile(r"Glue reference .* not found"),   # myst-nb's message when kept in the page
     re.compile(r"scrapbook"),
 ]
+
+
+_GLUE_TEXT_ROLE = re.compile(r"\{glue:text\}`[^`]+`")
+
+
+def glue_text_roles(site: Path, rel: str) -> int | None:
+    """How many ``{glue:text}`` roles the page's notebook source holds (None: no source copy).
+
+    Each becomes a ``<span class="pasted-text">`` when its key resolves; one that does not
+    resolve leaves only a build warning and a gap in the sentence.
+    """
+    source = site / "_sources" / (rel.removesuffix(".html") + ".ipynb")
+    if not source.is_file():
+        return None
+    nb = nbformat.read(source, as_version=4)
+    return sum(len(_GLUE_TEXT_ROLE.findall(c.source)) for c in nb.cells if c.cell_type == "markdown")
 
 
 def _id_exists(target: Path, fragment: str, cache: dict) -> bool:
@@ -303,6 +320,41 @@ _A11Y_JS = """() => {
 }"""
 
 
+_REFRESH = re.compile(r'<meta\s+http-equiv="refresh"\s+content="\d+;\s*url=([^"]+)"', re.I)
+
+
+def is_redirect_stub(page: Path) -> bool:
+    """A page that only redirects (``<meta http-equiv="Refresh">``, no book content of its own)."""
+    text = page.read_text(errors="replace")
+    return bool(_REFRESH.search(text)) and "<main" not in text.lower()
+
+
+def _url_file(site: Path, base: str, url: str) -> Path | None:
+    """The file of the site a localhost URL serves (None if outside the site or missing)."""
+    url = url.split("#")[0].split("?")[0]
+    if not url.startswith(base):
+        return None
+    path = site / unquote(url[len(base):])
+    if path.is_dir():
+        path = path / "index.html"
+    return path if path.is_file() else None
+
+
+def _follow_redirects(tab, base: str, site: Path, hops: int = 5) -> str:
+    """Wait while the tab sits on redirect stubs (stub -> stub -> page); returns the final URL."""
+    for _ in range(hops):
+        url = tab.url.split("#")[0]
+        path = _url_file(site, base, url)
+        if path is None or not is_redirect_stub(path):
+            break
+        try:
+            tab.wait_for_url(lambda u, here=url: u.split("#")[0] != here, timeout=10_000)
+        except Exception:  # playwright TimeoutError: the caller sees it still sits on a stub
+            break
+    tab.wait_for_load_state("load")
+    return tab.url.split("#")[0]
+
+
 def screenshot_name(rel: str) -> str:
     return rel.removesuffix(".html").replace("/", "__") + ".png"
 
@@ -312,6 +364,8 @@ def walk_site(site: Path, screenshots: Path = SCREENSHOTS, chart_timeout_ms: int
     from playwright.sync_api import sync_playwright
 
     screenshots.mkdir(parents=True, exist_ok=True)
+    for old in screenshots.glob("*.png"):  # a stale picture of a page that is gone misleads
+        old.unlink()
     reports = []
     anchor_cache: dict = {}
     with pdf.serve_directory(site) as base, sync_playwright() as pw, pdf.launch_chromium(
@@ -329,6 +383,16 @@ def walk_site(site: Path, screenshots: Path = SCREENSHOTS, chart_timeout_ms: int
             tab.on("response", lambda resp, r=report: resp.status >= 400 and r.failed_requests.append(f"{resp.status} {resp.url}"))
             tab.on("requestfailed", lambda req, r=report: not req.url.startswith(base) or r.failed_requests.append(f"failed {req.url}"))
             tab.goto(base + rel, wait_until="load")
+            if is_redirect_stub(page_path):
+                # jupyter-book's root index.html (and the pipeline's version stubs) only redirect:
+                # check that the target loaded; the target page is walked on its own.
+                target = _follow_redirects(tab, base, site)
+                if is_redirect_stub(_url_file(site, base, target) or page_path) or not target.startswith(base):
+                    report.broken_links.append(f"redirect from {rel} did not land in the site ({tab.url})")
+                report.foreign_requests = list(foreign)
+                tab.close()
+                reports.append(report)
+                continue
             report.charts, report.charts_rendered = pdf.wait_for_charts(tab, chart_timeout_ms)
             tab.wait_for_timeout(200)  # late console messages
             text = tab.inner_text("body")
@@ -339,6 +403,11 @@ def walk_site(site: Path, screenshots: Path = SCREENSHOTS, chart_timeout_ms: int
                 if marker.pattern != "scrapbook":
                     for m in marker.finditer(html_text):
                         report.glue_problems.append(f"html: {m.group(0)!r}")
+            expected = glue_text_roles(site, rel)
+            if expected is not None:
+                shown = tab.locator("span.pasted-text").count()
+                if shown != expected:
+                    report.glue_problems.append(f"{expected} {{glue:text}} roles in the source, {shown} values shown")
             if tab.locator(".system-message, div.error").count():
                 report.glue_problems.append("docutils system message / error box in page")
             hrefs = tab.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")

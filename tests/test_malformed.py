@@ -449,7 +449,7 @@ def test_malformed_input_reports_exactly_its_rule(case, valid_dir):
 
 
 def test_several_problems_are_all_reported_in_one_error(valid_dir):
-    cases = [grade_6, unknown_diagnosis, pfs_after_os, evaluable_without_response, extra_column,
+    cases = [unknown_sex, unknown_diagnosis, pfs_after_os, evaluable_without_response, aval_avalc_mismatch, extra_column,
              dcutdt_not_constant, latin1_file, invalid_source_json]
     expected = set().union(*(case(valid_dir) for case in cases))
     failures = failures_of(valid_dir)

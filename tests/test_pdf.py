@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import sys
+import unicodedata
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,10 @@ pytestmark = [
 
 
 def _squash(text: str) -> str:
-    """Text without whitespace or soft hyphens: line breaks in the PDF fall anywhere."""
-    return re.sub(r"[\s\u00ad]+", "", text)
+    """Comparable text: ligatures unfolded (NFKC: "\ufb02" -> "fl"), no whitespace or soft
+    hyphens (line breaks in the PDF fall anywhere), no permalink marks."""
+    text = unicodedata.normalize("NFKC", text)
+    return re.sub(r"[\s\u00ad#\u00b6]+", "", text)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +36,8 @@ def built(tmp_path_factory):
     book, origin = sitecheck.book_source()
     work = tmp_path_factory.mktemp("pdf")
     out = pdf.build_pdf(book, work / "book.pdf", work_dir=work)
-    html_text = (work / "_build" / "singlehtml" / "index.html").read_text()
+    html_dir = work / "_build" / "singlehtml"
+    html_text = (html_dir / pdf.singlehtml_page(html_dir)).read_text()
     reader = pypdf.PdfReader(str(out))
     text = "\n".join(page.extract_text() or "" for page in reader.pages)
     return {"origin": origin, "book": book, "pdf": out, "html": html_text, "reader": reader, "text": text}

@@ -134,10 +134,25 @@ def test_editing_one_chapter_reexecutes_only_that_chapter(toy):
     assert "One more sentence of prose." in (toy / "_build" / "html" / "chapters" / "second.html").read_text()
 
 
-def test_force_reexecutes_everything(toy):
-    report = pipeline.build(make_project(toy), force=True, jobs=1, progress=lambda m: None)
+def test_force_reexecutes_everything_and_kernel_start_failures_are_retried(toy, monkeypatch):
+    import papermill
+
+    real = papermill.execute_notebook
+    failed_once: set[str] = set()
+
+    def flaky(input_path, *args, **kwargs):
+        # the first start of each chapter's kernel fails as a port collision does
+        if input_path not in failed_once:
+            failed_once.add(input_path)
+            raise RuntimeError("Kernel died before replying to kernel_info (Address already in use)")
+        return real(input_path, *args, **kwargs)
+
+    monkeypatch.setattr(papermill, "execute_notebook", flaky)
+    messages: list[str] = []
+    report = pipeline.build(make_project(toy), force=True, jobs=1, progress=messages.append)
     assert sorted(report.executed) == [(CUTOFF, "index"), (CUTOFF, "second")]
     assert {r.reason for r in report.runs} == {"forced"}
+    assert sum("kernel start failed" in m for m in messages) == 2
 
 
 def test_raising_chapter_names_chapter_and_cell_and_leaves_everything_untouched(toy):
@@ -166,6 +181,10 @@ def test_sphinx_warning_fails_the_build_and_keeps_the_previous_site(toy):
     with pytest.raises(BuildError, match="no-such-page"):
         pipeline.build(make_project(toy), progress=lambda m: None)
     assert tree_digest(toy / "chapters", toy / "_build" / "html") == before
+    # the chapter did execute: it is cached (not published), so the next build only rebuilds the site
+    cached = json.loads((toy / "_build" / "executed" / CUTOFF / "second.ipynb").read_text())
+    committed = json.loads((toy / "chapters" / "second.ipynb").read_text())
+    assert cached["metadata"]["nscore"]["key"] != committed["metadata"]["nscore"]["key"]
 
 
 def test_check_passes_after_build_and_catches_stale_outputs(toy):
@@ -219,6 +238,7 @@ def test_good_update_stores_cutoff_and_publishes_both_versions(toy, tmp_path):
     # the newer version's site carries the older bundle; links ../v/<c>/ work inside versions too
     assert (html / "v" / "2025-06-01" / "_downloads" / f"reviewer-bundle-{CUTOFF}.zip").is_file()
     assert (html / "v" / "2025-06-01" / "v" / CUTOFF / "index.html").is_file()
+    assert (html / "v" / CUTOFF / "v" / "2025-06-01" / "index.html").is_file()  # no broken version link
     assert json.loads((toy / "chapters" / "index.ipynb").read_text())["metadata"]["nscore"]["cutoff"] == "2025-06-01"
     landing = (html / "chapters" / "index.html").read_text()
     assert "2025-06-01 total 12" in landing and f"{CUTOFF} total 7" in landing  # data: all sees both
@@ -240,3 +260,14 @@ def test_bad_update_changes_nothing(toy, tmp_path):
 def test_chapters_follow_toc_order(toy):
     assert [(c.file, c.name) for c in make_project(toy).chapters()] == [
         ("chapters/index", "index"), ("chapters/second", "second")]
+
+
+def test_a_second_concurrent_build_is_refused(toy):
+    import fcntl
+
+    from nscore.errors import NscoreError
+
+    with open(toy / "_build" / ".lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(NscoreError, match="another nscore build is running"):
+            pipeline.build(make_project(toy), progress=lambda m: None)

@@ -108,9 +108,10 @@ def datasets_in(where: str, text: str):
         for cell in nb.get("cells", []):
             for output in cell.get("outputs", []):
                 for mime, data in output.get("data", {}).items():
+                    # glue(..., display=False) stores "application/papermill.record/<mime>"
                     if "vega" in mime and isinstance(data, dict):
                         found.extend((f"{where} {mime}", rows) for rows in sitecheck._datasets_of(data))
-                    elif mime == "text/html":
+                    elif mime.endswith("text/html"):
                         html_text = "".join(data) if isinstance(data, list) else data
                         found.extend((where, rows) for rows in sitecheck.embedded_datasets(html_text))
     return found

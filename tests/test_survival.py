@@ -123,7 +123,7 @@ def test_km_median_ci_by_group(request, ci, name, by, expected):
     for group, (med, lo, hi) in expected[ci].items():
         km = res.curves[group]
         assert (km.median_, *km.median_ci_) == pytest.approx((med, lo, hi), abs=TOL), group
-    row = res.table.set_index("label").loc["control" if name == "freireich" else "Maintained"]
+    row = res.table.set_index("group").loc["control" if name == "freireich" else "Maintained"]
     assert row["median"] == pytest.approx(expected[ci][row.name][0])
 
 
@@ -530,6 +530,8 @@ def test_smoke_simulated_cutoff_tables_are_aggregated():
               sv.cumulative_incidence(adtte).table]
     for t in tables:
         assert "USUBJID" not in t.columns and len(t) > 0
+    assert km.curve_[["time", "survival"]].iloc[0].tolist() == [0.0, 1.0]
+    assert sv.cumulative_incidence(adtte).curve[["time", "cif"]].iloc[0].tolist() == [0.0, 0.0]
     sm = sv.simon_makuch(adtte, adsl, "OS").at_risk([0])
     assert sm.set_index("group").loc["No HCT", "at_risk"] == len(adsl)
 

@@ -1,0 +1,203 @@
+"""Numbered, captioned tables with CSV downloads (nscore.tables).
+
+The rendering route is checked end to end in two ways: the MyST source a Table emits is parsed by
+myst-parser's docutils parser here (a real <table> with a <caption>), and the full book build
+(tests/test_book.py) numbers it. Expected values below are worked out by hand in each test.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+import re
+from datetime import date
+from types import SimpleNamespace
+
+import pandas as pd
+import pytest
+
+from nscore import tables
+from nscore.tables import Table, TableError
+
+
+def _frame():
+    return pd.DataFrame({"Group": ["A", "B*", "<i>C</i>"], "N (%)": ["12 (50.0)", "6 (25.0)", None]})
+
+
+def _render_html(myst: str) -> str:
+    """Render MyST text to HTML with docutils (no Sphinx): the list-table directive is standard."""
+    from docutils.core import publish_string
+    from myst_parser.parsers.docutils_ import Parser
+
+    out = publish_string(myst, parser=Parser(), writer_name="html5",
+                         settings_overrides={"myst_enable_extensions": [], "report_level": 2, "halt_level": 2,
+                                             "output_encoding": "unicode"})
+    return out
+
+
+def test_myst_source_is_a_named_captioned_list_table():
+    t = tables.table(_frame(), name="tbl-demo", caption="Demo caption.", notes="A note.")
+    src = t.to_myst()
+    assert src.startswith("````{list-table} Demo caption.\n:name: tbl-demo\n:header-rows: 1\n")
+    assert "* - Group\n  - N (%)\n" in src
+    assert "\nA note.\n" in src
+    # only Markdown: myst-nb would prefer text/html and skip the numbered directive
+    assert t._repr_markdown_() == src
+    assert not hasattr(t, "_repr_html_")
+
+
+def test_rendered_html_is_a_table_with_caption_and_escaped_cells():
+    t = tables.table(_frame(), name="tbl-demo", caption="Demo caption.")
+    html = _render_html(t.to_myst())
+    assert re.search(r"<table[^>]*\bid=\"tbl-demo\"", html)
+    assert re.search(r"<caption>.*Demo caption\..*</caption>", html, re.S)
+    assert "<th" in html and html.count("<tr") == 4  # header + 3 rows
+    # markup characters in cells are shown literally, not interpreted
+    assert "B*" in html and "&lt;i&gt;C&lt;/i&gt;" in html and "<i>C</i>" not in html.split("download")[0]
+
+
+def test_csv_download_decodes_to_the_table():
+    t = tables.table(_frame(), name="tbl-demo", caption="Demo.")
+    m = re.search(r'href="data:text/csv;charset=utf-8;base64,([A-Za-z0-9+/=]+)" download="tbl-demo.csv"',
+                  t.to_myst())
+    assert m, "CSV download link missing"
+    csv = base64.b64decode(m.group(1)).decode("utf-8")
+    assert csv.splitlines()[0] == "Group,N (%)"
+    assert csv.splitlines()[1] == "A,12 (50.0)"
+    assert csv.splitlines()[3] == "<i>C</i>,"  # missing value -> empty CSV field
+
+
+@pytest.mark.parametrize("value, expected", [
+    (None, "\u00a0"), (float("nan"), "\u00a0"), ("", "\u00a0"),
+    ("a*b_c", r"a\*b\_c"), ("- 5", r"\- 5"), ("1. first", r"\1. first"), ("{x}", r"\{x\}"),
+    (">=20%", r"\>=20%"), ("$5", r"\$5"),
+])
+def test_cell_escaping(value, expected):
+    assert tables._cell(value) == expected
+
+
+@pytest.mark.parametrize("kw, rule", [
+    ({"name": "table-1"}, "tbl-"),
+    ({"name": "tbl-Upper"}, "tbl-"),
+    ({"caption": ""}, "caption"),
+    ({"caption": "two\nlines"}, "caption"),
+])
+def test_bad_name_or_caption_is_refused(kw, rule):
+    args = {"frame": _frame(), "name": "tbl-ok", "caption": "ok"} | kw
+    with pytest.raises(TableError, match=rule):
+        Table(**args)
+
+
+def test_patient_level_columns_are_refused():
+    with pytest.raises(TableError, match="USUBJID"):
+        tables.table(pd.DataFrame({"USUBJID": ["NCT04572308-0001"], "AGE": [3]}), "tbl-x", "x")
+
+
+def test_grouped_index_labels_are_printed_once():
+    idx = pd.MultiIndex.from_tuples([("Sex", "Male"), ("Sex", "Female"), ("n", "")], names=["Var", "Level"])
+    t = tables.table(pd.DataFrame({"Overall": [3, 2, 5]}, index=idx), "tbl-t1", "T1", index=True)
+    assert t.frame["Var"].tolist() == ["Sex", "", "n"]
+    assert t.frame["Level"].tolist() == ["Male", "Female", ""]
+
+
+def test_select_renames_orders_and_formats():
+    f = pd.DataFrame({"a": [1, 2], "b": [0.123, 0.456], "c": ["x", "y"]})
+    out = tables.select(f, {"c": "C", "b": "B"}, formats={"b": "{:.1f}"})
+    assert out.columns.tolist() == ["C", "B"] and out["B"].tolist() == ["0.1", "0.5"]
+    with pytest.raises(TableError, match="zz"):
+        tables.select(f, {"zz": "Z"})
+
+
+def test_lookup_needs_exactly_one_row():
+    f = pd.DataFrame({"k": ["a", "b", "b"], "display": ["1", "2", "3"]})
+    assert tables.lookup(f, k="a") == "1"
+    with pytest.raises(TableError, match="found 2"):
+        tables.lookup(f, k="b")
+    with pytest.raises(TableError, match="found 0"):
+        tables.lookup(f, k="z")
+
+
+def test_grade_table_pivots_counts_and_percentages():
+    # 4 patients: CRS grades 0,1,1,3 ; ICANS grades 0,0,0,2
+    rows = []
+    for syndrome, counts in (("CRS", {0: 1, 1: 2, 3: 1}), ("ICANS", {0: 3, 2: 1})):
+        for g in range(6):
+            n = counts.get(g, 0)
+            rows.append({"syndrome": syndrome, "grade": g, "n": n, "percent": 100 * n / 4})
+    out = tables.grade_table(pd.DataFrame(rows))
+    assert out["Maximum ASTCT grade"].tolist() == ["None", "1", "2", "3", "4", "5"]
+    assert out.loc[1, "CRS"] == "2 (50.0%)" and out.loc[2, "ICANS"] == "1 (25.0%)"
+
+
+def test_wide_keeps_first_appearance_order():
+    f = pd.DataFrame({"syndrome": ["CRS", "CRS", "ICANS", "ICANS"], "level": ["DL2", "DL1", "DL2", "DL1"],
+                      "display": ["a", "b", "c", "d"]})
+    out = tables.wide(f, "level", "syndrome", "display", index_label="Dose")
+    assert out.columns.tolist() == ["Dose", "CRS", "ICANS"]
+    assert out["Dose"].tolist() == ["DL2", "DL1"] and out["ICANS"].tolist() == ["c", "d"]
+
+
+@pytest.mark.parametrize("args, text", [
+    ((547.0, 480.0, math.inf), "547 days (95% CI 480\u2013NR)"),
+    ((math.inf, 900.0, math.inf), "not reached (95% CI 900\u2013NR)"),
+    ((float("nan"), float("nan"), float("nan")), "not reached (95% CI NR\u2013NR)"),
+])
+def test_median_ci_text(args, text):
+    assert tables.median_ci_text(*args) == text
+
+
+@pytest.mark.parametrize("p, text", [(0.17, "p = 0.17"), (0.0123, "p = 0.012"), (0.00004, "p < 0.001"),
+                                     (float("nan"), "p not computed")])
+def test_p_text(p, text):
+    assert tables.p_text(p) == text
+
+
+def test_km_summary_reads_the_fitted_curve():
+    # Freireich 6-MP arm (Gehan 1965), 21 patients, 9 relapses. R's survival package:
+    # > survfit(Surv(time, cens) ~ 1, data = subset(MASS::gehan, treat == "6-MP"), conf.type = "log")
+    # n = 21, events = 9, median = 23, 0.95LCL = 16, 0.95UCL = NA
+    from nscore import survival
+
+    t = [6, 6, 6, 6, 7, 9, 10, 10, 11, 13, 16, 17, 19, 20, 22, 23, 25, 32, 32, 34, 35]
+    e = [1, 1, 1, 0, 1, 0, 1, 0, 0, 1, 1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0]
+    adtte = pd.DataFrame({"USUBJID": [f"S-{i}" for i in range(21)], "PARAMCD": "OS", "AVAL": t,
+                          "CNSR": [1 - x for x in e]})
+    km = survival.kaplan_meier(adtte, "OS", ci="log")
+    out = tables.km_summary({"OS": km}, years=())
+    assert out.loc[0, "Patients"] == 21 and out.loc[0, "Events"] == 9
+    assert out.loc[0, "Median (95% CI)"].startswith("23 days (95% CI 16\u2013NR)")
+
+
+def test_changes_table_lines_up_cutoffs():
+    comp = pd.DataFrame({"key": ["orr"], "label": ["ORR"], "unit": ["%"], "2025-08-01": [86.3],
+                         "2025-08-01 display": ["86.3%"], "2026-02-01": [86.3], "2026-02-01 display": ["86.3%"],
+                         "change": [0.0], "change_display": ["+0.0 percentage points"]})
+    out = tables.changes_table(comp)
+    assert out.columns.tolist() == ["Figure", "2025-08-01", "2026-02-01", "Change (latest vs previous)"]
+
+
+def test_dataset_summary_counts_rows_only():
+    c = SimpleNamespace(adsl=pd.DataFrame({"USUBJID": ["a", "b"]}), adrs=pd.DataFrame({"x": [1]}),
+                        adtte=pd.DataFrame({"x": [1, 2, 3, 4]}), adae=pd.DataFrame({"x": []}))
+    out = tables.dataset_summary(c)
+    assert out["Rows"].tolist() == [2, 1, 4, 0]
+    assert "USUBJID" not in out.columns
+
+
+def test_version_and_bundle_links_are_relative_and_raw_html():
+    md = tables.version_links([date(2025, 8, 1), date(2026, 2, 1)], current=date(2026, 2, 1)).data
+    assert 'href="../v/2025-08-01/index.html"' in md and "(this version)" in md
+    link = tables.bundle_link(date(2025, 8, 1)).data
+    assert 'href="../_downloads/reviewer-bundle-2025-08-01.zip"' in link
+
+
+def test_expert_profiles_render_from_yaml(tmp_path):
+    from nscore.versions import project_root
+
+    md = tables.expert_profiles(project_root() / "data" / "experts.yml").data
+    assert md.count(":::{admonition}") == 2
+    assert "Lu Peihua, MD, PhD" in md and "Zhang Xian, MD, PhD" in md
+    bad = tmp_path / "e.yml"
+    bad.write_text("experts:\n  - name: X\n", encoding="utf-8")
+    with pytest.raises(TableError, match="lacks"):
+        tables.expert_profiles(bad)
