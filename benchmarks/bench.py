@@ -612,9 +612,23 @@ def worker_load(directory: Path) -> None:
     print(json.dumps(out), flush=True)
 
 
-def worker_analyse(directory: Path, reps: int) -> None:
-    """Run :func:`analysis_steps` ``reps`` times on the pickled frames; one JSON line per step."""
+class StepTimeout(BaseException):
+    """Raised by SIGALRM inside a step (a BaseException, so no ``except Exception`` swallows it)."""
+
+
+def _alarm(signum, frame):
+    raise StepTimeout()
+
+
+def worker_analyse(directory: Path, reps: int, step_timeout: float, budget: float) -> None:
+    """Run :func:`analysis_steps` ``reps`` times on the pickled frames; one JSON line per step.
+
+    A step running longer than ``step_timeout`` seconds is interrupted (SIGALRM) and reported as
+    timed out; once ``budget`` seconds have gone by, the remaining steps are reported as not run.
+    Either way the size's total is then a lower bound.
+    """
     import pickle
+    import signal
 
     from nscore import load
 
@@ -625,25 +639,47 @@ def worker_analyse(directory: Path, reps: int) -> None:
     c = load.Cohort(adsl=adsl, adrs=frames["adrs"], adtte=frames["adtte"], adae=frames["adae"],
                     cutoff=cutoff, source=directory, version="benchmark000", simulated=True, files={})
     print(json.dumps({"data_rss_bytes": _rss(), "peak_before_bytes": _maxrss()}), flush=True)
+    signal.signal(signal.SIGALRM, _alarm)
+    t_all = time.perf_counter()
     for rep in range(reps):
         t_rep = time.perf_counter()
+        incomplete = False
         for name, fn in analysis_steps(c):
-            before = _maxrss()
             rec = {"rep": rep, "step": name}
+            left = budget - (time.perf_counter() - t_all)
+            if left <= 0:
+                rec.update(seconds=None, error=f"not run: the {budget:g} s budget of this size was used up",
+                           not_run=True, peak_rss_bytes=_maxrss(), peak_raised_bytes=0)
+                print(json.dumps(rec), flush=True)
+                incomplete = True
+                continue
+            limit = min(step_timeout, left)
+            before = _maxrss()
             t0 = time.perf_counter()
+            signal.setitimer(signal.ITIMER_REAL, limit)
             try:
                 value = fn()
+                signal.setitimer(signal.ITIMER_REAL, 0)
                 rec["seconds"] = time.perf_counter() - t0
                 if name.startswith("figures."):
                     rec["chart_json_bytes"] = len(value.to_json())
                     rec["seconds_with_json"] = time.perf_counter() - t0
+            except StepTimeout:
+                rec["seconds"] = time.perf_counter() - t0
+                rec["error"] = f"timed out after {limit:.0f} s"
+                rec["timed_out"] = True
+                incomplete = True
             except Exception as exc:  # noqa: BLE001 - a failing step is reported, the others still run
+                signal.setitimer(signal.ITIMER_REAL, 0)
                 rec["seconds"] = time.perf_counter() - t0
                 rec["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
             rec["peak_rss_bytes"] = _maxrss()
             rec["peak_raised_bytes"] = rec["peak_rss_bytes"] - before
             print(json.dumps(rec), flush=True)
-        print(json.dumps({"rep": rep, "total_seconds": time.perf_counter() - t_rep}), flush=True)
+        print(json.dumps({"rep": rep, "total_seconds": time.perf_counter() - t_rep, "incomplete": incomplete}),
+              flush=True)
+        if incomplete:
+            break  # the total is a lower bound already; more repetitions would only cost time
     print(json.dumps({"done": True, "peak_rss_bytes": _maxrss()}), flush=True)
 
 
@@ -651,7 +687,8 @@ def _worker_cmd(*args: str) -> list[str]:
     return [PY, str(Path(__file__).resolve()), "--worker", *args]
 
 
-def section_scale(tmp: Path, sizes: list[int], reps_for, load_max_n: int, timeout: float) -> dict:
+def section_scale(tmp: Path, sizes: list[int], reps_for, load_max_n: int, timeout: float,
+                  step_timeout: float, budget: float) -> dict:
     from nscore import simulate
 
     cutoff = simulate.PUBLISHED_CUTOFF.isoformat()
@@ -672,7 +709,9 @@ def section_scale(tmp: Path, sizes: list[int], reps_for, load_max_n: int, timeou
             continue
         reps = reps_for(n)
         log(f"scale n={fmt_n(n)}: {len(analysis_steps(_Dummy()))} analysis steps x {reps}")
-        r = run_timed(_worker_cmd("analyse", "--dir", str(d), "--reps", str(reps)), cwd=ROOT, env=env,
+        cmd = _worker_cmd("analyse", "--dir", str(d), "--reps", str(reps), "--step-timeout", str(step_timeout),
+                          "--budget", str(budget))
+        r = run_timed(cmd, cwd=ROOT, env=env,
                       timeout=timeout, watch_rss=True)
         lines = json_lines(r["stdout"])
         res["analysis"] = _summarise_analysis(lines, reps)
@@ -703,15 +742,24 @@ def _summarise_analysis(lines: list[dict], reps: int) -> dict:
             out["data_rss_bytes"] = rec["data_rss_bytes"]
         elif "step" in rec:
             s = steps.setdefault(rec["step"], {"seconds": [], "errors": []})
-            s["seconds"].append(rec["seconds"])
-            if "error" in rec:
+            if rec.get("not_run"):
+                s["not_run"] = True
+            elif rec.get("timed_out"):
+                s["timed_out"] = True
+                s["lower_bound_seconds"] = rec["seconds"]
+            else:
+                s["seconds"].append(rec["seconds"])
+            if "error" in rec and not rec.get("not_run") and not rec.get("timed_out"):
                 s["errors"].append(rec["error"])
             if "chart_json_bytes" in rec:
                 s["chart_json_bytes"] = rec["chart_json_bytes"]
             s["peak_raised_bytes"] = max(s.get("peak_raised_bytes", 0), rec["peak_raised_bytes"])
             out["peak_rss_bytes"] = max(out.get("peak_rss_bytes", 0), rec["peak_rss_bytes"])
         elif "total_seconds" in rec:
-            totals.append(rec["total_seconds"])
+            if rec.get("incomplete"):
+                out["incomplete_total_seconds"] = rec["total_seconds"]
+            else:
+                totals.append(rec["total_seconds"])
         elif rec.get("done"):
             out["peak_rss_bytes"] = rec["peak_rss_bytes"]
             out["complete"] = True
@@ -720,10 +768,12 @@ def _summarise_analysis(lines: list[dict], reps: int) -> dict:
         s["errors"] = sorted(set(s["errors"]))
     out["steps"] = steps
     out["totals"] = totals
-    out["total_seconds"] = median(totals) if totals else (
-        sum(s["seconds"][0] for s in steps.values()) if steps else None)
+    out["incomplete"] = not totals
+    out["total_seconds"] = median(totals) if totals else out.get("incomplete_total_seconds")
     out["complete"] = out.get("complete", False)
     out["failed_steps"] = sorted(k for k, s in steps.items() if s["errors"])
+    out["timed_out_steps"] = sorted(k for k, s in steps.items() if s.get("timed_out"))
+    out["not_run_steps"] = sorted(k for k, s in steps.items() if s.get("not_run"))
     return out
 
 
@@ -807,24 +857,30 @@ def summary_rows(res: dict) -> list[tuple[str, str, str, str]]:
             r = sc["results"].get(str(n), {})
             a = r.get("analysis", {})
             reps = len(a.get("totals", []))
-            label = f"analyses, {fmt_n(n)} patients ({len(a.get('steps', {}))} steps, median of {reps})"
-            status = ""
+            label = f"analyses, {fmt_n(n)} patients ({len(a.get('steps', {}))} steps, " + (
+                f"median of {reps})" if reps else "1 incomplete run)")
+            notes = []
             if a.get("failed_steps"):
-                status = f"{len(a['failed_steps'])} step(s) failed"
+                notes.append(f"{len(a['failed_steps'])} step(s) raised")
+            if a.get("timed_out_steps"):
+                notes.append(f"{len(a['timed_out_steps'])} step(s) cut at the step timeout")
+            if a.get("not_run_steps"):
+                notes.append(f"{len(a['not_run_steps'])} step(s) not run (budget)")
             if a.get("timed_out"):
-                status = "TIMED OUT " + status
+                notes.append("worker killed at --timeout")
+            lower = a.get("incomplete") or a.get("timed_out")
+            t_text = ("> " if lower else "") + fmt_s(a.get("total_seconds"))
+            value = f"{t_text}, peak RSS {fmt_bytes(a.get('peak_rss_bytes'))}"
             if n == 1_000_000:
-                ok_t = a.get("complete") and not a.get("failed_steps")
-                t = a.get("total_seconds") if ok_t else None
-                status = " / ".join(filter(None, [
-                    f"time {verdict(t, TARGETS['analysis_1m_seconds'])}",
-                    f"memory {verdict(a.get('peak_rss_bytes') if ok_t else None, TARGETS['analysis_1m_bytes'])}",
-                    status]))
-                rows.append((label, f"{fmt_s(a.get('total_seconds'))}, peak RSS {fmt_bytes(a.get('peak_rss_bytes'))}",
-                             "< 60 s, < 8 GiB", status))
+                t = a.get("total_seconds")
+                t_ok = "NOT MET" if (lower and t is not None and t >= TARGETS["analysis_1m_seconds"]) else (
+                    "NOT MEASURED" if lower or a.get("failed_steps") else verdict(t, TARGETS["analysis_1m_seconds"]))
+                m = a.get("peak_rss_bytes")
+                m_ok = "NOT MET" if (m and m >= TARGETS["analysis_1m_bytes"]) else (
+                    f"met so far" if lower else verdict(m, TARGETS["analysis_1m_bytes"]))
+                rows.append((label, value, "< 60 s, < 8 GiB", "; ".join([f"time {t_ok}", f"memory {m_ok}", *notes])))
             else:
-                rows.append((label, f"{fmt_s(a.get('total_seconds'))}, peak RSS {fmt_bytes(a.get('peak_rss_bytes'))}",
-                             "", status))
+                rows.append((label, value, "", "; ".join(notes)))
             ld = r.get("load")
             if ld:
                 val = f"{fmt_s(ld.get('seconds'))}, peak RSS {fmt_bytes(ld.get('peak_rss_bytes'))}"
@@ -904,6 +960,10 @@ def step_table(sc: dict) -> list[str]:
                 cells.append(f"{'-':>14}")
             elif s["errors"]:
                 cells.append(f"{'ERROR':>14}")
+            elif s.get("timed_out"):
+                cells.append(f"{'> ' + fmt_s(s.get('lower_bound_seconds')):>14}")
+            elif s.get("not_run"):
+                cells.append(f"{'not run':>14}")
             else:
                 cells.append(f"{fmt_s(s['median_seconds']):>14}")
             if s and "chart_json_bytes" in s:
@@ -958,8 +1018,14 @@ def parse_args(argv=None):
     p.add_argument("--sizes", help="scale cohort sizes, comma list; default 334,10000,100000,1000000")
     p.add_argument("--site-sizes", help="cohort sizes of the full site builds; default 334,100000")
     p.add_argument("--load-max-n", type=int, help="largest cohort whose CSV load is measured; default 100000")
+    p.add_argument("--step-timeout", type=float, default=30,
+                   help="seconds after which one analysis step is cut (reported as '> N s'); default 30")
+    p.add_argument("--analysis-budget", type=float, default=180,
+                   help="seconds per cohort size after which remaining analysis steps are skipped; default 180")
     p.add_argument("--edit-chapter", default="methods", help="chapter whose source the edit rebuild touches")
     p.add_argument("--timeout", type=float, default=900, help="seconds before one build/worker is killed")
+    p.add_argument("--site-timeout", type=float, default=300,
+                   help="seconds before one full build of the site section is killed; default 300")
     p.add_argument("--json", default=str(ROOT / "_build" / "bench.json"), help="where to write the figures")
     p.add_argument("--keep", action="store_true", help="keep the temp directory (for debugging)")
     # internal: worker processes of the scale section
@@ -969,6 +1035,7 @@ def parse_args(argv=None):
     p.add_argument("--cutoff", default="2025-08-01", help=argparse.SUPPRESS)
     p.add_argument("--seed", type=int, help=argparse.SUPPRESS)
     p.add_argument("--write-csv", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--budget", type=float, default=180, help=argparse.SUPPRESS)
     return p.parse_args(argv)
 
 
@@ -981,7 +1048,7 @@ def main(argv=None) -> int:
         worker_load(Path(a.dir))
         return 0
     if a.worker == "analyse":
-        worker_analyse(Path(a.dir), a.reps or 1)
+        worker_analyse(Path(a.dir), a.reps or 1, a.step_timeout, a.budget)
         return 0
 
     only = [s.strip() for s in a.only.split(",") if s.strip()]
@@ -1001,12 +1068,13 @@ def main(argv=None) -> int:
         site_sizes_ = ints(a.site_sizes) if a.site_sizes else [334, 100_000]
         load_max_n = a.load_max_n if a.load_max_n is not None else 100_000
     # big cohorts: fewer repetitions (the 1M run alone is most of the scale budget)
-    reps_for = lambda n: reps if n <= 10_000 else (min(reps, 2) if n <= 100_000 else 1)  # noqa: E731
+    reps_for = lambda n: reps if n <= 10_000 else 1  # noqa: E731
 
     res: dict = {"quick": a.quick, "machine": machine(), "sections": only, "targets": TARGETS,
                  "settings": {"reps": reps, "cold_reps": cold_reps, "edit_reps": edit_reps, "sizes": sizes,
                               "site_sizes": site_sizes_, "load_max_n": load_max_n,
-                              "edit_chapter": a.edit_chapter, "timeout": a.timeout},
+                              "edit_chapter": a.edit_chapter, "timeout": a.timeout,
+                              "step_timeout": a.step_timeout, "site_timeout": a.site_timeout, "analysis_budget": a.analysis_budget},
                  "errors": {}, "loadavg": {}}
     t0 = time.perf_counter()
     tmp = Path(tempfile.mkdtemp(prefix="nscore-bench-"))
@@ -1024,9 +1092,10 @@ def main(argv=None) -> int:
                 elif section == "rebuild":
                     res["rebuild"] = section_rebuild(sub, reps, edit_reps, a.edit_chapter, a.timeout)
                 elif section == "scale":
-                    res["scale"] = section_scale(sub, sizes, reps_for, load_max_n, a.timeout)
+                    res["scale"] = section_scale(sub, sizes, reps_for, load_max_n, a.timeout, a.step_timeout,
+                                                 a.analysis_budget)
                 elif section == "site":
-                    res["site"] = section_site(sub, site_sizes_, a.timeout)
+                    res["site"] = section_site(sub, site_sizes_, a.site_timeout)
             except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others
                 import traceback
 

@@ -46,6 +46,7 @@ from typing import Any, Callable, Iterable, Protocol
 import yaml
 
 from nscore import provenance
+from nscore.load import sha256_file
 from nscore.errors import BuildError, ChapterExecutionError, NscoreError, StaleOutputError
 
 KEY_SCHEME = 1
@@ -300,14 +301,6 @@ def _toc_files(node: Any) -> Iterable[str]:
 # --------------------------------------------------------------------------------------------------
 def sha256_bytes(b: bytes) -> str:
     return hashlib.sha256(b).hexdigest()
-
-
-def sha256_file(p: Path) -> str:
-    h = hashlib.sha256()
-    with open(p, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _hash_files(root: Path, files: Iterable[Path]) -> str:

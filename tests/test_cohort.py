@@ -3,13 +3,12 @@
 Two inputs: a hand-built 8-patient cohort whose every count is worked out by hand below (exact
 checks), and the shipped 2025-08-01 cutoff whose aggregates are the abstract's (ASH 2025 abstract,
 Zhang X, Lu P et al., /work/shared/seed/000_a34d2ef30ea8f0ef.txt, Results). The helpers
-``tiny_cohort`` and ``shipped_cohort`` are imported by the other stats test modules.
+``tiny_cohort`` and ``shipped_cohort`` live in tests/cohorts.py.
 """
 
 from __future__ import annotations
 
 import types
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
@@ -18,81 +17,7 @@ import pytest
 from nscore import cohort as ch
 from nscore.errors import NscoreError
 
-ROOT = Path(__file__).resolve().parents[1]
-PUBLISHED_CUTOFF = "2025-08-01"
-
-# --------------------------------------------------------------------------- hand-built cohort
-# id  diag   age sex prior bminv blast dose  saf eff hct  BOR  MRD  CRS ICANS
-_PATIENTS = [
-    ("0001", "T-ALL", 10, "M", 0, "Y", 50.0, "DL1", 5e5, "Y", "Y", "Y", "CR", "NEGATIVE", 2, 0),
-    ("0002", "T-ALL", 30, "F", 1, "Y", 10.0, "DL2", 1e6, "Y", "Y", "Y", "CRi", "POSITIVE", 3, 3),
-    ("0003", "T-LBL", 25, "M", 0, "N", None, "DL2", 1e6, "Y", "Y", "Y", "PR", None, 1, 0),
-    ("0004", "T-LBL", 17, "M", 2, "Y", 25.0, "DL3", 2e6, "Y", "Y", "N", "NR", None, 4, 1),
-    ("0005", "AML", 40, "F", 1, "Y", 5.0, "DL1", 5e5, "Y", "N", "N", None, None, 0, 0),
-    ("0006", "MPAL", 60, "M", 0, "N", None, "DL2", 1e6, "Y", "Y", "Y", "CR", None, 1, 0),
-    ("0007", "PTCL", 45, "M", 0, "N", None, "DL3", 2e6, "Y", "Y", "N", "NE", None, 2, 0),
-    ("0008", "T-ALL", 8, "F", 0, "Y", 80.0, "DL2", 1e6, "Y", "Y", "Y", "CR", "NEGATIVE", 5, 4),
-]
-# (CRS onset ASTDY, CRS ADURN) per patient with CRS; ICANS (ASTDY, ADURN)
-_CRS_TIMING = {"0001": (2, 5), "0002": (1, 8), "0003": (4, 3), "0004": (2, 10), "0006": (8, 2),
-               "0007": (3, 4), "0008": (1, None)}
-_ICANS_TIMING = {"0002": (6, 4), "0004": (9, 2), "0008": (5, None)}
-
-
-def tiny_cohort():
-    """8 patients (see table above); a stand-in with the Cohort's frame attributes (duck typing)."""
-    cut = pd.Timestamp("2025-08-01")
-    adsl, adrs, adtte, adae = [], [], [], []
-    for i, (sid, diag, age, sex, prior, bminv, blast, dl, dose, saf, eff, hct, bor, mrd, crs, icans) in \
-            enumerate(_PATIENTS):
-        uid = f"NCT04572308-{sid}"
-        trt = pd.Timestamp("2024-01-01") + pd.Timedelta(days=10 * i)
-        dead = crs == 5
-        dth = trt + pd.Timedelta(days=20) if dead else pd.NaT
-        adsl.append({
-            "STUDYID": "NCT04572308", "USUBJID": uid, "SUBJID": sid, "AGE": age, "SEX": sex, "DIAG": diag,
-            "PRIORHCT": prior, "BMINV": bminv, "BMBLAST": blast, "DOSELVL": dl, "DOSEKG": dose,
-            "TRTSDT": trt, "SAFFL": saf, "EFFFL": eff, "HCTFL": hct,
-            "HCTDT": trt + pd.Timedelta(days=40 + 10 * i) if hct == "Y" else pd.NaT,
-            "DTHFL": "Y" if dead else "N", "DTHDT": dth, "LSTALVDT": dth if dead else cut, "DCUTDT": cut,
-        })
-        if eff == "Y":
-            adrs.append({"STUDYID": "NCT04572308", "USUBJID": uid, "PARAMCD": "BOR",
-                         "PARAM": "Best overall response", "AVALC": bor,
-                         "AVAL": ["CR", "CRi", "PR", "NR", "NE"].index(bor) + 1,
-                         "ADT": trt + pd.Timedelta(days=28), "MRDSTAT": mrd})
-        end = dth if dead else cut
-        for p in ("OS", "PFS"):
-            adtte.append({"STUDYID": "NCT04572308", "USUBJID": uid, "PARAMCD": p, "STARTDT": trt, "ADT": end,
-                          "AVAL": (end - trt).days, "CNSR": 0 if dead else 1,
-                          "EVNTDESC": "DEATH" if dead else None,
-                          "CNSDTDSC": None if dead else "ALIVE AT LAST CONTACT"})
-        for cat, grade, timing in (("CRS", crs, _CRS_TIMING), ("ICANS", icans, _ICANS_TIMING)):
-            if grade:
-                astdy, adurn = timing[sid]
-                adae.append({"STUDYID": "NCT04572308", "USUBJID": uid, "AECAT": cat, "AETOXGR": grade,
-                             "ASTDY": astdy, "ADURN": adurn})
-    return types.SimpleNamespace(adsl=pd.DataFrame(adsl), adrs=pd.DataFrame(adrs), adtte=pd.DataFrame(adtte),
-                                 adae=pd.DataFrame(adae), cutoff=date(2025, 8, 1), simulated=True)
-
-
-def shipped_cohort(cutoff: str = PUBLISHED_CUTOFF):
-    """The shipped cutoff via ``nscore.versions.load``; else the simulator's frames; else skip."""
-    try:
-        from nscore import versions
-
-        if (ROOT / "data" / "cutoffs" / cutoff).is_dir():
-            return versions.load(ROOT / "data", cutoff)
-    except ImportError:
-        pass
-    try:
-        from nscore.simulate import simulate_cohort
-    except ImportError:
-        pytest.skip("neither nscore.versions with shipped data nor nscore.simulate available yet")
-    frames = simulate_cohort(n=334, cutoff=date.fromisoformat(cutoff)) if cutoff == PUBLISHED_CUTOFF \
-        else pytest.skip(f"no shipped data for {cutoff}")
-    return types.SimpleNamespace(**{k.lower(): v for k, v in frames.items()},
-                                 cutoff=date.fromisoformat(cutoff), simulated=True)
+from cohorts import PATIENTS, PUBLISHED_CUTOFF, ROOT, shipped_cohort, tiny_cohort  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -118,8 +43,8 @@ def test_derive_subgroups_definitions(tiny):
     assert sub.loc[uid + "0004", "marrow_blasts"] == ">=20%"      # 25%
     assert sub.loc[uid + "0002", "marrow_blasts"] == "<20%"       # 10%
     assert sub.loc[uid + "0003", "marrow_blasts"] == "No marrow involvement"
-    assert list(sub["dose_level"]) == [p[7] for p in _PATIENTS]
-    assert list(sub["diagnosis"]) == [p[1] for p in _PATIENTS]
+    assert list(sub["dose_level"]) == [p[7] for p in PATIENTS]
+    assert list(sub["diagnosis"]) == [p[1] for p in PATIENTS]
 
 
 def test_derive_subgroups_blast_cut_is_inclusive_at_20():

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from nscore import efficacy as ef
 from nscore.errors import NscoreError
-from test_cohort import shipped_cohort, tiny_cohort  # shared builders (tests/ is on sys.path)
+from cohorts import shipped_cohort, tiny_cohort  # shared builders (tests/ is on sys.path)
 
 TOL = 1e-6
 

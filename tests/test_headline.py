@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from test_cohort import shipped_cohort, tiny_cohort
+from cohorts import shipped_cohort, tiny_cohort
 
 try:  # nscore.survival is written by the survival helper; skip until its API is importable
     from nscore.survival import kaplan_meier, median_follow_up  # noqa: F401

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from nscore import published as pub
-from test_cohort import shipped_cohort, tiny_cohort
+from cohorts import shipped_cohort, tiny_cohort
 
 ABSTRACT = Path("/work/shared/seed/000_a34d2ef30ea8f0ef.txt")
 
@@ -74,7 +74,7 @@ def test_every_row_matches_for_shipped_data():
 
 def test_later_cutoff_differs_only_in_follow_up_figures():
     """Same patients at a later cutoff: baseline, response and safety figures still match."""
-    from test_cohort import ROOT
+    from cohorts import ROOT
 
     if not (ROOT / "data" / "cutoffs" / "2026-02-01").is_dir():
         pytest.skip("second shipped cutoff not there")

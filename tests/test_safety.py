@@ -12,7 +12,7 @@ import pytest
 
 from nscore import safety as sf
 from nscore.errors import NscoreError
-from test_cohort import shipped_cohort, tiny_cohort
+from cohorts import shipped_cohort, tiny_cohort
 
 
 @pytest.fixture(scope="module")
