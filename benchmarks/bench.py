@@ -268,13 +268,20 @@ def pipeline_build(root: Path, *, cutoff="latest", force=False, store=(), jobs=N
     r = run_timed([PY, "-c", _BUILD_SNIPPET, json.dumps(args)], cwd=root, env=project_env(root),
                   timeout=timeout)
     res = last_json(r["stdout"]) if r["returncode"] == 0 else None
-    out = {"seconds": r["seconds"], "ok": res is not None}
+    out = {"seconds": r["seconds"], "ok": res is not None, **_pipeline_breakdown(r["stderr"])}
     if res is None:
         out["error"] = "timed out" if r["timed_out"] else _error_line(r["stderr"])
         out["log_tail"] = tail(r["stderr"], 25)
     else:
         out.update(res)
     return out
+
+
+def _pipeline_breakdown(stderr: str) -> dict:
+    """Seconds per executed chapter and per site build, from the pipeline's progress lines."""
+    chapters = [float(x) for x in re.findall(r"finished .+? in ([\d.]+) s", stderr or "")]
+    sites = [float(x) for x in re.findall(r"site .+?: built in ([\d.]+) s", stderr or "")]
+    return {"chapter_seconds": chapters, "site_build_seconds": sites}
 
 
 def _error_line(stderr: str) -> str:
@@ -326,7 +333,9 @@ def jb_build(root: Path, timeout: float | None = None) -> dict:
     errors_in_cells = [ln for ln in text.splitlines() if "Executing notebook failed" in ln
                        or "CellExecutionError" in ln]
     ok = (html / "index.html").exists() and not errors_in_cells and not r["timed_out"]
+    executed = [float(x) for x in re.findall(r"[Ee]xecuted notebook in ([\d.]+) s", text)]
     out = {"seconds": r["seconds"], "ok": ok, "returncode": r["returncode"], "pages": pages,
+           "chapter_seconds": executed,
            "warnings": len(warnings), "warning_lines": warnings[:10]}
     if not ok:
         out["error"] = "timed out" if r["timed_out"] else (errors_in_cells[:1] or warnings[:1] or [tail(text, 3)])[0][:300]
@@ -780,7 +789,7 @@ def _summarise_analysis(lines: list[dict], reps: int) -> dict:
 # ==================================================================================================
 # section: site at two cohort sizes
 # ==================================================================================================
-def section_site(tmp: Path, sizes: list[int], timeout: float) -> dict:
+def section_site(tmp: Path, sizes: list[int], timeout: float, keep: bool = False) -> dict:
     from nscore import simulate
 
     cutoff = simulate.PUBLISHED_CUTOFF
@@ -800,8 +809,9 @@ def section_site(tmp: Path, sizes: list[int], timeout: float) -> dict:
             f"largest page {fmt_bytes(r.get('largest_page_bytes'))}, site {fmt_bytes(r.get('site_bytes'))}")
         r["build_only_seconds"] = r.get("build_seconds")
         results[str(n)] = r
-        shutil.rmtree(root, ignore_errors=True)
         shutil.rmtree(delivery, ignore_errors=True)
+        if not keep:
+            shutil.rmtree(root, ignore_errors=True)
     return {"sizes": sizes, "results": results}
 
 
@@ -826,6 +836,14 @@ def summary_rows(res: dict) -> list[tuple[str, str, str, str]]:
                      fmt_s(cold["jupyter_book_median"]), "", _fails(cold["jupyter_book"])))
         rows.append(("  ratio pipeline / jupyter-book", _ratio(cold["ratio"]), f"<= {TARGETS['cold_ratio']}x",
                      verdict(cold["ratio"], TARGETS["cold_ratio"])))
+        pc = median([sum(r.get("chapter_seconds", [])) for r in cold["pipeline"] if r["ok"]])
+        ps = median([sum(r.get("site_build_seconds", [])) for r in cold["pipeline"] if r["ok"]])
+        jc = median([sum(r.get("chapter_seconds", [])) for r in cold["jupyter_book"] if r["ok"]])
+        rows.append(("  pipeline: chapter runs (sum over kernels) / jupyter-book site build",
+                     f"{fmt_s(pc)} / {fmt_s(ps)}", "", ""))
+        rows.append(("  jupyter-book: chapter execution (sum, serial) / rest", f"{fmt_s(jc)} / "
+                     f"{fmt_s(cold['jupyter_book_median'] - jc if jc and cold['jupyter_book_median'] else None)}",
+                     "", ""))
     rb = res.get("rebuild")
     if rb:
         ca = rb["cold_all"]
@@ -937,7 +955,12 @@ def _runs_text(got) -> str:
         return "n/a"
     if got and isinstance(got[0], list) and got[0] and isinstance(got[0][0], list):
         return "differs between repetitions"
-    return f"{len(got)}: " + ", ".join(sorted({ch for _, ch in got})) if got else "0"
+    if not got:
+        return "0"
+    chapters = sorted({ch for _, ch in got})
+    cutoffs = sorted({c for c, _ in got})
+    which = ", ".join(chapters) if len(chapters) <= 3 else f"{len(chapters)} chapters"
+    return f"{len(got)} run(s): {which} x {len(cutoffs)} cutoff(s) ({', '.join(cutoffs)})"
 
 
 def step_table(sc: dict) -> list[str]:
@@ -1039,6 +1062,13 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def _write_json(path: Path, res: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
 def main(argv=None) -> int:
     a = parse_args(argv)
     if a.worker == "prep":
@@ -1095,7 +1125,7 @@ def main(argv=None) -> int:
                     res["scale"] = section_scale(sub, sizes, reps_for, load_max_n, a.timeout, a.step_timeout,
                                                  a.analysis_budget)
                 elif section == "site":
-                    res["site"] = section_site(sub, site_sizes_, a.site_timeout)
+                    res["site"] = section_site(sub, site_sizes_, a.site_timeout, a.keep)
             except Exception as exc:  # noqa: BLE001 - one broken section must not hide the others
                 import traceback
 
@@ -1106,6 +1136,7 @@ def main(argv=None) -> int:
                 res.setdefault("section_seconds", {})[section] = time.perf_counter() - t_s
                 if not a.keep:
                     shutil.rmtree(sub, ignore_errors=True)
+                _write_json(Path(a.json), {**res, "partial": True})  # a killed run keeps what it has
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -1114,8 +1145,7 @@ def main(argv=None) -> int:
     table = render(res)
     res["table"] = table
     out = Path(a.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(res, indent=2, default=str) + "\n", encoding="utf-8")
+    _write_json(out, res)
     print(table)
     print(f"\nfigures written to {out}")
     return 1 if res["errors"] else 0

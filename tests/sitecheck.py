@@ -5,8 +5,8 @@ Which site (``site_dir``), in this order:
 
 1. ``NSCORE_SITE``: a built site directory given by the caller (e.g. CI after ``nscore build``).
 2. The repository's own book, when every page of ``_toc.yml`` has its executed notebook
-   (``chapters/<name>.ipynb``): built with jupyter-book (``-W``: warnings are errors, e.g. an
-   unresolved glue key) into a temporary directory from the committed notebooks.
+   (``chapters/<name>.ipynb``): built once per session by ``repo_build`` (the pipeline, forced, in
+   a temporary copy of the repository; jupyter-book with ``-W``, so an unresolved glue key fails).
 3. Otherwise a tiny book built in a temporary directory from hand-made executed notebooks whose
    charts went through ``nscore.render`` (so the renderer is tested in a browser before the
    chapters exist).
@@ -16,12 +16,14 @@ The build is done once per test session and shared by the test modules (module-l
 
 from __future__ import annotations
 
+import atexit
 import base64
 import json
 import os
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +38,13 @@ REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "_build" / "screenshots"
 
 _CACHE: dict[str, tuple[Path, str]] = {}
+
+
+def _workdir(prefix: str) -> Path:
+    """A temporary directory removed when the test session's process exits (builds are big)."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, path, True)
+    return path
 
 
 # --------------------------------------------------------------------------- which site
@@ -92,15 +101,51 @@ def site_dir() -> tuple[Path, str]:
         site = Path(os.environ["NSCORE_SITE"]).resolve()
         assert (site / "index.html").is_file(), f"NSCORE_SITE={site} holds no index.html"
         result = (site, f"NSCORE_SITE={site}")
-    elif repo_book_ready():
-        work = Path(tempfile.mkdtemp(prefix="nscore-site-"))
-        result = (build_book(REPO, work), "the repository's book (committed executed notebooks)")
+    elif repo_book_ready() and (REPO / "nscore" / "pipeline.py").is_file():
+        result = (pipeline_site(REPO), "the repository's book, built by the pipeline in a temporary copy")
     else:
-        work = Path(tempfile.mkdtemp(prefix="nscore-tinybook-"))
+        work = _workdir("nscore-tinybook-")
         book = make_tiny_book(work / "book")
         result = (build_book(book, work), "a tiny stand-in book (chapters not executed yet)")
     _CACHE["site"] = result
     return result
+
+
+BOOK_ITEMS = (
+    "_config.yml", "_toc.yml", "references.bib", "_static", "chapters", "data", "nscore",
+    "requirements.txt", "requirements.lock", "pyproject.toml",
+)
+
+
+def repo_build():
+    """The real publication built once per test session: every chapter re-executed with papermill
+    for every stored cutoff (``force``) and every version's site built with ``-W -n``, in a copy of
+    the repository (a test must not rewrite the committed notebooks or the published site).
+
+    Returns ``(project, report)``; shared by test_book and the site, privacy and PDF tests.
+    """
+    if "build" not in _CACHE:
+        from nscore import pipeline
+
+        root = _workdir("nscore-book-") / "repo"
+        root.mkdir()
+        for item in BOOK_ITEMS:
+            src = REPO / item
+            if src.is_dir():
+                shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+            elif src.exists():
+                shutil.copy2(src, root / item)
+        project = pipeline.Project(root)
+        _CACHE["build"] = (project, pipeline.build(project, force=True))
+    return _CACHE["build"]
+
+
+def pipeline_site(work: Path) -> Path:
+    """The published ``_build/html`` of the session's real build (``repo_build``)."""
+    project, _ = repo_build()
+    site = project.html_dir
+    assert (site / "index.html").is_file(), f"the pipeline published no site at {site}"
+    return site
 
 
 # --------------------------------------------------------------------------- tiny book
@@ -171,7 +216,8 @@ def make_tiny_book(book: Path) -> Path:
         nbformat.v4.new_markdown_cell(
             "# Chapter one\n\n## Survival\n\nThe curve is in {numref}`fig-one`; counts in {numref}`tab-one`.\n\n"
             "The estimate is $\\hat S(t) = \\prod_{t_i \\le t} (1 - d_i / n_i)$.\n\n"
-            ":::{table} Counts by group\n:name: tab-one\n\n| group | n |\n|---|---|\n| A | 10 |\n| B | 12 |\n:::\n"
+            ":::{table} Counts by group\n:name: tab-one\n\n| group | n |\n|---|---|\n| A | 10 |\n| B | 12 |\n:::\n\n"
+            '<p><a href="data:text/csv;base64,Z3JvdXAsbgpBLDEwCkIsMTIK" download="tab-one.csv">Download this table as CSV</a></p>\n'
         ),
         code("chart", outputs=[_chart_output(demo_chart("Overall survival"))],
              metadata={"mystnb": {"figure": {"caption": "Overall survival (tiny book).", "name": "fig-one"}}}),
@@ -315,6 +361,13 @@ _A11Y_JS = """() => {
     const cap = t.querySelector("caption");
     const text = cap ? cap.textContent.replace(/\\s+/g, " ").trim() : "";
     if (!/^Table\\s*\\d+(\\.\\d+)*/.test(text)) problems.push(`table without numbered <caption> (caption: "${text}"; first cell: "${(t.querySelector("th, td") || {textContent: ""}).textContent.trim().slice(0, 40)}")`);
+    // a CSV download within the next few blocks (after notes)
+    let block = t.closest(".pst-scrollable-table-container, .table-wrapper") || t, csv = false;
+    for (let i = 0; i < 4 && block && !csv; i++) {
+      block = block.nextElementSibling;
+      csv = !!(block && block.querySelector && block.querySelector('a[href^="data:text/csv"], a[href$=".csv"]'));
+    }
+    if (!csv) problems.push(`table without CSV download: "${text.slice(0, 60)}"`);
   }
   return problems;
 }"""
@@ -488,7 +541,7 @@ def book_source() -> tuple[Path, str]:
     if repo_book_ready():
         result = (REPO, "the repository's book")
     else:
-        book = make_tiny_book(Path(tempfile.mkdtemp(prefix="nscore-tinysrc-")) / "book")
+        book = make_tiny_book(_workdir("nscore-tinysrc-") / "book")
         result = (book, "a tiny stand-in book (chapters not executed yet)")
     _CACHE["book"] = result
     return result

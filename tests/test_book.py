@@ -8,36 +8,22 @@ Also the repository's own committed outputs must be current (what ``nscore check
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
 
+import sitecheck
 from nscore import pipeline
 
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parents[1]
-BOOK_ITEMS = (
-    "_config.yml", "_toc.yml", "references.bib", "_static", "chapters", "data", "nscore",
-    "requirements.txt", "requirements.lock", "pyproject.toml",
-)
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("book") / "repo"
-    root.mkdir()
-    for item in BOOK_ITEMS:
-        src = REPO / item
-        if src.is_dir():
-            shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-        elif src.exists():
-            shutil.copy2(src, root / item)
-    project = pipeline.Project(root)
-    report = pipeline.build(project, force=True)
-    return project, report
+def built():
+    return sitecheck.repo_build()
 
 
 def test_every_chapter_page_is_built_for_every_cutoff(built):

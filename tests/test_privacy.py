@@ -11,7 +11,10 @@ What counts as a leak (each check names the rule in its failure):
 * ``patient-dates``: 10 or more distinct per-patient dates (infusion, transplant, death, last
   alive, onset, assessment) in one file; aggregated results show at most first/last infusion and
   the cutoff dates.
-* ``long-table``: an HTML table with at least half as many rows as there are patients.
+* ``long-table``: an HTML table, or a CSV download, with at least half as many rows as there
+  are patients.
+
+Textual ``data:`` URIs (CSV downloads, SVG figures) are decoded and scanned like the page.
 * ``patient-dataset``: a chart dataset with one row per patient (as many rows as the ADSL, safety
   or efficacy population of a cutoff), or with about that many rows and a column named like an
   ADaM patient variable.
@@ -120,9 +123,24 @@ def datasets_in(where: str, text: str):
 # --------------------------------------------------------------------------- the rules
 
 
+_DATA_URI = re.compile(r"data:(text/csv|text/plain|text/html|application/json|image/svg\+xml)[^,\"']*;base64,([A-Za-z0-9+/=]+)")
+
+
+def decoded_data_uris(text: str) -> list[tuple[str, str]]:
+    """(mime, text) of every textual ``data:`` URI (CSV and figure downloads are base64)."""
+    import base64
+
+    return [(m.group(1), base64.b64decode(m.group(2)).decode("utf-8", "replace")) for m in _DATA_URI.finditer(text)]
+
+
 def find_leaks(where: str, text: str, ref: Cohorts) -> list[str]:
     """Every privacy rule broken by one shipped text (see the module docstring)."""
     leaks = []
+    for mime, decoded in decoded_data_uris(text):
+        leaks.extend(find_leaks(f"{where} (data: {mime})", decoded, ref))
+        rows = decoded.count("\n")
+        if mime == "text/csv" and ref.min_patients and rows >= ref.min_patients / 2:
+            leaks.append(f"long-table: {where}: CSV download with {rows} rows (>= half the {ref.min_patients} patients)")
     ids = sorted(set(USUBJID.findall(text)))
     if ids:
         leaks.append(f"subject-id: {where}: {len(ids)} subject ids, e.g. {ids[:3]}")
@@ -184,6 +202,11 @@ def test_rules_catch_planted_leaks(reference):
     ).properties(description="ages")
     page = render.mimebundle(chart.to_dict())["text/html"]
     assert any(l.startswith("patient-dataset") for l in find_leaks("t", page, reference)), n
+    # a CSV download link (base64 data: URI) of the listing
+    import base64
+
+    uri = "data:text/csv;base64," + base64.b64encode(adsl[["AGE", "SEX"]].to_csv(index=False).encode()).decode()
+    assert any(l.startswith("long-table") for l in find_leaks("t", f'<a href="{uri}">csv</a>', reference))
     # and an aggregated chart passes
     counts = adsl.groupby("DIAG").size().rename("n").reset_index()
     ok = render.mimebundle(alt.Chart(counts).mark_bar().encode(x="DIAG:N", y="n:Q").properties(description="d").to_dict())
