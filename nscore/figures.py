@@ -292,7 +292,7 @@ def forest_plot(rows: pd.DataFrame, *, title: str, alt_text: str,
     overall = d[d["subgroup"] == "Overall"].set_index("endpoint")["estimate"]
     d["overall"] = d["endpoint"].map(overall)
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=260))
-    x = alt.X("estimate:Q", title="% of evaluable patients (exact 95% CI)",
+    x = alt.X("estimate:Q", title="Rate (exact 95% CI)",
               scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
     colour = alt.Color("subgroup:N", legend=None,
                        scale=_scale(list(dict.fromkeys(d["subgroup"]))))

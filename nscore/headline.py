@@ -17,6 +17,7 @@ import pandas as pd
 from nscore.cohort import AnalysisInputError, _flag
 from nscore.efficacy import Proportion, format_percent, proportion, response_rates
 from nscore.safety import incidence
+from nscore.tables import median_ci_text
 
 __all__ = ["YEAR_DAYS", "HEADLINE_KEYS", "headline_figures", "compare_cutoffs", "cohort_cutoff"]
 
@@ -83,18 +84,6 @@ def _days(x: float) -> str:
     return "NR" if math.isinf(x) else f"{x:.0f}"
 
 
-def _median_display(med: float, lo: float, hi: float) -> str:
-    """"612 days (95% CI 480\u2013NR)", "not reached (95% CI 561\u2013NR days)" or "not reached"
-    (when even the lower bound is not reached, the interval says nothing more)."""
-    med, lo = _raw(med), _raw(lo)
-    ci = f"95% CI {_days(lo)}\u2013{_days(hi)}"
-    if math.isinf(med):
-        return "not reached" if math.isinf(lo) or math.isnan(lo) else f"not reached ({ci} days)"
-    if math.isnan(med):
-        return "not estimable"
-    return f"{med:.0f} days ({ci})"
-
-
 def _km_rows(adtte: pd.DataFrame, paramcd: str, name: str, ci: str) -> list[dict]:
     from nscore import survival
 
@@ -102,7 +91,7 @@ def _km_rows(adtte: pd.DataFrame, paramcd: str, name: str, ci: str) -> list[dict
     lo, hi = _ci_pair(getattr(km, "median_ci_", None))
     rows = [{"key": f"{name.lower()}_median", "label": f"Median {name} (Kaplan-Meier)",
              "value": _finite(km.median_), "lower": _finite(lo), "upper": _finite(hi),
-             "display": _median_display(km.median_, lo, hi), "unit": "days"}]
+             "display": median_ci_text(km.median_, lo, hi), "unit": "days"}]
     at = km.survival_at([YEAR_DAYS, 2 * YEAR_DAYS]).reset_index(drop=True)
     for i, yr in enumerate((1, 2)):
         s, l, u = (100 * _finite(at.loc[i, c]) for c in ("survival", "lower", "upper"))
@@ -168,7 +157,7 @@ def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
         med, lo, hi = (_raw(v) for v in fu)
     rows.append({"key": "followup_median", "label": "Median follow-up (reverse Kaplan-Meier)",
                  "value": _finite(med), "lower": _finite(lo), "upper": _finite(hi),
-                 "display": _median_display(med, lo, hi), "unit": "days"})
+                 "display": median_ci_text(med, lo, hi), "unit": "days"})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 

@@ -16,7 +16,7 @@ Conventions shared by the whole module
 * Where the estimate is 1 (before the first event) or 0 the interval is the point itself; R reports
   NA there for the transforms that are undefined.
 * "Not reached" (a curve, or a confidence limit, that never drops to 0.5) is ``math.inf``; use
-  :func:`format_days` to print it.  A lower median limit R reports as NA while the median is
+  :func:`nscore.tables.median_ci_text` to print a median with its CI.  A lower median limit R reports as NA while the median is
   reached (the lower curve is undefined where S = 0, e.g. all remaining patients fail at once)
   is NaN, "not estimable".
 """
@@ -340,15 +340,6 @@ class KaplanMeier:
         """False when the curve never drops to 0.5 within follow-up."""
         self._check_fitted()
         return math.isfinite(self.median_)
-
-    def median_text(self, digits: int = 0, unit: str = "days") -> str:
-        """'310 days (95% CI 285 to 363)'; 'not reached' where a value is not reached."""
-        self._check_fitted()
-        level = round(100 * (1 - self.alpha))
-        lo, hi = self.median_ci_
-        m = format_days(self.median_, digits)
-        m = m if not math.isfinite(self.median_) else f"{m} {unit}"
-        return f"{m} ({level}% CI {format_days(lo, digits)} to {format_days(hi, digits)})"
 
     def survival_at(self, times) -> pd.DataFrame:
         """Survival and CI at ``times`` (right-continuous step function, R ``summary(fit, times)``).

@@ -65,6 +65,8 @@ def _cell(value) -> str:
     text = _ESCAPE.sub(r"\\\1", text)
     if re.match(r"^[-+]\s", text) or re.match(r"^\d+[.)]\s", text):
         text = "\\" + text  # would otherwise start a nested list
+    if text.startswith("%"):
+        text = "\\" + text  # a line starting with % is a MyST comment: the cell would be empty
     return text
 
 
@@ -479,11 +481,20 @@ YEAR_DAYS = 365.25
 
 
 def median_ci_text(median: float, lower: float, upper: float, unit: str = "days") -> str:
-    """``'547 days (95% CI 480–NR)'`` or ``'not reached (95% CI 900–NR)'``; inf/NaN = not reached."""
+    """The one way a Kaplan-Meier median is printed: ``'547 days (95% CI 480–NR)'``,
+    ``'not reached (95% CI 900–NR)'``, or just ``'not reached'`` when even the lower limit is not
+    reached (the interval then says nothing more). ``inf`` = not reached (NR); NaN = not estimable
+    (NE), as :mod:`nscore.survival` returns them."""
     def f(v):
-        return "NR" if v is None or not math.isfinite(float(v)) else f"{float(v):.0f}"
-    head = "not reached" if not math.isfinite(float(median)) else f"{float(median):.0f}" + (f" {unit}" if unit else "")
-    return f"{head} (95% CI {f(lower)}\u2013{f(upper)})"
+        v = float("nan") if v is None else float(v)
+        return "NE" if math.isnan(v) else "NR" if math.isinf(v) else f"{v:.0f}"
+    median = float("nan") if median is None else float(median)
+    if math.isnan(median):
+        return "not estimable"
+    ci = f"95% CI {f(lower)}\u2013{f(upper)}"
+    if math.isinf(median):
+        return "not reached" if f(lower) in ("NR", "NE") else f"not reached ({ci})"
+    return f"{median:.0f}" + (f" {unit}" if unit else "") + f" ({ci})"
 
 
 def survival_text(estimate: float, lower: float, upper: float) -> str:

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nscore import survival as sv
+from nscore import survival as sv, tables
 from nscore.errors import NscoreError
 
 REF = Path(__file__).parent / "reference"
@@ -137,7 +137,7 @@ def test_km_median_flat_half_segments():
     km = sv.kaplan_meier(adam([1, 2, 3, 4], [1, 1, 0, 0])[0], "OS", ci="log")
     assert (km.median_, *km.median_ci_) == (3, 1, math.inf)
     assert km.median_reached_
-    assert "not reached" in km.median_text()
+    assert tables.median_ci_text(km.median_, *km.median_ci_) == "3 days (95% CI 1\u2013NR)"
 
 
 def test_km_median_ci_when_all_remaining_fail_together():
@@ -150,7 +150,7 @@ def test_km_median_ci_when_all_remaining_fail_together():
     # R's lower NA comes from S = 0 (undefined limit): NaN, "not estimable", not "not reached"
     km = sv.kaplan_meier(adam([5, 5, 5], [1, 1, 1])[0], "OS", ci="log")
     assert km.median_ == 5 and math.isnan(km.median_ci_[0]) and km.median_ci_[1] == math.inf
-    assert km.median_text() == "5 days (95% CI NE to not reached)"
+    assert tables.median_ci_text(km.median_, *km.median_ci_) == "5 days (95% CI NE\u2013NR)"
     # the displayed interval at S = 0 is the point itself (R: NA)
     assert km.table_[["survival", "lower", "upper"]].iloc[-1].tolist() == [0.0, 0.0, 0.0]
 

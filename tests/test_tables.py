@@ -140,7 +140,10 @@ def test_wide_keeps_first_appearance_order():
 @pytest.mark.parametrize("args, text", [
     ((547.0, 480.0, math.inf), "547 days (95% CI 480\u2013NR)"),
     ((math.inf, 900.0, math.inf), "not reached (95% CI 900\u2013NR)"),
-    ((float("nan"), float("nan"), float("nan")), "not reached (95% CI NR\u2013NR)"),
+    ((math.inf, math.inf, math.inf), "not reached"),
+    ((math.inf, float("nan"), math.inf), "not reached"),
+    ((5.0, float("nan"), math.inf), "5 days (95% CI NE\u2013NR)"),
+    ((float("nan"), float("nan"), float("nan")), "not estimable"),
 ])
 def test_median_ci_text(args, text):
     assert tables.median_ci_text(*args) == text
@@ -201,3 +204,16 @@ def test_expert_profiles_render_from_yaml(tmp_path):
     bad.write_text("experts:\n  - name: X\n", encoding="utf-8")
     with pytest.raises(TableError, match="lacks"):
         tables.expert_profiles(bad)
+
+
+def test_cell_starting_with_percent_is_not_a_myst_comment():
+    # MyST reads a line that starts with % as a comment: a header "% of evaluable" came out empty
+    from myst_parser.parsers.mdit import create_md_parser
+    from myst_parser.config.main import MdParserConfig
+    from myst_parser.mdit_to_docutils.base import DocutilsRenderer
+
+    md = create_md_parser(MdParserConfig(), DocutilsRenderer)
+    text = tables._cell("% of evaluable")
+    tokens = md.parse("* - " + text + "\n")
+    assert not any(t.type == "myst_line_comment" for t in tokens)
+    assert "% of evaluable" in "".join(t.content for t in tokens if t.type == "inline")
