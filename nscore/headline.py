@@ -176,6 +176,10 @@ def _change_text(diff: float, unit: str, prev: float, last: float) -> str:
         return f"{_short(prev, unit)} \u2192 {_short(last, unit)}"
     if diff == 0:
         return "no change"
+    suffix = {"%": " percentage points", "days": " days"}.get(unit, "")
+    step = 0.1 if unit == "%" else 1
+    if abs(diff) < step / 2:  # would print as "+0.0" or "-0.0"
+        return f"{'+' if diff > 0 else '-'}<{step:g}{suffix}"
     if unit == "%":
         return f"{diff:+.1f} percentage points"
     if unit == "days":

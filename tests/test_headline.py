@@ -176,3 +176,15 @@ def test_headline_survival_matches_r_on_shipped_data(cutoff):
                 assert math.isnan(got), (cutoff, key, col, got)
             else:
                 assert got == pytest.approx(scale * r, abs=1e-6 * scale), (cutoff, key, col)
+
+
+@pytest.mark.parametrize("diff, unit, text", [
+    (-0.01, "%", "-<0.1 percentage points"),   # was printed "-0.0 percentage points"
+    (0.04, "%", "+<0.1 percentage points"),
+    (0.0, "%", "no change"),
+    (2.345, "%", "+2.3 percentage points"),
+    (0.2, "days", "+<1 days"),
+    (194.0, "days", "+194 days"),
+])
+def test_change_text_never_prints_signed_zero(diff, unit, text):
+    assert hl._change_text(diff, unit, 1.0, 1.0 + diff) == text
