@@ -96,13 +96,19 @@ def _parse_cutoff_name(name: str) -> date | None:
     return parsed if parsed.isoformat() == name else None
 
 
-def list_cutoffs(data_dir="data") -> list[date]:
-    """Stored cutoffs, oldest first (directories named YYYY-MM-DD; work-in-progress ones ignored)."""
+def list_cutoffs(data_dir="data", until=None) -> list[date]:
+    """Stored cutoffs, oldest first (directories named YYYY-MM-DD; work-in-progress ones ignored).
+
+    ``until`` (a date or "YYYY-MM-DD") keeps only cutoffs on or before it: a page built for one
+    cutoff shows the history up to that cutoff, never data that arrived after it.
+    """
     root = _cutoffs_root(data_dir)
     if not root.is_dir():
         return []
-    found = [_parse_cutoff_name(p.name) for p in root.iterdir() if p.is_dir()]
-    return sorted(d for d in found if d is not None)
+    found = sorted(d for d in (_parse_cutoff_name(p.name) for p in root.iterdir() if p.is_dir()) if d is not None)
+    if until is not None:
+        found = [d for d in found if d <= _as_cutoff(until)]
+    return found
 
 
 def _as_cutoff(cutoff) -> date:

@@ -153,6 +153,10 @@ def test_two_cutoffs_and_latest(valid_dir, later_dir, store_root):
     assert versions.load(store_root).cutoff == date(2026, 2, 1)
     assert versions.load(store_root, "2025-08-01").cutoff == date(2025, 8, 1)
     assert versions.load(store_root, date(2025, 8, 1)).cutoff == date(2025, 8, 1)
+    # a page built for a cutoff sees the history up to it, never a later delivery
+    assert versions.list_cutoffs(store_root, until="2025-08-01") == [date(2025, 8, 1)]
+    assert versions.list_cutoffs(store_root, until=date(2026, 1, 31)) == [date(2025, 8, 1)]
+    assert versions.list_cutoffs(store_root, until="2026-02-01") == [date(2025, 8, 1), date(2026, 2, 1)]
 
 
 def test_unknown_cutoff_lists_what_is_stored(valid_dir, store_root):
