@@ -17,8 +17,11 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import dataclasses
+import hashlib
 import json
 import os
+import pickle
 import shutil
 import tarfile
 import tempfile
@@ -26,6 +29,8 @@ import uuid
 import zipfile
 from datetime import date
 from pathlib import Path
+
+import pandas as pd
 
 from nscore.errors import NscoreError, StaleOutputError
 from nscore.load import DATASETS, FORMATS, SOURCE_FILE, Cohort, load_cohort, sha256_file
@@ -287,7 +292,52 @@ def load(data_dir="data", cutoff="latest") -> Cohort:
     DataValidationError, NscoreError
         If the data break a rule, or the cutoff is not stored.
     """
-    return check_manifest(cutoff_dir(data_dir, cutoff))
+    directory = cutoff_dir(data_dir, cutoff)
+    cache = _validated_cache(directory)
+    if cache is not None and cache.is_file():
+        with open(cache, "rb") as handle:
+            return dataclasses.replace(pickle.load(handle), source=directory)
+    cohort = check_manifest(directory)
+    if cache is not None:
+        _write_atomically(cache, pickle.dumps(cohort, protocol=pickle.HIGHEST_PROTOCOL))
+    return cohort
+
+
+#: The code that decides whether data are valid and how they are typed: a change to any of these
+#: files invalidates every cached validation.
+_VALIDATION_CODE = ("schema.py", "load.py", "versions.py")
+
+
+def _validated_cache(directory: Path) -> Path | None:
+    """Where the validated cohort of ``directory`` is cached, or None when it cannot be.
+
+    Why: every chapter loads its cutoff, and validating 100,000 patients takes seconds; the build
+    validates each cutoff once and the chapters reuse the result. The key is the manifest's bytes
+    (the files have just been checked against it, so this is the data's exact bytes) and the
+    validation code, so a cached cohort is what a fresh validation would return. The cache lives in
+    ``_build/cache/validated/`` beside the data store (``data/``), never inside it.
+    """
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file() or _hash_problems(directory, read_manifest(directory)):
+        return None  # check_manifest will report it
+    digest = hashlib.sha256(manifest_path.read_bytes())
+    here = Path(__file__).parent
+    for name in _VALIDATION_CODE:
+        digest.update((here / name).read_bytes())
+    digest.update(pd.__version__.encode())
+    store_root = directory.parent.parent
+    return store_root.parent / "_build" / "cache" / "validated" / f"{directory.name}-{digest.hexdigest()[:16]}.pickle"
+
+
+def _write_atomically(path: Path, payload: bytes) -> None:
+    """Write via a temporary file and rename, so parallel chapter kernels never read half a file."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
+        tmp.write_bytes(payload)
+        os.replace(tmp, path)
+    except OSError:  # a read-only checkout still loads, just without the cache
+        pass
 
 
 # --------------------------------------------------------------------------------------------

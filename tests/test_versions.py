@@ -297,3 +297,36 @@ def test_readme_row_counts_match_the_shipped_manifests(shipped_dir):
         files = versions.read_manifest(versions.cutoff_dir(PROJECT / "data", cutoff))["files"]
         rows = " | ".join(str(files[f"{d}.csv"]["rows"]) for d in DATASETS)
         assert f"| {cutoff.isoformat()} | {rows} |" in readme
+
+
+def test_validated_cohort_is_cached_per_data_bytes_and_code(valid_dir, store_root, monkeypatch):
+    """A chapter's load reuses the validation the build already did; any data byte or a change
+    to the validation code means validating again."""
+    import pandas.testing as pdt
+
+    from nscore import load as load_module
+
+    stored = versions.store(valid_dir, store_root)
+    first = versions.load(store_root)
+    cached = list((store_root.parent / "_build" / "cache" / "validated").glob("*.pickle"))
+    assert len(cached) == 1
+
+    calls = []
+    real = load_module.load_cohort
+    monkeypatch.setattr(versions, "load_cohort", lambda d: calls.append(d) or real(d))
+    again = versions.load(store_root)
+    assert calls == []                                   # served from the cache
+    for name in ("adsl", "adrs", "adtte", "adae"):
+        pdt.assert_frame_equal(getattr(again, name), getattr(first, name))
+    assert (again.version, again.cutoff, again.source) == (first.version, first.cutoff, stored)
+
+    # the validation code is part of the key
+    monkeypatch.setattr(versions, "_VALIDATION_CODE", ("schema.py", "load.py"))
+    versions.load(store_root)
+    assert len(calls) == 1
+
+    # an edited data file is never served from the cache: it is reported as stale
+    adsl = stored / "adsl.csv"
+    adsl.write_bytes(adsl.read_bytes().replace(b",M,", b",F,", 1))
+    with pytest.raises(StaleOutputError, match="adsl.csv"):
+        versions.load(store_root)
