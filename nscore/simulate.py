@@ -250,12 +250,13 @@ def _assign_studies(rng: np.random.Generator, base: pd.DataFrame) -> None:
     """Trial and subject numbers. Allocation is illustrative: by diagnosis and trial opening date."""
     opens = np.array([(date(y, m, d) - FIRST_INFUSION).days for y, m, d in
                       [(2020, 11, 9), (2022, 12, 1), (2021, 3, 1), (2021, 3, 1), (2021, 3, 1)]])
-    # rows: DIAGNOSES, columns: STUDIES
-    affinity = np.array([[3, 2, 0, 3, 0],     # T-ALL
-                         [3, 2, 0, 3, 0],     # T-LBL
+    # rows: DIAGNOSES, columns: STUDIES. NCT04572308 and NCT04916860 enrolled T-ALL/LBL (Zhang
+    # et al., Am J Hematol 2023); which of the other three enrolled which diseases is not public.
+    affinity = np.array([[3, 2, 3, 0, 0],     # T-ALL
+                         [3, 2, 3, 0, 0],     # T-LBL
                          [1, 1, 0, 0, 4],     # MPAL
                          [1, 1, 0, 0, 4],     # AML
-                         [1, 0, 4, 0, 0]],    # PTCL
+                         [1, 0, 0, 4, 0]],    # PTCL
                         dtype=float)
     d = pd.Categorical(base["DIAG"], categories=DIAGNOSES).codes
     w = affinity[d] * (base["day0"].to_numpy()[:, None] >= opens[None, :])
