@@ -1011,8 +1011,12 @@ class CumulativeIncidence:
 
 def _aalen_johansen(durations, cause, alpha: float, ci: str) -> pd.DataFrame:
     """AJ estimate for two causes (1, 2; 0 = censored) with infinitesimal-jackknife SE (as R)."""
-    T = np.asarray(durations, dtype=float)
-    c = np.asarray(cause, dtype=int)
+    # Patients with the same (time, cause) have identical jackknife derivatives, so the work is
+    # done once per distinct pair, weighted by how many patients share it (exact, and independent
+    # of cohort size: at most three pairs per distinct time).
+    pairs, w = np.unique(np.column_stack([np.asarray(durations, dtype=float),
+                                          np.asarray(cause, dtype=float)]), axis=0, return_counts=True)
+    T, c, w = pairs[:, 0], pairs[:, 1].astype(int), w.astype(float)
     n_obs = T.size
     times = np.unique(T)
     S, F1, F2 = 1.0, 0.0, 0.0
@@ -1022,9 +1026,9 @@ def _aalen_johansen(durations, cause, alpha: float, ci: str) -> pd.DataFrame:
     for t in times:
         at = T >= t
         now = T == t
-        n = at.sum()
+        n = w[at].sum()
         dn1, dn2 = (now & (c == 1)), (now & (c == 2))
-        d1, d2 = dn1.sum(), dn2.sum()
+        d1, d2 = w[dn1].sum(), w[dn2].sum()
         h1, h2 = d1 / n, d2 / n
         if d1 + d2:
             # derivatives with respect to each patient's case weight (infinitesimal jackknife)
@@ -1035,8 +1039,8 @@ def _aalen_johansen(durations, cause, alpha: float, ci: str) -> pd.DataFrame:
             F1, F2 = F1 + S * h1, F2 + S * h2
             dS = dS * (1 - h1 - h2) - S * (dh1 + dh2)
             S = S * (1 - h1 - h2)
-        rows.append((t, n, d1, d2, (now & (c == 0)).sum(), F1, np.sqrt((dF1 ** 2).sum()),
-                     F2, np.sqrt((dF2 ** 2).sum()), S))
+        rows.append((t, n, d1, d2, w[now & (c == 0)].sum(), F1, np.sqrt((w * dF1 ** 2).sum()),
+                     F2, np.sqrt((w * dF2 ** 2).sum()), S))
     tab = pd.DataFrame(rows, columns=["time", "at_risk", "events", "competing_events", "censored",
                                       "cif", "std_err", "cif_competing", "std_err_competing",
                                       "event_free"])
