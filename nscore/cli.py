@@ -11,7 +11,7 @@ import datetime as dt
 import sys
 from pathlib import Path
 
-from nscore import pipeline
+from nscore import pipeline, versions
 from nscore.errors import NscoreError
 
 
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "simulate" and args.out is None and (args.n or args.cutoff or args.seed is not None):
         parser.error("simulate: --n/--cutoff/--seed need --out (without options it rewrites the shipped cutoffs)")
     try:
-        project = pipeline.Project(args.root if args.root is not None else pipeline.find_root())
+        project = pipeline.Project(args.root if args.root is not None else versions.project_root())
         if args.command == "build":
             pipeline.build(project, cutoff=args.cutoff, force=args.force, jobs=args.jobs)
         elif args.command == "update":

@@ -76,14 +76,6 @@ def _raw(x) -> float:
         return float("nan")
 
 
-def _days(x: float) -> str:
-    """Days as text: "NR" (not reached) for ``inf``, "NE" (not estimable) for NaN."""
-    x = _raw(x)
-    if math.isnan(x):
-        return "NE"
-    return "NR" if math.isinf(x) else f"{x:.0f}"
-
-
 def _km_rows(adtte: pd.DataFrame, paramcd: str, name: str, ci: str) -> list[dict]:
     from nscore import survival
 

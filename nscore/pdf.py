@@ -160,18 +160,14 @@ def overflowing(page) -> list[str]:
     )
 
 
-def jupyter_book_command() -> list[str]:
-    """The jupyter-book CLI of this environment (next to the running Python)."""
-    exe = Path(sys.executable).parent / "jupyter-book"
-    return [str(exe)] if exe.exists() else [sys.executable, "-m", "jupyter_book.cli.main"]
-
-
 def build_singlehtml(project_root: Path, work_dir: Path) -> Path:
     """Build the book as one HTML page under ``work_dir``; returns the page's directory.
 
     Uses the executed notebooks as they are (``execute_notebooks: off`` in ``_config.yml``) and
     a build directory of its own, so a concurrent site build in ``_build/`` is not disturbed.
     """
+    from nscore.pipeline import jupyter_book_command  # pipeline calls pdf lazily: no cycle
+
     cmd = jupyter_book_command() + [
         "build", str(project_root), "--builder", "singlehtml", "--path-output", str(work_dir),
     ]

@@ -178,15 +178,6 @@ def _rel(p: Path) -> str:
 # --------------------------------------------------------------------------------------------------
 # project
 # --------------------------------------------------------------------------------------------------
-def find_root(start: Path | None = None) -> Path:
-    """The project root: the nearest directory at or above ``start`` (default cwd) with ``_toc.yml``."""
-    here = Path(start or Path.cwd()).resolve()
-    for d in (here, *here.parents):
-        if (d / "_toc.yml").is_file():
-            return d
-    raise NscoreError(f"no _toc.yml found in {here} or any parent: not inside an nscore project")
-
-
 @dataclass(frozen=True)
 class Chapter:
     """A page of the book: ``file`` as in _toc.yml (``chapters/results``), ``name`` its stem."""
@@ -608,14 +599,15 @@ def _run_jobs(project: Project, jobs: list[_Job], n_workers: int, context: dict,
 # --------------------------------------------------------------------------------------------------
 # site
 # --------------------------------------------------------------------------------------------------
-def _jupyter_book() -> str:
+def jupyter_book_command() -> list[str]:
+    """The jupyter-book CLI of this environment (next to the running Python), as an argv prefix."""
     exe = Path(sys.executable).parent / "jupyter-book"
     if exe.exists():
-        return str(exe)
+        return [str(exe)]
     found = shutil.which("jupyter-book")
     if not found:
         raise BuildError("jupyter-book is not installed in this environment (pip install -r requirements.txt)")
-    return found
+    return [found]
 
 
 def _book_files(project: Project) -> list[Path]:
@@ -660,7 +652,7 @@ def _jupyter_book_build(project: Project, book: Path, progress: Progress, label:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(x for x in (str(project.root), env.get("PYTHONPATH", "")) if x)
     done = subprocess.run(
-        [_jupyter_book(), "build", str(book), "-W", "-n", "--keep-going"],
+        [*jupyter_book_command(), "build", str(book), "-W", "-n", "--keep-going"],
         capture_output=True, text=True, cwd=book, env=env,
     )
     log = book / "jupyter-book.log"
@@ -776,7 +768,6 @@ def build(
     available = store.cutoffs()
     if not available:
         raise NscoreError(f"no data cutoffs stored under {project.data_path / 'cutoffs'}")
-    newest = available[-1]
     only = _resolve_cutoff(cutoff, available)
     targets = [only] if only else list(available)
     chapters = project.chapters()

@@ -55,7 +55,6 @@ __all__ = [
     "SimonMakuchResult",
     "cumulative_incidence",
     "CumulativeIncidence",
-    "format_days",
 ]
 
 CI_TYPES = ("log-log", "log", "plain")
@@ -150,19 +149,6 @@ def _times(times: Iterable[float] | float) -> np.ndarray:
         raise SurvivalInputError("times must be numbers >= 0")
     return t
 
-
-def format_days(value: float, digits: int = 0, not_reached: str = "not reached") -> str:
-    """Format a time in days, writing ``not_reached`` for ``inf`` and "NE" for NaN."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "NE"
-    if math.isinf(value):
-        return not_reached
-    return f"{value:.{digits}f}"
-
-
-# --------------------------------------------------------------------------------------------------
-# R-compatible confidence intervals and quantiles
-# --------------------------------------------------------------------------------------------------
 
 def _confint(p: np.ndarray, se_log: np.ndarray, z: float, ci: str,
              fill: bool = True) -> tuple[np.ndarray, np.ndarray]:

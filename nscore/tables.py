@@ -32,9 +32,7 @@ __all__ = [
     "pct",
     "rate_text",
     "ci_text",
-    "median_text",
     "range_text",
-    "count_pct",
 ]
 
 FENCE = "````"  # four backticks: the directive may sit next to ``` code in a page
@@ -195,18 +193,6 @@ def ci_text(lower: float, upper: float, digits: int = 1, percent: bool = True, l
 def rate_text(k: int, n: int, estimate: float, lower: float, upper: float, digits: int = 1) -> str:
     """``'86.3% (284/329; 95% CI 82.2–89.8)'``."""
     return f"{pct(estimate, digits)} ({k}/{n}; {ci_text(lower, upper, digits)})"
-
-
-def count_pct(k: int, n: int, digits: int = 1) -> str:
-    """``'245/334 (73.4%)'``."""
-    return f"{k}/{n} ({pct(k / n if n else float('nan'), digits)})"
-
-
-def median_text(value: float | None, unit: str = "days", digits: int = 0) -> str:
-    """A Kaplan-Meier median, or 'not reached' when the curve never falls to 0.5 (inf or NaN)."""
-    if value is None or (isinstance(value, float) and (math.isnan(value) or math.isinf(value))):
-        return "not reached"
-    return f"{value:.{digits}f} {unit}".strip()
 
 
 def range_text(median: float, low: float, high: float, digits: int = 1) -> str:

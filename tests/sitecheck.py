@@ -23,7 +23,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,7 +31,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import nbformat
 import yaml
 
-from nscore import pdf, render
+from nscore import pdf, pipeline, render
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "_build" / "screenshots"
@@ -80,7 +79,7 @@ def repo_book_ready(root: Path = REPO) -> bool:
 
 def build_book(book: Path, work: Path, builder: str = "html", strict: bool = True) -> Path:
     """Run jupyter-book on ``book`` with output under ``work``; returns the built directory."""
-    cmd = pdf.jupyter_book_command() + ["build", str(book), "--builder", builder, "--path-output", str(work)]
+    cmd = pipeline.jupyter_book_command() + ["build", str(book), "--builder", builder, "--path-output", str(work)]
     if strict:
         cmd += ["-W", "-n", "--keep-going"]
     proc = subprocess.run(cmd, capture_output=True, text=True)
@@ -125,8 +124,6 @@ def repo_build():
     Returns ``(project, report)``; shared by test_book and the site, privacy and PDF tests.
     """
     if "build" not in _CACHE:
-        from nscore import pipeline
-
         root = _workdir("nscore-book-") / "repo"
         root.mkdir()
         for item in BOOK_ITEMS:

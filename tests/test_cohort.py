@@ -9,7 +9,6 @@ Zhang X, Lu P et al., /work/shared/seed/000_a34d2ef30ea8f0ef.txt, Results). The 
 from __future__ import annotations
 
 import types
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -17,7 +16,7 @@ import pytest
 from nscore import cohort as ch
 from nscore.errors import NscoreError
 
-from cohorts import PATIENTS, PUBLISHED_CUTOFF, ROOT, shipped_cohort, tiny_cohort  # noqa: F401
+from cohorts import PATIENTS, shipped_cohort, tiny_cohort
 
 
 @pytest.fixture(scope="module")
