@@ -45,7 +45,7 @@ from typing import Any, Callable, Iterable, Protocol
 
 import yaml
 
-from nscore import provenance
+from nscore import kernels, provenance
 from nscore.load import sha256_file
 from nscore.errors import BuildError, ChapterExecutionError, NscoreError, StaleOutputError
 
@@ -430,7 +430,7 @@ class BuildReport:
 # --------------------------------------------------------------------------------------------------
 # execution
 # --------------------------------------------------------------------------------------------------
-def _kernel_manager_class(root: Path, env_extra: dict[str, str], stderr=None):
+def _kernel_manager_class(root: Path, env_extra: dict[str, str], stderr=None, forkserver=None):
     """A kernel manager that starts this environment's python3 kernel in ``root`` with ``env_extra``.
 
     Only the venv's own kernelspec directory is searched (a user-level ``python3`` spec could point
@@ -438,6 +438,8 @@ def _kernel_manager_class(root: Path, env_extra: dict[str, str], stderr=None):
     The working directory and environment are given to the kernel process itself, because
     papermill's ``cwd`` is a process-wide ``chdir`` and chapters run in parallel threads.
     The kernel process's own stderr (kernel logs, not cell output) goes to ``stderr`` when given.
+    With a ``forkserver`` (:class:`nscore.kernels.ForkServer`) the kernel is forked from it instead
+    of started as a new interpreter.
     """
     from jupyter_client.kernelspec import KernelSpecManager
     from jupyter_client.manager import AsyncKernelManager
@@ -452,6 +454,10 @@ def _kernel_manager_class(root: Path, env_extra: dict[str, str], stderr=None):
             return KernelSpecManager(kernel_dirs=kernel_dirs, ensure_native_kernel=True)
 
         async def _async_pre_start_kernel(self, **kw):
+            if forkserver is not None and self.provisioner is None:
+                self.kernel_id = self.kernel_id or kw.pop("kernel_id", str(uuid.uuid4()))
+                self.provisioner = kernels.provisioner_class(forkserver)(
+                    kernel_id=self.kernel_id, kernel_spec=self.kernel_spec, parent=self)
             env = dict(kw.pop("env", None) or os.environ)
             env.update(env_extra)
             env["PYTHONPATH"] = pythonpath
@@ -508,7 +514,8 @@ def _execute(project: Project, job: _Job, context: dict, progress: Progress, sta
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         try:
             with open(kernel_log, "a", encoding="utf-8") as klog:
-                km_class = _kernel_manager_class(project.root, {provenance.ENV_VAR: prov.to_json()}, stderr=klog)
+                km_class = _kernel_manager_class(project.root, {provenance.ENV_VAR: prov.to_json()}, stderr=klog,
+                                                 forkserver=context.get("forkserver"))
                 pm.execute_notebook(
                     str(tmp_in), str(job.out), parameters=params, kernel_name=KERNEL_NAME,
                     progress_bar=False, log_output=False, request_save_on_cell_execute=False,
@@ -549,6 +556,8 @@ def _execute(project: Project, job: _Job, context: dict, progress: Progress, sta
         "build_time": context["build_time"],
         "commit": context["commit"],
         "packages": context["packages"],
+        "kernel": "forked from the build's pre-imported zygote (nscore.kernels)"
+        if context.get("forkserver") is not None else "new interpreter",
     }
     out.metadata.pop("jupytext", None)
     nbformat.write(out, job.out)
@@ -567,6 +576,11 @@ def _source_cell_index(executed: Path, cell_index: int) -> int:
     return cell_index - 1 if injected and injected[0] < cell_index else cell_index
 
 
+def _code_cells(source: Path) -> int:
+    """Code cells in a chapter source: the cost estimate that orders the queue."""
+    return source.read_text(encoding="utf-8").count("```{code-cell}")
+
+
 def _run_jobs(project: Project, jobs: list[_Job], n_workers: int, context: dict, progress: Progress, stage: Path) -> dict:
     """Execute ``jobs`` in a thread pool (one kernel each); raise the first failure in toc order."""
     seconds: dict[tuple[str, str], float] = {}
@@ -577,8 +591,17 @@ def _run_jobs(project: Project, jobs: list[_Job], n_workers: int, context: dict,
         with lock:
             progress(msg)
 
+    if context.get("forkserver") is not None:
+        try:
+            context["forkserver"].wait_ready()
+        except kernels.ForkServerError as exc:
+            progress(f"  note     kernels start as new interpreters: {exc}")
+            context["forkserver"] = None
+
     with cf.ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="nscore-chapter") as pool:
-        futs = {pool.submit(_execute, project, j, context, say, stage): (i, j) for i, j in enumerate(jobs)}
+        # longest first, so the longest chapter never starts last and leaves one core idle at the end
+        order = sorted(range(len(jobs)), key=lambda i: -_code_cells(project.source(jobs[i].chapter)))
+        futs = {pool.submit(_execute, project, jobs[i], context, say, stage): (i, jobs[i]) for i in order}
         for fut in cf.as_completed(futs):
             i, j = futs[fut]
             try:
@@ -775,6 +798,29 @@ def build(
         if not project.source(ch).exists():
             raise NscoreError(f"chapter source missing: {project.source(ch)} (listed in _toc.yml as {ch.file})")
 
+    project.build_dir.mkdir(parents=True, exist_ok=True)
+    forkserver = _start_forkserver(project)
+    try:
+        return _build_with(project, store, available, targets, chapters, forkserver, force, jobs, progress, t_start)
+    finally:
+        if forkserver is not None:
+            forkserver.close()
+
+
+def _start_forkserver(project: Project) -> "kernels.ForkServer | None":
+    """The build's kernel zygote, importing while the data are validated (None when switched off)."""
+    if not kernels.enabled():
+        return None
+    log = project.build_dir / "forkserver.log"
+    log.unlink(missing_ok=True)
+    return kernels.ForkServer(project.root, log).start()
+
+
+def _build_with(
+    project: Project, store: DataStore, available: list[str], targets: list[str], chapters: list[Chapter],
+    forkserver: "kernels.ForkServer | None", force: bool, jobs: int | None, progress: Progress, t_start: float,
+) -> BuildReport:
+    """:func:`build` once its arguments are checked: validate, key, then build under the lock."""
     progress(f"validating data: {', '.join(available)}")
     versions = {c: store.load(c) for c in available}
     data_versions = {c: v.version for c, v in versions.items()}
@@ -783,10 +829,10 @@ def build(
         "build_time": provenance.utc_now(),
         "commit": provenance.code_commit(project.root),
         "packages": provenance.package_versions(),
+        "forkserver": forkserver,
     }
     shared = {"code": code_hash(project), "environment": environment_hash(project)}
 
-    project.build_dir.mkdir(parents=True, exist_ok=True)
     with _build_lock(project):
         return _build_locked(
             project, available=available, targets=targets, chapters=chapters, data_versions=data_versions,

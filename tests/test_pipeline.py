@@ -271,3 +271,17 @@ def test_a_second_concurrent_build_is_refused(toy):
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(NscoreError, match="another nscore build is running"):
             pipeline.build(make_project(toy), progress=lambda m: None)
+
+
+def test_chapters_run_in_forked_kernels_and_fall_back_when_the_zygote_fails(toy, built_toy, monkeypatch):
+    meta = json.loads((built_toy / "chapters" / "second.ipynb").read_text())["metadata"]["nscore"]
+    assert meta["kernel"].startswith("forked")
+    # a zygote that dies while importing: the build says so and starts ordinary kernels
+    (toy / "dies_on_import.py").write_text("import os\nos._exit(3)\n")
+    monkeypatch.setattr(pipeline.kernels, "PRELOAD", ("dies_on_import",))
+    messages: list[str] = []
+    report = pipeline.build(make_project(toy), force=True, progress=messages.append)
+    assert sorted(report.executed) == [(CUTOFF, "index"), (CUTOFF, "second")]
+    assert any("kernels start as new interpreters" in m and "did not start" in m for m in messages)
+    meta = json.loads((toy / "chapters" / "second.ipynb").read_text())["metadata"]["nscore"]
+    assert meta["kernel"] == "new interpreter"

@@ -1,0 +1,162 @@
+"""Chapter kernels forked from a pre-imported zygote (nscore.kernels), driven as the pipeline drives them.
+
+Each test runs real notebooks through papermill with the pipeline's kernel manager, on a zygote
+whose preload is a marker module written into the test's own project root.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+from papermill.exceptions import PapermillExecutionError
+
+from nscore import kernels, pipeline
+
+pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked kernels need POSIX fork")
+
+MARKER = '''
+import os
+IMPORTED_IN = os.getpid()
+'''
+
+
+def notebook(tmp: Path, name: str, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp / f"{name}.ipynb"
+    nbformat.write(nb, path)
+    return path
+
+
+def run(server, root: Path, nb: Path, env: dict | None = None, **kw) -> str:
+    """Execute ``nb`` in a kernel forked by ``server``; return its stdout."""
+    out = nb.with_suffix(".out.ipynb")
+    km = pipeline._kernel_manager_class(root, env or {}, forkserver=server)
+    pm.execute_notebook(str(nb), str(out), kernel_name="python3", kernel_manager_class=km,
+                        progress_bar=False, **kw)
+    done = nbformat.read(out, as_version=4)
+    return "".join(o.get("text", "") for c in done.cells for o in c.get("outputs", []))
+
+
+@pytest.fixture
+def root(tmp_path) -> Path:
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "zygote_marker.py").write_text(MARKER)
+    return project
+
+
+@pytest.fixture
+def server(root, tmp_path):
+    with kernels.ForkServer(root, tmp_path / "zygote.log", preload=("pandas", "zygote_marker")) as fs:
+        yield fs
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie still answers kill(0); /proc tells it apart
+    state = Path(f"/proc/{pid}/stat")
+    return not (state.exists() and state.read_text().split(") ")[-1].startswith("Z"))
+
+
+def test_kernel_runs_on_modules_the_zygote_imported(server, root, tmp_path):
+    nb = notebook(tmp_path, "a", "import os, sys, zygote_marker",
+                  "print('pandas preloaded:', 'pandas' in sys.modules)",
+                  "print('marker imported by an ancestor:', zygote_marker.IMPORTED_IN != os.getpid())")
+    text = run(server, root, nb)
+    assert "marker imported by an ancestor: True" in text
+    # a module that the zygote imported is already loaded before the chapter imports it
+    text = run(server, root, notebook(tmp_path, "b", "import sys", "print('pandas preloaded:', 'pandas' in sys.modules)"))
+    assert "pandas preloaded: True" in text
+
+
+def test_each_kernel_starts_with_an_empty_namespace_its_env_and_cwd(server, root, tmp_path):
+    first = notebook(tmp_path, "first", "leftover = 42", "import os; print('cwd', os.getcwd())",
+                     "print('env', os.environ.get('NSCORE_TEST_VALUE'))")
+    text = run(server, root, first, env={"NSCORE_TEST_VALUE": "first"})
+    assert f"cwd {root}" in text and "env first" in text
+    second = notebook(tmp_path, "second", "print('leftover' in globals())", "import os",
+                      "print('env', os.environ.get('NSCORE_TEST_VALUE'))")
+    text = run(server, root, second, env={"NSCORE_TEST_VALUE": "second"})
+    assert text.splitlines()[0] == "False"
+    assert "env second" in text
+
+
+def test_cell_error_is_reported_as_papermill_reports_it(server, root, tmp_path):
+    nb = notebook(tmp_path, "fails", "x = 1", "raise ValueError('chapter broke')")
+    with pytest.raises(PapermillExecutionError) as err:
+        run(server, root, nb)
+    assert err.value.ename == "ValueError" and "chapter broke" in err.value.evalue
+
+
+def test_a_kernel_that_dies_fails_the_run_instead_of_hanging(server, root, tmp_path):
+    nb = notebook(tmp_path, "dies", "import os", "os._exit(3)")
+    t0 = time.monotonic()
+    with pytest.raises(Exception) as err:
+        run(server, root, nb)
+    assert time.monotonic() - t0 < 60
+    assert "dead" in str(err.value).lower() or "died" in str(err.value).lower()
+
+
+def test_a_cell_over_the_timeout_is_interrupted_and_its_kernel_ended(server, root, tmp_path):
+    nb = notebook(tmp_path, "slow", "import os; print('pid', os.getpid(), flush=True)", "import time; time.sleep(120)")
+    t0 = time.monotonic()
+    with pytest.raises(Exception):
+        run(server, root, nb, execution_timeout=2)
+    assert time.monotonic() - t0 < 60
+    out = nbformat.read(nb.with_suffix(".out.ipynb"), as_version=4)
+    pid = int(out.cells[0].outputs[0]["text"].split()[1])
+    deadline = time.monotonic() + 30
+    while alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(pid), "the timed-out kernel was left running"
+
+
+def test_forked_kernel_reports_exit_status_and_signals(server, root):
+    child = server.spawn(["python", "-m", "ipykernel_launcher", "-f", str(root / "nonexistent.json")],
+                         dict(os.environ), str(root), None)
+    # ipykernel given a connection file it cannot read still starts; end it with a signal
+    assert child.poll() is None or child.returncode is not None
+    child.kill()
+    assert child.wait(timeout=30) == -9
+    assert not alive(child.pid)
+
+
+def test_close_ends_the_zygote_and_its_kernels(root, tmp_path):
+    server = kernels.ForkServer(root, tmp_path / "z.log", preload=("zygote_marker",)).start()
+    child = server.spawn(["python", "-m", "ipykernel_launcher", "-f", str(tmp_path / "k.json")],
+                         dict(os.environ), str(root), None)
+    zygote = server.process.pid
+    assert alive(child.pid)
+    server.close()
+    deadline = time.monotonic() + 30
+    while (alive(child.pid) or alive(zygote)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not alive(child.pid) and not alive(zygote)
+    assert not Path(server.address).exists()
+
+
+def test_a_zygote_that_cannot_start_says_why(root, tmp_path):
+    (root / "broken_preload.py").write_text("import os\nprint('cannot preload', flush=True)\nos._exit(4)\n")
+    server = kernels.ForkServer(root, tmp_path / "broken.log", preload=("broken_preload",)).start()
+    try:
+        with pytest.raises(kernels.ForkServerError, match="did not start"):
+            server.wait_ready()
+    finally:
+        server.close()
+
+
+def test_switch_turns_forking_off(monkeypatch):
+    monkeypatch.setenv(kernels.ENV_SWITCH, "0")
+    assert not kernels.enabled()
+    monkeypatch.setenv(kernels.ENV_SWITCH, "1")
+    assert kernels.enabled()
