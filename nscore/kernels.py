@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import runpy
 import json
 import os
 import select
@@ -37,8 +38,8 @@ from nscore.errors import NscoreError
 
 ENV_SWITCH = "NSCORE_FORK_KERNELS"
 
-#: Imported once by the zygote. Anything a chapter imports that is missing here is imported by the
-#: chapter itself, as usual; a module listed here that fails to import is skipped.
+#: Imported once by the zygote before it forks anything. Anything a chapter imports that is missing
+#: here is imported by the chapter itself, as usual; a module listed here that fails to import is skipped.
 PRELOAD = (
     "numpy", "pandas", "scipy.stats", "pandera.pandas", "altair", "vl_convert", "yaml",
     "IPython", "ipykernel.kernelapp", "ipykernel.ipkernel", "myst_nb",
@@ -46,6 +47,21 @@ PRELOAD = (
     "nscore.published", "nscore.render", "nscore.safety", "nscore.survival", "nscore.tables",
     "nscore.versions",
 )
+
+#: Imported by the zygote between forks, while the chapters run: what the site build needs.
+LATE_PRELOAD = (
+    "sphinx.application", "jupyter_book.cli.main", "jupyter_book.sphinx", "myst_nb.sphinx_ext",
+    "sphinx_book_theme", "sphinxcontrib.bibtex", "sphinx_design", "sphinx_togglebutton",
+    "sphinx_copybutton", "sphinx_external_toc", "sphinx_multitoc_numbering", "sphinx_jupyterbook_latex",
+    "sphinx_thebe", "sphinx_comments", "sphinx.builders.html",
+)
+
+#: What the ``jupyter-book`` console script runs.
+JUPYTER_BOOK_ENTRY = "jupyter_book.cli.main:main"
+
+
+#: What ``python -m ipykernel_launcher`` runs.
+KERNEL_ENTRY = "ipykernel.kernelapp:launch_new_instance"
 
 
 class ForkServerError(NscoreError):
@@ -63,14 +79,16 @@ def enabled() -> bool:
 class ForkServer:
     """A zygote process for one build, in ``root`` with ``root`` first on ``PYTHONPATH``.
 
-    Use as a context manager; :meth:`spawn` returns a :class:`ForkedKernel`. ``log`` receives the
+    Use as a context manager; :meth:`spawn` returns a :class:`ForkedProcess`. ``log`` receives the
     zygote's own stderr (import warnings, a crash's traceback).
     """
 
-    def __init__(self, root: Path, log: Path, preload: tuple[str, ...] | None = None, start_timeout: float = 120):
+    def __init__(self, root: Path, log: Path, preload: tuple[str, ...] | None = None,
+                 late_preload: tuple[str, ...] | None = None, start_timeout: float = 120):
         self.root = Path(root)
         self.log = Path(log)
         self.preload = PRELOAD if preload is None else preload
+        self.late_preload = LATE_PRELOAD if late_preload is None else late_preload
         self.start_timeout = start_timeout
         self._dir = Path(tempfile.mkdtemp(prefix="nscore-zygote-"))
         self.address = str(self._dir / "zygote.sock")
@@ -85,7 +103,7 @@ class ForkServer:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log, "ab") as err:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "nscore.kernels", self.address, *self.preload],
+                [sys.executable, "-m", "nscore.kernels", self.address, *self.preload, "--", *self.late_preload],
                 cwd=self.root, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
                 start_new_session=True,
             )
@@ -108,11 +126,22 @@ class ForkServer:
                 raise ForkServerError(f"the kernel fork server did not start; its log ends:\n{tail}")
             self._ready = True
 
-    def spawn(self, argv: list[str], env: dict[str, str], cwd: str, stderr_path: str | None) -> "ForkedKernel":
+    def spawn(self, entry: str, args: list[str], env: dict[str, str], cwd: str,
+              stdout: str | None = None, stderr: str | None = None) -> "ForkedProcess":
+        """Fork a child that runs ``entry`` ("module:function", or a module run as ``__main__``).
+
+        ``sys.argv`` is ``[module, *args]``; stdout and stderr go to the files named (else devnull).
+        """
         self.wait_ready()
         if self.process is None or self.process.poll() is not None:
             raise ForkServerError("the kernel fork server is not running")
-        return ForkedKernel(self.address, argv, env, cwd, stderr_path)
+        request = {"entry": entry, "args": list(args), "env": env, "cwd": cwd, "stdout": stdout, "stderr": stderr}
+        return ForkedProcess(self.address, request)
+
+    def run(self, entry: str, args: list[str], env: dict[str, str], cwd: str,
+            stdout: str | None = None, stderr: str | None = None) -> int:
+        """:meth:`spawn` and wait: the exit status (negative: the signal that ended it)."""
+        return self.spawn(entry, args, env, cwd, stdout, stderr).wait()
 
     def close(self) -> None:
         """Stop the zygote; it kills kernels still running (a build that ends has none)."""
@@ -137,19 +166,18 @@ class ForkServer:
         self.close()
 
 
-class ForkedKernel:
-    """The ``subprocess.Popen`` surface that jupyter_client's local provisioner uses, for a forked kernel.
+class ForkedProcess:
+    """The ``subprocess.Popen`` surface that jupyter_client's local provisioner uses, for a forked child.
 
-    The kernel is the zygote's child, not ours: its exit status arrives on this kernel's own
-    connection to the zygote, and signals go to its pid directly.
+    The child is the zygote's, not ours: its exit status arrives on this child's own connection to
+    the zygote, and signals go to its pid directly.
     """
 
     stdin = stdout = stderr = None
 
-    def __init__(self, address: str, argv: list[str], env: dict[str, str], cwd: str, stderr_path: str | None):
+    def __init__(self, address: str, request: dict):
         self._conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._conn.connect(address)
-        request = {"argv": argv, "env": env, "cwd": cwd, "stderr": stderr_path}
         self._conn.sendall(json.dumps(request).encode() + b"\n")
         self._buffer = b""
         self.pid = int(self._read_line(timeout=60))
@@ -205,10 +233,12 @@ def provisioner_class(server: ForkServer):
 
     class ForkProvisioner(LocalProvisioner):
         async def launch_kernel(self, cmd: list[str], **kwargs: Any):
+            if cmd[1:3] != ["-m", "ipykernel_launcher"]:
+                raise ForkServerError(f"only ipykernel kernels are forked, not {cmd}")
             stderr = kwargs.get("stderr")
             self.process = server.spawn(
-                cmd, dict(kwargs.get("env") or os.environ), str(kwargs.get("cwd") or os.getcwd()),
-                getattr(stderr, "name", None),
+                KERNEL_ENTRY, cmd[3:], dict(kwargs.get("env") or os.environ),
+                str(kwargs.get("cwd") or os.getcwd()), stderr=getattr(stderr, "name", None),
             )
             self.pid = self.process.pid
             self.pgid = None  # the kernel leads its own session; signal it, never a group
@@ -221,36 +251,34 @@ def provisioner_class(server: ForkServer):
 # --------------------------------------------------------------------------------------------------
 # server side (the zygote: python -m nscore.kernels ADDRESS MODULE...)
 # --------------------------------------------------------------------------------------------------
-def _kernel_child(request: dict, inherited: list) -> None:
-    """Become the kernel: own session, the request's fds, environment and cwd, then ipykernel."""
+def _child(request: dict, inherited: list) -> None:
+    """Become the requested program: own session, fds, environment and cwd, then its entry point."""
     code = 1
     try:
         signal.set_wakeup_fd(-1)
-        for x in inherited:  # the zygote's sockets and pipe are not the kernel's
+        for x in inherited:  # the zygote's sockets and pipe are not the child's
             x.close() if isinstance(x, socket.socket) else os.close(x)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
         os.setsid()
-        devnull = os.open(os.devnull, os.O_RDWR)
-        os.dup2(devnull, 0)
-        os.dup2(devnull, 1)
-        if request.get("stderr"):
-            err = os.open(request["stderr"], os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            os.dup2(err, 2)
+        os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+        for fd, name in ((1, "stdout"), (2, "stderr")):
+            target = request.get(name) or os.devnull
+            os.dup2(os.open(target, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644), fd)
         os.environ.clear()
         os.environ.update(request["env"])
         os.chdir(request["cwd"])
-        argv = list(request["argv"])
-        # [python, -m, ipykernel_launcher, -f, FILE] -> ipykernel's own argv
-        args = argv[argv.index("ipykernel_launcher") + 1:] if "ipykernel_launcher" in argv else argv[1:]
-        sys.argv = ["ipykernel_launcher", *args]
-        if sys.path and sys.path[0] in ("", os.getcwd()):
+        module, _, function = request["entry"].partition(":")
+        sys.argv = [module, *request["args"]]
+        if sys.path and sys.path[0] in ("", os.getcwd()):  # as ipykernel_launcher and console scripts do
             del sys.path[0]
-        from ipykernel import kernelapp
-
-        kernelapp.launch_new_instance()
-        code = 0
+        if function:
+            result = getattr(importlib.import_module(module), function)()
+            code = result if isinstance(result, int) else 0
+        else:
+            runpy.run_module(module, run_name="__main__", alter_sys=True)
+            code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
     except BaseException:
@@ -265,14 +293,22 @@ def _kernel_child(request: dict, inherited: list) -> None:
             os._exit(code)
 
 
-def serve(address: str, preload: list[str]) -> None:
-    """Import ``preload``, then fork one kernel per connection until terminated."""
+def _preload(name: str) -> None:
     with contextlib.redirect_stdout(sys.stderr):  # stdout carries only the readiness line
-        for name in preload:
-            try:
-                importlib.import_module(name)
-            except Exception as exc:  # a missing optional module only costs its import later
-                print(f"nscore.kernels: preload {name} failed: {exc!r}", file=sys.stderr)
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # a missing optional module only costs its import later
+            print(f"nscore.kernels: preload {name} failed: {exc!r}", file=sys.stderr)
+
+
+def serve(address: str, preload: list[str], late_preload: list[str] = ()) -> None:
+    """Import ``preload``, then fork one child per connection until terminated.
+
+    ``late_preload`` is imported one module at a time whenever no request is waiting.
+    """
+    for name in preload:
+        _preload(name)
+    late = list(late_preload)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(address)
     listener.listen(64)
@@ -287,9 +323,11 @@ def serve(address: str, preload: list[str]) -> None:
     print("ready", flush=True)
     while not stopping:
         try:
-            ready, _, _ = select.select([listener, wake_r, *kernels, *pending], [], [])
+            ready, _, _ = select.select([listener, wake_r, *kernels, *pending], [], [], 0 if late else None)
         except InterruptedError:
             continue
+        if not ready and late:
+            _preload(late.pop(0))
         for r in ready:
             if r is listener:
                 conn, _ = listener.accept()
@@ -308,7 +346,7 @@ def serve(address: str, preload: list[str]) -> None:
                     request = json.loads(pending.pop(r).split(b"\n", 1)[0])
                     pid = os.fork()
                     if pid == 0:
-                        _kernel_child(request, [listener, *kernels, *pending, r, wake_r, wake_w])
+                        _child(request, [listener, *kernels, *pending, r, wake_r, wake_w])
                     kernels[r] = pid
                     r.sendall(f"{pid}\n".encode())
             elif r in kernels and not r.recv(4096):  # the build dropped this kernel: end it
@@ -353,4 +391,6 @@ def _reap(kernels: dict[socket.socket, int]) -> None:
 
 
 if __name__ == "__main__":
-    serve(sys.argv[1], sys.argv[2:])
+    _args = sys.argv[2:]
+    _cut = _args.index("--") if "--" in _args else len(_args)
+    serve(sys.argv[1], _args[:_cut], _args[_cut + 1:])

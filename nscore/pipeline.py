@@ -668,24 +668,37 @@ def _stage_book(project: Project, dest: Path, notebooks: dict[str, Path], chapte
         shutil.copy2(notebooks[ch.name], target)
 
 
-def _jupyter_book_build(project: Project, book: Path, progress: Progress, label: str) -> Path:
-    """``jupyter-book build <book> -W -n --keep-going``; Sphinx extensions import this project's nscore."""
+def _jupyter_book_build(project: Project, book: Path, progress: Progress, label: str,
+                        forkserver: "kernels.ForkServer | None" = None) -> Path:
+    """``jupyter-book build <book> -W -n --keep-going``; Sphinx extensions import this project's nscore.
+
+    With a ``forkserver`` the command is forked from the build's zygote, which has imported Sphinx
+    and jupyter-book while the chapters ran; otherwise it is the ``jupyter-book`` executable.
+    """
     t0 = time.monotonic()
     progress(f"  site     {label}: jupyter-book build -W -n --keep-going")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(x for x in (str(project.root), env.get("PYTHONPATH", "")) if x)
-    done = subprocess.run(
-        [*jupyter_book_command(), "build", str(book), "-W", "-n", "--keep-going"],
-        capture_output=True, text=True, cwd=book, env=env,
-    )
+    args = ["build", str(book), "-W", "-n", "--keep-going"]
+    out, err = book / "jupyter-book.stdout", book / "jupyter-book.stderr"
+    returncode = None
+    if forkserver is not None:
+        try:
+            returncode = forkserver.run(kernels.JUPYTER_BOOK_ENTRY, args, env, str(book), stdout=str(out), stderr=str(err))
+        except kernels.ForkServerError as exc:
+            progress(f"  note     {label}: jupyter-book starts as a new interpreter: {exc}")
+    if returncode is None:
+        with open(out, "w") as fo, open(err, "w") as fe:
+            returncode = subprocess.run([*jupyter_book_command(), *args], stdout=fo, stderr=fe, cwd=book, env=env).returncode
+    stdout, stderr = (p.read_text(encoding="utf-8", errors="replace") for p in (out, err))
     log = book / "jupyter-book.log"
-    log.write_text(done.stdout + "\n" + done.stderr, encoding="utf-8")
+    log.write_text(stdout + "\n" + stderr, encoding="utf-8")
     html = book / "_build" / "html"
-    if done.returncode != 0 or not (html / "index.html").exists():
-        text = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + "\n" + done.stderr).replace(f"{book}/", "")
+    if returncode != 0 or not (html / "index.html").exists():
+        text = re.sub(r"\x1b\[[0-9;]*m", "", stdout + "\n" + stderr).replace(f"{book}/", "")
         warnings = [ln for ln in text.splitlines() if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
         detail = "\n".join(warnings[-60:]) or text[-4000:]
-        raise BuildError(f"jupyter-book build failed for {label} (exit {done.returncode}):\n{detail}")
+        raise BuildError(f"jupyter-book build failed for {label} (exit {returncode}):\n{detail}")
     progress(f"  site     {label}: built in {time.monotonic() - t0:.1f} s")
     return html
 
@@ -922,7 +935,7 @@ def _build_locked(
                         pass
                 book = stage / f"book-{c}"
                 _stage_book(project, book, notebooks[c], chapters)
-                html = _jupyter_book_build(project, book, progress, f"cutoff {c}")
+                html = _jupyter_book_build(project, book, progress, f"cutoff {c}", context.get("forkserver"))
                 _write_bundle(project, html / "_downloads" / BUNDLE_NAME.format(cutoff=c), c, notebooks[c], chapters)
                 _link_stubs(html, upto)
                 (html / SITE_MARKER).write_text(json.dumps({"site_key": skey, "cutoff": c}), encoding="utf-8")

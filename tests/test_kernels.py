@@ -54,7 +54,7 @@ def root(tmp_path) -> Path:
 
 @pytest.fixture
 def server(root, tmp_path):
-    with kernels.ForkServer(root, tmp_path / "zygote.log", preload=("pandas", "zygote_marker")) as fs:
+    with kernels.ForkServer(root, tmp_path / "zygote.log", preload=("pandas", "zygote_marker"), late_preload=("json",)) as fs:
         yield fs
 
 
@@ -122,8 +122,7 @@ def test_a_cell_over_the_timeout_is_interrupted_and_its_kernel_ended(server, roo
 
 
 def test_forked_kernel_reports_exit_status_and_signals(server, root):
-    child = server.spawn(["python", "-m", "ipykernel_launcher", "-f", str(root / "nonexistent.json")],
-                         dict(os.environ), str(root), None)
+    child = server.spawn(kernels.KERNEL_ENTRY, ["-f", str(root / "nonexistent.json")], dict(os.environ), str(root))
     # ipykernel given a connection file it cannot read still starts; end it with a signal
     assert child.poll() is None or child.returncode is not None
     child.kill()
@@ -132,9 +131,8 @@ def test_forked_kernel_reports_exit_status_and_signals(server, root):
 
 
 def test_close_ends_the_zygote_and_its_kernels(root, tmp_path):
-    server = kernels.ForkServer(root, tmp_path / "z.log", preload=("zygote_marker",)).start()
-    child = server.spawn(["python", "-m", "ipykernel_launcher", "-f", str(tmp_path / "k.json")],
-                         dict(os.environ), str(root), None)
+    server = kernels.ForkServer(root, tmp_path / "z.log", preload=("zygote_marker",), late_preload=()).start()
+    child = server.spawn(kernels.KERNEL_ENTRY, ["-f", str(tmp_path / "k.json")], dict(os.environ), str(root))
     zygote = server.process.pid
     assert alive(child.pid)
     server.close()
@@ -147,7 +145,7 @@ def test_close_ends_the_zygote_and_its_kernels(root, tmp_path):
 
 def test_a_zygote_that_cannot_start_says_why(root, tmp_path):
     (root / "broken_preload.py").write_text("import os\nprint('cannot preload', flush=True)\nos._exit(4)\n")
-    server = kernels.ForkServer(root, tmp_path / "broken.log", preload=("broken_preload",)).start()
+    server = kernels.ForkServer(root, tmp_path / "broken.log", preload=("broken_preload",), late_preload=()).start()
     try:
         with pytest.raises(kernels.ForkServerError, match="did not start"):
             server.wait_ready()
@@ -160,3 +158,35 @@ def test_switch_turns_forking_off(monkeypatch):
     assert not kernels.enabled()
     monkeypatch.setenv(kernels.ENV_SWITCH, "1")
     assert kernels.enabled()
+
+
+def test_run_gives_a_program_its_argv_output_files_and_exit_status(server, root, tmp_path):
+    (root / "prog.py").write_text(
+        "import os, sys\n"
+        "def main():\n"
+        "    print('argv', sys.argv[1:], 'cwd', os.getcwd())\n"
+        "    print('to stderr', file=sys.stderr)\n"
+        "    sys.exit(int(os.environ['EXIT_WITH']))\n"
+    )
+    out, err = tmp_path / "out.txt", tmp_path / "err.txt"
+    code = server.run("prog:main", ["a", "b"], dict(os.environ, EXIT_WITH="5"), str(tmp_path), str(out), str(err))
+    assert code == 5
+    assert out.read_text().strip() == f"argv ['a', 'b'] cwd {tmp_path}"
+    assert err.read_text().strip() == "to stderr"
+
+
+def test_late_preload_is_imported_while_idle(root, tmp_path):
+    (root / "late_marker.py").write_text(MARKER)
+    with kernels.ForkServer(root, tmp_path / "z.log", preload=(), late_preload=("late_marker",)) as server:
+        probe = tmp_path / "probe.txt"
+        (root / "probe.py").write_text(
+            "import os, sys\n"
+            "def main():\n"
+            "    print('late_marker' in sys.modules)\n"
+        )
+        deadline = time.monotonic() + 30
+        seen = "False"
+        while seen != "True" and time.monotonic() < deadline:
+            server.run("probe:main", [], dict(os.environ), str(root), str(probe))
+            seen = probe.read_text().strip().splitlines()[-1]
+        assert seen == "True"
