@@ -5,7 +5,19 @@ so every chart here receives aggregates only, and curves are *resampled on a fix
 (one row per grid point and group, e.g. every 7 days) instead of one row per observed event or
 censoring time. The embedded row count therefore depends on the follow-up length and the number
 of groups, never on the number of patients, and no single patient's event time can be read back.
-Censoring marks are binned on the same grid (count of censored patients in each 7-day bin).
+
+Censoring marks are aggregated too: one mark per curve for each 4-week interval
+(:data:`CENSOR_BIN_DAYS`) in which at least one patient was censored, drawn on the curve at the
+interval's end; the tooltip of the interactive chart gives the number censored in it. A mark per
+censored patient (or per 7-day bin) stops carrying information once a cohort is large, since
+nearly every bin then holds a censoring, and it makes the static SVG/PNG copies grow with the
+number of patients; with a fixed interval the drawing has at most one mark per curve and 4 weeks,
+whatever the cohort size. Convention for captions and alt text of such figures: say that the marks
+stand for censored patients *per 4-week interval* (e.g. "a mark for each 4-week interval in which
+patients were censored"), not one mark per patient.
+
+Plotted values are rounded (:data:`PLOT_DECIMALS`) before they are embedded: far below what a
+300-pixel axis or a tooltip formatted to 0.1% can show, and it keeps the pages light.
 
 Every chart carries its alt text as the Vega-Lite top-level ``description`` (Vega writes it into
 the SVG's ``aria-label``); the book's caption is given by the chapter (``{glue:figure}`` with a
@@ -67,6 +79,11 @@ GRADE_COLOURS: dict[int, str] = {0: "#DDDDDD", 1: OKABE_ITO["sky_blue"], 2: OKAB
                                  4: OKABE_ITO["vermillion"], 5: OKABE_ITO["black"]}
 DAYS_PER_MONTH = 365.25 / 12
 GRID_DAYS = 7
+#: Width of the intervals that censoring marks aggregate (4 grid steps; see the module notes).
+CENSOR_BIN_DAYS = 4 * GRID_DAYS
+#: Decimals kept in embedded probabilities and month positions (1e-4 = 0.01 percentage points,
+#: or about 4 minutes on the time axis).
+PLOT_DECIMALS = 4
 WIDTH = 560
 
 # Fields that would identify a patient; charts refuse frames that carry them.
@@ -141,12 +158,28 @@ def step_on_grid(steps: pd.DataFrame, grid: np.ndarray, value_columns: list[str]
     return out
 
 
-def _censor_bins(times: np.ndarray, counts: np.ndarray, grid: np.ndarray) -> np.ndarray:
-    """Censored patients per grid bin (g[i-1], g[i]], assigned to g[i]; bin 0 holds time 0."""
-    pos = np.searchsorted(grid, times, side="left")
+def _censor_bins(times: np.ndarray, counts: np.ndarray, grid: np.ndarray,
+                 width: float = CENSOR_BIN_DAYS) -> np.ndarray:
+    """Censored patients per interval ``(width*(k-1), width*k]``, placed on ``grid``.
+
+    Each interval's count goes to the first grid point at or after the interval's end (the end
+    itself when ``width`` is a multiple of the grid step), or to the grid's last point for a final
+    interval that the grid does not reach; time 0 keeps a point of its own. Every censored patient
+    is counted once, and at most one point per interval is non-zero, whatever the cohort size.
+    """
+    end = np.ceil(np.asarray(times, dtype=float) / width) * width
+    pos = np.searchsorted(grid, end, side="left")
     pos = np.clip(pos, 0, len(grid) - 1)
     out = np.zeros(len(grid), dtype=int)
-    np.add.at(out, pos, counts.astype(int))
+    np.add.at(out, pos, np.asarray(counts).astype(int))
+    return out
+
+
+def _rounded(frame: pd.DataFrame) -> pd.DataFrame:
+    """The float columns of a plotting frame rounded to :data:`PLOT_DECIMALS` (see module notes)."""
+    out = frame.copy()
+    floats = [c for c in out.columns if pd.api.types.is_float_dtype(out[c])]
+    out[floats] = out[floats].round(PLOT_DECIMALS)
     return out
 
 
@@ -209,8 +242,13 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
     Notes
     -----
     Curves are resampled every 7 days (see module notes), which moves no plotted step by more than
-    a week; censor ticks mark the 7-day bins in which patients were censored. The estimates
-    themselves come from ``nscore.survival``.
+    a week. Censoring is shown by one tick per curve at the end of each 4-week interval
+    (:data:`CENSOR_BIN_DAYS`) in which at least one patient was censored, not one tick per
+    patient: the number of ticks, and so the size of the static SVG/PNG, is bounded by the
+    follow-up and the number of groups and does not grow with the cohort; the interactive chart's
+    tooltip gives the number censored in each interval. A tick therefore stands for censorings at
+    most 4 weeks before it (never after it). The estimates themselves come from
+    ``nscore.survival``.
     """
     if hasattr(curves, "curves") and isinstance(curves.curves, Mapping):
         curves = curves.curves
@@ -230,11 +268,11 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
     parts, risk_rows = [], []
     for group, c, f in frames:
         cols = [col for col in ("estimate", "lower", "upper") if col in f.columns]
-        g = step_on_grid(f, grid, cols)
-        cens = f["censored"].fillna(0).to_numpy() if "censored" in f.columns else np.zeros(len(f))
-        g["censored"] = _censor_bins(f["time"].to_numpy(float), cens, grid)
         # a curve stops at its own last observation, not at the longest follow-up of all groups
-        g = g[g["day"] <= float(f["time"].max()) + GRID_DAYS]
+        own = grid[grid <= float(f["time"].max()) + GRID_DAYS]
+        g = step_on_grid(f, own, cols)
+        cens = f["censored"].fillna(0).to_numpy() if "censored" in f.columns else np.zeros(len(f))
+        g["censored"] = _censor_bins(f["time"].to_numpy(float), cens, own)
         g.insert(0, "group", group)
         parts.append(g)
         days = np.array(ticks) * DAYS_PER_MONTH
@@ -242,7 +280,7 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
             risk_rows.append({"group": group, "month": float(m), "at_risk": n})
     data = pd.concat(parts, ignore_index=True)
     data["month"] = data["day"] / DAYS_PER_MONTH
-    data = data.drop(columns="day")
+    data = _rounded(data.drop(columns="day"))
     groups = [g for g, _, _ in frames]
     if band is None:
         band = len(groups) == 1
@@ -262,8 +300,13 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
     layers.append(base.mark_line(interpolate="step-after", strokeWidth=2).encode(
         x=x, y=alt.Y("estimate:Q", title=y_title, scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%")),
         color=colour, strokeDash=alt.StrokeDash("group:N", legend=None, sort=groups), tooltip=tips))
+    # censoring marks: decorative for screen readers (aria=False: no label per mark in the SVG;
+    # the chart's description says they are there), their count in the tooltip
     layers.append(base.transform_filter("datum.censored > 0").mark_tick(
-        thickness=1.5, size=9, orient="vertical").encode(x=x, y="estimate:Q", color=colour))
+        thickness=1.5, size=9, orient="vertical", aria=False).encode(
+        x=x, y="estimate:Q", color=colour,
+        tooltip=[alt.Tooltip("group:N"), alt.Tooltip("month:Q", title="4 weeks to month", format=".1f"),
+                 alt.Tooltip("censored:Q", title="Censored in these 4 weeks")]))
     plot = alt.layer(*layers).properties(width=WIDTH, height=300, title=title)
     risk = pd.DataFrame(risk_rows, columns=["group", "month", "at_risk"])
     table = _risk_table(risk, groups, domain, ticks)
@@ -405,13 +448,17 @@ def flow_diagram(nodes: pd.DataFrame, *, title: str, alt_text: str) -> alt.Layer
 # cumulative incidence, Simon-Makuch
 # ---------------------------------------------------------------------------------------------
 def _risk_table(risk: pd.DataFrame, groups: list[str], domain: list[float], ticks: list[float]) -> alt.Chart:
-    """The numbers-at-risk row(s) drawn under a curve plot (shared x scale)."""
+    """The numbers-at-risk row(s) drawn under a curve plot (shared x scale).
+
+    The first column is centred on time 0, so the group labels keep clear of half the width of a
+    seven-digit number (``labelPadding``): large cohorts do not print counts over the labels.
+    """
     return alt.Chart(risk).mark_text(fontSize=11).encode(
         x=alt.X("month:Q", scale=alt.Scale(domain=domain, nice=False),
                 axis=alt.Axis(values=ticks, title=None, labels=False, ticks=False, domain=False, grid=False)),
         y=alt.Y("group:N", sort=groups, title=None,
                 axis=alt.Axis(domain=False, ticks=False, labels=len(groups) > 1, labelLimit=140,
-                              labelPadding=18)),
+                              labelPadding=26)),
         text="at_risk:Q", color=alt.Color("group:N", scale=_scale(groups), legend=None),
     ).properties(width=WIDTH, height=max(20 * len(groups), 20),
                  title=alt.TitleParams("Number at risk", anchor="start", fontSize=11, fontWeight="normal"))
@@ -453,7 +500,7 @@ def cif_plot(curves, *, title: str, alt_text: str, y_title: str = "Cumulative in
         parts.append(g)
     d = pd.concat(parts, ignore_index=True)
     d["month"] = d["day"] / DAYS_PER_MONTH
-    d = d.drop(columns="day")
+    d = _rounded(d.drop(columns="day"))
     colour = alt.Color("event:N", scale=_scale(events), title=None, legend=alt.Legend(orient="top", labelLimit=320))
     ticks = [float(m) for m in np.arange(0, top / DAYS_PER_MONTH + 1e-9, 6.0)]
     x = alt.X("month:Q", title="Months since infusion",
@@ -510,7 +557,7 @@ def simon_makuch_plot(curves, *, title: str, alt_text: str, y_title: str = "Over
         parts.append(g)
     d = pd.concat(parts, ignore_index=True)
     d["month"] = d["day"] / DAYS_PER_MONTH
-    d = d.drop(columns="day")
+    d = _rounded(d.drop(columns="day"))
     ticks = [float(m) for m in np.arange(0, top / DAYS_PER_MONTH + 1e-9, 6.0)]
     domain = [0, top / DAYS_PER_MONTH]
     plot = alt.Chart(d).mark_line(interpolate="step-after", strokeWidth=2).encode(

@@ -9,11 +9,19 @@ have no image. Every chart shown while ``render.enable()`` is active gets a mime
     chart's ``description`` as ``alt``), (2) an empty ``role="img"`` container that the pinned,
     vendored vega-embed (``_static/vendor``, loaded on every page by ``html_js_files`` in
     ``_config.yml``) turns into the live chart, hiding the fallback once it has rendered, and
-    (3) download links (``data:`` URIs, so they work offline and without JavaScript) for SVG and
-    PNG. Nothing in it points outside the page.
+    (3) download links for SVG and PNG. In the notebook the fallback image and the downloads are
+    ``data:`` URIs, so the executed notebook stays self-contained (notebook viewers, reviewer
+    bundles); nothing in it points outside the notebook.
 ``image/svg+xml``, ``image/png``
     made by ``vl-convert`` with the vega-lite version altair's schema names, for the PDF/LaTeX
     builders and for notebook viewers that do not run scripts.
+
+On the site (this module is also the Sphinx extension ``nscore.render``), every page's chart
+images are moved out of the page: each distinct image is written once into the built site as
+``_images/chart-<sha256 prefix>.svg|.png`` (content-hashed name) and the fallback ``<img>`` and the
+download links point at that file by a relative path (:func:`images_to_files`). A page then
+carries each chart's spec and alt text, not three base64 copies of its images (a third larger
+than the bytes they encode), and the site still works offline and without JavaScript.
 
 Usage (nscore.figures calls this on import)::
 
@@ -35,7 +43,10 @@ import hashlib
 import html
 import io
 import json
+import os
 import re
+from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -62,6 +73,17 @@ FONT = "DejaVu Sans, Liberation Sans, Arial, Helvetica, sans-serif"
 
 #: Pixel density of the downloadable PNG (2 = sharp on print and high-DPI screens).
 PNG_SCALE = 2
+
+#: Directory of the built site (relative to its root) that holds the chart images of every page.
+IMAGE_DIR = "_images"
+
+#: The fallback image and the two download links exactly as :func:`chart_html` writes them, with
+#: their ``data:`` URI; nothing else in a page is touched by :func:`images_to_files`.
+_CHART_DATA_URI = re.compile(
+    r'(?P<lead><img class="nscore-chart-fallback" src=|<a download="figure-[0-9a-f]{12}\.(?:svg|png)" href=)'
+    r'"data:image/(?P<kind>svg\+xml|png);base64,(?P<payload>[A-Za-z0-9+/=]+)"'
+)
+_SUFFIX = {"svg+xml": ".svg", "png": ".png"}
 
 #: Options handed to vegaEmbed in the page: SVG renderer (crisp in print, testable), no actions
 #: menu (its "Open in Vega Editor" posts to the web; downloads are offered as static links).
@@ -233,6 +255,59 @@ def enable() -> None:
 # --------------------------------------------------------------------------- Sphinx side
 
 
+def _write_once(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` unless it is already there (the name is the content's hash).
+
+    Written through a temporary file and renamed, so a page written in parallel never sees half a
+    file.
+    """
+    if path.is_file() and path.stat().st_size == len(data):
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def images_to_files(page_html: str, outdir: Path, url_for: Callable[[str], str]) -> str:
+    """``page_html`` with every chart's ``data:`` image replaced by a file in ``outdir``.
+
+    Parameters
+    ----------
+    page_html : str
+        HTML holding chart fragments as :func:`chart_html` writes them.
+    outdir : Path
+        Root of the built site; images go to ``outdir / IMAGE_DIR``, named
+        ``chart-<first 20 hex digits of the SHA-256 of the bytes>.svg`` or ``.png``, so the same
+        image (the fallback and the SVG download, a chart shown twice or on several pages) is
+        stored once, and a changed image gets a new name (no stale browser cache).
+    url_for : callable
+        Maps a path relative to the site root to the URL the page uses (Sphinx's ``pathto(path,
+        1)``: relative to the page, so the site works from any directory and offline).
+
+    Returns
+    -------
+    str
+        The page with ``src``/``href`` pointing at the files; everything else unchanged.
+    """
+    def move(m: re.Match) -> str:
+        data = base64.b64decode(m.group("payload"), validate=True)
+        name = f"chart-{hashlib.sha256(data).hexdigest()[:20]}{_SUFFIX[m.group('kind')]}"
+        _write_once(outdir / IMAGE_DIR / name, data)
+        return f'{m.group("lead")}"{html.escape(url_for(f"{IMAGE_DIR}/{name}"), quote=True)}"'
+
+    return _CHART_DATA_URI.sub(move, page_html)
+
+
+def _chart_images_to_files(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``: move the chart images of the page body into files (see module notes)."""
+    body = context.get("body")
+    if not body or "nscore-chart" not in body:
+        return
+    context["body"] = images_to_files(body, Path(app.builder.outdir),
+                                      lambda path: context["pathto"](path, 1))
+
+
 def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
     """Drop repeated ``<script>`` entries from a page.
 
@@ -277,8 +352,10 @@ def setup(app):
 
     The vendored scripts themselves are listed in ``html_js_files`` so that the configuration
     shows what every page loads; this hook keeps jupyter-book from adding the rest of
-    ``_static/vendor`` as scripts and keeps each script tag unique.
+    ``_static/vendor`` as scripts and keeps each script tag unique, and it writes the chart images
+    of every page as files of the site (:func:`images_to_files`).
     """
     app.connect("config-inited", _drop_auto_vendor_scripts, priority=100)
     app.connect("html-page-context", _dedupe_scripts)
+    app.connect("html-page-context", _chart_images_to_files)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

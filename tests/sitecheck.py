@@ -17,7 +17,6 @@ The build is done once per test session and shared by the test modules (module-l
 from __future__ import annotations
 
 import atexit
-import base64
 import json
 import os
 import re
@@ -475,10 +474,13 @@ def walk_site(site: Path, screenshots: Path = SCREENSHOTS, chart_timeout_ms: int
 # --------------------------------------------------------------------------- embedded chart data
 
 
+_CHART_SPEC = re.compile(r'<script type="application/json" class="nscore-chart-spec">(.*?)</script>', re.S)
+
+
 def embedded_datasets(html_text: str) -> list[list[dict]]:
     """Every dataset embedded in vega(-lite) specs in a page or notebook output text."""
     found = []
-    for m in re.finditer(r'<script type="application/json" class="nscore-chart-spec">(.*?)</script>', html_text, re.S):
+    for m in _CHART_SPEC.finditer(html_text):
         spec = json.loads(m.group(1))
         found.extend(_datasets_of(spec))
     return found
@@ -522,12 +524,41 @@ def notebook_texts(nb_path: Path) -> list[tuple[str, str]]:
     return texts
 
 
-def decode_data_uri_svgs(html_text: str) -> list[str]:
-    """The SVG documents inside data: URIs (fallback images and downloads)."""
-    return [
-        base64.b64decode(m.group(1)).decode("utf-8", "replace")
-        for m in re.finditer(r"data:image/svg\+xml;base64,([A-Za-z0-9+/=]+)", html_text)
-    ]
+@dataclass
+class ChartImages:
+    """One chart of a built page: its markup and the site files its static images are."""
+
+    html: str
+    spec: str
+    fallback: Path | None
+    svg: Path | None
+    png: Path | None
+
+
+def _linked_file(page: Path, url: str | None) -> Path | None:
+    """The file a relative ``src``/``href`` of ``page`` names (None for a data: URI or nothing)."""
+    if not url or urlsplit(url).scheme:
+        return None
+    return Path(unquote(urlsplit(urljoin("file://" + str(page), url)).path))
+
+
+def chart_images(page: Path) -> list[ChartImages]:
+    """Every chart of a built page (``nscore.render`` markup), in page order, with the files its
+    fallback ``<img>`` and its SVG and PNG download links point at."""
+    text = page.read_text(errors="replace")
+    charts = []
+    for block in text.split('<div class="nscore-chart" ')[1:]:
+        block = block[: block.find("</script>\n</div>") + len("</script>\n</div>")]
+        fallback = re.search(r'<img class="nscore-chart-fallback" src="([^"]*)"', block)
+        svg = re.search(r'<a download="figure-[0-9a-f]{12}\.svg" href="([^"]*)"', block)
+        png = re.search(r'<a download="figure-[0-9a-f]{12}\.png" href="([^"]*)"', block)
+        spec = _CHART_SPEC.search(block)
+        charts.append(ChartImages(
+            html=block, spec=spec.group(1) if spec else "",
+            fallback=_linked_file(page, fallback and fallback.group(1)),
+            svg=_linked_file(page, svg and svg.group(1)), png=_linked_file(page, png and png.group(1)),
+        ))
+    return charts
 
 
 def book_source() -> tuple[Path, str]:
@@ -548,7 +579,7 @@ def chart_specs(html_text: str) -> list[dict]:
     """The vega-lite specs of the charts in a page (as embedded by nscore.render)."""
     return [
         json.loads(m.group(1))
-        for m in re.finditer(r'<script type="application/json" class="nscore-chart-spec">(.*?)</script>', html_text, re.S)
+        for m in _CHART_SPEC.finditer(html_text)
     ]
 
 

@@ -1,11 +1,14 @@
 """Charts of the book (nscore.figures): aggregated data only, alt text, palette, renderable.
 
 Privacy is checked on the data each chart embeds: no subject identifiers, and a row count that
-does not grow with the number of patients (curves are resampled on a fixed 7-day grid).
+does not grow with the number of patients (curves are resampled on a fixed 7-day grid). Size is
+checked on what the site ships: the embedded spec and the static SVG of a chart stay the same size
+from the shipped 334 patients to a cohort 60 times larger (censoring marks per 4-week interval).
 """
 
 from __future__ import annotations
 
+import io
 import json
 import re
 from types import SimpleNamespace
@@ -59,9 +62,14 @@ def test_step_on_grid_is_right_continuous():
 
 
 def test_censor_bins_keep_every_censored_patient():
-    grid = np.arange(0, 29, 7, dtype=float)  # 0, 7, 14, 21, 28
-    out = figures._censor_bins(np.array([0.0, 1.0, 7.0, 8.0, 28.0]), np.array([1, 2, 1, 3, 1]), grid)
-    assert out.tolist() == [1, 3, 3, 0, 1] and out.sum() == 8
+    grid = np.arange(0, 64, 7, dtype=float)  # 0, 7, ..., 63
+    times = np.array([0.0, 1.0, 7.0, 27.9, 28.0, 28.5, 56.0, 60.0])
+    out = figures._censor_bins(times, np.array([1, 2, 1, 3, 1, 2, 1, 4]), grid)
+    # time 0 on its own; (0, 28] at day 28; (28, 56] at day 56; (56, 84] at the grid's last point
+    expected = np.zeros(len(grid), dtype=int)
+    expected[[0, 4, 8, 9]] = [1, 7, 3, 4]
+    assert out.tolist() == expected.tolist() and out.sum() == 15
+    assert figures.CENSOR_BIN_DAYS % figures.GRID_DAYS == 0  # interval ends fall on the grid
 
 
 def test_km_plot_rows_do_not_depend_on_cohort_size():
@@ -85,6 +93,34 @@ def test_km_plot_at_risk_row_matches_the_estimator():
     days = np.array([r["month"] for r in risk]) * figures.DAYS_PER_MONTH
     assert [r["at_risk"] for r in risk] == km.numbers_at_risk(days)["at_risk"].tolist()
     assert risk[0]["at_risk"] == 300
+
+
+def _censor_marks(chart) -> list[dict]:
+    return [r for r in _embedded(chart) if r.get("censored", 0) > 0]
+
+
+def test_km_plot_has_at_most_one_censor_mark_per_4_weeks():
+    """From 40 to 40,000 patients the marks saturate at one per 4-week interval, never more."""
+    intervals = int(np.ceil(1000 / figures.CENSOR_BIN_DAYS)) + 1  # (0, 28], ..., and time 0
+    counts = []
+    for n, seed in ((40, 1), (40_000, 2)):
+        km = survival.kaplan_meier(_adtte(n, seed), "OS")
+        marks = _censor_marks(figures.km_plot(km, title="OS", alt_text="x"))
+        months = [r["month"] for r in marks]
+        assert len(months) == len(set(months)) <= intervals
+        # each mark sits at the end of its interval (or at the curve's last point)
+        days = np.round(np.array(months) * figures.DAYS_PER_MONTH)
+        assert all(d % figures.CENSOR_BIN_DAYS == 0 or d == days.max() for d in days)
+        counts.append(len(marks))
+    assert counts[0] < counts[1] <= intervals
+
+
+def test_km_plot_censor_marks_are_not_announced_one_by_one():
+    """Screen readers get the chart's description, not an aria-label per censoring mark."""
+    chart = figures.km_plot(survival.kaplan_meier(_adtte(300, 5), "OS"), title="OS", alt_text="x")
+    ticks = [layer for layer in chart.to_dict()["vconcat"][0]["layer"]
+             if (layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]) == "tick"]
+    assert len(ticks) == 1 and ticks[0]["mark"]["aria"] is False
 
 
 def test_km_plot_censor_marks_sum_to_censored_patients():
@@ -151,3 +187,76 @@ def test_flow_diagram_places_exclusions_beside_their_parent():
     boxes = {r["key"]: r for r in _embedded(chart) if "key" in r}
     assert boxes["a"]["y"] == 0 and boxes["b"]["y"] == 1 and boxes["x"]["y"] == 0.5
     assert boxes["x"]["text"] == "Excluded (n = 2)"
+
+
+# --------------------------------------------------------------------------------------------
+# size does not grow with the cohort
+# --------------------------------------------------------------------------------------------
+#: The shipped cohort size and one 60 times larger; at 20,000 patients every curve's censoring
+#: marks are already saturated (one per 4-week interval), like at 100,000 (benchmarks site section).
+SIZES = (334, 20_000)
+
+
+def _survival_charts(n: int) -> dict:
+    """The results chapter's survival charts, drawn for a simulated cohort of ``n`` patients."""
+    from nscore import simulate
+
+    frames = simulate.simulate_cohort(n=n, cutoff=simulate.PUBLISHED_CUTOFF, seed=simulate.SEED)
+    adsl, adtte = frames["adsl"], frames["adtte"]
+    text = {"title": "t", "alt_text": "a"}
+    return {
+        "km OS": figures.km_plot(survival.kaplan_meier(adtte, "OS"), **text),
+        "km PFS": figures.km_plot(survival.kaplan_meier(adtte, "PFS"), **text),
+        "km by DIAG": figures.km_plot(survival.kaplan_meier_by(adtte, adsl, "OS", "DIAG"), **text),
+        "km by PRIORHCT": figures.km_plot(survival.kaplan_meier_by(adtte, adsl, "OS", "PRIORHCT"), **text),
+        "km landmark": figures.km_plot(survival.landmark(adtte, adsl, "OS", day=100), **text),
+        "simon-makuch": figures.simon_makuch_plot(survival.simon_makuch(adtte, adsl), **text),
+        "cif": figures.cif_plot(survival.cumulative_incidence(adtte), **text),
+    }
+
+
+@pytest.fixture(scope="module")
+def rendered_by_size() -> dict[int, dict[str, SimpleNamespace]]:
+    """{n: {chart: spec (JSON as embedded in a page), svg, png, marks (censoring marks) and
+    bound (curves x 4-week intervals up to the last plotted month)}}."""
+    out = {}
+    for n in SIZES:
+        out[n] = {}
+        for name, chart in _survival_charts(n).items():
+            spec = render.prepare_spec(chart.to_dict())
+            svg, png = render.static_images(spec)
+            rows = [r for r in _embedded(chart) if "estimate" in r]
+            curves = len({r.get("group", r.get("event")) for r in rows})
+            last_day = max(r["month"] for r in rows) * figures.DAYS_PER_MONTH
+            bound = curves * (int(np.ceil(last_day / figures.CENSOR_BIN_DAYS)) + 1)
+            out[n][name] = SimpleNamespace(spec=render._script_json(spec), svg=svg, png=png,
+                                           marks=len(_censor_marks(chart)), bound=bound)
+    return out
+
+
+def test_chart_specs_do_not_grow_with_the_cohort(rendered_by_size):
+    """What a page embeds per chart (its spec) is within 10% from 334 to 20,000 patients; the
+    difference left is curves of small groups that reach further in the larger cohort."""
+    small, large = (rendered_by_size[n] for n in SIZES)
+    for name in small:
+        assert len(large[name].spec) <= 1.1 * len(small[name].spec), name
+
+
+def test_static_chart_images_do_not_grow_with_the_cohort(rendered_by_size):
+    """The static copies (SVG fallback/download, PNG download) keep their pixel size, and the SVGs
+    of the chapter's survival charts together stay within 10% (the bench's site target): censoring
+    marks are bounded by 4-week intervals x groups. (Before: one mark per 7-day bin, by-diagnosis
+    SVG 114 KB at 334 -> 344 KB at 100,000 patients.) PNG bytes are not compared: a curve with a
+    step every week compresses less well than one with a few long flat steps, at the same pixels."""
+    from PIL import Image
+
+    size = re.compile(r'<svg[^>]* width="([\d.]+)" height="([\d.]+)"')
+    small, large = (rendered_by_size[n] for n in SIZES)
+    for name in small:
+        a, b = (Image.open(io.BytesIO(x[name].png)).size for x in (small, large))
+        assert a == b, name
+        assert size.search(small[name].svg).groups() == size.search(large[name].svg).groups(), name
+        assert large[name].marks <= large[name].bound, name
+    assert large["km by DIAG"].marks > 0.9 * large["km by DIAG"].bound  # saturated at 20,000
+    total = {n: sum(len(v.svg) for v in rendered_by_size[n].values()) for n in SIZES}
+    assert total[SIZES[1]] <= 1.1 * total[SIZES[0]], total

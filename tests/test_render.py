@@ -1,4 +1,5 @@
-"""nscore.render: the offline altair renderer (HTML with local vega, PNG, SVG, alt text)."""
+"""nscore.render: the offline altair renderer (HTML with local vega, PNG, SVG, alt text) and its
+Sphinx side, which moves chart images out of the pages into files of the site."""
 
 from __future__ import annotations
 
@@ -153,3 +154,44 @@ def test_config_loads_the_vendored_scripts_and_extension():
     assert sphinx_config["html_js_files"] == render.JS_FILES
     assert set(render.CSS_FILES) <= set(sphinx_config.get("html_css_files", []))
     assert "nscore.render" in config["sphinx"].get("extra_extensions", [])
+
+
+# --------------------------------------------------------------------------- site images
+
+
+def test_site_pages_link_each_chart_image_as_one_file(bundle, tmp_path):
+    """On the site the fallback and the downloads become files named by their content, linked
+    by the URL Sphinx gives (relative to the page); the notebook fragment itself keeps data: URIs."""
+    page = f"<p>before</p>{bundle['text/html']}<p>between</p>{bundle['text/html']}"
+    out = render.images_to_files(page, tmp_path, lambda path: f"../{path}")
+    assert "data:image/" not in out and "data:image/" in bundle["text/html"]
+    svg_bytes, png_bytes = bundle["image/svg+xml"].encode(), base64.b64decode(bundle["image/png"])
+    svg_name = f"chart-{hashlib.sha256(svg_bytes).hexdigest()[:20]}.svg"
+    png_name = f"chart-{hashlib.sha256(png_bytes).hexdigest()[:20]}.png"
+    images = tmp_path / render.IMAGE_DIR
+    assert sorted(p.name for p in images.iterdir()) == sorted([svg_name, png_name])  # stored once
+    assert (images / svg_name).read_bytes() == svg_bytes and (images / png_name).read_bytes() == png_bytes
+    escaped = 'Kaplan-Meier &lt;overall&gt; survival &amp; &quot;quotes&quot;: falls to 0.64 at two years.'
+    assert out.count(f'<img class="nscore-chart-fallback" src="../_images/{svg_name}" alt="{escaped}">') == 2
+    assert out.count(f'href="../_images/{svg_name}">SVG</a>') == 2
+    assert out.count(f'href="../_images/{png_name}">PNG</a>') == 2
+    # the rest of the page (spec, embed script, surrounding HTML) is untouched
+    assert _without_data_uris(out.replace(f"../_images/{svg_name}", "data:...").replace(
+        f"../_images/{png_name}", "data:...")) == _without_data_uris(page)
+
+
+def test_site_images_leave_other_data_uris_alone(tmp_path):
+    """Only chart images move: a table's CSV download stays a data: URI (tables.py)."""
+    page = '<a href="data:text/csv;charset=utf-8;base64,YSxiCjEsMgo=" download="t.csv">CSV</a>'
+    assert render.images_to_files(page, tmp_path, lambda path: path) == page
+    assert not (tmp_path / render.IMAGE_DIR).exists()
+
+
+def test_extension_moves_images_out_of_every_page():
+    """``setup`` connects the image hook to every HTML page (and keeps the script dedupe)."""
+    connected = []
+    app = type("App", (), {"connect": lambda self, event, fn, priority=500: connected.append((event, fn))})()
+    meta = render.setup(app)
+    assert ("html-page-context", render._chart_images_to_files) in connected
+    assert ("html-page-context", render._dedupe_scripts) in connected
+    assert meta["parallel_write_safe"] is True
