@@ -427,7 +427,14 @@ def store(src, data_dir="data", replace: bool = False) -> Path:
     with tempfile.TemporaryDirectory(prefix="nscore-delivery-") as unpacked:
         delivery = src if src.is_dir() else _extract(src, Path(unpacked))
         cohort = load_cohort(delivery)  # raises before anything is written
-        return _store_validated(cohort, delivery, resolve_data_dir(data_dir), replace)
+        target = _store_validated(cohort, delivery, resolve_data_dir(data_dir), replace)
+    # the stored files are the delivery's bytes, so this validation is the stored cutoff's: keep it
+    # for the build that follows a store (``nscore update``) instead of validating the data twice
+    cache = _validated_cache(target)
+    if cache is not None and not cache.is_file():
+        _write_atomically(cache, pickle.dumps(dataclasses.replace(cohort, source=target),
+                                              protocol=pickle.HIGHEST_PROTOCOL))
+    return target
 
 
 def _store_validated(cohort: Cohort, delivery: Path, data_dir: Path, replace: bool) -> Path:

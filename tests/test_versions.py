@@ -330,3 +330,24 @@ def test_validated_cohort_is_cached_per_data_bytes_and_code(valid_dir, store_roo
     adsl.write_bytes(adsl.read_bytes().replace(b",M,", b",F,", 1))
     with pytest.raises(StaleOutputError, match="adsl.csv"):
         versions.load(store_root)
+
+
+def test_store_leaves_its_validation_for_the_next_load(valid_dir, store_root, monkeypatch):
+    """``nscore update`` validates a delivery once: the build's load reuses the store's validation,
+    and gets the same cohort a fresh validation of the stored files gives."""
+    import pandas.testing as pdt
+
+    from nscore import load as load_module
+
+    stored = versions.store(valid_dir, store_root)
+    calls = []
+    real = load_module.load_cohort
+    monkeypatch.setattr(versions, "load_cohort", lambda d: calls.append(d) or real(d))
+    from_store = versions.load(store_root)
+    assert calls == []
+    assert from_store.source == stored
+    fresh = real(stored)
+    for name in ("adsl", "adrs", "adtte", "adae"):
+        pdt.assert_frame_equal(getattr(from_store, name), getattr(fresh, name))
+    assert (from_store.version, from_store.cutoff, from_store.simulated, from_store.files) == \
+        (fresh.version, fresh.cutoff, fresh.simulated, fresh.files)
