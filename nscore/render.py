@@ -168,10 +168,13 @@ def _compact_png(png: bytes) -> bytes:
 
 
 def static_images(spec: dict) -> tuple[str, bytes]:
-    """SVG text and PNG bytes of a prepared spec, rendered by vl-convert (no browser, no network)."""
-    version = vl_version()
-    svg = vlc.vegalite_to_svg(spec, vl_version=version)
-    png = _compact_png(vlc.vegalite_to_png(spec, vl_version=version, scale=PNG_SCALE))
+    """SVG text and PNG bytes of a prepared spec, rendered by vl-convert (no browser, no network).
+
+    The PNG is rasterised from the SVG (the same pixels as ``vegalite_to_png``, without laying the
+    chart out a second time).
+    """
+    svg = vlc.vegalite_to_svg(spec, vl_version=vl_version())
+    png = _compact_png(vlc.svg_to_png(svg, scale=PNG_SCALE))
     return svg, png
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 import altair as alt
 import pandas as pd
 import pytest
+import vl_convert as vlc
 from PIL import Image
 
 from nscore import render
@@ -68,6 +69,15 @@ def test_png_decodes_to_the_chart_size(bundle):
     assert image.format == "PNG"
     # 300x200 plot area plus axes, at PNG_SCALE
     assert image.width > 300 * render.PNG_SCALE and image.height > 200 * render.PNG_SCALE
+
+
+def test_png_has_the_pixels_vl_convert_renders_from_the_spec(bundle):
+    """The PNG is rasterised from the SVG; it must be the chart vl-convert would draw directly."""
+    spec = render.prepare_spec(_chart().to_dict())
+    direct = Image.open(io.BytesIO(vlc.vegalite_to_png(spec, vl_version=render.vl_version(), scale=render.PNG_SCALE)))
+    ours = Image.open(io.BytesIO(base64.b64decode(bundle["image/png"])))
+    assert ours.size == direct.size
+    assert ours.convert("RGBA").tobytes() == direct.convert("RGBA").tobytes()
 
 
 def test_svg_is_a_rendered_chart(bundle):
