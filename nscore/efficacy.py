@@ -20,7 +20,7 @@ from nscore.cohort import (
     AnalysisInputError,
     best_response,
     derive_subgroups,
-    level_order,
+    level_counts,
 )
 
 __all__ = [
@@ -157,13 +157,11 @@ class ResponseRates:
     counts: pd.DataFrame
 
 
-def _rates(responses: pd.Series, alpha: float) -> tuple[Proportion, Proportion]:
-    n = len(responses)
+def _rates(n: int, responders: int, cr_cri: int, alpha: float) -> tuple[Proportion, Proportion]:
+    """ORR and CR/CRi rate of ``n`` evaluable patients from the counts of each."""
     if n == 0:
         raise AnalysisInputError("no efficacy-evaluable patients (EFFFL = Y): response rates are undefined")
-    orr = proportion(int(responses.isin(RESPONDER).sum()), n, alpha)
-    crc = proportion(int(responses.isin(CR_CRI).sum()), n, alpha)
-    return orr, crc
+    return proportion(int(responders), n, alpha), proportion(int(cr_cri), n, alpha)
 
 
 def response_rates(cohort, alpha: float = 0.05) -> ResponseRates:
@@ -175,7 +173,7 @@ def response_rates(cohort, alpha: float = 0.05) -> ResponseRates:
     abstract (329 evaluable of 334 infused). NE among evaluable patients counts as non-response.
     """
     br = best_response(cohort)
-    orr, crc = _rates(br["AVALC"], alpha)
+    orr, crc = _rates(len(br), br["AVALC"].isin(RESPONDER).sum(), br["AVALC"].isin(CR_CRI).sum(), alpha)
     rows = []
     for name, p in (("ORR", orr), ("CR/CRi", crc)):
         rows.append({"endpoint": name, **p.as_row(), "display": p.format(ci=True)})
@@ -213,20 +211,24 @@ def response_by_subgroup(cohort, alpha: float = 0.05) -> SubgroupResponse:
     """
     br = best_response(cohort)
     sub = derive_subgroups(cohort.adsl).loc[br.index]
+    responder = br["AVALC"].isin(RESPONDER).to_numpy()
+    cr_cri = br["AVALC"].isin(CR_CRI).to_numpy()
     rows = []
 
-    def add(subgroup, variable, level, responses):
-        if len(responses) == 0:
+    def add(subgroup, variable, level, n, n_responders, n_cr_cri):
+        if n == 0:
             return
-        orr, crc = _rates(responses, alpha)
+        orr, crc = _rates(n, n_responders, n_cr_cri, alpha)
         for endpoint, p in (("ORR", orr), ("CR/CRi", crc)):
             rows.append({"subgroup": subgroup, "variable": variable, "level": level, "endpoint": endpoint,
                          "n": p.n, "k": p.k, "estimate": p.estimate, "lower": p.lower, "upper": p.upper})
 
-    add("Overall", "overall", "All evaluable", br["AVALC"])
+    add("Overall", "overall", "All evaluable", len(br), responder.sum(), cr_cri.sum())
     for var, (name, preferred) in SUBGROUPS.items():
-        for level in level_order(sub[var], preferred):
-            add(name, var, str(level), br.loc[sub[var] == level, "AVALC"])
+        counts = level_counts(sub[var], preferred, responders=responder, cr_cri=cr_cri)
+        for level, n, n_responders, n_cr_cri in counts[["level", "n", "responders", "cr_cri"]].itertuples(
+                index=False):
+            add(name, var, str(level), int(n), n_responders, n_cr_cri)
     return SubgroupResponse(table=pd.DataFrame(rows))
 
 
@@ -259,12 +261,14 @@ def mrd_negativity(cohort, alpha: float = 0.05) -> MRDNegativity:
     """
     br = best_response(cohort)
     cr = br[br["AVALC"].isin(CR_CRI)]
-    mrd = cr["MRDSTAT"].astype("string").str.upper()
-    known = mrd.isin(["NEGATIVE", "POSITIVE"])
-    n_known = int(known.sum())
+    # statuses counted first and upper-cased after: a few distinct values, not one per patient
+    status = cr["MRDSTAT"].astype("string").value_counts()
+    status = status.groupby(status.index.str.upper()).sum()
+    n_negative = int(status.get("NEGATIVE", 0))
+    n_known = n_negative + int(status.get("POSITIVE", 0))
     n_unknown = len(cr) - n_known
     if n_known:
-        p = proportion(int((mrd == "NEGATIVE").sum()), n_known, alpha)
+        p = proportion(n_negative, n_known, alpha)
         row = {**p.as_row(), "n_cr_cri": len(cr), "n_unknown": n_unknown}
     else:
         p = None

@@ -16,15 +16,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from functools import cached_property
 from typing import Callable
 
 import pandas as pd
 
 from nscore.cohort import AnalysisInputError, _flag, _require
-from nscore.efficacy import format_percent, response_rates
+from nscore.efficacy import ResponseRates, format_percent, response_rates
 from nscore.safety import max_grades
 
-__all__ = ["PUBLISHED_CUTOFF", "PublishedFigure", "PUBLISHED", "Reproduction", "reproduction_table"]
+__all__ = ["PUBLISHED_CUTOFF", "PublishedFigure", "SharedCohort", "PUBLISHED", "Reproduction",
+           "reproduction_table"]
 
 #: Data cutoff of the abstract ("As of August 1, 2025").
 PUBLISHED_CUTOFF = date(2025, 8, 1)
@@ -34,12 +36,40 @@ DASH = "\u2013"  # the abstract's en dash in ranges
 
 @dataclass(frozen=True)
 class PublishedFigure:
-    """One number of the abstract: its key, its wording, the printed value and how to recompute it."""
+    """One number of the abstract: its key, its wording, the printed value and how to recompute it.
+
+    ``compute`` reads a :class:`SharedCohort` (what :func:`reproduction_table` passes it).
+    """
 
     key: str
     label: str
     published: str
-    compute: Callable[[object], str]
+    compute: Callable[["SharedCohort"], str]
+
+
+class SharedCohort:
+    """A cohort as the figures read it: its frames, and the derived tables several figures share.
+
+    Six figures read the per-patient maximum grades and two the response rates; each is computed
+    once per reproduction (a second of work at a million patients) instead of once per figure.
+    Anything else is the wrapped cohort's own attribute.
+    """
+
+    def __init__(self, cohort):
+        self._cohort = cohort
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):  # never look up the wrapper's own state in the cohort
+            raise AttributeError(name)
+        return getattr(self._cohort, name)
+
+    @cached_property
+    def max_grades(self) -> pd.DataFrame:
+        return max_grades(self._cohort)
+
+    @cached_property
+    def response_rates(self) -> ResponseRates:
+        return response_rates(self._cohort)
 
 
 # ---------------------------------------------------------------- formatting as the abstract prints
@@ -88,8 +118,8 @@ def _n(c) -> int:
     return len(c.adsl)
 
 
-def _count(c, column: str, value) -> int:
-    return int((c.adsl[column].astype("string") == value).sum())
+def _count(c, column: str, value: str) -> int:
+    return int(c.adsl[column].isin([value]).sum())
 
 
 def _diag(value: str) -> Callable:
@@ -113,7 +143,7 @@ def _dose_levels(c) -> str:
 
 
 def _hct_interval(c) -> str:
-    a = c.adsl[_flag(c.adsl["HCTFL"])]
+    a = c.adsl.loc[_flag(c.adsl["HCTFL"]), ["TRTSDT", "HCTDT"]]
     days = (pd.to_datetime(a["HCTDT"]) - pd.to_datetime(a["TRTSDT"])).dt.days
     return _median_range(days)
 
@@ -124,7 +154,7 @@ def _observed(c, paramcd: str) -> str:
 
 
 def _ae(c, syndrome: str, low: int, high: int) -> tuple[int, int]:
-    g = max_grades(c)[syndrome]
+    g = c.max_grades[syndrome]
     return int(g.between(low, high).sum()), len(g)
 
 
@@ -161,8 +191,8 @@ PUBLISHED: tuple[PublishedFigure, ...] = (
     PublishedFigure("cutoff", "as of (data cutoff)", "August 1, 2025", _cutoff),
     PublishedFigure("n_evaluable", "evaluable patients", "329",
                     lambda c: str(int(_flag(c.adsl["EFFFL"]).sum()))),
-    PublishedFigure("orr", "ORR", "86.3% (284/329)", lambda c: response_rates(c).orr.format()),
-    PublishedFigure("cr_cri", "CR/CRi rate", "84.5% (278/329)", lambda c: response_rates(c).cr_cri.format()),
+    PublishedFigure("orr", "ORR", "86.3% (284/329)", lambda c: c.response_rates.orr.format()),
+    PublishedFigure("cr_cri", "CR/CRi rate", "84.5% (278/329)", lambda c: c.response_rates.cr_cri.format()),
     PublishedFigure("hct", "underwent consolidative or salvage transplantation", "245 (73.4%)",
                     lambda c: _n_pct(int(_flag(c.adsl["HCTFL"]).sum()), _n(c))),
     PublishedFigure("hct_interval", "median interval to transplantation, days", f"57 (range, 28{DASH}227)",
@@ -218,10 +248,11 @@ def reproduction_table(cohort) -> Reproduction:
     not), not Kaplan-Meier medians; they are reproduced as such here and the KM estimates are in
     ``nscore.headline``.
     """
+    shared = SharedCohort(cohort)
     rows = []
     for fig in PUBLISHED:
         try:
-            value = fig.compute(cohort)
+            value = fig.compute(shared)
         except (AnalysisInputError, KeyError, ValueError) as exc:
             value = f"error: {type(exc).__name__}: {exc}"
         rows.append({"key": fig.key, "figure": fig.label, "published": fig.published, "reproduced": value,

@@ -9,6 +9,7 @@ Zhang X, Lu P et al., /work/shared/seed/000_a34d2ef30ea8f0ef.txt, Results). The 
 from __future__ import annotations
 
 import types
+from datetime import date
 
 import pandas as pd
 import pytest
@@ -73,6 +74,28 @@ def test_nullable_dtypes_and_missing_values_give_same_results(tiny):
     adsl.loc[0, "AGE"] = pd.NA
     sub = ch.derive_subgroups(adsl)
     assert pd.isna(sub.loc[0, "age_group"]) and sub.loc[1, "age_group"] == ">=18"
+
+
+def test_level_counts_order_missing_and_flags():
+    values = pd.Series(["b", None, "a", "c", "b", "a", pd.NA], dtype="string")
+    flag = [True, True, False, True, True, True, True]
+    t = ch.level_counts(values, ("c",), flagged=flag)
+    assert t["level"].tolist() == ["c", "a", "b"]  # preferred first, then sorted; missing left out
+    assert t["n"].tolist() == [1, 2, 2]
+    assert t["flagged"].tolist() == [1, 1, 2]
+
+
+def test_best_response_first_bor_row_and_missing_rows(tiny):
+    """Each evaluable patient once, in ADSL order and index: the first BOR row if ADRS repeats a
+    patient, other parameters ignored, "NE" without a row."""
+    adrs = tiny.adrs
+    extra = adrs.iloc[[0]].assign(AVALC="NR")                       # a second BOR row for 0001
+    other = adrs.iloc[[1]].assign(PARAMCD="OVR", AVALC="NR")         # not a best response
+    adrs = pd.concat([adrs[adrs["USUBJID"] != "NCT04572308-0003"], extra, other], ignore_index=True)
+    br = ch.best_response(types.SimpleNamespace(adsl=tiny.adsl, adrs=adrs))
+    assert list(br.index) == [0, 1, 2, 3, 5, 6, 7]
+    assert br["AVALC"].tolist() == ["CR", "CRi", "NE", "NR", "CR", "NE", "CR"]
+    assert br["MRDSTAT"].tolist()[:2] == ["NEGATIVE", "POSITIVE"] and pd.isna(br["MRDSTAT"].iloc[2])
 
 
 # --------------------------------------------------------------------------- flow
@@ -164,3 +187,70 @@ def test_baseline_table_shipped_matches_abstract(shipped):
         by = c[c["group"] != "Overall"].groupby("level")["n"].sum()
         ov = c[c["group"] == "Overall"].set_index("level")["n"]
         pd.testing.assert_series_equal(by.sort_index(), ov.sort_index(), check_names=False)
+
+
+def _tableone_table(adsl: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
+    """Table 1 built by ``tableone.TableOne`` from the same variables, as baseline_table once did."""
+    import tableone
+
+    df, order = ch._table1_variables(adsl)
+    categorical = list(ch._T1_CATEGORICAL)
+    t1 = tableone.TableOne(
+        df, columns=list(ch._T1_LABELS), categorical=categorical, nonnormal=list(ch._T1_CONTINUOUS),
+        min_max=list(ch._T1_CONTINUOUS), groupby="DIAG", pval=False, overall=True, missing=False,
+        include_null=False, order=order, rename=ch._T1_LABELS,
+        decimals={**ch._T1_CONTINUOUS, **{c: decimals for c in categorical}},
+    )
+    table = t1.tableone.copy()
+    table.columns = [c[1] if isinstance(c, tuple) else c for c in table.columns]
+    table = table[["Overall"] + order["DIAG"]]
+    table.index.names = ["Characteristic", "Level"]
+    return table.replace(to_replace=r"\(nan\)", value="(\u2013)", regex=True)
+
+
+def _awkward_cohort():
+    """A simulated cohort with missing sex, marrow involvement, blasts and dose level, levels that
+    sort differently as text and as numbers (DL10, 11 prior transplants), lower-case flags, and a
+    diagnosis without any involved marrow (its blasts row has no denominator)."""
+    import numpy as np
+
+    from nscore.simulate import simulate_cohort
+
+    adsl = simulate_cohort(n=3000, cutoff=date(2025, 8, 1), seed=11)["adsl"].copy()
+    rng = np.random.default_rng(5)
+    for col in ("SEX", "BMINV", "DOSELVL"):
+        adsl.loc[rng.random(len(adsl)) < 0.05, col] = None
+    adsl.loc[rng.random(len(adsl)) < 0.05, "BMBLAST"] = np.nan
+    adsl.loc[rng.random(len(adsl)) < 0.05, "BMINV"] = "y"
+    adsl.loc[rng.random(len(adsl)) < 0.01, "DOSELVL"] = "DL10"
+    adsl.loc[rng.random(len(adsl)) < 0.01, "PRIORHCT"] = 11
+    adsl.loc[adsl["DIAG"] == "PTCL", "BMINV"] = "N"
+    return types.SimpleNamespace(adsl=adsl)
+
+
+@pytest.mark.parametrize("name", ["tiny", "shipped", "awkward"])
+def test_baseline_table_equals_tableone(name, tiny, shipped):
+    """The vectorised Table 1 is exactly the table tableone builds from the same variables."""
+    import warnings
+
+    cohort = {"tiny": tiny, "shipped": shipped}.get(name) or _awkward_cohort()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tableone warns about order levels absent from the data
+        expected = _tableone_table(cohort.adsl)
+    got = ch.baseline_table(cohort).table
+    pd.testing.assert_frame_equal(got, expected, check_exact=True)
+    if name == "awkward":
+        assert got.loc[("Marrow blasts >=20% (among involved), n (%)", "Yes"), "PTCL"] == "0 (\u2013)"
+        assert list(got.loc["Dose level, n (%)"].index) == ["DL1", "DL10", "DL2", "DL3"]
+        assert list(got.loc["Prior allo-HCT, n (%)"].index) == ["0", "1", "2", "11"]
+
+
+def test_baseline_table_counts_agree_with_table():
+    """The tidy counts and the printed cells are the same numbers."""
+    bt = ch.baseline_table(_awkward_cohort())
+    for row in bt.counts.itertuples(index=False):
+        key = (f"{row.variable}, n (%)", row.level)
+        if key in bt.table.index:
+            assert bt.table.loc[key, row.group].startswith(f"{row.n} ("), (key, row.group)
+        else:
+            assert row.n == 0

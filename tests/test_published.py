@@ -83,3 +83,29 @@ def test_later_cutoff_differs_only_in_follow_up_figures():
     changed = set(r.table.loc[~r.table["match"], "key"])
     assert "cutoff" in changed
     assert changed <= {"cutoff", "hct", "hct_interval", "pfs_median_observed", "os_median_observed"}
+
+
+def test_shared_tables_computed_once_per_reproduction(monkeypatch):
+    """The six adverse-event figures share one max_grades, the two rates one response_rates."""
+    calls = {"max_grades": 0, "response_rates": 0}
+    for name in calls:
+        original = getattr(pub, name)
+
+        def counted(cohort, _name=name, _original=original):
+            calls[_name] += 1
+            return _original(cohort)
+
+        monkeypatch.setattr(pub, name, counted)
+    r = pub.reproduction_table(tiny_cohort())
+    assert calls == {"max_grades": 1, "response_rates": 1}
+    assert r.table.set_index("key").loc["icans_g3", "reproduced"] == "25.0%"  # 0002, 0008 of 8
+
+
+def test_failing_shared_table_is_reported_on_each_of_its_figures():
+    """No safety population: every adverse-event figure says why, the others are still computed."""
+    cohort = tiny_cohort()
+    cohort.adsl = cohort.adsl.assign(SAFFL="N")
+    t = pub.reproduction_table(cohort).table.set_index("key")
+    for key in ("crs", "crs_g12", "crs_g3", "icans", "icans_g12", "icans_g3"):
+        assert t.loc[key, "reproduced"].startswith("error: AnalysisInputError: no patients in the"), key
+    assert t.loc["orr", "reproduced"] == "71.4% (5/7)"

@@ -43,6 +43,27 @@ def test_incidence_uses_maximum_grade_per_patient(tiny):
     assert (crs.any_grade.k, crs.grade_3_plus.k) == (7, 3)
 
 
+def test_max_grades_reads_only_safety_patients_and_known_grades(tiny):
+    """Rows of patients outside the safety population or of unknown patients are left out; a
+    missing grade does not lower a known one; a patient without a row has grade 0."""
+    adae = pd.concat([tiny.adae, pd.DataFrame([
+        {"USUBJID": "NCT04572308-9999", "AECAT": "CRS", "AETOXGR": 5},   # not in ADSL
+        {"USUBJID": "NCT04572308-0005", "AECAT": "ICANS", "AETOXGR": None},  # grade unknown
+        {"USUBJID": "NCT04572308-0002", "AECAT": "ICANS", "AETOXGR": None},  # 0002 has a grade 3
+    ])], ignore_index=True)
+    adsl = tiny.adsl.assign(SAFFL=["Y"] * 6 + ["N", "Y"])  # 0007 leaves the safety population
+    mg = sf.max_grades(type(tiny)(**{**vars(tiny), "adsl": adsl, "adae": adae})).set_index("USUBJID")
+    assert "NCT04572308-0007" not in mg.index and "NCT04572308-9999" not in mg.index
+    assert mg["CRS"].tolist() == [2, 3, 1, 4, 0, 1, 5]
+    assert mg["ICANS"].tolist() == [0, 3, 0, 1, 0, 0, 4]
+
+
+def test_max_grades_refuses_repeated_patients(tiny):
+    adsl = pd.concat([tiny.adsl, tiny.adsl.head(1)], ignore_index=True)
+    with pytest.raises(NscoreError, match="one row per USUBJID"):
+        sf.max_grades(type(tiny)(**{**vars(tiny), "adsl": adsl}))
+
+
 def test_incidence_denominator_is_safety_population(tiny):
     adsl = tiny.adsl.copy()
     adsl.loc[adsl["USUBJID"].str.endswith("0005"), "SAFFL"] = "N"  # the patient without CRS

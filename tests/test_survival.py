@@ -333,6 +333,9 @@ def test_counting_process_conventions():
                    ["S-0003", 0.0, 10.0, 0, 0], ["S-0003", 10.0, 40.0, 1, 1]]
     with pytest.raises(sv.SurvivalInputError, match="HCTDT must be present if and only if"):
         sv.counting_process(adtte, adsl.assign(HCTFL="N"), "OS")
+    # covariates are carried on every row of their patient, with their type
+    cp = sv.counting_process(adtte, adsl.assign(AGE=[70, 50, 40, 30]), "OS", ["AGE"])
+    assert cp["AGE"].tolist() == [70, 50, 50, 40, 30, 30] and cp["AGE"].dtype == np.int64
 
 
 def test_time_dependent_cox_matches_coxph(jasa):
@@ -503,6 +506,18 @@ def test_frame_checks(lung):
         sv.logrank(adtte, lung[1].assign(sex=1), "OS", "sex")
     with pytest.raises(sv.SurvivalInputError, match="must have EVNTDESC"):
         sv.cumulative_incidence(adtte.assign(PARAMCD="PFS", EVNTDESC="OTHER"))
+
+
+def test_adsl_link_checks_and_order(lung):
+    """Each ADTTE patient must be in ADSL exactly once; ADSL columns follow the patient, not the row."""
+    adtte, adsl = lung
+    with pytest.raises(sv.SurvivalInputError, match="every ADTTE USUBJID must be in adsl"):
+        sv.logrank(adtte, adsl.iloc[1:], "OS", "sex")
+    with pytest.raises(sv.SurvivalInputError, match="adsl must hold one row per USUBJID"):
+        sv.logrank(adtte, pd.concat([adsl, adsl.head(1)]), "OS", "sex")
+    shuffled = adsl.sample(frac=1, random_state=1)
+    pd.testing.assert_frame_equal(sv.kaplan_meier_by(adtte, shuffled, "OS", "sex").table,
+                                  sv.kaplan_meier_by(adtte, adsl, "OS", "sex").table)
 
 
 # ---------------------------------------------------------------------------------------------
