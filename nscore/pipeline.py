@@ -312,12 +312,28 @@ def environment_hash(project: Project) -> str:
     return _hash_files(project.root, project.requirements)
 
 
-def chapter_meta(project: Project, chapter: Chapter) -> dict:
-    """The chapter's ``nscore`` jupytext metadata: ``data`` ("cutoff" or "all"), ``depends`` (paths)."""
-    import jupytext
+def _front_matter(source: Path) -> dict:
+    """The YAML block between the first two ``---`` lines of a MyST Markdown file ({} if none)."""
+    lines = source.read_text(encoding="utf-8").splitlines()
+    if not lines or lines[0].strip() != "---":
+        return {}
+    end = next((i for i, ln in enumerate(lines[1:], start=1) if ln.strip() == "---"), None)
+    if end is None:
+        raise NscoreError(f"{source}: the front matter opened on line 1 is never closed with '---'")
+    meta = yaml.safe_load("\n".join(lines[1:end])) or {}
+    if not isinstance(meta, dict):
+        raise NscoreError(f"{source}: the front matter is not a mapping")
+    return meta
 
-    nb = jupytext.read(project.source(chapter), fmt="md:myst")
-    meta = dict(nb.metadata.get("nscore", {}) or {})
+
+def chapter_meta(project: Project, chapter: Chapter) -> dict:
+    """The chapter's ``nscore`` jupytext metadata: ``data`` ("cutoff" or "all"), ``depends`` (paths).
+
+    Read from the MyST source's YAML front matter directly (what jupytext reads as the notebook's
+    metadata): every build keys every chapter, and importing jupytext alone would take longer than
+    a build with nothing to do.
+    """
+    meta = dict(_front_matter(project.source(chapter)).get("nscore", {}) or {})
     data = meta.get("data", "cutoff")
     if data not in ("cutoff", "all"):
         raise NscoreError(f"{chapter.name}: nscore.data must be 'cutoff' or 'all', not {data!r}")

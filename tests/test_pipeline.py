@@ -285,3 +285,21 @@ def test_chapters_run_in_forked_kernels_and_fall_back_when_the_zygote_fails(toy,
     assert any("kernels start as new interpreters" in m and "did not start" in m for m in messages)
     meta = json.loads((toy / "chapters" / "second.ipynb").read_text())["metadata"]["nscore"]
     assert meta["kernel"] == "new interpreter"
+
+
+def test_front_matter_is_what_jupytext_reads(tmp_path):
+    """chapter_meta reads the front matter itself (no jupytext import on every build): it must see
+    the metadata jupytext gives the notebook, for every real chapter."""
+    import jupytext
+
+    project = pipeline.Project(Path(__file__).resolve().parents[1])
+    for ch in project.chapters():
+        nb = jupytext.read(project.source(ch), fmt="md:myst")
+        ours = pipeline._front_matter(project.source(ch))
+        assert ours.get("nscore") == nb.metadata.get("nscore"), ch.name
+        assert ours["kernelspec"] == nb.metadata["kernelspec"], ch.name
+    (tmp_path / "none.md").write_text("# No front matter\n")
+    assert pipeline._front_matter(tmp_path / "none.md") == {}
+    (tmp_path / "open.md").write_text("---\nnscore:\n  data: all\n# never closed\n")
+    with pytest.raises(pipeline.NscoreError, match="never closed"):
+        pipeline._front_matter(tmp_path / "open.md")
