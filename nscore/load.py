@@ -149,6 +149,10 @@ def _read_csv(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
         ]
     if text.startswith("\ufeff"):
         text = text[1:]
+        data = data[len("\ufeff".encode()) :]
+    frame = _read_plain_csv(data)
+    if frame is not None:
+        return frame, []
     try:
         records = [r for r in csv.reader(io.StringIO(text, newline=""), strict=True) if r]
     except csv.Error as exc:
@@ -174,6 +178,48 @@ def _read_csv(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
         return None, failures
     frame = pd.DataFrame(body, columns=header, dtype=object)
     return frame.replace("", np.nan).astype(object), []
+
+
+def _read_plain_csv(data: bytes) -> pd.DataFrame | None:
+    """The cells of a plain CSV via pandas' C parser, or None when the file is not plain.
+
+    Plain: no quote, carriage return or NUL byte, no line longer than the ``csv`` module's field
+    limit, a header of two or more distinct names, at least one data row and every non-blank line
+    with the header's number of fields. Such a file splits on commas and newlines alone, so the C
+    parser reads exactly the cells :mod:`csv` reads, ten times faster; any other file goes through
+    the strict reader, which reports what is wrong with it (ragged rows, quoting, duplicate names).
+    """
+    if b'"' in data or b"\r" in data or b"\0" in data:
+        return None
+    buf = np.frombuffer(data, dtype=np.uint8)
+    ends = np.flatnonzero(buf == ord("\n"))
+    starts = np.concatenate(([0], ends + 1))
+    stops = np.append(ends, len(buf))
+    lengths = stops - starts
+    if lengths.max() > csv.field_size_limit():
+        return None
+    commas = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == ord(","))), minlength=len(starts))
+    lines = np.flatnonzero(lengths > 0)
+    if len(lines) < 2:
+        return None
+    first = lines[0]
+    header = data[starts[first] : stops[first]].decode("utf-8").split(",")
+    width = len(header)
+    if width < 2 or len(set(header)) != width or (commas[lines] != width - 1).any():
+        return None
+    frame = pd.read_csv(
+        io.BytesIO(data[stops[first] + 1 :]),
+        header=None,
+        names=list(range(width)),
+        dtype=object,
+        keep_default_na=False,
+        na_values=[""],
+        skip_blank_lines=True,
+        engine="c",
+        encoding="utf-8",
+    )
+    frame.columns = header
+    return frame.astype(object)
 
 
 def _read_parquet(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
@@ -331,6 +377,20 @@ def _to_float(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     return values.where(~bad), bad
 
 
+def _by_distinct(coerce, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """``coerce`` run once per distinct cell of a text column, its results spread back to every row.
+
+    A column of 100,000 dates or small integers holds a few hundred distinct cells, and each
+    coercer treats cells one by one, so the result is the one a run over every row would give.
+    """
+    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
+    distinct = pd.Series(np.append(uniques.astype(object), np.nan), dtype=object)
+    codes = np.where(codes < 0, len(uniques), codes)  # missing cells take the appended NaN's result
+    values, bad = _COERCERS[coerce](distinct)
+    values = pd.Series(values).take(codes).reset_index(drop=True)
+    return values, pd.Series(np.asarray(bad, dtype=bool)[codes])
+
+
 _COERCERS = {"str": _to_str, "date": _to_date, "int": _to_int, "float": _to_float}
 _TYPE_RULES = {"date": "invalid_date", "int": "invalid_integer", "float": "invalid_number", "str": "type"}
 
@@ -349,11 +409,15 @@ def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, l
     for column, kind in kinds.items():
         if column not in raw.columns:
             continue
-        values, bad = _COERCERS[kind](raw[column].reset_index(drop=True))
+        cells = raw[column].reset_index(drop=True)
+        if kind != "str" and _all_text(cells):
+            values, bad = _by_distinct(kind, cells)
+        else:
+            values, bad = _COERCERS[kind](cells)
         values = pd.Series(values, index=raw.index)
         bad = pd.Series(bad, index=raw.index).astype(bool)
         if bad.any():
-            text = _as_text(raw[column])
+            text = _as_text(raw[column][bad])
             failures.append(
                 pd.DataFrame(
                     {
@@ -361,7 +425,7 @@ def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, l
                         "row": [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())],
                         "column": column,
                         "rule": _TYPE_RULES[kind],
-                        "value": text[bad].tolist(),
+                        "value": text.tolist(),
                     },
                     columns=_COLUMNS,
                 )
