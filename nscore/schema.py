@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from datetime import date
 
 import numpy as np
@@ -413,6 +414,10 @@ def validation_schema(dataset: str, columns=None) -> pa.DataFrameSchema:
     schema = schema.remove_columns([c for c in schema.columns if c not in present])
     rules = ROW_RULES[dataset]
     schema.checks = [c for c in schema.checks if set(rules[c.name][1]) <= present]
+    # Every row rule passes a row whose inputs are all missing (see the module notes), which is
+    # all pandera's ``ignore_na`` adds, at the price of an isna() of the whole frame per rule.
+    for check in schema.checks:
+        check.ignore_na = False
     return schema
 
 
@@ -540,19 +545,49 @@ def _cross_rule(name: str, **needs: tuple[str, ...]):
     return register
 
 
+#: Results shared by the rules of one :func:`run_cross_rules` call (per thread), keyed by the ids
+#: of the objects they were computed from (held here too, so an id is not reused while it lasts).
+_SHARED: ContextVar[dict[tuple, tuple[tuple, object]] | None] = ContextVar("_SHARED", default=None)
+
+
+def _shared(sources: tuple, compute: Callable):
+    """``compute()``, once per ``sources`` within a :func:`run_cross_rules` call.
+
+    Twenty rules look patients up in ADSL; keying ADSL by USUBJID and matching each dataset's ids
+    against it once, not once per rule, is most of their cost on a large cohort.
+    """
+    shared = _SHARED.get()
+    if shared is None:
+        return compute()
+    key = tuple(id(s) for s in sources)
+    if key not in shared:
+        shared[key] = (sources, compute())
+    return shared[key][1]
+
+
 def _patients(adsl: pd.DataFrame) -> pd.DataFrame:
     """ADSL keyed by USUBJID (first row of a duplicated id; duplicates are reported elsewhere)."""
-    known = adsl[adsl["USUBJID"].notna()]
-    return known.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")
+
+    def compute():
+        known = adsl[adsl["USUBJID"].notna()]
+        return known.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")
+
+    return _shared((adsl, "patients"), compute)
+
+
+def _positions(frame: pd.DataFrame, adsl: pd.DataFrame) -> np.ndarray:
+    """Position in :func:`_patients` of each row's patient (-1: missing id or not in ADSL)."""
+    return _shared((frame, adsl), lambda: _patients(adsl).index.get_indexer(frame["USUBJID"]))
 
 
 def _lookup(frame: pd.DataFrame, adsl: pd.DataFrame, column: str) -> pd.Series:
-    """ADSL ``column`` for each row of ``frame`` (NaN for an unknown patient)."""
-    return frame["USUBJID"].map(_patients(adsl)[column])
+    """ADSL ``column`` for each row of ``frame`` (NaN for an unknown patient), as ``Series.map``."""
+    values = _patients(adsl)[column].array.take(_positions(frame, adsl), allow_fill=True)
+    return pd.Series(values, index=frame.index, name=frame["USUBJID"].name)
 
 
 def _in_adsl(frame: pd.DataFrame, adsl: pd.DataFrame) -> pd.Series:
-    return frame["USUBJID"].isin(_patients(adsl).index)
+    return pd.Series(_positions(frame, adsl) >= 0, index=frame.index, name=frame["USUBJID"].name)
 
 
 def _has(frame, *columns) -> bool:
@@ -718,8 +753,12 @@ def grade5_requires_death(data, labels):
 
 def _tte(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
     """The ``paramcd`` rows of ADTTE, one per patient (first if duplicated), keeping row labels."""
-    rows = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].notna()]
-    return rows[~rows["USUBJID"].duplicated(keep="first")]
+
+    def compute():
+        rows = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].notna()]
+        return rows[~rows["USUBJID"].duplicated(keep="first")]
+
+    return _shared((adtte, paramcd), compute)
 
 
 @_cross_rule("pfs_not_after_os", adtte=("USUBJID", "PARAMCD", "AVAL"))
@@ -735,8 +774,7 @@ def pfs_not_after_os(data, labels):
 def _os_with_adsl(data, *columns):
     adtte = data["adtte"]
     os_rows = _tte(adtte, "OS")
-    patients = _patients(data["adsl"])
-    looked = {c: os_rows["USUBJID"].map(patients[c]) for c in columns}
+    looked = {c: _lookup(os_rows, data["adsl"], c) for c in columns}
     return adtte, os_rows, looked
 
 
@@ -797,7 +835,11 @@ def pfs_death_requires_dthfl(data, labels):
 def run_cross_rules(frames, files: Mapping[str, str] | None = None, rules=None) -> pd.DataFrame:
     """Run ``rules`` (default: all of :data:`CROSS_RULES`) and return all failures in one table."""
     selected = CROSS_RULES.values() if rules is None else [CROSS_RULES[r] if isinstance(r, str) else r for r in rules]
-    parts = [rule(frames, files) for rule in selected]
+    token = _SHARED.set({})
+    try:
+        parts = [rule(frames, files) for rule in selected]
+    finally:
+        _SHARED.reset(token)
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=FAILURE_COLUMNS)
