@@ -157,7 +157,8 @@ class ForkServer:
             self.process = None
         for p in self._dir.glob("*"):
             p.unlink(missing_ok=True)
-        self._dir.rmdir() if self._dir.exists() else None
+        if self._dir.exists():
+            self._dir.rmdir()
 
     def __enter__(self) -> "ForkServer":
         return self.start()
@@ -198,22 +199,20 @@ class ForkedProcess:
         return line.decode()
 
     def poll(self) -> int | None:
-        if self.returncode is None:
-            try:
-                self.returncode = int(self._read_line(timeout=0))
-            except TimeoutError:
-                return None
-            except ForkServerError:  # the zygote is gone, and with it every kernel
-                self.returncode = -signal.SIGKILL
-            self._conn.close()
-        return self.returncode
+        try:
+            return self.wait(timeout=0)
+        except subprocess.TimeoutExpired:
+            return None
 
     def wait(self, timeout: float | None = None) -> int:
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self.poll() is None:
-            if deadline is not None and time.monotonic() > deadline:
-                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout)
-            time.sleep(0.02)
+        if self.returncode is None:
+            try:
+                self.returncode = int(self._read_line(timeout))
+            except TimeoutError:
+                raise subprocess.TimeoutExpired(f"kernel {self.pid}", timeout) from None
+            except ForkServerError:  # the zygote is gone, and with it every child
+                self.returncode = -signal.SIGKILL
+            self._conn.close()
         return self.returncode
 
     def send_signal(self, signum: int) -> None:
@@ -257,7 +256,10 @@ def _child(request: dict, inherited: list) -> None:
     try:
         signal.set_wakeup_fd(-1)
         for x in inherited:  # the zygote's sockets and pipe are not the child's
-            x.close() if isinstance(x, socket.socket) else os.close(x)
+            if isinstance(x, socket.socket):
+                x.close()
+            else:
+                os.close(x)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)

@@ -696,22 +696,21 @@ def _jupyter_book_build(project: Project, book: Path, progress: Progress, label:
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(x for x in (str(project.root), env.get("PYTHONPATH", "")) if x)
     args = ["build", str(book), "-W", "-n", "--keep-going"]
-    out, err = book / "jupyter-book.stdout", book / "jupyter-book.stderr"
+    log = book / "jupyter-book.log"  # stdout and stderr together, as a terminal shows them
     returncode = None
     if forkserver is not None:
         try:
-            returncode = forkserver.run(kernels.JUPYTER_BOOK_ENTRY, args, env, str(book), stdout=str(out), stderr=str(err))
+            returncode = forkserver.run(kernels.JUPYTER_BOOK_ENTRY, args, env, str(book), stdout=str(log), stderr=str(log))
         except kernels.ForkServerError as exc:
             progress(f"  note     {label}: jupyter-book starts as a new interpreter: {exc}")
     if returncode is None:
-        with open(out, "w") as fo, open(err, "w") as fe:
-            returncode = subprocess.run([*jupyter_book_command(), *args], stdout=fo, stderr=fe, cwd=book, env=env).returncode
-    stdout, stderr = (p.read_text(encoding="utf-8", errors="replace") for p in (out, err))
-    log = book / "jupyter-book.log"
-    log.write_text(stdout + "\n" + stderr, encoding="utf-8")
+        with open(log, "w") as out:
+            returncode = subprocess.run([*jupyter_book_command(), *args], stdout=out, stderr=subprocess.STDOUT,
+                                        cwd=book, env=env).returncode
+    output = log.read_text(encoding="utf-8", errors="replace")
     html = book / "_build" / "html"
     if returncode != 0 or not (html / "index.html").exists():
-        text = re.sub(r"\x1b\[[0-9;]*m", "", stdout + "\n" + stderr).replace(f"{book}/", "")
+        text = re.sub(r"\x1b\[[0-9;]*m", "", output).replace(f"{book}/", "")
         warnings = [ln for ln in text.splitlines() if "WARNING" in ln or "ERROR" in ln or "Error" in ln]
         detail = "\n".join(warnings[-60:]) or text[-4000:]
         raise BuildError(f"jupyter-book build failed for {label} (exit {returncode}):\n{detail}")
