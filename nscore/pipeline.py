@@ -9,7 +9,10 @@ key is a SHA-256 over everything that can change its output:
   chapter declares ``nscore: {data: all}`` in its jupytext metadata) and of any extra files it
   declares (``nscore: {depends: [data/experts.yml]}``),
 * the ``nscore/*.py`` sources, ``requirements.txt`` and ``requirements.lock``,
-* the papermill parameters.
+* the papermill parameters,
+* every cutoff the chapter's kernel actually read (``nscore.reads``: recorded at execution, keyed at
+  its current version, ``"absent"`` once deleted), so a chapter that reads a cutoff other than its
+  own (results reads the published one) is re-executed when that cutoff changes or disappears.
 
 Build time and commit are recorded but kept out of the key (they change on every build).
 
@@ -45,11 +48,11 @@ from typing import Any, Callable, Iterable, Protocol
 
 import yaml
 
-from nscore import kernels, provenance
+from nscore import kernels, provenance, reads
 from nscore.load import sha256_file
 from nscore.errors import BuildError, ChapterExecutionError, NscoreError, StaleOutputError
 
-KEY_SCHEME = 1
+KEY_SCHEME = 2
 """Bumped when the meaning of the key changes, so that every chapter re-executes once."""
 
 BOOK_FILES = ("_config.yml", "_toc.yml", "references.bib")
@@ -376,6 +379,23 @@ def chapter_key(
     return key, components
 
 
+def with_reads(components: dict, read_cutoffs: Iterable[str], data_versions: dict[str, str]) -> tuple[str, dict]:
+    """The full key: ``components`` plus the current version of every cutoff the chapter read.
+
+    Why: only execution knows what a chapter reads, so the key a notebook carries is its planned
+    components plus its recorded reads, re-priced at today's versions (``"absent"`` when deleted).
+    """
+    comps = dict(components)
+    comps["reads"] = {c: data_versions.get(c, reads.ABSENT) for c in sorted(read_cutoffs)}
+    return sha256_bytes(json.dumps(comps, sort_keys=True, separators=(",", ":")).encode()), comps
+
+
+def current_key(components: dict, meta: dict | None, data_versions: dict[str, str]) -> tuple[str, dict]:
+    """The key an executed notebook with metadata ``meta`` must carry to be current now."""
+    recorded_reads = ((meta or {}).get("key_components") or {}).get("reads") or {}
+    return with_reads(components, recorded_reads, data_versions)
+
+
 def parameters(project: Project, cutoff: str) -> dict:
     """Papermill parameters of a chapter (SPEC: ``data_dir`` and a resolved ``cutoff``)."""
     return {"data_dir": project.data_dir, "cutoff": cutoff}
@@ -395,7 +415,7 @@ def _why_changed(old: dict | None, new_components: dict) -> str:
     if old is None:
         return "no executed notebook with a key"
     prev = old.get("key_components") or {}
-    changed = [k for k in ("source", "data", "depends", "code", "environment", "parameters", "scheme")
+    changed = [k for k in ("source", "data", "reads", "depends", "code", "environment", "parameters", "scheme")
                if prev.get(k) != new_components.get(k)]
     return ("changed: " + ", ".join(changed)) if changed else "key differs"
 
@@ -527,10 +547,13 @@ def _execute(project: Project, job: _Job, context: dict, progress: Progress, sta
     progress(f"  started  {label} ({job.reason})")
     t0 = time.monotonic()
     kernel_log = work / f"{job.chapter.name}.kernel.log"
+    reads_log = work / f"{job.chapter.name}.reads.jsonl"
+    env_extra = {provenance.ENV_VAR: prov.to_json(), reads.ENV_VAR: str(reads_log)}
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
+        reads_log.unlink(missing_ok=True)
         try:
             with open(kernel_log, "a", encoding="utf-8") as klog:
-                km_class = _kernel_manager_class(project.root, {provenance.ENV_VAR: prov.to_json()}, stderr=klog,
+                km_class = _kernel_manager_class(project.root, env_extra, stderr=klog,
                                                  forkserver=context.get("forkserver"))
                 pm.execute_notebook(
                     str(tmp_in), str(job.out), parameters=params, kernel_name=KERNEL_NAME,
@@ -556,6 +579,9 @@ def _execute(project: Project, job: _Job, context: dict, progress: Progress, sta
             progress(f"  retry    {label}: kernel start failed ({type(exc).__name__}: {exc}); attempt {attempt + 1}")
             time.sleep(0.5 * attempt)
     seconds = time.monotonic() - t0
+    read = reads.read_log(reads_log)
+    data_versions = {c: v.version for c, v in context["versions"].items()}
+    job.key, job.components = with_reads(job.components, read, data_versions)
     out = nbformat.read(job.out, as_version=4)
     pmeta = out.metadata.get("papermill", {})
     pmeta["input_path"] = str(src.relative_to(project.root))
@@ -567,6 +593,7 @@ def _execute(project: Project, job: _Job, context: dict, progress: Progress, sta
         "cutoff": job.cutoff,
         "data_version": prov.data_version,
         "data_versions": job.components["data"],
+        "reads": read,
         "simulated": prov.simulated,
         "parameters": params,
         "build_time": context["build_time"],
@@ -901,16 +928,23 @@ def _build_locked(
         keys: dict[str, dict[str, str]] = {c: {} for c in targets}
         for c in targets:
             for ch in chapters:
-                key, comps = chapter_key(project, ch, c, data_versions, _shared=shared)
-                keys[c][ch.name] = key
+                base, comps = chapter_key(project, ch, c, data_versions, _shared=shared)
                 candidates = [project.executed(c, ch)] + ([project.notebook(ch)])
-                found = next((p for p in candidates if (recorded(p) or {}).get("key") == key), None)
+                metas = [recorded(p) for p in candidates]
+                found = None
+                for p, m in zip(candidates, metas):
+                    key = current_key(comps, m, data_versions)[0]
+                    if m is not None and m.get("key") == key:
+                        found = p
+                        break
                 if found is not None and not force:
+                    keys[c][ch.name] = key
                     notebooks[c][ch.name] = found
                     runs.append(ChapterRun(c, ch.name, "skipped", f"unchanged (key {key[:12]})"))
                     continue
-                prev = next((m for m in map(recorded, candidates) if m and m.get("cutoff") == c), None)
-                reason = "forced" if force else _why_changed(prev, comps)
+                prev = next((m for m in metas if m and m.get("cutoff") == c), None)
+                reason = "forced" if force else _why_changed(prev, current_key(comps, prev, data_versions)[1])
+                key = base  # the full key is known once the chapter has run (its reads)
                 out = stage / "executed" / c / f"{ch.name}.ipynb"
                 out.parent.mkdir(parents=True, exist_ok=True)
                 todo.append(_Job(c, ch, key, comps, reason, out))
@@ -930,6 +964,8 @@ def _build_locked(
                 progress("executing nothing: every chapter is unchanged")
             runs += [ChapterRun(j.cutoff, j.chapter.name, "executed", j.reason, seconds.get((j.cutoff, j.chapter.name), 0.0))
                      for j in todo]
+            for j in todo:  # executed: now with their reads
+                keys[j.cutoff][j.chapter.name] = j.key
 
             # 3. a site per target cutoff (reused when its site key is unchanged)
             new_html = stage / "html"
@@ -1102,8 +1138,9 @@ def check(project: Project) -> list[str]:
         if not nb.exists():
             problems.append(f"{rel}: missing (run `nscore build`)")
             continue
-        key, comps = chapter_key(project, ch, newest, data_versions, _shared=shared)
+        _, comps = chapter_key(project, ch, newest, data_versions, _shared=shared)
         old = recorded(nb)
+        key, comps = current_key(comps, old, data_versions)
         if (old or {}).get("key") != key:
             problems.append(f"{rel}: stale for cutoff {newest} ({_why_changed(old, comps)}); run `nscore build`")
     return problems

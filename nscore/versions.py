@@ -32,8 +32,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from nscore import reads
 from nscore.errors import NscoreError, StaleOutputError
 from nscore.load import DATASETS, FORMATS, SOURCE_FILE, Cohort, load_cohort, sha256_file
+from nscore.study import STUDY_FILE, default_study_path
 
 __all__ = [
     "MANIFEST",
@@ -41,6 +43,7 @@ __all__ = [
     "resolve_data_dir",
     "list_cutoffs",
     "cutoff_dir",
+    "is_stored",
     "load",
     "manifest",
     "read_manifest",
@@ -139,9 +142,26 @@ def cutoff_dir(data_dir="data", cutoff="latest") -> Path:
         raise NscoreError(f"no data cutoffs stored in {root}")
     wanted = stored[-1] if str(cutoff) == "latest" else _as_cutoff(cutoff)
     if wanted not in stored:
+        reads.record(wanted.isoformat(), reads.ABSENT)  # a chapter may catch this: key it anyway
         have = ", ".join(d.isoformat() for d in stored)
         raise NscoreError(f"cutoff {wanted.isoformat()} is not stored in {root} (stored: {have})")
     return root / wanted.isoformat()
+
+
+def is_stored(data_dir="data", cutoff="latest") -> bool:
+    """Whether ``cutoff`` is stored; under a build, an absent one is recorded as read.
+
+    Why: a chapter that shows something only when a cutoff is stored must be re-executed when that
+    cutoff arrives; recording the absence puts it in the chapter's rebuild key.
+    """
+    wanted = _as_cutoff(cutoff) if str(cutoff) != "latest" else None
+    stored = list_cutoffs(data_dir)
+    if wanted is None:
+        return bool(stored)
+    if wanted not in stored:
+        reads.record(wanted.isoformat(), reads.ABSENT)
+        return False
+    return True
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,8 +174,10 @@ def _manifest_of(cohort: Cohort, directory: Path) -> dict:
     for dataset in DATASETS:
         frame = getattr(cohort, dataset)
         for name in cohort.files:
-            if name.split(".", 1)[0] == dataset:
+            if name.split(".", 1)[0] == dataset and frame is not None:
                 rows[name] = len(frame)
+    if STUDY_FILE in cohort.files and cohort.study is not None:
+        rows[STUDY_FILE] = len(cohort.study.diagnoses)  # "rows" of a study file: its diagnoses
     return {
         "cutoff": cohort.cutoff.isoformat(),
         "version": cohort.version,
@@ -227,6 +249,8 @@ def _hash_problems(directory: Path, stored: dict) -> list[str]:
     listed = stored.get("files") if isinstance(stored.get("files"), dict) else {}
     present = {p.name for p in directory.iterdir() if p.is_file() and p.name.endswith(FORMATS)}
     present = {n for n in present if n.split(".", 1)[0] in DATASETS}
+    if (directory / STUDY_FILE).is_file():
+        present.add(STUDY_FILE)
     for name in sorted(set(listed) | present):
         path = directory / name
         if name not in present:
@@ -296,16 +320,18 @@ def load(data_dir="data", cutoff="latest") -> Cohort:
     cache = _validated_cache(directory)
     if cache is not None and cache.is_file():
         with open(cache, "rb") as handle:
-            return dataclasses.replace(pickle.load(handle), source=directory)
-    cohort = check_manifest(directory)
-    if cache is not None:
-        _write_atomically(cache, pickle.dumps(cohort, protocol=pickle.HIGHEST_PROTOCOL))
+            cohort = dataclasses.replace(pickle.load(handle), source=directory)
+    else:
+        cohort = check_manifest(directory)
+        if cache is not None:
+            _write_atomically(cache, pickle.dumps(cohort, protocol=pickle.HIGHEST_PROTOCOL))
+    reads.record(cohort.cutoff.isoformat(), cohort.version)  # enters the chapter's rebuild key
     return cohort
 
 
 #: The code that decides whether data are valid and how they are typed: a change to any of these
 #: files invalidates every cached validation.
-_VALIDATION_CODE = ("schema.py", "load.py", "versions.py")
+_VALIDATION_CODE = ("schema.py", "load.py", "versions.py", "study.py")
 
 
 def _validated_cache(directory: Path) -> Path | None:
@@ -373,7 +399,9 @@ def _delivery_dir(root: Path) -> Path:
 
 def _stored_files(directory: Path) -> dict[str, str]:
     names = [p.name for p in directory.iterdir() if p.is_file() and p.name.endswith(FORMATS)]
-    return {n: sha256_file(directory / n) for n in names if n.split(".", 1)[0] in DATASETS}
+    names = [n for n in names if n.split(".", 1)[0] in DATASETS]
+    names += [STUDY_FILE] if (directory / STUDY_FILE).is_file() else []
+    return {n: sha256_file(directory / n) for n in names}
 
 
 def _exchange(a: Path, b: Path) -> bool:
@@ -426,7 +454,8 @@ def store(src, data_dir="data", replace: bool = False) -> Path:
         raise NscoreError(f"{src}: no such file or directory")
     with tempfile.TemporaryDirectory(prefix="nscore-delivery-") as unpacked:
         delivery = src if src.is_dir() else _extract(src, Path(unpacked))
-        cohort = load_cohort(delivery)  # raises before anything is written
+        # a delivery without its own study.yml is of the project's default study
+        cohort = load_cohort(delivery, default_study=default_study_path(resolve_data_dir(data_dir)))
         target = _store_validated(cohort, delivery, resolve_data_dir(data_dir), replace)
     # the stored files are the delivery's bytes, so this validation is the stored cutoff's: keep it
     # for the build that follows a store (``nscore update``) instead of validating the data twice
@@ -463,7 +492,10 @@ def _store_validated(cohort: Cohort, delivery: Path, data_dir: Path, replace: bo
     incoming.mkdir()
     try:
         for name in names:
-            _copy_exact(delivery / name, incoming / name)
+            origin = delivery / name
+            if name == STUDY_FILE and not origin.is_file():
+                origin = Path(cohort.study.path)  # the default study, kept with the cutoff
+            _copy_exact(origin, incoming / name)
         copied = {n: sha256_file(incoming / n) for n in cohort.files}
         if copied != cohort.files:
             raise NscoreError(f"{delivery}: files changed while being stored; nothing stored")

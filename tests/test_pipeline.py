@@ -89,7 +89,8 @@ def test_executed_notebook_records_provenance_and_page_shows_box(built_toy):
     assert meta["parameters"] == {"data_dir": "data", "cutoff": CUTOFF}
     assert meta["commit"] == "unknown"  # the toy copy is not a git repository
     assert set(meta["packages"]) == {"pandas", "lifelines", "altair", "papermill", "jupyter-book", "myst-nb", "nscore"}
-    assert set(meta["key_components"]) == {"scheme", "source", "data", "depends", "code", "environment", "parameters"}
+    assert set(meta["key_components"]) == {"scheme", "source", "data", "reads", "depends", "code", "environment", "parameters"}
+    assert meta["reads"] == {} and meta["key_components"]["reads"] == {}  # the toy reads no cutoff through nscore
     assert "build_time" not in meta["key_components"] and "commit" not in meta["key_components"]
     assert nb["metadata"]["papermill"]["parameters"] == {"data_dir": "data", "cutoff": CUTOFF}
     injected = [c for c in nb["cells"] if "injected-parameters" in c["metadata"].get("tags", [])]
@@ -219,6 +220,60 @@ def test_key_follows_declared_dependencies_and_data_scope(toy):
     assert c_missing["depends"] == {"extra.yml": "missing"} and c1["depends"]["extra.yml"] != "missing"
     assert k1 != k2
     assert pipeline.chapter_key(project, chapters["second"], CUTOFF, versions)[0] == k2  # deterministic
+
+
+OTHER = "2024-06-01"
+READ_OTHER_CELL = f'''
+```{{code-cell}} ipython3
+import toystore
+from nscore import reads
+
+if (Path(data_dir) / "cutoffs" / "{OTHER}").is_dir():  # as results reads the published cutoff
+    reads.record("{OTHER}", toystore.ToyStore(Path(data_dir)).load("{OTHER}").version)
+    print("{OTHER} present")
+else:
+    reads.record("{OTHER}", reads.ABSENT)
+    print("{OTHER} absent")
+```
+'''
+
+
+def _add_other_cutoff(root: Path) -> None:
+    d = root / "data" / "cutoffs" / OTHER
+    d.mkdir()
+    (d / "counts.csv").write_text("group,n\nA,1\nB,1\n")
+    toystore.write_manifest(d)
+
+
+def test_every_cutoff_a_chapter_reads_is_in_its_key(toy):
+    """A chapter reading a cutoff other than its own is stale once that cutoff is deleted (or comes
+    back), `check` says so, and the next build re-executes it."""
+    project = make_project(toy)
+    src = toy / "chapters" / "src" / "second.md"
+    src.write_text(src.read_text() + READ_OTHER_CELL)
+    _add_other_cutoff(toy)
+    pipeline.build(project, progress=lambda m: None)
+    meta = json.loads((toy / "chapters" / "second.ipynb").read_text())["metadata"]["nscore"]
+    other_version = toystore.ToyStore(toy / "data").load(OTHER).version
+    assert meta["cutoff"] == CUTOFF
+    assert meta["reads"] == {OTHER: other_version} == meta["key_components"]["reads"]
+    assert pipeline.check(project) == []
+
+    shutil.rmtree(toy / "data" / "cutoffs" / OTHER)
+    problems = pipeline.check(project)
+    assert f"chapters/second.ipynb: stale for cutoff {CUTOFF} (changed: reads); run `nscore build`" in problems
+    report = pipeline.build(project, progress=lambda m: None)
+    run = next(r for r in report.runs if (r.cutoff, r.chapter) == (CUTOFF, "second"))
+    assert run.action == "executed" and run.reason == "changed: reads"
+    nb = json.loads((toy / "chapters" / "second.ipynb").read_text())
+    assert nb["metadata"]["nscore"]["reads"] == {OTHER: "absent"}
+    assert f"{OTHER} absent" in json.dumps(nb["cells"])
+    assert pipeline.check(project) == []
+    again = pipeline.build(project, progress=lambda m: None)
+    assert again.executed == []  # a recorded absence is a stable key
+
+    _add_other_cutoff(toy)  # the cutoff comes back: the absence it recorded is stale too
+    assert f"chapters/second.ipynb: stale for cutoff {CUTOFF} (changed: reads); run `nscore build`" in pipeline.check(project)
 
 
 def test_good_update_stores_cutoff_and_publishes_both_versions(toy, tmp_path):
