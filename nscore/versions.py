@@ -27,13 +27,13 @@ import tarfile
 import tempfile
 import uuid
 import zipfile
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pandas as pd
 
 from nscore import reads
-from nscore.errors import NscoreError, StaleOutputError
+from nscore.errors import DataValidationError, NscoreError, StaleOutputError
 from nscore.load import DATASETS, FORMATS, SOURCE_FILE, Cohort, load_cohort, sha256_file
 from nscore.study import STUDY_FILE, default_study_path
 
@@ -438,7 +438,8 @@ def store(src, data_dir="data", replace: bool = False) -> Path:
     Raises
     ------
     DataValidationError
-        If the delivery breaks any rule; nothing is written anywhere.
+        If the delivery breaks any rule, or its cutoff lies more than ``FUTURE_TOLERANCE`` after
+        today (rule ``cutoff_not_in_future``); nothing is written anywhere.
     NscoreError
         If the cutoff is already stored with different data and ``replace`` is False.
 
@@ -456,6 +457,7 @@ def store(src, data_dir="data", replace: bool = False) -> Path:
         delivery = src if src.is_dir() else _extract(src, Path(unpacked))
         # a delivery without its own study.yml is of the project's default study
         cohort = load_cohort(delivery, default_study=default_study_path(resolve_data_dir(data_dir)))
+        refuse_future_cutoff(cohort)
         target = _store_validated(cohort, delivery, resolve_data_dir(data_dir), replace)
     # the stored files are the delivery's bytes, so this validation is the stored cutoff's: keep it
     # for the build that follows a store (``nscore update``) instead of validating the data twice
@@ -464,6 +466,31 @@ def store(src, data_dir="data", replace: bool = False) -> Path:
         _write_atomically(cache, pickle.dumps(dataclasses.replace(cohort, source=target),
                                               protocol=pickle.HIGHEST_PROTOCOL))
     return target
+
+
+#: How far past today a cutoff may lie: one day of clock skew between the sender's site and ours.
+FUTURE_TOLERANCE = timedelta(days=1)
+
+
+def _today() -> date:
+    """Today's date (a function, so tests can move the clock)."""
+    return date.today()
+
+
+def refuse_future_cutoff(cohort: Cohort) -> None:
+    """Raise a DataValidationError (rule ``cutoff_not_in_future``) if DCUTDT is after tomorrow.
+
+    Why: data cannot be cut off in the future; such a date is a typo or a wrong delivery, and once
+    stored it would become the "latest" version every page is built for.
+    """
+    if cohort.cutoff <= _today() + FUTURE_TOLERANCE:
+        return
+    adsl = next((n for n in sorted(cohort.files) if n.split(".", 1)[0] == "adsl"), "adsl.csv")
+    failures = pd.DataFrame([{"file": adsl, "row": 1, "column": "DCUTDT", "rule": "cutoff_not_in_future",
+                              "value": cohort.cutoff.isoformat()}], columns=DataValidationError.COLUMNS)
+    raise DataValidationError(
+        failures, f"data validation failed: the data cutoff {cohort.cutoff.isoformat()} is after today "
+                  f"({_today().isoformat()}) + {FUTURE_TOLERANCE.days} day; nothing stored")
 
 
 def _store_validated(cohort: Cohort, delivery: Path, data_dir: Path, replace: bool) -> Path:
