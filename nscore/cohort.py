@@ -189,9 +189,13 @@ class PatientFlow:
         ``reason`` (why patients leave the main column; empty for main boxes).
     edges : DataFrame
         ``source``, ``target``, ``n``: one arrow per non-root box.
-    n_infused, n_safety, n_evaluable, n_not_evaluable, n_responders, n_cr_cri, n_hct_after_cr,
-    n_hct_total : int
+    n_infused, n_safety, n_evaluable, n_not_evaluable, n_responders, n_cr_cri : int
         The counts, for glue.
+    n_hct_after_cr, n_hct_total, n_hct_not_after_cr, n_hct_timing_unknown : int or None
+        Patients in CR/CRi transplanted strictly after the date of that response (consolidation);
+        all patients transplanted after CAR-T; patients in CR/CRi transplanted on or before the
+        response date; patients in CR/CRi transplanted whose transplant or response date is
+        unknown. ``None`` (not 0) when transplants were not collected (no HCTFL in ADSL).
     """
 
     table: pd.DataFrame
@@ -202,8 +206,24 @@ class PatientFlow:
     n_not_evaluable: int
     n_responders: int
     n_cr_cri: int
-    n_hct_after_cr: int
-    n_hct_total: int
+    n_hct_after_cr: int | None
+    n_hct_total: int | None
+    n_hct_not_after_cr: int | None = None
+    n_hct_timing_unknown: int | None = None
+
+
+def _response_dates(adrs: pd.DataFrame, usubjid: pd.Series) -> np.ndarray:
+    """ADT of each patient's first BOR row in ADRS, as datetime64 (NaT: no row, or ADT empty).
+
+    The same row :func:`best_response` takes for the patient. Used by :func:`patient_flow` only.
+    """
+    if "ADT" not in adrs.columns:
+        return np.full(len(usubjid), np.datetime64("NaT"), dtype="datetime64[ns]")
+    bor = adrs["PARAMCD"].isin(["BOR"]).to_numpy() if "PARAMCD" in adrs.columns else np.ones(len(adrs), bool)
+    rows = adrs.loc[bor, ["USUBJID", "ADT"]].drop_duplicates("USUBJID")
+    adt = pd.to_datetime(rows["ADT"], errors="coerce").to_numpy(dtype="datetime64[ns]")
+    where = pd.Index(rows["USUBJID"].to_numpy()).get_indexer(usubjid.to_numpy())
+    return np.where(where >= 0, np.append(adt, np.datetime64("NaT"))[where], np.datetime64("NaT"))
 
 
 def patient_flow(cohort) -> PatientFlow:
@@ -211,19 +231,23 @@ def patient_flow(cohort) -> PatientFlow:
 
     infused -> safety population (SAFFL) -> efficacy-evaluable (EFFFL; side box: "not evaluable for
     response") -> responders (CR/CRi/PR; side box: NR/NE) -> CR/CRi (side box: PR) -> allo-HCT after
-    CAR-T while in CR/CRi (side box: no transplant).
+    the CR/CRi (side box: no transplant after the CR/CRi, or its timing unknown).
 
     Notes
     -----
-    The abstract's 245 transplants (73.4%) are over all 334 infused patients, including salvage
-    transplants of non-responders; the flow's last box counts only patients in CR/CRi (consolidative),
-    and ``n_hct_total`` keeps the abstract's count for the prose.
+    A transplant counts as consolidation after CR/CRi only if its date (ADSL HCTDT) is strictly
+    after the date of the CR/CRi assessment (ADRS ADT of the best-response row): a transplant on or
+    before that date preceded the response (``n_hct_not_after_cr``). When either date is unknown
+    (ADT empty, HCTDT empty or not delivered) the order cannot be told: such patients are counted in
+    ``n_hct_timing_unknown``, never as consolidation. ``n_hct_total`` counts every transplant after
+    CAR-T over all infused patients, including salvage transplants of non-responders. Without HCTFL
+    in ADSL (transplants not collected) the transplant counts are ``None`` and the flow ends at
+    CR/CRi.
     """
     adsl = cohort.adsl
-    _require(adsl, ["USUBJID", "SAFFL", "EFFFL", "HCTFL"], "ADSL")
+    _require(adsl, ["USUBJID", "SAFFL", "EFFFL"], "ADSL")
     saf = _flag(adsl["SAFFL"])
     eff = _flag(adsl["EFFFL"]) & saf
-    hct = _flag(adsl["HCTFL"])
     # best_response keeps the ADSL rows (index) of its patients, one row per patient
     br = best_response(cohort)
     in_flow = eff.loc[br.index].to_numpy()
@@ -235,10 +259,10 @@ def patient_flow(cohort) -> PatientFlow:
     n_eff = int(eff.sum())
     n_resp = int(responder.sum())
     n_cr = int(cr.sum())
-    n_hct_cr = int((cr & hct.loc[br.index].to_numpy()).sum())
+    therapy = getattr(getattr(cohort, "study", None), "therapy", None)
 
     rows = [
-        ("infused", "Infused with NS7CAR-T", n_inf, "", "main", ""),
+        ("infused", f"Infused with {therapy}" if therapy else "Infused", n_inf, "", "main", ""),
         ("not_safety", "Not in safety population", n_inf - n_saf, "infused", "exclusion",
          "no confirmed infusion (SAFFL = N)"),
         ("safety", "Safety population", n_saf, "infused", "main", ""),
@@ -250,10 +274,29 @@ def patient_flow(cohort) -> PatientFlow:
         ("responders", "Responders (CR/CRi/PR)", n_resp, "evaluable", "main", ""),
         ("pr", "Partial response", n_resp - n_cr, "responders", "exclusion", "best overall response PR"),
         ("cr_cri", "CR/CRi", n_cr, "responders", "main", ""),
-        ("no_hct", "No transplant after CAR-T", n_cr - n_hct_cr, "cr_cri", "exclusion",
-         "no allo-HCT after CAR-T by the cutoff"),
-        ("hct", "Consolidative allo-HCT after CAR-T", n_hct_cr, "cr_cri", "main", ""),
     ]
+    n_hct_total = n_hct_cr = n_before = n_unknown = None
+    if "HCTFL" in adsl.columns:  # transplants collected
+        hct = _flag(adsl["HCTFL"])
+        n_hct_total = int(hct.sum())
+        hct_cr = cr & hct.loc[br.index].to_numpy()
+        hctdt = (pd.to_datetime(adsl.loc[br.index, "HCTDT"], errors="coerce").to_numpy(dtype="datetime64[ns]")
+                 if "HCTDT" in adsl.columns else np.full(len(br), np.datetime64("NaT"), dtype="datetime64[ns]"))
+        adt = _response_dates(cohort.adrs, br["USUBJID"])
+        known = ~np.isnat(hctdt) & ~np.isnat(adt)
+        n_hct_cr = int((hct_cr & known & (hctdt > adt)).sum())
+        n_before = int((hct_cr & known & (hctdt <= adt)).sum())
+        n_unknown = int((hct_cr & ~known).sum())
+        reason = "no allo-HCT after the CR/CRi date by the cutoff"
+        if n_before:
+            reason += f"; {n_before} transplanted on or before it"
+        if n_unknown:
+            reason += f"; {n_unknown} transplanted, timing relative to the CR/CRi unknown"
+        rows += [
+            ("no_hct", "No allo-HCT after CR/CRi" + (", or timing unknown" if n_unknown else ""),
+             n_cr - n_hct_cr, "cr_cri", "exclusion", reason),
+            ("hct", "Consolidative allo-HCT after CR/CRi", n_hct_cr, "cr_cri", "main", ""),
+        ]
     table = pd.DataFrame(rows, columns=["key", "label", "n", "parent", "kind", "reason"])
     table["n"] = table["n"].astype(int)
     edges = table.loc[table["parent"] != "", ["parent", "key", "n"]].rename(
@@ -261,7 +304,8 @@ def patient_flow(cohort) -> PatientFlow:
     return PatientFlow(
         table=table, edges=edges, n_infused=n_inf, n_safety=n_saf, n_evaluable=n_eff,
         n_not_evaluable=n_saf - n_eff, n_responders=n_resp, n_cr_cri=n_cr,
-        n_hct_after_cr=n_hct_cr, n_hct_total=int(hct.sum()),
+        n_hct_after_cr=n_hct_cr, n_hct_total=n_hct_total, n_hct_not_after_cr=n_before,
+        n_hct_timing_unknown=n_unknown,
     )
 
 

@@ -136,6 +136,110 @@ def test_patient_flow_shipped(shipped):
     assert f.n_not_evaluable == f.n_safety - 329
 
 
+def _with_dates(tiny, hct_offsets: dict, adt_missing=(), hctdt_missing=()):
+    """``tiny`` with each listed patient's HCTDT set to their response date (ADRS ADT) + offset days;
+    ``adt_missing``/``hctdt_missing``: patients whose ADT/HCTDT is emptied."""
+    adsl, adrs = tiny.adsl.copy(), tiny.adrs.copy()
+    adt = adrs.set_index("USUBJID")["ADT"]
+    for sid, days in hct_offsets.items():
+        uid = f"NCT04572308-{sid}"
+        adsl.loc[adsl["USUBJID"] == uid, "HCTDT"] = adt[uid] + pd.Timedelta(days=days)
+    for sid in adt_missing:
+        adrs.loc[adrs["USUBJID"] == f"NCT04572308-{sid}", "ADT"] = pd.NaT
+    for sid in hctdt_missing:
+        adsl.loc[adsl["USUBJID"] == f"NCT04572308-{sid}", "HCTDT"] = pd.NaT
+    return types.SimpleNamespace(**{**vars(tiny), "adsl": adsl, "adrs": adrs})
+
+
+def test_patient_flow_tiny_transplants_all_after_cr(tiny):
+    # tiny: response assessed on day 28, transplants on day 40 + 10 i: every one after the CR
+    f = ch.patient_flow(tiny)
+    assert (f.n_hct_after_cr, f.n_hct_not_after_cr, f.n_hct_timing_unknown) == (4, 0, 0)
+    t = f.table.set_index("key")
+    assert t.loc["no_hct", "label"] == "No allo-HCT after CR/CRi"
+    assert t.loc["no_hct", "reason"] == "no allo-HCT after the CR/CRi date by the cutoff"
+
+
+def test_patient_flow_transplant_must_follow_the_cr_date(tiny):
+    """CR/CRi patients 0001, 0002, 0006, 0008 (all transplanted): before, on, after the CR date, and
+    a CR without a date. Only the transplant strictly after the CR date is consolidation."""
+    c = _with_dates(tiny, {"0001": -1, "0002": 0, "0006": 1, "0008": 30}, adt_missing=["0008"])
+    f = ch.patient_flow(c)
+    assert f.n_cr_cri == 4
+    assert f.n_hct_after_cr == 1                 # 0006
+    assert f.n_hct_not_after_cr == 2             # 0001 (day before), 0002 (same day)
+    assert f.n_hct_timing_unknown == 1           # 0008: CR date unknown
+    assert f.n_hct_total == 5                    # unchanged: every transplant after CAR-T
+    _assert_flow_consistent(f)
+    t = f.table.set_index("key")
+    assert t.loc["hct", "n"] == 1
+    assert t.loc["no_hct", "n"] == 3
+    assert t.loc["no_hct", "label"] == "No allo-HCT after CR/CRi, or timing unknown"
+    assert t.loc["no_hct", "reason"] == ("no allo-HCT after the CR/CRi date by the cutoff; 2 transplanted "
+                                        "on or before it; 1 transplanted, timing relative to the CR/CRi "
+                                        "unknown")
+
+
+def test_patient_flow_unknown_transplant_date(tiny):
+    c = _with_dates(tiny, {}, hctdt_missing=["0001", "0003"])  # 0003 is a PR: not in the CR split
+    f = ch.patient_flow(c)
+    assert (f.n_hct_after_cr, f.n_hct_not_after_cr, f.n_hct_timing_unknown, f.n_hct_total) == (3, 0, 1, 5)
+    _assert_flow_consistent(f)
+
+
+def test_patient_flow_transplant_dates_not_collected(tiny):
+    """HCTFL without HCTDT: transplants are counted, their timing is unknown for every CR patient."""
+    c = types.SimpleNamespace(**{**vars(tiny), "adsl": tiny.adsl.drop(columns=["HCTDT"])})
+    f = ch.patient_flow(c)
+    assert (f.n_hct_after_cr, f.n_hct_not_after_cr, f.n_hct_timing_unknown, f.n_hct_total) == (0, 0, 4, 5)
+    _assert_flow_consistent(f)
+
+
+def test_patient_flow_response_dates_not_delivered(tiny):
+    c = types.SimpleNamespace(**{**vars(tiny), "adrs": tiny.adrs.drop(columns=["ADT"])})
+    f = ch.patient_flow(c)
+    assert (f.n_hct_after_cr, f.n_hct_timing_unknown) == (0, 4)
+
+
+def test_patient_flow_transplants_not_collected(tiny):
+    """No HCTFL/HCTDT in ADSL: transplant counts are None (not collected), not 0; the flow ends at
+    CR/CRi and stays consistent (it can still be drawn)."""
+    c = types.SimpleNamespace(**{**vars(tiny), "adsl": tiny.adsl.drop(columns=["HCTFL", "HCTDT"])})
+    f = ch.patient_flow(c)
+    assert (f.n_hct_after_cr, f.n_hct_total, f.n_hct_not_after_cr, f.n_hct_timing_unknown) == (None,) * 4
+    assert (f.n_infused, f.n_cr_cri) == (8, 4)
+    assert f.table["key"].iloc[-1] == "cr_cri"
+    assert not {"hct", "no_hct"} & set(f.table["key"])
+    _assert_flow_consistent(f)
+
+
+def test_patient_flow_nobody_transplanted(tiny):
+    adsl = tiny.adsl.assign(HCTFL="N", HCTDT=pd.NaT)
+    f = ch.patient_flow(types.SimpleNamespace(**{**vars(tiny), "adsl": adsl}))
+    assert (f.n_hct_after_cr, f.n_hct_total, f.n_hct_not_after_cr, f.n_hct_timing_unknown) == (0, 0, 0, 0)
+    _assert_flow_consistent(f)
+
+
+def test_patient_flow_infused_label_names_the_study_therapy(tiny):
+    no_study = types.SimpleNamespace(**{k: v for k, v in vars(tiny).items() if k != "study"})
+    assert ch.patient_flow(no_study).table["label"].iloc[0] == "Infused"
+    c = types.SimpleNamespace(**{**vars(tiny), "study": types.SimpleNamespace(therapy="XYZ-CAR")})
+    assert ch.patient_flow(c).table["label"].iloc[0] == "Infused with XYZ-CAR"
+
+
+def test_patient_flow_shipped_consolidation_dates(shipped):
+    """The shipped cutoff, counted independently with a merge: CR/CRi patients transplanted strictly
+    after the date of their response."""
+    f = ch.patient_flow(shipped)
+    m = shipped.adsl.merge(shipped.adrs[["USUBJID", "AVALC", "ADT"]], on="USUBJID")
+    m = m[(m["EFFFL"] == "Y") & (m["SAFFL"] == "Y") & m["AVALC"].isin(["CR", "CRi"]) & (m["HCTFL"] == "Y")]
+    after = int((m["HCTDT"] > m["ADT"]).sum())
+    assert f.n_hct_after_cr == after
+    assert f.n_hct_not_after_cr == int((m["HCTDT"] <= m["ADT"]).sum())
+    assert f.n_hct_timing_unknown == int((m["HCTDT"].isna() | m["ADT"].isna()).sum())
+    assert f.n_hct_after_cr + f.n_hct_not_after_cr + f.n_hct_timing_unknown == len(m)
+
+
 # --------------------------------------------------------------------------- Table 1
 
 
