@@ -1,0 +1,8 @@
+"""Cohorts of the data-matrix test (issue 11): ``from matrix import COHORTS`` (tests/ is on sys.path).
+
+See ``cohorts.py`` (the registry and the simulated builders), ``convert_myeloid.py`` (R
+``survival::myeloid`` converted) and README.md (the forced choices).
+"""
+
+from .cohorts import COHORTS, SHAPES, default_study  # noqa: F401
+from .convert_myeloid import build_myeloid, export_myeloid  # noqa: F401

@@ -1,0 +1,284 @@
+"""The cohorts of the data matrix (tests/matrix/): each has the shape it promises and loads.
+
+Each cohort is built once per session (tmp_path_factory). Shapes are read from the written files
+(CSV cells as text, source.json, study.yml), not through nscore, so they check the builders
+independently of the data layer; then ``nscore.load.load_cohort`` must accept every cohort. The
+converted ``survival::myeloid`` cohort is checked against R itself (Kaplan-Meier medians, counts).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from matrix import COHORTS, SHAPES
+from matrix.convert_myeloid import RNotAvailable
+
+ALL = list(COHORTS)
+SIMULATED = [name for name in ALL if name not in ("shipped", "myeloid")]
+
+
+@pytest.fixture(scope="session")
+def cohort_dir(tmp_path_factory):
+    """``cohort_dir(name)``: the directory of that matrix cohort, built once per session."""
+    root = tmp_path_factory.mktemp("matrix")
+    built: dict[str, Path] = {}
+
+    def get(name: str) -> Path:
+        if name not in built:
+            try:
+                built[name] = COHORTS[name](root / name)
+            except RNotAvailable as exc:
+                pytest.skip(str(exc))
+            except FileNotFoundError as exc:  # build_shipped without data/cutoffs
+                pytest.skip(str(exc))
+        return built[name]
+
+    return get
+
+
+def cells(directory: Path, dataset: str) -> pd.DataFrame:
+    """A CSV as text cells ("" = missing)."""
+    return pd.read_csv(directory / f"{dataset}.csv", dtype=str, keep_default_na=False)
+
+
+def study_of(directory: Path) -> dict:
+    return yaml.safe_load((directory / "study.yml").read_text(encoding="utf-8"))
+
+
+def source_of(directory: Path) -> dict:
+    return json.loads((directory / "source.json").read_text(encoding="utf-8"))
+
+
+# ------------------------------------------------------------------------------------------------
+# every cohort
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ALL)
+def test_files_flag_and_study_agree(cohort_dir, name):
+    d = cohort_dir(name)
+    shape = SHAPES[name]
+    assert source_of(d)["simulated"] is shape["simulated"]
+    study = study_of(d)
+    assert (d / "adae.csv").is_file() is shape["adae"]
+    assert bool(study.get("adverse_events")) is shape["adae"]
+    if name != "shipped":
+        assert "published" not in study  # no figures to reproduce on these data
+    adsl = cells(d, "adsl")
+    if "n" in shape:
+        assert len(adsl) == shape["n"]
+    assert source_of(d).get("n", len(adsl)) == len(adsl)
+    # the data use only what the study defines, and the ids match its pattern (ASCII digits)
+    assert set(adsl["STUDYID"]) <= {t["id"] for t in study["trials"]}
+    assert set(adsl["DIAG"]) <= {x["code"] for x in study["diagnoses"]}
+    pattern = re.compile(study["subject_id_pattern"], re.ASCII)
+    assert adsl["USUBJID"].map(lambda u: bool(pattern.fullmatch(u))).all()
+    assert adsl["USUBJID"].is_unique
+    # one cutoff, in the past, and the source record agrees
+    assert adsl["DCUTDT"].nunique() == 1
+    cutoff = date.fromisoformat(adsl["DCUTDT"].iloc[0])
+    assert cutoff <= date.today()
+    assert source_of(d)["cutoff"] == cutoff.isoformat()
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if "diagnoses" in SHAPES[n] or "trials" in SHAPES[n]])
+def test_diagnoses_and_trials(cohort_dir, name):
+    d, shape = cohort_dir(name), SHAPES[name]
+    adsl, study = cells(d, "adsl"), study_of(d)
+    if "diagnoses" in shape:
+        assert set(adsl["DIAG"]) == shape["diagnoses"]
+        assert [x["code"] for x in study["diagnoses"]] == sorted(shape["diagnoses"])
+    if "trials" in shape:
+        assert set(adsl["STUDYID"]) == shape["trials"]
+    assert {t["id"] for t in study["trials"]} == set(adsl["STUDYID"])
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if "absent" in SHAPES[n] or "extra" in SHAPES[n]])
+def test_absent_and_extra_columns(cohort_dir, name):
+    d, shape = cohort_dir(name), SHAPES[name]
+    for dataset, columns in shape.get("absent", {}).items():
+        assert not columns & set(cells(d, dataset).columns), dataset
+    for dataset, columns in shape.get("extra", {}).items():
+        assert columns <= set(cells(d, dataset).columns), dataset
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_load_cohort_accepts(cohort_dir, name):
+    """The data layer of issue 11 (study.yml, optional variables, extra columns) accepts each cohort."""
+    from nscore.load import load_cohort
+
+    d = cohort_dir(name)
+    cohort = load_cohort(d)
+    adsl = cells(d, "adsl")
+    assert len(cohort.adsl) == len(adsl)
+    assert cohort.simulated is SHAPES[name]["simulated"]
+    assert cohort.cutoff.isoformat() == adsl["DCUTDT"].iloc[0]
+    assert cohort.study.id == study_of(d)["id"]
+    assert bool(cohort.study.adverse_events) is SHAPES[name]["adae"]
+    for dataset, columns in SHAPES[name].get("extra", {}).items():
+        for column in columns:  # extra sponsor columns: accepted and reported as not used
+            assert any(column in note and "not used" in note for note in cohort.notes), cohort.notes
+
+
+# ------------------------------------------------------------------------------------------------
+# the simulated odd cohorts
+# ------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", SIMULATED)
+def test_simulated_source_names_its_builder(cohort_dir, name):
+    source = source_of(cohort_dir(name))
+    assert source["generator"] == "nscore.simulate" and isinstance(source["seed"], int)
+    assert source["derived_by"].endswith(f"build_{name}")
+
+
+def test_one_diagnosis_is_the_shipped_t_all_patients(cohort_dir, shipped_dir):
+    d = cohort_dir("one_diagnosis")
+    shipped = cells(shipped_dir, "adsl")
+    ours = cells(d, "adsl")
+    t_all = shipped[shipped["DIAG"] == "T-ALL"].reset_index(drop=True)
+    pd.testing.assert_frame_equal(ours, t_all)
+    for dataset in ("adrs", "adtte", "adae"):
+        theirs = cells(shipped_dir, dataset)
+        expected = theirs[theirs["USUBJID"].isin(set(t_all["USUBJID"]))].reset_index(drop=True)
+        pd.testing.assert_frame_equal(cells(d, dataset), expected)
+
+
+def test_tiny_cohort_everyone_alive_and_censored(cohort_dir):
+    d = cohort_dir("tiny_censored")
+    adsl, adtte, adae = cells(d, "adsl"), cells(d, "adtte"), cells(d, "adae")
+    assert len(adsl) == 12
+    assert (adsl["DTHFL"] == "N").all() and (adsl["DTHDT"] == "").all()
+    assert len(adtte) == 24 and set(adtte["PARAMCD"]) == {"OS", "PFS"}
+    assert (adtte["CNSR"] == "1").all()
+    assert (adtte["EVNTDESC"] == "").all() and (adtte["CNSDTDSC"] == "ALIVE AT LAST CONTACT").all()
+    # censored at the last date known alive, which is after every other event of the patient
+    last = adtte["USUBJID"].map(adsl.set_index("USUBJID")["LSTALVDT"])
+    assert (adtte["ADT"] == last).all()
+    days = (pd.to_datetime(adtte["ADT"]) - pd.to_datetime(adtte["STARTDT"])).dt.days
+    assert (adtte["AVAL"].astype(int) == days).all()
+    assert (adsl["HCTDT"].replace("", "0000") <= adsl["LSTALVDT"]).all()
+    assert (adsl["LSTALVDT"] <= adsl["DCUTDT"]).all()
+    assert (adae["AETOXGR"].astype(int) <= 4).all()  # no fatal grade without a death
+
+
+def test_no_transplant_cohort(cohort_dir):
+    adsl = cells(cohort_dir("no_transplant"), "adsl")
+    assert (adsl["HCTFL"] == "N").all() and (adsl["HCTDT"] == "").all()
+    assert len(adsl) > 0 and (adsl["DTHFL"] == "Y").any()  # otherwise an ordinary cohort
+
+
+def test_no_adverse_events_cohort(cohort_dir):
+    d = cohort_dir("no_adverse_events")
+    assert not list(d.glob("adae.*"))
+    assert study_of(d)["adverse_events"] == []
+    assert len(cells(d, "adsl")) > 0
+
+
+# ------------------------------------------------------------------------------------------------
+# survival::myeloid against R
+# ------------------------------------------------------------------------------------------------
+#: Printed by R, one "key value" per line. PFS as the converter defines it: the first of relapse
+#: (rltime) or death, else censored at futime.
+R_MYELOID = r"""
+library(survival)
+m <- myeloid
+km <- function(t, e, ci = "log") summary(survfit(Surv(t, e) ~ 1, conf.type = ci))$table
+os <- km(m$futime, m$death)
+os_ll <- km(m$futime, m$death, "log-log")
+pfs_t <- ifelse(is.na(m$rltime), m$futime, m$rltime)
+pfs_e <- as.integer(!is.na(m$rltime) | m$death == 1)
+pfs <- km(pfs_t, pfs_e)
+cat("n", nrow(m), "\n")
+cat("os_median", os[["median"]], "\n")
+cat("os_lower", os[["0.95LCL"]], "\n")
+cat("os_lower_loglog", os_ll[["0.95LCL"]], "\n")
+cat("os_events", os[["events"]], "\n")
+cat("pfs_median", pfs[["median"]], "\n")
+cat("pfs_events", pfs[["events"]], "\n")
+cat("cr", sum(!is.na(m$crtime)), "\n")
+cat("hct", sum(!is.na(m$txtime)), "\n")
+cat("hct_on_or_before_cr", sum(m$txtime <= m$crtime, na.rm = TRUE), "\n")
+cat("female", sum(m$sex == "f"), "\n")
+cat("arm_a", sum(m$trt == "A"), "\n")
+"""
+
+
+@pytest.fixture(scope="session")
+def r_myeloid() -> dict[str, float]:
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        pytest.skip("Rscript not installed")
+    proc = subprocess.run([rscript, "--vanilla", "-e", R_MYELOID], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"R survival not available: {proc.stderr.strip()[-300:]}")
+    out = {}
+    for line in proc.stdout.splitlines():
+        if line.strip():
+            key, value = line.split()
+            out[key] = float(value)
+    return out
+
+
+def test_r_reference_values_are_the_known_ones(r_myeloid):
+    # survfit(Surv(futime, death) ~ 1, data = myeloid): n 646, events 320, median 1220, 0.95LCL 826
+    # (R's default conf.type "log"; 823 with conf.type = "log-log", nscore's default); upper NA
+    assert (r_myeloid["n"], r_myeloid["os_events"], r_myeloid["os_median"], r_myeloid["os_lower"],
+            r_myeloid["os_lower_loglog"]) == (646, 320, 1220, 826, 823)
+
+
+def _adtte_from_csv(directory: Path) -> pd.DataFrame:
+    adtte = cells(directory, "adtte")
+    return adtte.assign(AVAL=adtte["AVAL"].astype("int64"), CNSR=adtte["CNSR"].astype("int64"))
+
+
+def test_myeloid_km_medians_match_r(cohort_dir, r_myeloid):
+    """KM medians of the converted files (read as plain CSV) equal R's on the source data."""
+    from nscore.survival import kaplan_meier
+
+    adtte = _adtte_from_csv(cohort_dir("myeloid"))
+    os_ = kaplan_meier(adtte, "OS")
+    assert os_.n_ == r_myeloid["n"] and os_.events_ == r_myeloid["os_events"]
+    assert os_.median_ == r_myeloid["os_median"]
+    assert os_.median_ci_ == (r_myeloid["os_lower_loglog"], float("inf"))  # log-log, upper not reached
+    assert kaplan_meier(adtte, "OS", ci="log").median_ci_[0] == r_myeloid["os_lower"]
+    pfs = kaplan_meier(adtte, "PFS")
+    assert pfs.events_ == r_myeloid["pfs_events"]
+    assert pfs.median_ == r_myeloid["pfs_median"]
+
+
+def test_myeloid_loaded_cohort_median_matches_r(cohort_dir, r_myeloid):
+    """The same through the data layer: load_cohort, then kaplan_meier(cohort.adtte, "OS")."""
+    from nscore.load import load_cohort
+    from nscore.survival import kaplan_meier
+
+    cohort = load_cohort(cohort_dir("myeloid"))
+    assert kaplan_meier(cohort.adtte, "OS").median_ == r_myeloid["os_median"]  # 1220 days
+
+
+def test_myeloid_counts_match_r(cohort_dir, r_myeloid):
+    d = cohort_dir("myeloid")
+    adsl, adrs = cells(d, "adsl"), cells(d, "adrs")
+    assert len(adsl) == r_myeloid["n"] == len(adrs)
+    assert (adrs["AVALC"] == "CR").sum() == r_myeloid["cr"]
+    assert (adrs.loc[adrs["AVALC"] == "CR", "ADT"] != "").all()
+    assert (adrs.loc[adrs["AVALC"] == "NR", "ADT"] == "").all()  # no assessment date in the data
+    assert (adsl["HCTFL"] == "Y").sum() == r_myeloid["hct"]
+    assert (adsl["DTHFL"] == "Y").sum() == r_myeloid["os_events"]
+    assert (adsl["SEX"] == "F").sum() == r_myeloid["female"]
+    assert (adsl["ARM"] == "A").sum() == r_myeloid["arm_a"]
+    # transplants on or before the CR date are kept (the consolidation-after-CR rule must see them)
+    cr = adsl["USUBJID"].map(adrs.set_index("USUBJID")["ADT"])
+    early = (adsl["HCTDT"] != "") & (cr != "") & (adsl["HCTDT"] <= cr)
+    assert early.sum() == r_myeloid["hct_on_or_before_cr"] == 12
+
+
+def test_myeloid_source_record_quotes_r_documentation(cohort_dir):
+    source = source_of(cohort_dir("myeloid"))
+    assert source["simulated"] is False
+    assert "simulated data set" in source["origin_documentation"]  # see convert_myeloid's docstring
