@@ -1,7 +1,8 @@
 """``nscore`` command line: parses arguments and calls one :mod:`nscore.pipeline` function.
 
-Exit codes: 0 success; 1 an :class:`~nscore.errors.NscoreError` (printed whole: for a data
-validation error, the complete failures table); 2 usage error (argparse).
+Exit codes: 0 success; 1 an :class:`~nscore.errors.NscoreError` (for a data validation error: a
+summary by rule and the first rows of the failure table, with the complete table written to
+``_build/validation/<time>-<command>.csv`` and its path printed); 2 usage error (argparse).
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import tempfile
 from pathlib import Path
 
 from nscore import pipeline, versions
-from nscore.errors import NscoreError
+from nscore.errors import DataValidationError, NscoreError
 
 
 def _date(s: str) -> str:
@@ -32,6 +34,21 @@ def _positive(s: str) -> int:
     if n < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1: {n}")
     return n
+
+
+def _write_failures(exc: DataValidationError, project, command: str) -> Path:
+    """Write the complete failure table as CSV under ``_build/validation/`` (else a temp dir).
+
+    Why: the terminal shows a capped table; a data manager fixing a delivery needs every row.
+    """
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    name = f"{stamp}-{command}.csv"
+    if project is not None:
+        try:
+            return exc.write_csv(project.build_dir / "validation" / name)
+        except OSError:
+            pass
+    return exc.write_csv(Path(tempfile.mkdtemp(prefix="nscore-validation-")) / name)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "simulate" and args.out is None and (args.n or args.cutoff or args.seed is not None):
         parser.error("simulate: --n/--cutoff/--seed need --out (without options it rewrites the shipped cutoffs)")
+    project = None
     try:
         project = pipeline.Project(args.root if args.root is not None else versions.project_root())
         if args.command == "build":
@@ -91,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "pdf":
             out = pipeline.pdf(project)
             print(f"pdf: {out}")
+    except DataValidationError as exc:
+        print(f"nscore {args.command}: error: {exc}", file=sys.stderr)
+        path = _write_failures(exc, project, args.command)
+        print(f"nscore {args.command}: the full table of {len(exc.failures)} failure(s) is in {path}", file=sys.stderr)
+        return 1
     except NscoreError as exc:
         print(f"nscore {args.command}: error: {exc}", file=sys.stderr)
         return 1

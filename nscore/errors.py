@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 
@@ -10,9 +12,19 @@ class NscoreError(Exception):
 
 
 class DataValidationError(NscoreError):
-    """The data broke one or more rules; ``failures`` lists every one (file, row, column, rule, value)."""
+    """The data broke one or more rules; ``failures`` lists every one (file, row, column, rule, value).
+
+    ``str()`` is what a person reads in a terminal: a summary by rule first, then the table capped
+    at ``TABLE_ROWS`` rows (the CLI writes the whole table to a CSV file and prints its path), with
+    every value escaped so a delivery cannot put control characters on the user's terminal.
+    """
 
     COLUMNS = ["file", "row", "column", "rule", "value"]
+    #: Rows of the failure table printed; the rest is counted ("... N more").
+    TABLE_ROWS = 50
+    #: Per rule in the summary: the first rows named and the distinct values shown.
+    SUMMARY_ROWS = 5
+    SUMMARY_VALUES = 5
 
     def __init__(self, failures: pd.DataFrame, message: str | None = None):
         self.failures = failures.reindex(columns=self.COLUMNS).reset_index(drop=True)
@@ -20,11 +32,79 @@ class DataValidationError(NscoreError):
         head = message or f"data validation failed: {n} problem{'s' if n != 1 else ''}"
         super().__init__(head)
 
-    def __str__(self) -> str:
-        head = self.args[0]
+    def summary(self) -> pd.DataFrame:
+        """One row per (rule, file, column): failures, the first rows and the distinct values seen.
+
+        Why: a delivery with one systematic mistake fails thousands of rows; the summary says what
+        to fix in a few lines. Values are escaped, rows and values cut at ``SUMMARY_*``.
+        """
+        f = self.failures
+        keys = pd.DataFrame({c: f[c].map(lambda v: "" if _missing(v) else escape(v)) for c in ("rule", "file", "column")})
+        out = []
+        for (rule, file, column), idx in keys.groupby(["rule", "file", "column"], sort=True).groups.items():
+            part = f.loc[idx]
+            rows = [int(r) for r in part["row"] if not _missing(r)]
+            values = list(dict.fromkeys(escape(v) for v in part["value"] if not _missing(v) and str(v) != ""))
+            out.append({
+                "rule": rule, "file": file, "column": column, "failures": len(part),
+                "first rows": _cut(rows, self.SUMMARY_ROWS) or "-",
+                "values": _cut([f"'{v}'" for v in values], self.SUMMARY_VALUES) or "-",
+            })
+        return pd.DataFrame(out, columns=["rule", "file", "column", "failures", "first rows", "values"])
+
+    def table(self, limit: int | None = None) -> str:
+        """The failure table as text, escaped, at most ``limit`` rows (default ``TABLE_ROWS``)."""
+        limit = self.TABLE_ROWS if limit is None else limit
+        shown = self.failures.head(limit).copy()
+        for c in ("file", "column", "rule", "value"):
+            shown[c] = shown[c].map(lambda v: "" if _missing(v) else escape(v))
+        shown["row"] = shown["row"].map(lambda v: "" if _missing(v) else str(int(v)))
         with pd.option_context("display.max_rows", None, "display.max_colwidth", 80, "display.width", 200):
-            table = self.failures.to_string(index=False)
-        return f"{head}\n{table}"
+            text = shown.to_string(index=False)
+        more = len(self.failures) - len(shown)
+        return text + (f"\n... {more} more (the full table has {len(self.failures)} rows)" if more > 0 else "")
+
+    def write_csv(self, path) -> Path:
+        """Write the complete failure table (values as delivered) to ``path``; return it."""
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.failures.to_csv(path, index=False, lineterminator="\n")
+        return path
+
+    def __str__(self) -> str:
+        head = escape(self.args[0])
+        if not len(self.failures):
+            return head
+        with pd.option_context("display.max_rows", None, "display.max_colwidth", 100, "display.width", 200):
+            summary = self.summary().to_string(index=False)
+        return f"{head}\n\nby rule:\n{summary}\n\nfailures:\n{self.table()}"
+
+
+def escape(value) -> str:
+    """``value`` as text with control and other non-printing characters as ``\\xNN`` escapes.
+
+    Why: failure values come from a delivery; an ESC byte printed raw would drive the terminal.
+    """
+    text = str(value)
+    if text.isprintable():
+        return text
+    out = []
+    for ch in text:
+        if ch.isprintable():
+            out.append(ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
+    return "".join(out)
+
+
+def _missing(v) -> bool:
+    return v is None or (not isinstance(v, str) and bool(pd.isna(v)))
+
+
+def _cut(items: list, n: int) -> str:
+    shown = ", ".join(str(x) for x in items[:n])
+    return shown + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
 class ChapterExecutionError(NscoreError):

@@ -87,12 +87,11 @@ def test_usage_errors_exit_2(calls, argv):
     assert calls == []
 
 
-def test_validation_error_prints_whole_table_and_exits_1(monkeypatch, tmp_path, capsys):
+def test_validation_error_prints_summary_writes_full_table_and_exits_1(monkeypatch, tmp_path, capsys):
     (tmp_path / "_toc.yml").write_text("root: chapters/index\n")
-    failures = pd.DataFrame(
-        [("adsl.csv", 3, "AGE", "AGE in 0..100", "140"), ("adae.csv", 9, "AETOXGR", "grade 1..5", "7")],
-        columns=DataValidationError.COLUMNS,
-    )
+    rows = [("adsl.csv", 3, "AGE", "AGE in 0..100", "140"), ("adae.csv", 9, "AETOXGR", "grade 1..5", "7")]
+    rows += [("adsl.csv", 10 + i, "SEX", "isin", "\x1b[2J" if i % 2 else "X") for i in range(70)]
+    failures = pd.DataFrame(rows, columns=DataValidationError.COLUMNS)
 
     def fail(*a, **k):
         raise DataValidationError(failures)
@@ -100,8 +99,16 @@ def test_validation_error_prints_whole_table_and_exits_1(monkeypatch, tmp_path, 
     monkeypatch.setattr(pipeline, "update", fail)
     assert cli.main(["-C", str(tmp_path), "update", "x"]) == 1
     err = capsys.readouterr().err
-    assert "data validation failed: 2 problems" in err
+    assert "data validation failed: 72 problems" in err
     assert "AGE in 0..100" in err and "grade 1..5" in err and "adae.csv" in err
+    assert "\x1b" not in err and "\\x1b[2J" in err  # escaped, never raw on the terminal
+    assert "... 22 more (the full table has 72 rows)" in err
+    written = list((tmp_path / "_build" / "validation").glob("*-update.csv"))
+    assert len(written) == 1
+    assert f"the full table of 72 failure(s) is in {written[0]}" in err
+    table = pd.read_csv(written[0], dtype=str, keep_default_na=False)
+    assert list(table.columns) == DataValidationError.COLUMNS and len(table) == 72
+    assert table.loc[3, "value"] == "\x1b[2J"  # the file keeps the value as delivered
 
 
 def test_stale_check_exits_1(monkeypatch, tmp_path, capsys):
