@@ -19,7 +19,8 @@ from nscore.errors import NscoreError
 __all__ = [
     "AnalysisInputError",
     "SUBGROUPS",
-    "DIAGNOSES",
+    "SUBGROUP_INPUTS",
+    "diagnosis_order",
     "derive_subgroups",
     "level_order",
     "best_response",
@@ -29,22 +30,51 @@ __all__ = [
     "baseline_table",
 ]
 
-#: Diagnoses in the order the abstract lists them (T-ALL, T-LBL, MPAL, AML, PTCL).
-DIAGNOSES: tuple[str, ...] = ("T-ALL", "T-LBL", "MPAL", "AML", "PTCL")
-
 RESPONDER = ("CR", "CRi", "PR")
 CR_CRI = ("CR", "CRi")
 
 #: Subgroup variables of the forest plot and Table 1: derived column -> (display name, level order).
-#: One place for the definitions; ``derive_subgroups`` computes the columns. Dose levels are data
-#: driven (sorted labels), hence the empty order for ``dose_level``.
+#: One place for the definitions; ``derive_subgroups`` computes the columns. Diagnoses follow the
+#: study definition's clinical order and dose levels its list (:func:`diagnosis_order`), hence the
+#: empty orders here.
 SUBGROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "diagnosis": ("Diagnosis", DIAGNOSES),
+    "diagnosis": ("Diagnosis", ()),
     "prior_hct_any": ("Prior allo-HCT", ("No", "Yes")),
     "marrow_blasts": ("Marrow blasts", (">=20%", "<20%", "No marrow involvement")),
     "dose_level": ("Dose level", ()),
     "age_group": ("Age, years", ("<18", ">=18")),
 }
+
+
+#: The ADSL variables each subgroup is derived from: a subgroup whose variables were not collected
+#: is left out (an optional variable absent from the delivery), never shown as empty.
+SUBGROUP_INPUTS: dict[str, tuple[str, ...]] = {
+    "diagnosis": ("DIAG",),
+    "prior_hct_any": ("PRIORHCT",),
+    "marrow_blasts": ("BMINV", "BMBLAST"),
+    "dose_level": ("DOSELVL",),
+    "age_group": ("AGE",),
+}
+
+
+def diagnosis_order(cohort) -> tuple[str, ...]:
+    """Diagnosis codes in the study definition's clinical order (empty without a study)."""
+    study = getattr(cohort, "study", None)
+    return study.diagnosis_codes if study is not None else ()
+
+
+def dose_level_order(cohort) -> tuple[str, ...]:
+    """Dose-level codes in the study definition's order (empty without a study: sorted labels)."""
+    study = getattr(cohort, "study", None)
+    return study.dose_level_codes if study is not None else ()
+
+
+def subgroup_orders(cohort) -> dict[str, tuple[str, ...]]:
+    """Each subgroup's preferred level order for ``cohort`` (study-defined where the study says)."""
+    orders = {var: preferred for var, (_, preferred) in SUBGROUPS.items()}
+    orders["diagnosis"] = diagnosis_order(cohort)
+    orders["dose_level"] = dose_level_order(cohort)
+    return orders
 
 
 class AnalysisInputError(NscoreError):
@@ -102,30 +132,24 @@ def derive_subgroups(adsl: pd.DataFrame) -> pd.DataFrame:
     Parameters
     ----------
     adsl : DataFrame
-        ADSL with USUBJID, AGE, PRIORHCT, BMINV, BMBLAST, DOSELVL, DIAG.
+        ADSL with USUBJID and DIAG; AGE, PRIORHCT, BMINV + BMBLAST and DOSELVL where collected.
 
     Returns
     -------
     DataFrame
-        Columns ``USUBJID``, ``age_group`` ("<18"/">=18"), ``prior_hct`` ("0"/"1"/"2"... the number
-        of prior allogeneic transplants as text), ``prior_hct_any`` ("Yes"/"No"), ``marrow_blasts``
-        (">=20%"/"<20%"/"No marrow involvement"), ``dose_level`` and ``diagnosis``.
+        Columns ``USUBJID``, ``diagnosis`` and, for the variables collected, ``age_group``
+        ("<18"/">=18"), ``prior_hct`` ("0"/"1"/"2"... the number of prior allogeneic transplants as
+        text), ``prior_hct_any`` ("Yes"/"No"), ``marrow_blasts`` (">=20%"/"<20%"/"No marrow
+        involvement") and ``dose_level``. A subgroup whose inputs were not collected is absent.
 
     Notes
     -----
     Age is years at infusion, so "<18" means a paediatric patient at infusion. Blasts are cut at 20%
     (the abstract's threshold) among patients with marrow involvement (BMINV = "Y"); a patient
-    flagged as involved with a missing blast count gets a missing ``marrow_blasts``.
+    flagged as involved with a missing blast count, or with unknown involvement, gets a missing
+    ``marrow_blasts`` (unknown, not "no involvement").
     """
-    _require(adsl, ["USUBJID", "AGE", "PRIORHCT", "BMINV", "BMBLAST", "DOSELVL", "DIAG"], "ADSL")
-    # float (NaN for missing) so that comparisons never meet pandas' ambiguous NA
-    age = pd.to_numeric(adsl["AGE"], errors="coerce").astype(float)
-    prior = pd.to_numeric(adsl["PRIORHCT"], errors="coerce").astype(float)
-    blasts = pd.to_numeric(adsl["BMBLAST"], errors="coerce").astype(float)
-    involved = _flag(adsl["BMINV"])
-
-    number, counts = pd.factorize(prior)  # the few distinct counts are turned into text once
-    counts_text = [str(v) for v in pd.Series(counts).astype("Int64").astype("string")]
+    _require(adsl, ["USUBJID", "DIAG"], "ADSL")
 
     def text(choice: np.ndarray, labels) -> pd.Series:
         # label ``labels[choice]`` per patient, missing where choice is -1 (a nullable string column)
@@ -134,12 +158,25 @@ def derive_subgroups(adsl: pd.DataFrame) -> pd.DataFrame:
 
     out = pd.DataFrame(index=adsl.index)
     out["USUBJID"] = adsl["USUBJID"].astype("string")
-    out["age_group"] = text(np.select([age < 18, age >= 18], [0, 1], -1), ("<18", ">=18"))
-    out["prior_hct"] = text(number, counts_text)
-    out["prior_hct_any"] = text(np.select([prior < 1, prior >= 1], [0, 1], -1), ("No", "Yes"))
-    out["marrow_blasts"] = text(np.select([~involved, blasts >= 20, blasts < 20], [2, 0, 1], -1),
-                                (">=20%", "<20%", "No marrow involvement"))
-    out["dose_level"] = adsl["DOSELVL"].astype("string")
+    if "AGE" in adsl.columns:
+        # float (NaN for missing) so that comparisons never meet pandas' ambiguous NA
+        age = pd.to_numeric(adsl["AGE"], errors="coerce").astype(float)
+        out["age_group"] = text(np.select([age < 18, age >= 18], [0, 1], -1), ("<18", ">=18"))
+    if "PRIORHCT" in adsl.columns:
+        prior = pd.to_numeric(adsl["PRIORHCT"], errors="coerce").astype(float)
+        number, counts = pd.factorize(prior)  # the few distinct counts are turned into text once
+        counts_text = [str(v) for v in pd.Series(counts).astype("Int64").astype("string")]
+        out["prior_hct"] = text(number, counts_text)
+        out["prior_hct_any"] = text(np.select([prior < 1, prior >= 1], [0, 1], -1), ("No", "Yes"))
+    if {"BMINV", "BMBLAST"} <= set(adsl.columns):
+        blasts = pd.to_numeric(adsl["BMBLAST"], errors="coerce").astype(float)
+        involved = _flag(adsl["BMINV"]).to_numpy()
+        not_involved = adsl["BMINV"].isin(("N", "n")).to_numpy()  # missing: unknown, not "no"
+        out["marrow_blasts"] = text(np.select([not_involved, involved & (blasts >= 20), involved & (blasts < 20)],
+                                               [2, 0, 1], -1),
+                                    (">=20%", "<20%", "No marrow involvement"))
+    if "DOSELVL" in adsl.columns:
+        out["dose_level"] = adsl["DOSELVL"].astype("string")
     out["diagnosis"] = adsl["DIAG"].astype("string")
     return out
 
@@ -350,31 +387,44 @@ class BaselineTable:
     n: int
 
 
-def _table1_variables(adsl: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+#: The ADSL variables each Table 1 row reads: a row whose variables were not collected is left out.
+_T1_INPUTS = {"AGE": ("AGE",), "SEX": ("SEX",), "DIAG": ("DIAG",), "PRIORHCT": ("PRIORHCT",),
+              "BMINV": ("BMINV",), "BLAST20": ("BMINV", "BMBLAST"), "DOSELVL": ("DOSELVL",),
+              "DOSE6": ("DOSEKG",)}
+
+
+def _table1_variables(adsl: pd.DataFrame, cohort=None) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """The patient-level variables of Table 1 (display levels as text) and each one's level order.
 
-    Patient level: an internal building block of :func:`baseline_table`, never displayed.
+    Only the variables collected in ``adsl`` appear. Patient level: an internal building block of
+    :func:`baseline_table`, never displayed.
     """
     sub = derive_subgroups(adsl)
+    present = {var for var, inputs in _T1_INPUTS.items() if set(inputs) <= set(adsl.columns)}
     df = pd.DataFrame(index=adsl.index)
-    df["AGE"] = pd.to_numeric(adsl["AGE"], errors="coerce")
-    df["SEX"] = adsl["SEX"].astype("string").map({"M": "Male", "F": "Female"}).astype(object)
+    order: dict[str, list[str]] = {}
+    if "AGE" in present:
+        df["AGE"] = pd.to_numeric(adsl["AGE"], errors="coerce")
+    if "SEX" in present:
+        df["SEX"] = adsl["SEX"].astype("string").map({"M": "Male", "F": "Female"}).astype(object)
+        order["SEX"] = ["Male", "Female"]
     df["DIAG"] = adsl["DIAG"].astype(str)
-    df["PRIORHCT"] = sub["prior_hct"].astype(object)
-    df["BMINV"] = _flag(adsl["BMINV"]).map({True: "Yes", False: "No"}).astype(object)
-    blast = sub["marrow_blasts"].astype(object)
-    df["BLAST20"] = blast.where(blast != "No marrow involvement")
-    df["BLAST20"] = df["BLAST20"].map({">=20%": "Yes", "<20%": "No"})
-    df["DOSELVL"] = adsl["DOSELVL"].astype("string").to_numpy(dtype=object, na_value=np.nan)
-    df["DOSE6"] = pd.to_numeric(adsl["DOSEKG"], errors="coerce") / 1e6
-    order = {
-        "SEX": ["Male", "Female"],
-        "DIAG": level_order(df["DIAG"], DIAGNOSES),
-        "PRIORHCT": sorted(df["PRIORHCT"].dropna().unique(), key=int),
-        "BMINV": ["Yes", "No"],
-        "BLAST20": ["Yes", "No"],
-        "DOSELVL": level_order(df["DOSELVL"], ()),
-    }
+    order["DIAG"] = level_order(df["DIAG"], diagnosis_order(cohort))
+    if "PRIORHCT" in present:
+        df["PRIORHCT"] = sub["prior_hct"].astype(object)
+        order["PRIORHCT"] = sorted(df["PRIORHCT"].dropna().unique(), key=int)
+    if "BMINV" in present:
+        df["BMINV"] = adsl["BMINV"].map({"Y": "Yes", "y": "Yes", "N": "No", "n": "No"}).astype(object)
+        order["BMINV"] = ["Yes", "No"]
+    if "BLAST20" in present:
+        blast = sub["marrow_blasts"].astype(object)
+        df["BLAST20"] = blast.where(blast != "No marrow involvement").map({">=20%": "Yes", "<20%": "No"})
+        order["BLAST20"] = ["Yes", "No"]
+    if "DOSELVL" in present:
+        df["DOSELVL"] = adsl["DOSELVL"].astype("string").to_numpy(dtype=object, na_value=np.nan)
+        order["DOSELVL"] = level_order(df["DOSELVL"], dose_level_order(cohort))
+    if "DOSE6" in present:
+        df["DOSE6"] = pd.to_numeric(adsl["DOSEKG"], errors="coerce") / 1e6
     return df, order
 
 
@@ -403,19 +453,23 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
     (half a minute at a million patients).
     """
     adsl = cohort.adsl
-    _require(adsl, ["AGE", "SEX", "DIAG", "PRIORHCT", "BMINV", "BMBLAST", "DOSELVL", "DOSEKG"], "ADSL")
+    _require(adsl, ["DIAG"], "ADSL")
     if len(adsl) == 0:
         raise AnalysisInputError("ADSL has no patients: Table 1 needs at least one")
-    df, order = _table1_variables(adsl)
-    names = ["Overall", *order["DIAG"]]
+    df, order = _table1_variables(adsl, cohort)
+    # one column per diagnosis after Overall; with a single diagnosis it would repeat Overall
+    by_diagnosis = order["DIAG"] if len(order["DIAG"]) > 1 else []
+    names = ["Overall", *by_diagnosis]
     # membership of each group: Overall is every patient, then one diagnosis each
-    members = [np.ones(len(df), dtype=bool)] + [df["DIAG"].eq(g).to_numpy() for g in order["DIAG"]]
+    members = [np.ones(len(df), dtype=bool)] + [df["DIAG"].eq(g).to_numpy() for g in by_diagnosis]
     groups = {f"group{i}": m for i, m in enumerate(members)}
 
     index: list[tuple[str, str]] = [("n", "")]
     cells: list[list] = [[int(m.sum()) for m in members]]
     tallies = {}
     for var, label in _T1_LABELS.items():
+        if var not in df.columns:
+            continue  # not collected
         if var in _T1_CONTINUOUS:
             values = df[var].to_numpy(dtype=float, na_value=np.nan)
             index.append((f"{label}, median [min,max]", ""))
@@ -436,6 +490,8 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
     rows = []
     for g, gname in enumerate(names):
         for var in _T1_CATEGORICAL:
+            if var not in tallies:
+                continue
             counts, denominators = tallies[var]
             d = int(denominators[g])
             for level, k in counts.iloc[:, g].reindex(order[var], fill_value=0).items():

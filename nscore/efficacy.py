@@ -17,6 +17,7 @@ from nscore.cohort import (
     CR_CRI,
     RESPONDER,
     SUBGROUPS,
+    subgroup_orders,
     AnalysisInputError,
     best_response,
     derive_subgroups,
@@ -224,8 +225,11 @@ def response_by_subgroup(cohort, alpha: float = 0.05) -> SubgroupResponse:
                          "n": p.n, "k": p.k, "estimate": p.estimate, "lower": p.lower, "upper": p.upper})
 
     add("Overall", "overall", "All evaluable", len(br), responder.sum(), cr_cri.sum())
-    for var, (name, preferred) in SUBGROUPS.items():
-        counts = level_counts(sub[var], preferred, responders=responder, cr_cri=cr_cri)
+    orders = subgroup_orders(cohort)
+    for var, (name, _) in SUBGROUPS.items():
+        if var not in sub.columns:
+            continue  # its variables were not collected
+        counts = level_counts(sub[var], orders[var], responders=responder, cr_cri=cr_cri)
         for level, n, n_responders, n_cr_cri in counts[["level", "n", "responders", "cr_cri"]].itertuples(
                 index=False):
             add(name, var, str(level), int(n), n_responders, n_cr_cri)

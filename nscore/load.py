@@ -28,6 +28,7 @@ import pandera.pandas as pa
 
 from nscore import schema
 from nscore.errors import DataValidationError, NscoreError
+from nscore.study import STUDY_FILE, Study, read_study
 
 __all__ = [
     "Cohort",
@@ -53,29 +54,40 @@ _COLUMNS = DataValidationError.COLUMNS
 
 @dataclass(frozen=True, eq=False)
 class Cohort:
-    """One validated data cutoff: the four typed datasets and where they came from.
+    """One validated data cutoff: the typed datasets, the study they belong to and their origin.
 
     ``version`` is the first 12 hex digits of a SHA-256 over the sorted (file name, file SHA-256)
-    pairs of the four dataset files, so it changes exactly when a data byte changes.
+    pairs of the dataset files and ``study.yml``, so it changes exactly when a data byte changes.
+    ``adae`` is None when the study collected no adverse events (``study.adverse_events`` empty);
+    an optional variable that was not delivered is absent from its frame (see :meth:`collected`).
+    ``notes`` lists what was delivered but is not used (extra sponsor columns).
     """
 
     adsl: pd.DataFrame
     adrs: pd.DataFrame
     adtte: pd.DataFrame
-    adae: pd.DataFrame
+    adae: pd.DataFrame | None
     cutoff: date
     source: Path
     version: str
     simulated: bool
     files: dict[str, str] = field(default_factory=dict)
+    study: Study | None = None
+    origin: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
 
     @property
     def frames(self) -> dict[str, pd.DataFrame]:
-        """The four datasets by name (adsl, adrs, adtte, adae)."""
-        return {name: getattr(self, name) for name in DATASETS}
+        """The datasets that were collected, by name (adsl, adrs, adtte and, if collected, adae)."""
+        return {name: getattr(self, name) for name in DATASETS if getattr(self, name) is not None}
+
+    def collected(self, dataset: str, variable: str | None = None) -> bool:
+        """Whether ``dataset`` (and ``variable`` in it) was collected in this delivery."""
+        frame = getattr(self, dataset, None)
+        return frame is not None and (variable is None or variable in frame.columns)
 
     def __repr__(self) -> str:
-        sizes = ", ".join(f"{name}={len(getattr(self, name))}" for name in DATASETS)
+        sizes = ", ".join(f"{name}={len(frame)}" for name, frame in self.frames.items())
         return (
             f"Cohort(cutoff={self.cutoff.isoformat()}, version={self.version}, "
             f"simulated={self.simulated}, {sizes}, source={str(self.source)!r})"
@@ -395,16 +407,31 @@ _COERCERS = {"str": _to_str, "date": _to_date, "int": _to_int, "float": _to_floa
 _TYPE_RULES = {"date": "invalid_date", "int": "invalid_integer", "float": "invalid_number", "str": "type"}
 
 
-def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[dict]]:
-    """Type the columns of ``raw`` per schema; report unparseable cells and column mismatches."""
+def extra_columns(dataset: str, columns) -> list[str]:
+    """Delivered columns the data model does not define: kept in the stored file, not used."""
     kinds = schema.column_kinds(dataset)
+    return [str(c) for c in columns if c not in kinds]
+
+
+def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[dict]]:
+    """Type the columns of ``raw`` per schema; report unparseable cells and missing columns.
+
+    Optional variables (``schema.OPTIONAL``) may be absent; columns the model does not define are
+    left out of the typed frame (see :func:`extra_columns`).
+    """
+    kinds = schema.column_kinds(dataset)
+    optional = schema.OPTIONAL[dataset]
     failures = []
     for column in kinds:
-        if column not in raw.columns:
+        if column not in raw.columns and column not in optional:
             failures.append(_failure(label, column=column, rule="missing_column", value=column))
-    for column in raw.columns:
-        if column not in kinds:
-            failures.append(_failure(label, column=str(column), rule="unexpected_column", value=str(column)))
+    for group in schema.OPTIONAL_PAIRS.get(dataset, ()):
+        present = [c for c in group if c in raw.columns]
+        if present and len(present) < len(group):
+            for column in group:
+                if column not in raw.columns:
+                    failures.append(_failure(label, column=column, rule="optional_columns_together",
+                                             value=" + ".join(group)))
     typed = {}
     for column, kind in kinds.items():
         if column not in raw.columns:
@@ -439,14 +466,15 @@ def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, l
 # schema validation
 # --------------------------------------------------------------------------------------------
 def _schema_failures(
-    dataset: str, typed: pd.DataFrame, raw: pd.DataFrame, label: str, unparsed: set[tuple[int, str]]
+    dataset: str, typed: pd.DataFrame, raw: pd.DataFrame, label: str, unparsed: set[tuple[int, str]],
+    study: Study | None = None,
 ) -> list[pd.DataFrame]:
     """Run the dataset's pandera schema lazily; return its failures in the report format.
 
     ``unparsed`` holds the (row, column) cells already reported as unparseable: a row rule reading
     one of them is not reported again (its verdict would rest on a value the file does not hold).
     """
-    validator = schema.validation_schema(dataset, columns=typed.columns)
+    validator = schema.validation_schema(dataset, columns=typed.columns, study=study)
     try:
         validator.validate(typed, lazy=True)
     except pa.errors.SchemaErrors as exc:
@@ -491,7 +519,8 @@ def _finalise(dataset: str, typed: pd.DataFrame) -> pd.DataFrame:
     checked for its dtypes alone rather than validated a second time.
     """
     out = typed.copy()
-    declared = {name: str(spec.dtype) for name, spec in schema.MODELS[dataset].to_schema().columns.items()}
+    declared = {name: str(spec.dtype) for name, spec in schema.MODELS[dataset].to_schema().columns.items()
+                if name in out.columns}
     for column, dtype in declared.items():
         if dtype == "int64":
             out[column] = out[column].astype("int64")
@@ -502,7 +531,7 @@ def _finalise(dataset: str, typed: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def _read_typed(dataset: str, path: Path, label: str):
+def _read_typed(dataset: str, path: Path, label: str, study: Study | None = None):
     raw, failures = _read_raw(path, label)
     if raw is None:
         return None, None, failures
@@ -514,15 +543,16 @@ def _read_typed(dataset: str, path: Path, label: str):
         if isinstance(part, pd.DataFrame)
         for r, c in zip(part["row"], part["column"])
     }
-    failures += _schema_failures(dataset, typed, raw, label, unparsed)
+    failures += _schema_failures(dataset, typed, raw, label, unparsed, study)
     return raw, typed, failures
 
 
-def read_dataset(path) -> pd.DataFrame:
+def read_dataset(path, study: Study | None = None) -> pd.DataFrame:
     """Read one dataset file (``adsl.csv``, ``adtte.parquet``, ``adae.xpt``, ...) typed and checked.
 
     The dataset is told by the file name. Rules within the file are checked (types, controlled
-    terms, row rules); rules across datasets need :func:`load_cohort`.
+    terms, row rules, and the study definition's if ``study`` is given); rules across datasets need
+    :func:`load_cohort`.
 
     Raises
     ------
@@ -535,7 +565,7 @@ def read_dataset(path) -> pd.DataFrame:
     dataset = _dataset_of(path)
     if not path.is_file():
         raise NscoreError(f"{path}: no such file")
-    _raw, typed, failures = _read_typed(dataset, path, path.name)
+    _raw, typed, failures = _read_typed(dataset, path, path.name, study)
     table = _table(failures)
     if len(table):
         raise DataValidationError(_sorted(table), f"{path}: data validation failed: {len(table)} problem(s)")
@@ -545,13 +575,18 @@ def read_dataset(path) -> pd.DataFrame:
 # --------------------------------------------------------------------------------------------
 # the cohort
 # --------------------------------------------------------------------------------------------
-def find_datasets(directory) -> tuple[dict[str, Path], list[dict]]:
-    """The file of each dataset in ``directory`` (one format each) and problems finding them."""
+def find_datasets(directory, optional: tuple[str, ...] = ()) -> tuple[dict[str, Path], list[dict]]:
+    """The file of each dataset in ``directory`` (one format each) and problems finding them.
+
+    A dataset in ``optional`` may be absent (not collected).
+    """
     directory = Path(directory)
     found, failures = {}, []
     for dataset in DATASETS:
         candidates = [directory / f"{dataset}{ext}" for ext in FORMATS if (directory / f"{dataset}{ext}").is_file()]
         if not candidates:
+            if dataset in optional:
+                continue
             failures.append(
                 _failure(
                     f"{dataset}.*",
@@ -566,6 +601,23 @@ def find_datasets(directory) -> tuple[dict[str, Path], list[dict]]:
         else:
             found[dataset] = candidates[0]
     return found, failures
+
+
+def _read_study(directory: Path, default_study) -> tuple[Study | None, Path | None, list]:
+    """The delivery's own ``study.yml``, else ``default_study`` (a path or a Study), and problems."""
+    own = directory / STUDY_FILE
+    if own.is_file():
+        path = own
+    elif isinstance(default_study, Study):
+        return default_study, None, []
+    elif default_study is not None and Path(default_study).is_file():
+        path = Path(default_study)
+    else:
+        return None, None, [_failure(STUDY_FILE, rule="missing_file", value=STUDY_FILE)]
+    try:
+        return read_study(path), path, []
+    except DataValidationError as exc:
+        return None, path, [exc.failures]
 
 
 def _read_source(directory: Path) -> tuple[dict, list[dict]]:
@@ -606,10 +658,12 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def load_cohort(directory) -> Cohort:
-    """Read, type and validate the four datasets in ``directory``; return them as a :class:`Cohort`.
+def load_cohort(directory, default_study=None) -> Cohort:
+    """Read, type and validate the datasets in ``directory``; return them as a :class:`Cohort`.
 
-    Every problem is collected first (missing or doubled files, encodings, columns, types,
+    The study definition is the directory's own ``study.yml``, else ``default_study`` (a path or a
+    :class:`~nscore.study.Study`; the project's ``data/study.yml`` for a new delivery). Every problem
+    is collected first (the study file, missing or doubled files, encodings, columns, types,
     controlled terms, row rules, cross-dataset rules) and raised together.
 
     Raises
@@ -623,23 +677,41 @@ def load_cohort(directory) -> Cohort:
     -----
     Cross-dataset rules run on whatever each dataset yielded: a missing dataset or column skips
     the rules that need it, and an unparseable cell counts as unknown (it is reported once, by its
-    type rule), so one broken value does not cascade into a page of derived failures.
+    type rule), so one broken value does not cascade into a page of derived failures. ADAE is
+    required exactly when the study collected adverse events.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise NscoreError(f"{directory}: no such data directory")
-    paths, failures = find_datasets(directory)
+    study, study_path, failures = _read_study(directory, default_study)
+    collects_ae = study is None or study.collects_adverse_events
+    paths, found_failures = find_datasets(directory, optional=() if collects_ae else ("adae",))
+    failures += found_failures
+    if study is not None and not collects_ae and "adae" in paths:
+        failures.append(_failure(paths["adae"].name, rule="adae_not_collected_in_study",
+                                 value="study.yml lists no adverse_events"))
+        del paths["adae"]
+    if study is not None:
+        unknown = [c for c in study.adverse_events if c not in schema.AE_TERMS]
+        for category in unknown:
+            failures.append(_failure(STUDY_FILE, column="adverse_events", rule="study_unknown_ae_category",
+                                     value=category))
     source, source_failures = _read_source(directory)
     failures += source_failures
 
     typed: dict[str, pd.DataFrame] = {}
     labels: dict[str, str] = {}
+    notes: list[str] = []
     for dataset, path in paths.items():
         labels[dataset] = path.name
-        _raw, frame, problems = _read_typed(dataset, path, path.name)
+        raw, frame, problems = _read_typed(dataset, path, path.name, study)
         failures += problems
         if frame is not None:
             typed[dataset] = frame
+        if raw is not None:
+            extra = extra_columns(dataset, raw.columns)
+            if extra:
+                notes.append(f"{path.name}: not used: {', '.join(extra)}")
 
     adsl = typed.get("adsl")
     if adsl is not None and len(adsl) == 0:
@@ -650,8 +722,10 @@ def load_cohort(directory) -> Cohort:
     if len(table):
         raise DataValidationError(_sorted(table), f"{directory}: data validation failed: {len(table)} problem(s)")
 
-    frames = {dataset: _finalise(dataset, typed[dataset]) for dataset in DATASETS}
+    frames = {dataset: _finalise(dataset, typed[dataset]) if dataset in typed else None for dataset in DATASETS}
     files = {path.name: sha256_file(path) for path in paths.values()}
+    if study_path is not None:  # the delivery's own or the default: the version covers it either way
+        files[STUDY_FILE] = sha256_file(study_path)
     cutoff = pd.Timestamp(frames["adsl"]["DCUTDT"].iloc[0]).date()
     return Cohort(
         **frames,
@@ -660,4 +734,7 @@ def load_cohort(directory) -> Cohort:
         version=data_version(files),
         simulated=source.get("simulated") is True,
         files=files,
+        study=study,
+        origin=dict(source),
+        notes=tuple(notes),
     )

@@ -1,11 +1,11 @@
-"""The abstract's published figures as data, each with the function that recomputes it from a cohort.
+"""Published figures as data (the study definition's ``published`` block), recomputed from a cohort.
 
-Source: Zhang X, Lu P, et al. "CD7 CAR-T Cell Therapy Based on 'Natural Selection' for the Treatment
-of Relapsed or Refractory CD7-Positive Hematologic Malignancies: A Large Cohort Study." Abstract,
-67th ASH Annual Meeting (2025), Lu Daopei Hospital; pooled NCT04572308, NCT05626400, NCT04916860,
-NCT04928105, NCT04938115; data cutoff August 1, 2025 (project copy:
-``/work/shared/seed/000_a34d2ef30ea8f0ef.txt``, Results section; the infusion window is from its
-Methods section).
+A publication's figures live in ``study.yml``: each names, besides the printed value, one of the
+:data:`STATISTICS` below and its arguments. :func:`reproduction_table` recomputes each from the
+data of the cutoff the publication reports and compares them as printed, so a new publication's
+figures are checked by adding rows to ``study.yml``, not code. NS7CAR's are those of the ASH 2025
+abstract (Zhang X, Lu P, et al.; data cutoff August 1, 2025; the project copy of the abstract is
+``shared/seed/000_a34d2ef30ea8f0ef.txt`` beside the checkout).
 
 Each figure is compared on its *formatted* value, printed the way the abstract prints it (one decimal
 for percentages, rounded half-up; "547.5" for a median of an even number of times), so a match means
@@ -25,26 +25,9 @@ from nscore.cohort import AnalysisInputError, _flag, _require
 from nscore.efficacy import ResponseRates, format_percent, response_rates
 from nscore.safety import max_grades
 
-__all__ = ["PUBLISHED_CUTOFF", "PublishedFigure", "SharedCohort", "PUBLISHED", "Reproduction",
-           "reproduction_table"]
-
-#: Data cutoff of the abstract ("As of August 1, 2025").
-PUBLISHED_CUTOFF = date(2025, 8, 1)
+__all__ = ["STATISTICS", "SharedCohort", "Reproduction", "reproduction_table", "observed_time"]
 
 DASH = "\u2013"  # the abstract's en dash in ranges
-
-
-@dataclass(frozen=True)
-class PublishedFigure:
-    """One number of the abstract: its key, its wording, the printed value and how to recompute it.
-
-    ``compute`` reads a :class:`SharedCohort` (what :func:`reproduction_table` passes it).
-    """
-
-    key: str
-    label: str
-    published: str
-    compute: Callable[["SharedCohort"], str]
 
 
 class SharedCohort:
@@ -122,39 +105,63 @@ def _count(c, column: str, value: str) -> int:
     return int(c.adsl[column].isin([value]).sum())
 
 
-def _diag(value: str) -> Callable:
-    return lambda c: _n_pct(_count(c, "DIAG", value), _n(c))
+def _count_pct(c, column: str, value: str) -> str:
+    _require(c.adsl, [column], "ADSL")
+    return _n_pct(_count(c, column, value), _n(c))
+
+
+def _median_range_of(c, column: str) -> str:
+    _require(c.adsl, [column], "ADSL")
+    return _median_range(c.adsl[column])
 
 
 def _prior(c, minimum: int, exact: bool = False) -> int:
+    _require(c.adsl, ["PRIORHCT"], "ADSL")
     p = pd.to_numeric(c.adsl["PRIORHCT"], errors="coerce")
     return int((p == minimum).sum() if exact else (p >= minimum).sum())
 
 
-def _blasts(c) -> str:
+def _blasts(c, percent: float) -> str:
+    _require(c.adsl, ["BMINV", "BMBLAST"], "ADSL")
     inv = _flag(c.adsl["BMINV"])
     bl = pd.to_numeric(c.adsl["BMBLAST"], errors="coerce")
-    return _pct_frac(int((inv & (bl >= 20)).sum()), int(inv.sum()))
+    return _pct_frac(int((inv & (bl >= percent)).sum()), int(inv.sum()))
 
 
 def _dose_levels(c) -> str:
+    _require(c.adsl, ["DOSELVL"], "ADSL")
     k = c.adsl["DOSELVL"].dropna().nunique()
     return _WORDS.get(k, str(k))
 
 
+def _median_dose(c) -> str:
+    _require(c.adsl, ["DOSEKG"], "ADSL")
+    return f"{_sci(pd.to_numeric(c.adsl['DOSEKG']).median())} cells/kg"
+
+
+def _hct(c) -> str:
+    _require(c.adsl, ["HCTFL"], "ADSL")
+    return _n_pct(int(_flag(c.adsl["HCTFL"]).sum()), _n(c))
+
+
 def _hct_interval(c) -> str:
+    _require(c.adsl, ["HCTFL", "HCTDT"], "ADSL")
     a = c.adsl.loc[_flag(c.adsl["HCTFL"]), ["TRTSDT", "HCTDT"]]
     days = (pd.to_datetime(a["HCTDT"]) - pd.to_datetime(a["TRTSDT"])).dt.days
     return _median_range(days)
 
 
-def _observed(c, paramcd: str) -> str:
-    _require(c.adtte, ["PARAMCD", "AVAL"], "ADTTE")
-    return _median_range(c.adtte.loc[c.adtte["PARAMCD"] == paramcd, "AVAL"])
+def observed_time(cohort, paramcd: str) -> str:
+    """Median (range) of the observed OS or PFS times, events and censored alike, as the abstract
+    prints its "median OS/PFS": a summary of follow-up, not a survival estimate."""
+    _require(cohort.adtte, ["PARAMCD", "AVAL"], "ADTTE")
+    return _median_range(cohort.adtte.loc[cohort.adtte["PARAMCD"] == paramcd, "AVAL"])
 
 
-def _ae(c, syndrome: str, low: int, high: int) -> tuple[int, int]:
-    g = c.max_grades[syndrome]
+def _ae(c, category: str, low: int, high: int) -> tuple[int, int]:
+    if getattr(c, "adae", None) is None:
+        raise AnalysisInputError("adverse events were not collected")
+    g = c.max_grades[category]
     return int(g.between(low, high).sum()), len(g)
 
 
@@ -167,47 +174,27 @@ def _window(c) -> str:
     return f"{_long_date(t.min())}, to {_long_date(t.max())}"
 
 
-PUBLISHED: tuple[PublishedFigure, ...] = (
-    PublishedFigure("infusion_window", "observation period (infusions)", "November 9, 2020, to May 21, 2025",
-                    _window),
-    PublishedFigure("n_patients", "patients with R/R CD7-positive hematologic malignancies", "334",
-                    lambda c: str(_n(c))),
-    PublishedFigure("diag_tall", "cases of T-ALL", "159 (47.6%)", _diag("T-ALL")),
-    PublishedFigure("diag_tlbl", "cases of T-LBL", "121 (36.2%)", _diag("T-LBL")),
-    PublishedFigure("diag_mpal", "cases of mixed phenotype acute leukemia", "24 (7.2%)", _diag("MPAL")),
-    PublishedFigure("diag_aml", "cases of AML", "21 (6.3%)", _diag("AML")),
-    PublishedFigure("diag_ptcl", "cases of peripheral T-cell lymphoma", "9 (2.7%)", _diag("PTCL")),
-    PublishedFigure("age", "median age, years", f"24 (range, 2{DASH}67)", lambda c: _median_range(c.adsl["AGE"])),
-    PublishedFigure("male", "males", "255 (76.3%)", lambda c: _n_pct(_count(c, "SEX", "M"), _n(c))),
-    PublishedFigure("female", "females", "79 (23.7%)", lambda c: _n_pct(_count(c, "SEX", "F"), _n(c))),
-    PublishedFigure("prior_hct", "experienced relapse after prior transplantation", "88 (26.3%)",
-                    lambda c: _n_pct(_prior(c, 1), _n(c))),
-    PublishedFigure("prior_hct_2", "relapse after a second transplant", "4",
-                    lambda c: str(_prior(c, 2, exact=True))),
-    PublishedFigure("blasts_20", "with bone marrow involvement, >=20% blasts", "29.8% (79/265)", _blasts),
-    PublishedFigure("dose_levels", "different dose levels", "three", _dose_levels),
-    PublishedFigure("median_dose", "median dose", "1\u00d710\u2076 cells/kg",
-                    lambda c: f"{_sci(pd.to_numeric(c.adsl['DOSEKG']).median())} cells/kg"),
-    PublishedFigure("cutoff", "as of (data cutoff)", "August 1, 2025", _cutoff),
-    PublishedFigure("n_evaluable", "evaluable patients", "329",
-                    lambda c: str(int(_flag(c.adsl["EFFFL"]).sum()))),
-    PublishedFigure("orr", "ORR", "86.3% (284/329)", lambda c: c.response_rates.orr.format()),
-    PublishedFigure("cr_cri", "CR/CRi rate", "84.5% (278/329)", lambda c: c.response_rates.cr_cri.format()),
-    PublishedFigure("hct", "underwent consolidative or salvage transplantation", "245 (73.4%)",
-                    lambda c: _n_pct(int(_flag(c.adsl["HCTFL"]).sum()), _n(c))),
-    PublishedFigure("hct_interval", "median interval to transplantation, days", f"57 (range, 28{DASH}227)",
-                    _hct_interval),
-    PublishedFigure("pfs_median_observed", "median PFS, days (median of observed times)",
-                    f"547.5 (range, 45{DASH}1694)", lambda c: _observed(c, "PFS")),
-    PublishedFigure("os_median_observed", "median OS, days (median of observed times)",
-                    f"567.5 (range, 45{DASH}1694)", lambda c: _observed(c, "OS")),
-    PublishedFigure("crs", "CRS incidence", "95.8% (320/334)", lambda c: _pct_frac(*_ae(c, "CRS", 1, 5))),
-    PublishedFigure("crs_g12", "CRS grade 1\u20132", "85.6%", lambda c: format_percent(*_ae(c, "CRS", 1, 2))),
-    PublishedFigure("crs_g3", "CRS grade \u22653", "10.2%", lambda c: format_percent(*_ae(c, "CRS", 3, 5))),
-    PublishedFigure("icans", "ICANS occurred in", "3.3% (11/334)", lambda c: _pct_frac(*_ae(c, "ICANS", 1, 5))),
-    PublishedFigure("icans_g12", "ICANS grade 1\u20132", "0.9%", lambda c: format_percent(*_ae(c, "ICANS", 1, 2))),
-    PublishedFigure("icans_g3", "ICANS grade \u22653", "2.4%", lambda c: format_percent(*_ae(c, "ICANS", 3, 5))),
-)
+#: The statistics a published figure can name in ``study.yml``: name -> f(cohort, **args) -> text.
+STATISTICS: dict[str, Callable[..., str]] = {
+    "infusion_window": _window,
+    "n_patients": lambda c: str(_n(c)),
+    "count_pct": _count_pct,
+    "median_range": _median_range_of,
+    "prior_hct_at_least": lambda c, minimum: _n_pct(_prior(c, minimum), _n(c)),
+    "prior_hct_exactly": lambda c, count: str(_prior(c, count, exact=True)),
+    "marrow_blasts_at_least": _blasts,
+    "n_dose_levels": _dose_levels,
+    "median_dose": _median_dose,
+    "cutoff": _cutoff,
+    "n_evaluable": lambda c: str(int(_flag(c.adsl["EFFFL"]).sum())),
+    "orr": lambda c: c.response_rates.orr.format(),
+    "cr_cri": lambda c: c.response_rates.cr_cri.format(),
+    "hct_after_cart": _hct,
+    "hct_interval": _hct_interval,
+    "observed_time": observed_time,
+    "ae_percent_fraction": lambda c, category, low, high: _pct_frac(*_ae(c, category, low, high)),
+    "ae_percent": lambda c, category, low, high: format_percent(*_ae(c, category, low, high)),
+}
 
 
 @dataclass(frozen=True)
@@ -224,8 +211,10 @@ class Reproduction:
     cutoff : date
         The cohort's data cutoff (ADSL DCUTDT).
     is_published_cutoff : bool
-        True when ``cutoff`` is the abstract's (``PUBLISHED_CUTOFF``); at a later cutoff the
-        follow-up-dependent figures (cutoff, transplants, PFS/OS times) are expected to differ.
+        True when ``cutoff`` is the publication's; at a later cutoff the follow-up-dependent
+        figures (cutoff, transplants, PFS/OS times) are expected to differ.
+    source : str
+        The publication's bibliography key.
     """
 
     table: pd.DataFrame
@@ -234,10 +223,14 @@ class Reproduction:
     all_match: bool
     cutoff: date
     is_published_cutoff: bool
+    source: str = ""
 
 
-def reproduction_table(cohort) -> Reproduction:
-    """Recompute every figure of the abstract's Results from ``cohort`` and compare as printed.
+def reproduction_table(cohort, published=None) -> Reproduction | None:
+    """Recompute every published figure from ``cohort`` and compare them as printed.
+
+    ``published`` is a :class:`nscore.study.Published` (default: the cohort's study's); None when
+    there is nothing to compare (the study definition holds no published figures).
 
     A figure whose computation fails (e.g. an empty population) is reported as reproduced "error:
     ..." and not matched, so one bad figure does not hide the rest of the table.
@@ -248,17 +241,28 @@ def reproduction_table(cohort) -> Reproduction:
     not), not Kaplan-Meier medians; they are reproduced as such here and the KM estimates are in
     ``nscore.headline``.
     """
+    if published is None:
+        study = getattr(cohort, "study", None)
+        published = study.published if study is not None else None
+    if published is None:
+        return None
     shared = SharedCohort(cohort)
     rows = []
-    for fig in PUBLISHED:
-        try:
-            value = fig.compute(shared)
-        except (AnalysisInputError, KeyError, ValueError) as exc:
-            value = f"error: {type(exc).__name__}: {exc}"
-        rows.append({"key": fig.key, "figure": fig.label, "published": fig.published, "reproduced": value,
-                     "match": value == fig.published})
-    table = pd.DataFrame(rows)
+    for fig in published.figures:
+        statistic = STATISTICS.get(fig.statistic)
+        if statistic is None:
+            value = f"error: unknown statistic {fig.statistic!r}"
+        else:
+            try:
+                value = statistic(shared, **fig.kwargs)
+            except (AnalysisInputError, KeyError, ValueError, TypeError) as exc:
+                value = f"error: {type(exc).__name__}: {exc}"
+        rows.append({"key": fig.key, "figure": fig.label, "published": fig.value, "reproduced": value,
+                     "match": value == fig.value})
+    table = pd.DataFrame(rows, columns=["key", "figure", "published", "reproduced", "match"])
     n_match = int(table["match"].sum())
     cutoff = pd.Timestamp(pd.to_datetime(cohort.adsl["DCUTDT"]).max()).date()
-    return Reproduction(table=table, n_figures=len(table), n_match=n_match, all_match=n_match == len(table),
-                        cutoff=cutoff, is_published_cutoff=cutoff == PUBLISHED_CUTOFF)
+    return Reproduction(table=table, n_figures=len(table), n_match=n_match,
+                        all_match=n_match == len(table) and len(table) > 0,
+                        cutoff=cutoff, is_published_cutoff=cutoff == published.cutoff,
+                        source=published.source)

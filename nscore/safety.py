@@ -14,11 +14,13 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from nscore.cohort import AnalysisInputError, _flag, _require, derive_subgroups, level_counts
+from nscore.cohort import AnalysisInputError, _flag, _require, derive_subgroups, dose_level_order, level_counts
 from nscore.efficacy import Proportion, proportion
 
 __all__ = [
     "SYNDROMES",
+    "NotCollectedError",
+    "syndromes",
     "max_grades",
     "Incidence",
     "incidence",
@@ -34,9 +36,29 @@ SYNDROMES = ("CRS", "ICANS")
 GRADES = (0, 1, 2, 3, 4, 5)
 
 
-def _check_syndrome(syndrome: str) -> str:
+class NotCollectedError(AnalysisInputError):
+    """The analysis needs data the delivery did not collect (not the same as "no events")."""
+
+
+def syndromes(cohort) -> tuple[str, ...]:
+    """The syndromes whose adverse events were collected, in :data:`SYNDROMES` order.
+
+    Empty when there is no ADAE; with a study definition, those it lists as collected. A syndrome
+    that was not collected has no incidence (not 0%).
+    """
+    if getattr(cohort, "adae", None) is None:
+        return ()
+    study = getattr(cohort, "study", None)
+    if study is None:
+        return SYNDROMES
+    return tuple(s for s in SYNDROMES if s in study.adverse_events)
+
+
+def _check_syndrome(syndrome: str, cohort=None) -> str:
     if syndrome not in SYNDROMES:
         raise AnalysisInputError(f"syndrome must be one of {', '.join(SYNDROMES)}, got {syndrome!r}")
+    if cohort is not None and syndrome not in syndromes(cohort):
+        raise NotCollectedError(f"{syndrome} was not collected in this delivery")
     return syndrome
 
 
@@ -53,6 +75,8 @@ def max_grades(cohort) -> pd.DataFrame:
     group-by on the identifier text cost over a second per call at a million patients.
     """
     adsl, adae = cohort.adsl, cohort.adae
+    if adae is None:
+        raise NotCollectedError("adverse events were not collected in this delivery")
     _require(adsl, ["USUBJID", "SAFFL"], "ADSL")
     _require(adae, ["USUBJID", "AECAT", "AETOXGR"], "ADAE")
     saf = adsl.loc[_flag(adsl["SAFFL"]), ["USUBJID"]]
@@ -64,7 +88,7 @@ def max_grades(cohort) -> pd.DataFrame:
     row = patients.get_indexer(adae["USUBJID"])  # -1: not a safety patient
     grade = pd.to_numeric(adae["AETOXGR"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
     out = saf.copy()
-    for s in SYNDROMES:
+    for s in syndromes(cohort):
         rows = (row >= 0) & adae["AECAT"].isin([s]).to_numpy(dtype=bool)
         worst = np.full(len(saf), np.nan)  # stays NaN for a patient without an event: grade 0
         np.fmax.at(worst, row[rows], grade[rows])  # NaN grades are skipped, as in a group-by max
@@ -100,7 +124,7 @@ def incidence(cohort, syndrome: str = "CRS", alpha: float = 0.05) -> Incidence:
     Crude proportions: no account of time at risk or of deaths before onset could occur (CRS and
     ICANS occur within days of infusion, so this is the usual reporting).
     """
-    _check_syndrome(syndrome)
+    _check_syndrome(syndrome, cohort)
     g = max_grades(cohort)[syndrome]
     n = len(g)
     any_ = proportion(int((g >= 1).sum()), n, alpha)
@@ -135,7 +159,7 @@ def grade_distribution(cohort) -> GradeDistribution:
     mg = max_grades(cohort)
     n = len(mg)
     rows = []
-    for s in SYNDROMES:
+    for s in syndromes(cohort):
         vc = mg[s].value_counts()
         for gr in GRADES:
             k = int(vc.get(gr, 0))
@@ -181,10 +205,12 @@ def onset_duration(cohort) -> OnsetDuration:
     their number is reported, since leaving them out shortens the apparent duration.
     """
     adae = cohort.adae
+    if adae is None:
+        raise NotCollectedError("adverse events were not collected in this delivery")
     _require(adae, ["USUBJID", "AECAT", "ASTDY", "ADURN"], "ADAE")
     ae = adae[adae["USUBJID"].isin(cohort.adsl.loc[_flag(cohort.adsl["SAFFL"]), "USUBJID"])]
     rows = []
-    for s in SYNDROMES:
+    for s in syndromes(cohort):
         part = ae[ae["AECAT"] == s]
         onset = pd.to_numeric(part["ASTDY"], errors="coerce") - 1
         n, med, lo, hi, disp = _median_range(onset)
@@ -232,10 +258,14 @@ def grade3_by(cohort, by: str = "DOSELVL", alpha: float = 0.05) -> Grade3By:
     if by not in _BY:
         raise AnalysisInputError(f"by must be one of {', '.join(_BY)}, got {by!r}")
     var, preferred = _BY[by]
+    if by == "DOSELVL":
+        preferred = dose_level_order(cohort)
     mg = max_grades(cohort)
     sub = derive_subgroups(cohort.adsl).loc[mg.index]
+    if var not in sub.columns:
+        raise AnalysisInputError(f"{by} was not collected: no grade >= 3 table by it")
     rows = []
-    for s in SYNDROMES:
+    for s in syndromes(cohort):
         counts = level_counts(sub[var], preferred, grade_3_plus=(mg[s] >= 3).to_numpy())
         for level, n, k in counts[["level", "n", "grade_3_plus"]].itertuples(index=False):
             p = proportion(int(k), int(n), alpha)

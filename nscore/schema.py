@@ -33,11 +33,9 @@ from pandera.typing import Series
 from nscore.errors import DataValidationError
 
 __all__ = [
-    "STUDY_START",
-    "STUDYIDS",
     "SEXES",
-    "DIAGNOSES",
     "YN",
+    "OPTIONAL",
     "RESPONSE_CODES",
     "MRD_STATUSES",
     "TTE_PARAMS",
@@ -58,13 +56,7 @@ __all__ = [
     "run_cross_rules",
 ]
 
-#: First infusion of the pooled trials: no infusion (TRTSDT) may precede it.
-STUDY_START = date(2020, 11, 9)
-_STUDY_START_TS = pd.Timestamp(STUDY_START)
-
-STUDYIDS = ("NCT04572308", "NCT05626400", "NCT04916860", "NCT04928105", "NCT04938115")
 SEXES = ("M", "F")
-DIAGNOSES = ("T-ALL", "T-LBL", "MPAL", "AML", "PTCL")
 YN = ("Y", "N")
 #: Best overall response: AVALC -> AVAL.
 RESPONSE_CODES = {"CR": 1, "CRi": 2, "PR": 3, "NR": 4, "NE": 5}
@@ -79,7 +71,19 @@ AE_TERMS = {
     "ICANS": "Immune effector cell-associated neurotoxicity syndrome",
 }
 
-_USUBJID = r"^NCT\d{8}-\d{4,}$"
+#: Variables a delivery may leave out (not collected); every other column of a model is required.
+#: HCTFL and HCTDT come together. Absent means "not collected", never "none".
+OPTIONAL: dict[str, frozenset[str]] = {
+    "adsl": frozenset({"SUBJID", "AGE", "SEX", "PRIORHCT", "BMINV", "BMBLAST", "DOSELVL", "DOSEKG",
+                       "HCTFL", "HCTDT"}),
+    "adrs": frozenset({"MRDSTAT"}),
+    "adtte": frozenset(),
+    "adae": frozenset(),
+}
+#: Optional variables that only make sense together: either all present or all absent.
+OPTIONAL_PAIRS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "adsl": (("HCTFL", "HCTDT"), ("BMINV", "BMBLAST"), ("DOSELVL", "DOSEKG")),
+}
 
 
 # --------------------------------------------------------------------------------------------
@@ -146,14 +150,14 @@ class _Base(pa.DataFrameModel):
 class ADSL(_Base):
     """Subject level: one row per infused patient."""
 
-    STUDYID: Series[str] = pa.Field(isin=list(STUDYIDS))
-    USUBJID: Series[str] = pa.Field(unique=True, str_matches=_USUBJID)
-    SUBJID: Series[str] = pa.Field(str_matches=r"^\d{4,}$")
+    STUDYID: Series[str]
+    USUBJID: Series[str] = pa.Field(unique=True)
+    SUBJID: Series[str]
     AGE: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 100})
     SEX: Series[str] = pa.Field(isin=list(SEXES))
-    DIAG: Series[str] = pa.Field(isin=list(DIAGNOSES))
+    DIAG: Series[str]
     PRIORHCT: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 3})
-    BMINV: Series[str] = pa.Field(isin=list(YN))
+    BMINV: Series[str] = pa.Field(isin=list(YN), nullable=True)
     BMBLAST: Series[float] = pa.Field(in_range={"min_value": 0, "max_value": 100}, nullable=True)
     DOSELVL: Series[str] = pa.Field(str_length={"min_value": 1})
     DOSEKG: Series[float] = pa.Field(gt=0)
@@ -166,10 +170,6 @@ class ADSL(_Base):
     DTHDT: Series[pa.DateTime] = pa.Field(nullable=True)
     LSTALVDT: Series[pa.DateTime]
     DCUTDT: Series[pa.DateTime]
-
-    @pa.check("TRTSDT", name="trtsdt_not_before_study_start")
-    def trtsdt_not_before_study_start(cls, s: Series) -> Series[bool]:
-        return _passes(s.isna() | (s >= _STUDY_START_TS))
 
     @pa.check("DOSEKG", name="dosekg_finite")
     def dosekg_finite(cls, s: Series) -> Series[bool]:
@@ -238,13 +238,13 @@ class ADSL(_Base):
 class ADRS(_Base):
     """Best overall response: one row per efficacy-evaluable patient."""
 
-    STUDYID: Series[str] = pa.Field(isin=list(STUDYIDS))
-    USUBJID: Series[str] = pa.Field(unique=True, str_matches=_USUBJID)
+    STUDYID: Series[str]
+    USUBJID: Series[str] = pa.Field(unique=True)
     PARAMCD: Series[str] = pa.Field(isin=["BOR"])
     PARAM: Series[str] = pa.Field(isin=["Best overall response"])
     AVALC: Series[str] = pa.Field(isin=list(RESPONSE_CODES))
     AVAL: Series[int] = pa.Field(isin=list(RESPONSE_CODES.values()))
-    ADT: Series[pa.DateTime]
+    ADT: Series[pa.DateTime] = pa.Field(nullable=True)
     MRDSTAT: Series[str] = pa.Field(isin=list(MRD_STATUSES), nullable=True)
 
     @pa.dataframe_check(name="aval_matches_avalc")
@@ -256,8 +256,8 @@ class ADRS(_Base):
 class ADTTE(_Base):
     """Time to event: one OS and one PFS row per safety-population patient."""
 
-    STUDYID: Series[str] = pa.Field(isin=list(STUDYIDS))
-    USUBJID: Series[str] = pa.Field(str_matches=_USUBJID)
+    STUDYID: Series[str]
+    USUBJID: Series[str]
     PARAMCD: Series[str] = pa.Field(isin=list(TTE_PARAMS))
     PARAM: Series[str] = pa.Field(isin=list(TTE_PARAMS.values()))
     STARTDT: Series[pa.DateTime]
@@ -302,8 +302,8 @@ class ADTTE(_Base):
 class ADAE(_Base):
     """CRS and ICANS: one row per patient and syndrome, at the maximum ASTCT grade."""
 
-    STUDYID: Series[str] = pa.Field(isin=list(STUDYIDS))
-    USUBJID: Series[str] = pa.Field(str_matches=_USUBJID)
+    STUDYID: Series[str]
+    USUBJID: Series[str]
     AECAT: Series[str] = pa.Field(isin=list(AE_TERMS))
     AEDECOD: Series[str] = pa.Field(isin=list(AE_TERMS.values()))
     AETOXGR: Series[int] = pa.Field(in_range={"min_value": 1, "max_value": 5})
@@ -396,24 +396,56 @@ def column_kinds(dataset: str) -> dict[str, str]:
     return kinds
 
 
-def validation_schema(dataset: str, columns=None) -> pa.DataFrameSchema:
+def study_checks(dataset: str, study) -> dict[str, list[pa.Check]]:
+    """The column checks a study definition adds to ``dataset``: its trials, id patterns, diagnoses,
+    dose levels, adverse-event categories and first infusion (see :mod:`nscore.study`)."""
+    checks: dict[str, list[pa.Check]] = {
+        "STUDYID": [pa.Check.isin(list(study.trial_ids))],
+        "USUBJID": [pa.Check.str_matches(study.subject_id_pattern)],
+    }
+    if dataset == "adsl":
+        if study.subject_number_pattern:
+            checks["SUBJID"] = [pa.Check.str_matches(study.subject_number_pattern)]
+        checks["DIAG"] = [pa.Check.isin(list(study.diagnosis_codes))]
+        if study.dose_levels:
+            checks["DOSELVL"] = [pa.Check.isin(list(study.dose_level_codes))]
+        else:
+            checks["DOSELVL"] = [pa.Check.str_length(min_value=1)]
+        if study.first_infusion is not None:
+            start = pd.Timestamp(study.first_infusion)
+            checks["TRTSDT"] = [pa.Check(lambda s: _passes(s.isna() | (s >= start)),
+                                         name="trtsdt_not_before_study_start")]
+    if dataset == "adae":
+        checks["AECAT"] = [pa.Check.isin([c for c in AE_TERMS if c in study.adverse_events])]
+    return checks
+
+
+def validation_schema(dataset: str, columns=None, study=None) -> pa.DataFrameSchema:
     """The schema used to validate a freshly read (possibly broken) file of ``dataset``.
 
-    Same rules as the model, but integer columns are nullable ``Int64`` (a missing or unparseable
-    integer is then one ``not_null`` failure rather than a dtype failure of the whole column) and
-    only the columns in ``columns`` (default: all) are checked, with the row rules whose inputs are
-    all present.
+    Same rules as the model plus those of ``study`` (:func:`study_checks`), but integer columns are
+    nullable ``Int64`` (a missing or unparseable integer is then one ``not_null`` failure rather than
+    a dtype failure of the whole column) and only the columns in ``columns`` (default: all) are
+    checked, with the row rules whose inputs are all present.
     """
     schema = copy.deepcopy(MODELS[dataset].to_schema())
     present = set(schema.columns) if columns is None else set(columns)
     ints = {name: {"dtype": "Int64"} for name, kind in column_kinds(dataset).items() if kind == "int"}
     schema = schema.update_columns(ints)
+    if study is not None:
+        updates = {}
+        for name, checks in study_checks(dataset, study).items():
+            if name in schema.columns:
+                updates[name] = {"checks": list(schema.columns[name].checks) + checks}
+        schema = schema.update_columns(updates)
     # the loader has typed every cell already (reporting what it could not read): no coercion here
     schema = schema.update_columns({name: {"coerce": False} for name in schema.columns})
     schema.coerce = False
     schema = schema.remove_columns([c for c in schema.columns if c not in present])
     rules = ROW_RULES[dataset]
     schema.checks = [c for c in schema.checks if set(rules[c.name][1]) <= present]
+    if study is not None and not study.usubjid_is_studyid_subjid:
+        schema.checks = [c for c in schema.checks if c.name != "usubjid_is_studyid_subjid"]
     # Every row rule passes a row whose inputs are all missing (see the module notes), which is
     # all pandera's ``ignore_na`` adds, at the price of an isna() of the whole frame per rule.
     for check in schema.checks:

@@ -756,8 +756,12 @@ def _sorted_rows(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     return df
 
 
-def write_cohort(frames: dict[str, pd.DataFrame], directory, *, seed: int | None = None) -> None:
-    """Write adsl/adrs/adtte/adae.csv and source.json into ``directory`` (created if needed).
+def write_cohort(frames: dict[str, pd.DataFrame], directory, *, seed: int | None = None,
+                 study=None) -> None:
+    """Write adsl/adrs/adtte/adae.csv, source.json and study.yml into ``directory`` (created if needed).
+
+    ``study.yml`` is a copy of ``study`` (a path; default: the project's ``data/study.yml``, the
+    NS7CAR definition this simulation follows), so the directory is a complete delivery.
 
     Bytes are deterministic: fixed column order, rows sorted by USUBJID (then PARAMCD/AECAT), ISO
     dates, one decimal for BMBLAST and DOSEKG, empty cells for missing values, ``\\n`` line endings,
@@ -780,6 +784,23 @@ def write_cohort(frames: dict[str, pd.DataFrame], directory, *, seed: int | None
     if len(adsl):
         source.setdefault("cutoff", pd.Timestamp(adsl["DCUTDT"].iloc[0]).date().isoformat())
     (directory / "source.json").write_bytes((json.dumps(source, sort_keys=True, indent=2) + "\n").encode("utf-8"))
+    study_path = Path(study) if study is not None else _default_study()
+    (directory / "study.yml").write_bytes(study_path.read_bytes())
+
+
+def _default_study() -> Path:
+    """The project's study definition (``data/study.yml``), which this simulation follows."""
+    from nscore.versions import project_root
+
+    candidates = [Path.cwd() / "data" / "study.yml"]
+    try:
+        candidates.append(project_root(Path(__file__)) / "data" / "study.yml")
+    except NscoreError:
+        pass
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise SimulationError("no data/study.yml found for the simulated cohort (pass study=PATH)")
 
 
 def _resolve_data_dir(data_dir) -> Path:

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from nscore import versions
+from nscore.study import read_study
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED_CUTOFF = "2025-08-01"
@@ -67,7 +68,8 @@ def tiny_cohort():
                 adae.append({"STUDYID": "NCT04572308", "USUBJID": uid, "AECAT": cat, "AETOXGR": grade,
                              "ASTDY": astdy, "ADURN": adurn})
     return types.SimpleNamespace(adsl=pd.DataFrame(adsl), adrs=pd.DataFrame(adrs), adtte=pd.DataFrame(adtte),
-                                 adae=pd.DataFrame(adae), cutoff=date(2025, 8, 1), simulated=True)
+                                 adae=pd.DataFrame(adae), cutoff=date(2025, 8, 1), simulated=True,
+                                 study=read_study(ROOT / "data" / "study.yml"))
 
 
 def shipped_cohort(cutoff: str = PUBLISHED_CUTOFF):

@@ -55,10 +55,21 @@ def test_derive_subgroups_blast_cut_is_inclusive_at_20():
     assert list(sub["age_group"]) == [">=18", "<18"]
 
 
-def test_derive_subgroups_missing_column_raises():
-    with pytest.raises(NscoreError, match="BMBLAST"):
-        ch.derive_subgroups(pd.DataFrame({"USUBJID": ["a"], "AGE": [1], "PRIORHCT": [0], "BMINV": ["N"],
-                                          "DOSELVL": ["DL1"], "DIAG": ["AML"]}))
+def test_derive_subgroups_leaves_out_what_was_not_collected():
+    """An optional variable absent from ADSL drops its subgroup; DIAG is required."""
+    sub = ch.derive_subgroups(pd.DataFrame({"USUBJID": ["a"], "AGE": [1], "PRIORHCT": [0], "BMINV": ["N"],
+                                            "DOSELVL": ["DL1"], "DIAG": ["AML"]}))
+    assert "marrow_blasts" not in sub.columns  # BMBLAST not collected: no blast subgroup, not "none"
+    assert list(sub["age_group"]) == ["<18"] and list(sub["dose_level"]) == ["DL1"]
+    with pytest.raises(NscoreError, match="DIAG"):
+        ch.derive_subgroups(pd.DataFrame({"USUBJID": ["a"], "AGE": [1]}))
+
+
+def test_derive_subgroups_unknown_marrow_involvement_is_not_no_involvement():
+    adsl = pd.DataFrame({"USUBJID": ["a", "b", "c"], "BMINV": ["Y", None, "N"], "BMBLAST": [30.0, None, None],
+                         "DIAG": ["AML"] * 3})
+    sub = ch.derive_subgroups(adsl)
+    assert list(sub["marrow_blasts"].astype(object).fillna("unknown")) == [">=20%", "unknown", "No marrow involvement"]
 
 
 def test_nullable_dtypes_and_missing_values_give_same_results(tiny):
@@ -293,11 +304,11 @@ def test_baseline_table_shipped_matches_abstract(shipped):
         pd.testing.assert_series_equal(by.sort_index(), ov.sort_index(), check_names=False)
 
 
-def _tableone_table(adsl: pd.DataFrame, decimals: int = 1) -> pd.DataFrame:
+def _tableone_table(cohort, decimals: int = 1) -> pd.DataFrame:
     """Table 1 built by ``tableone.TableOne`` from the same variables, as baseline_table once did."""
     import tableone
 
-    df, order = ch._table1_variables(adsl)
+    df, order = ch._table1_variables(cohort.adsl, cohort)
     categorical = list(ch._T1_CATEGORICAL)
     t1 = tableone.TableOne(
         df, columns=list(ch._T1_LABELS), categorical=categorical, nonnormal=list(ch._T1_CONTINUOUS),
@@ -340,7 +351,7 @@ def test_baseline_table_equals_tableone(name, tiny, shipped):
     cohort = {"tiny": tiny, "shipped": shipped}.get(name) or _awkward_cohort()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tableone warns about order levels absent from the data
-        expected = _tableone_table(cohort.adsl)
+        expected = _tableone_table(cohort)
     got = ch.baseline_table(cohort).table
     pd.testing.assert_frame_equal(got, expected, check_exact=True)
     if name == "awkward":

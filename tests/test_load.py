@@ -52,6 +52,7 @@ def _copy_as(cohort: Cohort, directory, fmt: str, sas_numbers: bool = False):
                         out[column] = (frame[column] - SAS_EPOCH).dt.days.astype("float64")
             pyreadstat.write_xport(out, str(directory / f"{name}.xpt"), table_name=name.upper())
     shutil.copyfile(cohort.source / "source.json", directory / "source.json")
+    shutil.copyfile(cohort.source / "study.yml", directory / "study.yml")
     return directory
 
 
@@ -142,7 +143,8 @@ def test_cohort_identity(valid_dir, csv_cohort):
     assert csv_cohort.cutoff == date(2025, 8, 1)
     assert csv_cohort.source == valid_dir.resolve()
     assert csv_cohort.simulated is True
-    assert csv_cohort.files == {f"{n}.csv": hashlib.sha256((valid_dir / f"{n}.csv").read_bytes()).hexdigest() for n in DATASETS}
+    names = [f"{n}.csv" for n in DATASETS] + ["study.yml"]  # the study definition is data too
+    assert csv_cohort.files == {name: hashlib.sha256((valid_dir / name).read_bytes()).hexdigest() for name in names}
     assert len(csv_cohort.version) == 12 and int(csv_cohort.version, 16) >= 0
     pairs = "".join(f"{name}\0{sha}\n" for name, sha in sorted(csv_cohort.files.items()))
     assert csv_cohort.version == hashlib.sha256(pairs.encode()).hexdigest()[:12]
@@ -187,7 +189,7 @@ def test_other_formats_give_identical_frames(csv_cohort, tmp_path, fmt, sas_numb
         pd.testing.assert_frame_equal(getattr(other, name), getattr(csv_cohort, name), check_exact=True)
     assert other.cutoff == csv_cohort.cutoff and other.simulated is csv_cohort.simulated
     ext = ".xpt" if fmt == "xpt" else ".parquet"
-    assert sorted(other.files) == sorted(f"{n}{ext}" for n in DATASETS)
+    assert sorted(other.files) == sorted([f"{n}{ext}" for n in DATASETS] + ["study.yml"])
 
 
 def test_xpt_copy_of_shipped_data_gives_identical_analyses(shipped_dir, tmp_path):

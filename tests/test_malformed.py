@@ -79,13 +79,24 @@ def empty_file(d):
 
 
 def missing_column(d):
-    edit(d, "adsl", lambda f: f.drop(columns="AGE", inplace=True))
-    return {("adsl.csv", None, "AGE", "missing_column")}
+    edit(d, "adsl", lambda f: f.drop(columns="TRTSDT", inplace=True))
+    return {("adsl.csv", None, "TRTSDT", "missing_column")}
 
 
-def extra_column(d):
-    edit(d, "adtte", lambda f: f.insert(3, "FOO", "x"))
-    return {("adtte.csv", None, "FOO", "unexpected_column")}
+def half_of_an_optional_pair(d):
+    # HCTFL without HCTDT: a transplant flag whose dates were not delivered cannot be analysed
+    edit(d, "adsl", lambda f: f.drop(columns="HCTDT", inplace=True))
+    return {("adsl.csv", None, "HCTDT", "optional_columns_together")}
+
+
+def subject_id_in_full_width_digits(d):
+    # "０００１" (U+FF10..) would match a \d pattern; the study's pattern says [0-9]
+    def change(f):
+        f.loc[0, "USUBJID"] = f.loc[0, "STUDYID"] + "-" + "\uff10\uff10\uff10\uff11"
+    edit(d, "adrs", change)
+    # the row no longer belongs to patient 0001, who is then evaluable without a response
+    return {("adrs.csv", 1, "USUBJID", "str_matches"), ("adrs.csv", 1, "USUBJID", "usubjid_in_adsl"),
+            ("adsl.csv", 1, "USUBJID", "evaluable_has_response")}
 
 
 def wrong_type_integer(d):
@@ -386,7 +397,9 @@ CASES = [
     missing_file,
     empty_file,
     missing_column,
-    extra_column,
+    half_of_an_optional_pair,
+    subject_id_in_full_width_digits,
+
     wrong_type_integer,
     wrong_type_number,
     unparseable_date,
@@ -449,7 +462,7 @@ def test_malformed_input_reports_exactly_its_rule(case, valid_dir):
 
 
 def test_several_problems_are_all_reported_in_one_error(valid_dir):
-    cases = [unknown_sex, unknown_diagnosis, pfs_after_os, evaluable_without_response, aval_avalc_mismatch, extra_column,
+    cases = [unknown_sex, unknown_diagnosis, pfs_after_os, evaluable_without_response, aval_avalc_mismatch,
              dcutdt_not_constant, latin1_file, invalid_source_json]
     expected = set().union(*(case(valid_dir) for case in cases))
     failures = failures_of(valid_dir)
@@ -511,3 +524,74 @@ def test_copy_is_independent(valid_dir, tmp_path):
     shutil.copytree(valid_dir, other)
     grade_6(valid_dir)
     load_cohort(other)
+
+
+def test_extra_sponsor_columns_are_accepted_and_reported_as_not_used(valid_dir):
+    """A sponsor's extra variables are kept in the delivery and listed, not refused (issue 11)."""
+    from nscore.load import load_cohort
+
+    edit(valid_dir, "adtte", lambda f: f.insert(3, "FOO", "x"))
+    edit(valid_dir, "adsl", lambda f: f.insert(5, "RACE", "ASIAN"))
+    cohort = load_cohort(valid_dir)
+    assert "FOO" not in cohort.adtte.columns and "RACE" not in cohort.adsl.columns
+    assert cohort.notes == ("adsl.csv: not used: RACE", "adtte.csv: not used: FOO")
+
+
+def test_optional_variables_may_be_absent(valid_dir):
+    """AGE, dose and marrow variables not collected: the cohort loads without them (issue 11)."""
+    from nscore.load import load_cohort
+
+    edit(valid_dir, "adsl", lambda f: f.drop(columns=["AGE", "DOSELVL", "DOSEKG", "BMINV", "BMBLAST"], inplace=True))
+    cohort = load_cohort(valid_dir)
+    assert not cohort.collected("adsl", "AGE") and cohort.collected("adsl", "DIAG")
+
+
+def test_unknown_marrow_involvement_is_allowed(valid_dir):
+    from nscore.load import load_cohort
+
+    def change(f):
+        f.loc[0, "BMINV"] = ""
+        f.loc[0, "BMBLAST"] = ""
+    edit(valid_dir, "adsl", change)
+    assert load_cohort(valid_dir).adsl["BMINV"].isna().sum() == 1
+
+
+def test_adverse_events_not_collected(valid_dir):
+    """A study that lists no adverse events delivers no ADAE; one that does, must (issue 11)."""
+    import yaml
+
+    from nscore.load import load_cohort
+
+    (valid_dir / "adae.csv").unlink()
+    assert ("adae.*", None, None, "missing_file") in keys(failures_of(valid_dir))
+    study = yaml.safe_load((valid_dir / "study.yml").read_text(encoding="utf-8"))
+    study["adverse_events"] = []
+    study.pop("published")
+    (valid_dir / "study.yml").write_text(yaml.safe_dump(study), encoding="utf-8")
+    cohort = load_cohort(valid_dir)
+    assert cohort.adae is None and not cohort.collected("adae")
+    assert "adae" not in cohort.frames
+
+
+def test_another_study_validates_with_its_own_definition(valid_dir):
+    """Trials, diagnoses and the id pattern come from study.yml, not from code (issue 11)."""
+    import yaml
+
+    from nscore.load import load_cohort
+
+    study = yaml.safe_load((valid_dir / "study.yml").read_text(encoding="utf-8"))
+    study["diagnoses"] = [d for d in study["diagnoses"] if d["code"] != "AML"]
+    (valid_dir / "study.yml").write_text(yaml.safe_dump(study), encoding="utf-8")
+    failures = failures_of(valid_dir)
+    assert set(failures["rule"]) == {"isin"} and set(failures["column"]) == {"DIAG"}
+    assert set(failures["value"]) == {"AML"}
+
+
+def test_invalid_study_definition_is_reported_with_its_field(valid_dir):
+    (valid_dir / "study.yml").write_text(
+        "id: X\ntitle: T\ntherapy: T\nsubject_id_pattern: '^X\\d+$'\ntrials: []\n"
+        "diagnoses: [{code: A, name: a, criteria: solid}]\n", encoding="utf-8")
+    got = {(r.column, r.rule) for r in failures_of(valid_dir).itertuples()}
+    assert ("subject_id_pattern", "study_pattern_not_ascii") in got
+    assert ("trials", "study_no_trials") in got
+    assert ("diagnoses[0].criteria", "study_unknown_criteria") in got

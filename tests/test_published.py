@@ -1,12 +1,13 @@
-"""The abstract's figures and their reproduction from the data.
+"""The abstract's figures (the ``published`` block of data/study.yml) and their reproduction.
 
-Published values are copied from the abstract (ASH 2025, Zhang X, Lu P et al.,
-/work/shared/seed/000_a34d2ef30ea8f0ef.txt): the test below re-reads the abstract text so that a
-typo in ``nscore.published.PUBLISHED`` cannot slip through.
+Published values are copied from the abstract (ASH 2025, Zhang X, Lu P et al., shared/seed/ beside
+the checkout): the test below re-reads the abstract text so that a typo in ``data/study.yml``
+cannot slip through.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from datetime import date
 from pathlib import Path
@@ -14,17 +15,30 @@ from pathlib import Path
 import pytest
 
 from nscore import published as pub
-from cohorts import shipped_cohort, tiny_cohort
+from nscore.study import read_study
+from cohorts import ROOT, shipped_cohort, tiny_cohort
 
-ABSTRACT = Path("/work/shared/seed/000_a34d2ef30ea8f0ef.txt")
+ABSTRACT = ROOT.parent / "shared" / "seed" / "000_a34d2ef30ea8f0ef.txt"
+PUBLISHED = read_study(ROOT / "data" / "study.yml").published
 
 
 def test_published_cutoff():
-    assert pub.PUBLISHED_CUTOFF == date(2025, 8, 1)
+    assert PUBLISHED.cutoff == date(2025, 8, 1)
+    assert PUBLISHED.source == "zhang2025ash"
+
+
+def test_every_figure_names_a_known_statistic():
+    assert {f.statistic for f in PUBLISHED.figures} <= set(pub.STATISTICS)
+
+
+def test_no_published_block_means_nothing_to_compare():
+    cohort = tiny_cohort()
+    cohort.study = dataclasses.replace(cohort.study, published=None)
+    assert pub.reproduction_table(cohort) is None
 
 
 def test_keys_unique_and_complete():
-    keys = [f.key for f in pub.PUBLISHED]
+    keys = [f.key for f in PUBLISHED.figures]
     assert len(keys) == len(set(keys))
     for k in ("n_patients", "diag_tall", "diag_tlbl", "diag_mpal", "diag_aml", "diag_ptcl", "age", "male",
               "female", "prior_hct", "prior_hct_2", "blasts_20", "dose_levels", "median_dose", "n_evaluable",
@@ -41,7 +55,7 @@ def test_every_number_of_the_results_is_covered():
     numbers = set(re.findall(r"\d+(?:\.\d+)?", results))
     # grades 1-2 and >=3, 1x10^6, the year, the ">=20%" threshold, "CD7"
     numbers -= {"1", "2", "3", "10", "6", "2025", "20", "7"}
-    covered = " ".join(f.published for f in pub.PUBLISHED)
+    covered = " ".join(f.value for f in PUBLISHED.figures)
     covered_numbers = set(re.findall(r"\d+(?:\.\d+)?", covered))
     assert numbers - covered_numbers == set()
     # and the published strings' numbers are all in the abstract (no typo)
@@ -53,7 +67,7 @@ def test_every_number_of_the_results_is_covered():
 def test_reproduction_table_shape_on_tiny():
     r = pub.reproduction_table(tiny_cohort())
     assert list(r.table.columns) == ["key", "figure", "published", "reproduced", "match"]
-    assert r.n_figures == len(pub.PUBLISHED)
+    assert r.n_figures == len(PUBLISHED.figures)
     assert not r.all_match  # 8 patients cannot give the abstract
     t = r.table.set_index("key")
     # formatted like the abstract: tiny has 3 T-ALL of 8 -> 37.5%; ORR 5/7
@@ -68,7 +82,7 @@ def test_every_row_matches_for_shipped_data():
     r = pub.reproduction_table(shipped_cohort())
     bad = r.table.loc[~r.table["match"], ["key", "published", "reproduced"]]
     assert bad.empty, "\n" + bad.to_string()
-    assert r.all_match and r.n_match == len(pub.PUBLISHED)
+    assert r.all_match and r.n_match == len(PUBLISHED.figures)
     assert r.is_published_cutoff and r.cutoff == date(2025, 8, 1)
 
 

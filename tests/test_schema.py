@@ -53,7 +53,11 @@ def frames(small_frames, tmp_path_factory):
 
 
 def test_study_start_is_the_first_infusion():
-    assert schema.STUDY_START == date(2020, 11, 9)
+    """The abstract's observation period starts on November 9, 2020 (data/study.yml)."""
+    from cohorts import ROOT
+    from nscore.study import read_study
+
+    assert read_study(ROOT / "data" / "study.yml").first_infusion == date(2020, 11, 9)
 
 
 @pytest.mark.parametrize("dataset", schema.DATASETS)
