@@ -38,6 +38,8 @@ __all__ = [
     "median_phrase",
     "events_phrase",
     "groups_sentence",
+    "directive",
+    "md",
     "not_collected",
     "unknown",
 ]
@@ -324,3 +326,35 @@ def unknown(n, what: str = "patient", plural: str | None = None) -> str:
     """
     n = _whole(n)
     return f"unknown for {count(n, what, plural)}" if n else ""
+
+
+# --------------------------------------------------------------------------------------------
+# MyST blocks a chapter shows from code, for sections that exist only when the data allow them
+# --------------------------------------------------------------------------------------------
+FENCE = "`" * 3
+
+
+def directive(kind: str, argument: str = "", body: str = "", **options) -> str:
+    """A MyST directive block, e.g. ``directive("glue:figure", "fig_km", caption, name="fig-km")``.
+
+    Why: a figure, a table reference or a whole paragraph that applies only to some cohorts is
+    emitted by a code cell (:func:`md`), so the page never holds a reference to a figure that the
+    data did not produce; writing the fence here keeps backticks out of the chapters' code cells.
+    """
+    lines = [f"{FENCE}{{{kind}}} {argument}".rstrip()]
+    lines += [f":{key.replace('_', '-')}: {value}" for key, value in options.items()]
+    if body:
+        lines += ["", body.strip()]
+    lines.append(FENCE)
+    return "\n".join(lines)
+
+
+def md(*blocks: str):
+    """The non-empty ``blocks`` as one MyST Markdown output (rendered as MyST by the book).
+
+    Roles (``{numref}``, ``{glue:text}``, ``{cite:p}``) and directives work in it as in the page's
+    own text. An all-empty call shows nothing.
+    """
+    from IPython.display import Markdown
+
+    return Markdown("\n\n".join(b.strip() for b in blocks if b and b.strip()))

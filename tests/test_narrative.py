@@ -258,3 +258,16 @@ def test_unknown_counts():
         nv.unknown(None)
     with pytest.raises(ValueError):
         nv.not_collected("")
+
+
+def test_directive_builds_a_myst_block():
+    from nscore.narrative import directive
+
+    assert directive("glue:figure", "fig_km", "Survival.", name="fig-km") == (
+        "```{glue:figure} fig_km\n:name: fig-km\n\nSurvival.\n```")
+
+
+def test_md_joins_non_empty_blocks():
+    from nscore.narrative import md
+
+    assert md("A.", "", "  ", "B.").data == "A.\n\nB."
