@@ -13,7 +13,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nscore import pipeline, versions
+from nscore import intake, pipeline, versions
 from nscore.errors import DataValidationError, NscoreError
 
 
@@ -69,6 +69,10 @@ def build_parser() -> argparse.ArgumentParser:
     u = sub.add_parser("update", help="validate and store a new data cutoff, then rebuild and republish")
     u.add_argument("path", type=Path, help="directory (or archive) of ADaM-style files for the new cutoff")
     u.add_argument("--jobs", type=_positive, default=None, help="parallel kernels (default: number of cores)")
+    u.add_argument("--accept-warnings", action="store_true",
+                   help="store the delivery even if it looks like a mistake or another study (no patient "
+                        "shared with the previous cutoff, patients missing, cohort size changed by more than "
+                        f"{intake.COHORT_CHANGE * 100:.0f}%%, deaths gone); the warnings are recorded with the cutoff")
 
     sub.add_parser("check", help="fail if committed executed notebooks or data manifests are stale")
 
@@ -96,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             pipeline.build(project, cutoff=args.cutoff, force=args.force, jobs=args.jobs)
         elif args.command == "update":
-            pipeline.update(project, args.path, jobs=args.jobs)
+            pipeline.update(project, args.path, jobs=args.jobs, accept_warnings=args.accept_warnings)
         elif args.command == "check":
             pipeline.check_or_raise(project)
             print("check: executed notebooks and data manifests are current")

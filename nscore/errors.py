@@ -107,6 +107,22 @@ def _cut(items: list, n: int) -> str:
     return shown + (f", ... ({len(items) - n} more)" if len(items) > n else "")
 
 
+class IntakeWarningError(NscoreError):
+    """A valid delivery looks like a mistake or another study; refused unless the user accepts it.
+
+    ``warnings`` lists ``{"code", "count", "message"}`` (counts only, see :mod:`nscore.intake`).
+    """
+
+    def __init__(self, cutoff: str, previous: str, warnings: list[dict]):
+        self.cutoff, self.previous, self.warnings = cutoff, previous, list(warnings)
+        lines = [f"the delivery for cutoff {cutoff} looks like a mistake or another study "
+                 f"(compared with the stored cutoff {previous}):"]
+        lines += [f"  - {escape(w['message'])}" for w in self.warnings]
+        lines.append("Nothing was stored. If the delivery is right, run the command again with --accept-warnings: "
+                     "the warnings are then recorded with the cutoff (intake.json) and shown on the What changed page.")
+        super().__init__("\n".join(lines))
+
+
 class ChapterExecutionError(NscoreError):
     """A chapter raised while executing; says which chapter and which cell."""
 

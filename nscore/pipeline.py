@@ -112,10 +112,17 @@ class VersionsStore:
             files=dict(getattr(cohort, "files", {}) or {}),
         )
 
-    def store(self, src: Path) -> str:
+    def store(self, src: Path, accept_warnings: bool = False) -> str:
+        """Store a delivery after the intake checks (``nscore update``): warnings refuse it unless accepted."""
         from nscore import versions
 
-        return Path(versions.store(src, self.data_dir)).name
+        return Path(versions.store(src, self.data_dir, check_intake=True, accept_warnings=accept_warnings)).name
+
+    def intake(self, cutoff: str) -> list[dict]:
+        """The intake warnings accepted when ``cutoff`` was stored ([] if none)."""
+        from nscore import intake, versions
+
+        return (intake.read(versions.cutoff_dir(self.data_dir, cutoff)) or {}).get("warnings") or []
 
     def verify(self) -> list[str]:
         """Each stored cutoff's ``manifest.json`` against its files (``versions.check_manifest``)."""
@@ -242,7 +249,8 @@ class Project:
 
     @property
     def code_files(self) -> list[Path]:
-        return sorted((self.root / "nscore").glob("*.py"))
+        """Every module of the package, subpackages included (all of it can change a page)."""
+        return sorted((self.root / "nscore").rglob("*.py"))
 
     def data_store(self) -> DataStore:
         return self.store if self.store is not None else VersionsStore(self.data_path)
@@ -1153,16 +1161,22 @@ def check_or_raise(project: Project) -> None:
         raise StaleOutputError(problems)
 
 
-def update(project: Project, src: str | os.PathLike, *, jobs: int | None = None, progress: Progress = print) -> BuildReport:
+def update(project: Project, src: str | os.PathLike, *, jobs: int | None = None, progress: Progress = print,
+           accept_warnings: bool = False) -> BuildReport:
     """Validate and store a new cutoff from ``src``, then rebuild and republish.
 
-    A validation failure raises DataValidationError before anything is written: data, notebooks and
-    site stay byte-identical. If the build then fails, the new cutoff stays stored (it is valid) and
-    the previous notebooks and site stay published; rerun ``nscore build``.
+    A validation failure raises DataValidationError, and intake warnings (``nscore.intake``: no
+    shared patient, patients missing, cohort size, deaths gone) raise IntakeWarningError unless
+    ``accept_warnings``, before anything is written: data, notebooks and site stay byte-identical.
+    If the build then fails, the new cutoff stays stored (it is valid) and the previous notebooks
+    and site stay published; rerun ``nscore build``.
     """
     store = project.data_store()
-    stored = store.store(Path(src))
+    # a store without intake checks (the tests' toy) is called as before unless warnings are accepted
+    stored = store.store(Path(src), accept_warnings=True) if accept_warnings else store.store(Path(src))
     progress(f"stored data cutoff {stored}")
+    for w in (store.intake(stored) if hasattr(store, "intake") else []):
+        progress(f"  accepted intake warning: {w.get('message', w.get('code'))}")
     return build(project, cutoff="latest", jobs=jobs, progress=progress)
 
 

@@ -32,8 +32,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nscore import reads
-from nscore.errors import DataValidationError, NscoreError, StaleOutputError
+from nscore import intake, reads
+from nscore.errors import DataValidationError, IntakeWarningError, NscoreError, StaleOutputError
 from nscore.load import DATASETS, FORMATS, SOURCE_FILE, Cohort, load_cohort, sha256_file
 from nscore.study import STUDY_FILE, default_study_path
 
@@ -178,12 +178,15 @@ def _manifest_of(cohort: Cohort, directory: Path) -> dict:
                 rows[name] = len(frame)
     if STUDY_FILE in cohort.files and cohort.study is not None:
         rows[STUDY_FILE] = len(cohort.study.diagnoses)  # "rows" of a study file: its diagnoses
-    return {
+    content = {
         "cutoff": cohort.cutoff.isoformat(),
         "version": cohort.version,
         "files": {name: {"sha256": sha, "rows": rows[name]} for name, sha in sorted(cohort.files.items())},
         "source": source,
     }
+    if (directory / intake.INTAKE_FILE).is_file():  # accepted intake warnings: listed, not in the version
+        content["intake"] = sha256_file(directory / intake.INTAKE_FILE)
+    return content
 
 
 def _dumps(content: dict) -> str:
@@ -286,9 +289,9 @@ def check_manifest(directory, cohort: Cohort | None = None) -> Cohort:
     cohort = cohort if cohort is not None else load_cohort(directory)
     expected = _manifest_of(cohort, directory)
     path = directory / MANIFEST
-    for key in ("cutoff", "version", "source"):
-        if stored.get(key) != expected[key]:
-            problems.append(f"{path}: {key} is {stored.get(key)!r}, the files give {expected[key]!r}")
+    for key in ("cutoff", "version", "source", "intake"):
+        if stored.get(key) != expected.get(key):
+            problems.append(f"{path}: {key} is {stored.get(key)!r}, the files give {expected.get(key)!r}")
     for name, entry in expected["files"].items():
         if stored["files"][name].get("rows") != entry["rows"]:
             problems.append(f"{directory / name}: {entry['rows']} rows, {MANIFEST} says {stored['files'][name].get('rows')}")
@@ -424,7 +427,8 @@ def _copy_exact(src: Path, dst: Path) -> None:
         os.fsync(handle.fileno())
 
 
-def store(src, data_dir="data", replace: bool = False) -> Path:
+def store(src, data_dir="data", replace: bool = False, *, check_intake: bool = False,
+          accept_warnings: bool = False) -> Path:
     """Validate a delivery and store it as data/cutoffs/<DCUTDT>/ with a manifest; return that path.
 
     ``src`` is a directory or a .zip/.tar.gz archive holding adsl, adrs, adtte and adae (each as
@@ -434,12 +438,21 @@ def store(src, data_dir="data", replace: bool = False) -> Path:
     ----------
     replace : bool
         Allow replacing a stored cutoff that holds different data (the old version is discarded).
+    check_intake : bool
+        Compare the delivery with the newest stored cutoff before it (:func:`nscore.intake.warnings`,
+        what ``nscore update`` does) and refuse it when anything looks wrong.
+    accept_warnings : bool
+        Store it despite those warnings, recording them in ``intake.json`` beside the data (written
+        in the same atomic store and listed in the manifest).
 
     Raises
     ------
     DataValidationError
         If the delivery breaks any rule, or its cutoff lies more than ``FUTURE_TOLERANCE`` after
         today (rule ``cutoff_not_in_future``); nothing is written anywhere.
+    IntakeWarningError
+        With ``check_intake``, if the delivery looks like a mistake or another study and
+        ``accept_warnings`` is False; nothing is written.
     NscoreError
         If the cutoff is already stored with different data and ``replace`` is False.
 
@@ -458,7 +471,8 @@ def store(src, data_dir="data", replace: bool = False) -> Path:
         # a delivery without its own study.yml is of the project's default study
         cohort = load_cohort(delivery, default_study=default_study_path(resolve_data_dir(data_dir)))
         refuse_future_cutoff(cohort)
-        target = _store_validated(cohort, delivery, resolve_data_dir(data_dir), replace)
+        record = _intake_decision(cohort, delivery, data_dir, accept_warnings) if check_intake else None
+        target = _store_validated(cohort, delivery, resolve_data_dir(data_dir), replace, intake_record=record)
     # the stored files are the delivery's bytes, so this validation is the stored cutoff's: keep it
     # for the build that follows a store (``nscore update``) instead of validating the data twice
     cache = _validated_cache(target)
@@ -493,14 +507,48 @@ def refuse_future_cutoff(cohort: Cohort) -> None:
                   f"({_today().isoformat()}) + {FUTURE_TOLERANCE.days} day; nothing stored")
 
 
-def _store_validated(cohort: Cohort, delivery: Path, data_dir: Path, replace: bool) -> Path:
+def previous_cutoff(data_dir, cutoff) -> date | None:
+    """The newest stored cutoff before ``cutoff`` (the one a delivery is compared with), or None."""
+    earlier = [c for c in list_cutoffs(data_dir) if c < _as_cutoff(cutoff)]
+    return earlier[-1] if earlier else None
+
+
+def _already_stored(cohort: Cohort, delivery: Path, target: Path) -> bool:
+    return target.is_dir() and _stored_files(target) == cohort.files and _source_bytes(target) == _source_bytes(delivery)
+
+
+def _intake_decision(cohort: Cohort, delivery: Path, data_dir, accept: bool) -> str | None:
+    """The intake.json to store with ``cohort`` (None: nothing to record); raise if refused.
+
+    Why here, before anything is written: a refused delivery must leave the store byte-identical.
+    Re-storing the same bytes is a no-op, so it is not checked again.
+    """
+    if _already_stored(cohort, delivery, _cutoffs_root(data_dir) / cohort.cutoff.isoformat()):
+        return None
+    prev = previous_cutoff(data_dir, cohort.cutoff)
+    previous = load(data_dir, prev) if prev is not None else None
+    found = intake.warnings(cohort, previous)
+    if not found:
+        return None
+    if not accept:
+        raise IntakeWarningError(cohort.cutoff.isoformat(), prev.isoformat(), found)
+    return intake.record(cohort, previous, found)
+
+
+def _store_validated(cohort: Cohort, delivery: Path, data_dir: Path, replace: bool,
+                     intake_record: str | None = None) -> Path:
     root = data_dir / CUTOFFS
     target = root / cohort.cutoff.isoformat()
     names = sorted(cohort.files) + ([SOURCE_FILE] if (delivery / SOURCE_FILE).is_file() else [])
-    content = _dumps(_manifest_of(cohort, delivery))
+    manifest_content = _manifest_of(cohort, delivery)
+    manifest_content.pop("intake", None)  # a delivery's own intake.json is not stored
+    if intake_record is not None:
+        manifest_content["intake"] = hashlib.sha256(intake_record.encode("utf-8")).hexdigest()
+    content = _dumps(manifest_content)
 
     if target.exists():
-        if _stored_files(target) == cohort.files and _source_bytes(target) == _source_bytes(delivery):
+        if _already_stored(cohort, delivery, target):
+            content = _dumps(_manifest_of(cohort, target))  # keeps the intake record stored with it
             if not (target / MANIFEST).is_file() or (target / MANIFEST).read_text(encoding="utf-8") != content:
                 _write_atomic(target / MANIFEST, content)
             return target
@@ -526,6 +574,8 @@ def _store_validated(cohort: Cohort, delivery: Path, data_dir: Path, replace: bo
         copied = {n: sha256_file(incoming / n) for n in cohort.files}
         if copied != cohort.files:
             raise NscoreError(f"{delivery}: files changed while being stored; nothing stored")
+        if intake_record is not None:
+            _write_atomic(incoming / intake.INTAKE_FILE, intake_record)
         _write_atomic(incoming / MANIFEST, content)
         if not target.exists():
             os.rename(incoming, target)

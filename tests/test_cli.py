@@ -55,12 +55,14 @@ def test_build_options(calls, tmp_path):
 
 def test_update_check_validate_pdf(calls, tmp_path):
     assert cli.main(["update", "new-data", "--jobs", "2"]) == 0
+    assert cli.main(["update", "other", "--accept-warnings"]) == 0
     assert cli.main(["check"]) == 0
     assert cli.main(["validate"]) == 0
     assert cli.main(["validate", "somewhere"]) == 0
     assert cli.main(["pdf"]) == 0
     assert [(n, a[1:], k) for n, a, k in calls] == [
-        ("update", (Path("new-data"),), {"jobs": 2}),
+        ("update", (Path("new-data"),), {"jobs": 2, "accept_warnings": False}),
+        ("update", (Path("other"),), {"jobs": None, "accept_warnings": True}),
         ("check_or_raise", (), {}),
         ("validate", (None,), {}),
         ("validate", (Path("somewhere"),), {}),
