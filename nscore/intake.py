@@ -142,27 +142,36 @@ def shared_subjects(a, b) -> int:
     return len(set(a.adsl["USUBJID"]) & set(b.adsl["USUBJID"]))
 
 
-def cohorts_sentence(cohorts: list) -> str:
-    """How the last two compared cutoffs relate: the same patients followed longer, or different cohorts.
+def _pair_sentence(a, b) -> tuple[str, str]:
+    """(kind, sentence) for two consecutive cutoffs: "same", "mixed" or "different"."""
+    shared = shared_subjects(a, b)
+    na, nb = len(a.adsl), len(b.adsl)
+    ca, cb = a.cutoff.isoformat(), b.cutoff.isoformat()
+    if shared == 0:
+        return "different", (f"The cutoffs {ca} and {cb} share no patient: they are different cohorts, so the "
+                             "differences between them are differences between cohorts, not the result of "
+                             "longer follow-up.")
+    if shared == na == nb:
+        return "same", f"The cutoffs {ca} and {cb} hold the same {_plural(nb, 'patient')}, followed for longer."
+    return "mixed", (f"Of the {_plural(nb, 'patient')} at {cb}, {shared} {'was' if shared == 1 else 'were'} "
+                     f"already in the data at {ca} ({_plural(na, 'patient')}); the change between them mixes "
+                     "longer follow-up with a change of cohort.")
 
-    Why: a change between two cohorts that share no patient is not follow-up; the page must not
-    present it as such.
+
+def cohorts_sentence(cohorts: list) -> str:
+    """How consecutive compared cutoffs relate: the same patients followed longer, or different cohorts.
+
+    Why: a change between two cohorts that share no patient is not follow-up; the page must say so
+    instead of presenting it as such.
     """
     if len(cohorts) < 2:
         return "Only one data cutoff is stored up to this version, so there is no change to show yet."
-    a, b = cohorts[-2], cohorts[-1]
-    shared = shared_subjects(a, b)
-    na, nb = len(a.adsl), len(b.adsl)
-    if shared == 0:
-        return (f"The cutoffs {a.cutoff.isoformat()} and {b.cutoff.isoformat()} share no patient: they are "
-                "different cohorts, so the differences between them are differences between cohorts, not "
-                "the result of longer follow-up.")
-    if shared == na == nb:
-        return (f"The cutoffs {a.cutoff.isoformat()} and {b.cutoff.isoformat()} hold the same "
-                f"{_plural(nb, 'patient')}, followed for longer.")
-    return (f"Of the {_plural(nb, 'patient')} at {b.cutoff.isoformat()}, {shared} "
-            f"{'was' if shared == 1 else 'were'} already in the data at {a.cutoff.isoformat()} "
-            f"({_plural(na, 'patient')}); the change mixes longer follow-up with a change of cohort.")
+    pairs = [_pair_sentence(a, b) for a, b in zip(cohorts, cohorts[1:])]
+    if all(kind == "same" for kind, _ in pairs):
+        n = len(cohorts[-1].adsl)
+        return (f"Every cutoff compared here holds the same {_plural(n, 'patient')}, followed for longer."
+                if len(cohorts) > 2 else pairs[0][1])
+    return " ".join(sentence for kind, sentence in pairs if kind != "same")
 
 
 def warnings_table(data_dir, cutoffs) -> pd.DataFrame:
@@ -174,17 +183,57 @@ def warnings_table(data_dir, cutoffs) -> pd.DataFrame:
         rec = read(versions.cutoff_dir(data_dir, c)) or {}
         for w in rec.get("warnings") or []:
             rows.append({"Data cutoff": rec.get("cutoff", str(c)), "Compared with": rec.get("compared_with") or "",
-                         "Warning accepted at intake": str(w.get("message", w.get("code", "")))})
+                         "Warning accepted at intake": _sentence_case(str(w.get("message", w.get("code", ""))))})
     return pd.DataFrame(rows, columns=["Data cutoff", "Compared with", "Warning accepted at intake"])
 
 
-def versions_origin_table(data_dir, cutoffs) -> pd.DataFrame:
-    """One row per stored cutoff: its date, whether simulated or real, patients (ADSL rows)."""
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def warnings_sentence(table: pd.DataFrame) -> str:
+    """One line introducing the accepted intake warnings, or saying there were none."""
+    if table.empty:
+        return "No intake warning was raised when these cutoffs were stored."
+    n, cutoffs = len(table), list(dict.fromkeys(table["Data cutoff"]))
+    return (f"When {_join(cutoffs)} {'was' if len(cutoffs) == 1 else 'were'} stored, the data looked like a "
+            f"mistake or another study ({_plural(n, 'intake warning')}); the delivery was accepted explicitly "
+            "(nscore update --accept-warnings). The warnings, as recorded with the data, are listed below.")
+
+
+def cutoffs_table(data_dir, cohorts: list) -> pd.DataFrame:
+    """One row per compared cutoff: simulated or real (source.json via the manifest), patients, shared."""
     from nscore import versions
 
-    rows = []
+    rows, prev = [], None
+    for cohort in cohorts:
+        m = versions.read_manifest(versions.cutoff_dir(data_dir, cohort.cutoff))
+        rows.append({
+            "Data cutoff": cohort.cutoff.isoformat(),
+            "Data": origin(m),
+            "Patients": len(cohort.adsl),
+            "Patients shared with the previous cutoff": "first cutoff" if prev is None else shared_subjects(prev, cohort),
+        })
+        prev = cohort
+    return pd.DataFrame(rows, columns=["Data cutoff", "Data", "Patients", "Patients shared with the previous cutoff"])
+
+
+def version_list(data_dir, cutoffs, current=None):
+    """``tables.version_links`` with each version's data origin: "(simulated data)" or "(real data)".
+
+    Same markup and relative links as :func:`nscore.tables.version_links` (the pipeline's stubs make
+    ``../v/<cutoff>/index.html`` work from every copy of the site).
+    """
+    from IPython.display import Markdown
+
+    from nscore import versions
+
+    current = None if current is None else (current.isoformat() if hasattr(current, "isoformat") else str(current))
+    items = []
     for c in cutoffs:
-        m = versions.read_manifest(versions.cutoff_dir(data_dir, c))
-        adsl = next((v for k, v in (m.get("files") or {}).items() if k.split(".", 1)[0] == "adsl"), {})
-        rows.append({"Data cutoff": m.get("cutoff", str(c)), "Data": origin(m), "Patients": adsl.get("rows")})
-    return pd.DataFrame(rows, columns=["Data cutoff", "Data", "Patients"])
+        iso = c.isoformat() if hasattr(c, "isoformat") else str(c)
+        kind = origin(versions.read_manifest(versions.cutoff_dir(data_dir, iso)))
+        mark = " (this version)" if iso == current else ""
+        items.append(f'<li><a class="nscore-version-link" href="../v/{iso}/index.html">Data cutoff {iso}</a>'
+                     f" ({kind} data){mark}</li>")
+    return Markdown('<ul class="nscore-versions">\n' + "\n".join(items) + "\n</ul>\n")
