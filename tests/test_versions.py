@@ -68,7 +68,9 @@ def test_store_good_delivery(valid_dir, store_root):
     target = versions.store(valid_dir, store_root)
     assert target == store_root / "cutoffs" / "2025-08-01"
     names = sorted(p.name for p in target.iterdir())
-    assert names == sorted([f"{d}.csv" for d in DATASETS] + ["source.json", "manifest.json"])
+    delivered = sorted(p.name for p in valid_dir.iterdir())  # the datasets, source.json and study.yml
+    assert {f"{d}.csv" for d in DATASETS} | {"source.json", "study.yml"} <= set(delivered)
+    assert names == sorted(delivered + ["manifest.json"])
     for name in names:
         if name != "manifest.json":
             assert (target / name).read_bytes() == (valid_dir / name).read_bytes(), name
@@ -83,7 +85,8 @@ def test_store_good_delivery(valid_dir, store_root):
                 "rows": (valid_dir / f"{d}.csv").read_bytes().count(b"\n") - 1,
             }
             for d in DATASETS
-        },
+        } | {"study.yml": {"sha256": hashlib.sha256((valid_dir / "study.yml").read_bytes()).hexdigest(),
+                           "rows": len(cohort.study.diagnoses)}},  # a study file's "rows": its diagnoses
         "source": json.loads((valid_dir / "source.json").read_text()),
     }
     assert not [p for p in (store_root / "cutoffs").iterdir() if p.name.startswith(".")]
