@@ -3,7 +3,8 @@
 Each cohort is built once per session (tmp_path_factory). Shapes are read from the written files
 (CSV cells as text, source.json, study.yml), not through nscore, so they check the builders
 independently of the data layer; then ``nscore.load.load_cohort`` must accept every cohort. The
-converted ``survival::myeloid`` cohort is checked against R itself (Kaplan-Meier medians, counts).
+converted ``survival::myeloid`` (simulated by its authors) and ``survival::mgus2`` (real patients)
+cohorts are checked against R itself (Kaplan-Meier medians, counts).
 """
 
 from __future__ import annotations
@@ -20,10 +21,13 @@ import pytest
 import yaml
 
 from matrix import COHORTS, SHAPES
+from matrix.convert_mgus2 import MONTH_DAYS, months_to_days
 from matrix.convert_myeloid import RNotAvailable
 
 ALL = list(COHORTS)
-SIMULATED = [name for name in ALL if name not in ("shipped", "myeloid")]
+#: converted from R datasets (their source.json names R, not nscore.simulate)
+CONVERTED = ("myeloid", "mgus2")
+SIMULATED = [name for name in ALL if name != "shipped" and name not in CONVERTED]
 
 
 @pytest.fixture(scope="session")
@@ -98,6 +102,25 @@ def test_diagnoses_and_trials(cohort_dir, name):
     if "trials" in shape:
         assert set(adsl["STUDYID"]) == shape["trials"]
     assert {t["id"] for t in study["trials"]} == set(adsl["STUDYID"])
+
+
+_COUNTS = ("deaths", "events", "transplants", "evaluable", "adrs_rows")
+
+
+@pytest.mark.parametrize("name", [n for n in ALL if any(k in SHAPES[n] for k in _COUNTS)])
+def test_promised_counts(cohort_dir, name):
+    d, shape = cohort_dir(name), SHAPES[name]
+    adsl, adtte = cells(d, "adsl"), cells(d, "adtte")
+    found = {
+        "deaths": int((adsl["DTHFL"] == "Y").sum()),
+        "events": int((adtte["CNSR"] == "0").sum()),
+        "transplants": int((adsl["HCTFL"] == "Y").sum()) if "HCTFL" in adsl else 0,
+        "evaluable": int((adsl["EFFFL"] == "Y").sum()),
+        "adrs_rows": len(cells(d, "adrs")),
+    }
+    for key in _COUNTS:
+        if key in shape:
+            assert found[key] == shape[key], key
 
 
 @pytest.mark.parametrize("name", [n for n in ALL if "absent" in SHAPES[n] or "extra" in SHAPES[n]])
@@ -278,7 +301,131 @@ def test_myeloid_counts_match_r(cohort_dir, r_myeloid):
     assert early.sum() == r_myeloid["hct_on_or_before_cr"] == 12
 
 
-def test_myeloid_source_record_quotes_r_documentation(cohort_dir):
+def test_myeloid_source_record_says_simulated_and_quotes_r_documentation(cohort_dir):
+    # ?myeloid: "This simulated data set is based on a trial in acute myeloid leukemia. [...] none of
+    # the actual data values are from that source."  So it is simulated, by the survival authors.
     source = source_of(cohort_dir("myeloid"))
+    assert source["simulated"] is True
+    assert "simulated data set" in source["origin_documentation"]
+    assert "survival" in source["generator"] and "nscore" not in source["generator"]
+
+
+# ------------------------------------------------------------------------------------------------
+# survival::mgus2 (real Mayo Clinic patients) against R
+# ------------------------------------------------------------------------------------------------
+#: Printed by R, one "key value" per line. Times in months as R holds them; ``days`` is the
+#: converter's rule, floor(months * 30.4375 + 0.5), applied in R to the same data.
+R_MGUS2 = r"""
+library(survival)
+m <- mgus2
+days <- function(x) floor(x * 30.4375 + 0.5)
+os <- summary(survfit(Surv(futime, death) ~ 1, data = m))$table
+os_days <- summary(survfit(Surv(days(futime), death) ~ 1, data = m))$table
+pfs_t <- ifelse(m$pstat == 1, m$ptime, m$futime)
+pfs_e <- as.integer(m$pstat == 1 | m$death == 1)
+pfs_days <- summary(survfit(Surv(days(pfs_t), pfs_e) ~ 1))$table
+cat("n", nrow(m), "\n")
+cat("os_events", os[["events"]], "\n")
+cat("os_median_months", os[["median"]], "\n")
+cat("os_median_days", os_days[["median"]], "\n")
+cat("os_lower_days", os_days[["0.95LCL"]], "\n")
+cat("os_upper_days", os_days[["0.95UCL"]], "\n")
+cat("pfs_events", pfs_days[["events"]], "\n")
+cat("pfs_median_days", pfs_days[["median"]], "\n")
+cat("progressions", sum(m$pstat == 1), "\n")
+cat("female", sum(m$sex == "F"), "\n")
+cat("age_median", median(m$age), "\n")
+cat("hgb_na", sum(is.na(m$hgb)), "\n")
+"""
+
+
+@pytest.fixture(scope="session")
+def r_mgus2() -> dict[str, float]:
+    rscript = shutil.which("Rscript")
+    if rscript is None:
+        pytest.skip("Rscript not installed")
+    proc = subprocess.run([rscript, "--vanilla", "-e", R_MGUS2], capture_output=True, text=True)
+    if proc.returncode != 0:
+        pytest.skip(f"R survival not available: {proc.stderr.strip()[-300:]}")
+    return {k: float(v) for k, v in (line.split() for line in proc.stdout.splitlines() if line.strip())}
+
+
+def test_mgus2_r_reference_values_are_the_known_ones(r_mgus2):
+    # survfit(Surv(futime, death) ~ 1, data = mgus2): n 1384, events 963, median 98 months
+    # (0.95 CI 92-103 months); 98 months = floor(98 * 30.4375 + 0.5) = 2983 days
+    assert (r_mgus2["n"], r_mgus2["os_events"], r_mgus2["os_median_months"]) == (1384, 963, 98)
+    assert months_to_days(98) == 2983 == r_mgus2["os_median_days"]
+    assert (r_mgus2["os_lower_days"], r_mgus2["os_upper_days"]) == tuple(months_to_days([92, 103]))
+
+
+def test_months_to_days_rounds_half_up():
+    assert MONTH_DAYS == 365.25 / 12
+    assert list(months_to_days([0, 1, 8, 12, 24, 48])) == [0, 30, 244, 365, 731, 1461]  # 24 m = 730.5 -> 731
+
+
+def test_mgus2_km_median_matches_r(cohort_dir, r_mgus2):
+    """OS and PFS of the converted files (loaded through the data layer) against R, in days."""
+    from nscore.load import load_cohort
+    from nscore.survival import kaplan_meier
+
+    cohort = load_cohort(cohort_dir("mgus2"))
+    os_ = kaplan_meier(cohort.adtte, "OS")
+    # R: survfit(Surv(futime, death) ~ 1, data = mgus2) -> median 98 months = 2983 days
+    assert os_.n_ == r_mgus2["n"] == 1384 and os_.events_ == r_mgus2["os_events"] == 963
+    assert os_.median_ == r_mgus2["os_median_days"] == 2983
+    # conf.type "log" (R's default): 92 and 103 months = 2800 and 3135 days
+    assert kaplan_meier(cohort.adtte, "OS", ci="log").median_ci_ == (r_mgus2["os_lower_days"], r_mgus2["os_upper_days"])
+    pfs = kaplan_meier(cohort.adtte, "PFS")
+    assert pfs.events_ == r_mgus2["pfs_events"] and pfs.median_ == r_mgus2["pfs_median_days"]
+
+
+def test_mgus2_follows_every_documented_rule(cohort_dir, r_mgus2):
+    """Read as text: the rules of data/README.md that matter for a converted cohort."""
+    d = cohort_dir("mgus2")
+    adsl, adrs, adtte = cells(d, "adsl"), cells(d, "adrs"), cells(d, "adtte")
+    assert len(adrs) == 0 and list(adrs.columns) == ["STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT"]
+    assert (adsl["EFFFL"] == "N").all() and (adsl["SAFFL"] == "Y").all()
+    assert (adsl["SEX"] == "F").sum() == r_mgus2["female"]
+    assert adsl["AGE"].astype(int).median() == r_mgus2["age_median"]
+    assert (adsl["hgb"] == "").sum() == r_mgus2["hgb_na"]  # R's NA delivered as an empty cell
+    assert (adsl["USUBJID"] == adsl["STUDYID"] + "-" + adsl["SUBJID"]).all()
+    assert (adsl["TRTSDT"].str.endswith("-01-01")).all()  # 1 January of the diagnosis year
+    cutoff = adsl["DCUTDT"].iloc[0]
+    assert cutoff == "1999-12-31" and source_of(d)["cutoff"] == cutoff
+    assert (adsl["LSTALVDT"] >= adsl["TRTSDT"]).all() and (adsl["LSTALVDT"] <= cutoff).all()
+    died = adsl["DTHFL"] == "Y"
+    assert (adsl.loc[died, "DTHDT"] == adsl.loc[died, "LSTALVDT"]).all() and (adsl.loc[~died, "DTHDT"] == "").all()
+    # ADTTE: AVAL = ADT - STARTDT, STARTDT = TRTSDT, PFS <= OS, events described as documented
+    days = (pd.to_datetime(adtte["ADT"]) - pd.to_datetime(adtte["STARTDT"])).dt.days
+    assert (adtte["AVAL"].astype(int) == days).all()
+    assert (adtte["STARTDT"] == adtte["USUBJID"].map(adsl.set_index("USUBJID")["TRTSDT"])).all()
+    assert (adtte["ADT"] <= cutoff).all()
+    os_, pfs = (adtte[adtte["PARAMCD"] == p].set_index("USUBJID") for p in ("OS", "PFS"))
+    assert (pfs["AVAL"].astype(int) <= os_["AVAL"].astype(int).reindex(pfs.index)).all()
+    assert (os_["CNSR"] == "0").sum() == died.sum() == r_mgus2["os_events"]
+    assert (os_.loc[os_["CNSR"] == "0", "ADT"] == adsl.set_index("USUBJID").loc[os_.index[os_["CNSR"] == "0"], "DTHDT"]).all()
+    assert (os_.loc[os_["CNSR"] == "1", "ADT"] == adsl.set_index("USUBJID").loc[os_.index[os_["CNSR"] == "1"], "LSTALVDT"]).all()
+    assert set(os_.loc[os_["CNSR"] == "0", "EVNTDESC"]) == {"DEATH"}
+    assert (pfs["EVNTDESC"] == "RELAPSE OR PROGRESSION").sum() == r_mgus2["progressions"] == 115
+    assert (pfs["CNSR"] == "0").sum() == r_mgus2["pfs_events"]
+    assert ((adtte["CNSR"] == "1") == (adtte["CNSDTDSC"] == "ALIVE AT LAST CONTACT")).all()
+    assert ((adtte["CNSR"] == "1") == (adtte["EVNTDESC"] == "")).all()
+
+
+def test_mgus2_source_record_cites_real_data(cohort_dir):
+    source = source_of(cohort_dir("mgus2"))
     assert source["simulated"] is False
-    assert "simulated data set" in source["origin_documentation"]  # see convert_myeloid's docstring
+    assert "Mayo Clinic" in source["origin_documentation"]["source"]
+    assert "Kyle" in source["reference"] and "346:564-569" in source["reference"]
+    assert "generator" not in source and "seed" not in source
+
+
+def test_mgus2_stores_like_a_delivery(cohort_dir, tmp_path):
+    """nscore.versions.store accepts it (header-only ADRS, no ADAE, extra columns) and load reads it back."""
+    from nscore import versions
+
+    data = tmp_path / "data"
+    target = versions.store(cohort_dir("mgus2"), data)
+    assert target.name == "1999-12-31" and (target / "study.yml").is_file() and not list(target.glob("adae.*"))
+    cohort = versions.load(data, "1999-12-31")
+    assert cohort.simulated is False and len(cohort.adrs) == 0 and cohort.study.id == "MAYO-MGUS2"

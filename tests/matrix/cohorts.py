@@ -10,7 +10,13 @@ tests promise about it.
 - ``myeloid``           R ``survival::myeloid`` converted (see :mod:`matrix.convert_myeloid`
                         for every forced choice; needs Rscript and the survival package). 646
                         patients, one trial, AML only, no ADAE, many optional variables absent,
-                        an extra sponsor column (ARM), ``simulated: false``.
+                        an extra sponsor column (ARM). **Simulated by the survival package's
+                        authors** (its help page says so): ``simulated: true``.
+- ``mgus2``             R ``survival::mgus2`` converted (see :mod:`matrix.convert_mgus2`): 1,384
+                        REAL Mayo Clinic patients with MGUS (Kyle et al., NEJM 2002), one
+                        diagnosis, no response assessment (EFFFL = N, header-only adrs.csv), no
+                        transplant variables, no ADAE, extra columns hgb/creat/mspike, cutoff
+                        1999-12-31, ``simulated: false``.
 - ``one_diagnosis``     the shipped cohort (n = 334, seed 20251206, cutoff 2025-08-01) restricted to
                         its 159 T-ALL patients; study.yml lists T-ALL only and the trials they are in.
 - ``no_adverse_events`` a simulated cohort (n = 150, cutoff 2026-02-01) with no adae file and
@@ -43,6 +49,7 @@ import pandas as pd
 import yaml
 
 from nscore import simulate
+from .convert_mgus2 import build_mgus2
 from .convert_myeloid import build_myeloid
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -50,7 +57,7 @@ DEFAULT_STUDY = PROJECT / "data" / "study.yml"
 SHIPPED = PROJECT / "data" / "cutoffs"
 DATASET_FILES = ("adsl.csv", "adrs.csv", "adtte.csv", "adae.csv")
 
-__all__ = ["COHORTS", "SHAPES", "default_study", "build_shipped", "build_myeloid", "build_one_diagnosis",
+__all__ = ["COHORTS", "SHAPES", "default_study", "build_shipped", "build_myeloid", "build_mgus2", "build_one_diagnosis",
            "build_no_adverse_events", "build_tiny_censored", "build_no_transplant"]
 
 
@@ -236,10 +243,11 @@ def build_no_transplant(out_dir: Path) -> Path:
                             study=_adapted_study("NS7CAR cohort, nobody transplanted (simulated, data-matrix test)"))
 
 
-#: The matrix: name -> builder(out_dir) -> out_dir. ``myeloid`` needs Rscript with survival.
+#: The matrix: name -> builder(out_dir) -> out_dir. ``myeloid`` and ``mgus2`` need Rscript with survival.
 COHORTS: dict[str, Callable[[Path], Path]] = {
     "shipped": build_shipped,
     "myeloid": build_myeloid,
+    "mgus2": build_mgus2,
     "one_diagnosis": build_one_diagnosis,
     "no_adverse_events": build_no_adverse_events,
     "tiny_censored": build_tiny_censored,
@@ -249,10 +257,17 @@ COHORTS: dict[str, Callable[[Path], Path]] = {
 #: What each cohort promises (checked by tests/test_matrix_cohorts.py on the written CSVs).
 SHAPES: dict[str, dict] = {
     "shipped": {"simulated": True, "adae": True},
-    "myeloid": {"simulated": False, "adae": False, "n": 646, "diagnoses": {"AML"}, "trials": {"MYELOID"},
+    # simulated by the R survival package's authors (not by nscore): see convert_myeloid
+    "myeloid": {"simulated": True, "adae": False, "n": 646, "diagnoses": {"AML"}, "trials": {"MYELOID"},
                 "absent": {"adsl": {"AGE", "SUBJID", "PRIORHCT", "BMINV", "BMBLAST", "DOSELVL", "DOSEKG"},
                            "adrs": {"MRDSTAT"}},
                 "extra": {"adsl": {"ARM"}}},
+    # real patients (Mayo Clinic): the matrix's "cohort converted from a public real-patient dataset"
+    "mgus2": {"simulated": False, "adae": False, "n": 1384, "diagnoses": {"MGUS"}, "trials": {"MGUS2"},
+              "deaths": 963, "evaluable": 0, "adrs_rows": 0,
+              "absent": {"adsl": {"PRIORHCT", "BMINV", "BMBLAST", "DOSELVL", "DOSEKG", "HCTFL", "HCTDT"},
+                         "adrs": {"MRDSTAT"}},
+              "extra": {"adsl": {"hgb", "creat", "mspike"}}},
     "one_diagnosis": {"simulated": True, "adae": True, "n": 159, "diagnoses": {ONE_DIAGNOSIS}},
     "no_adverse_events": {"simulated": True, "adae": False},
     "tiny_censored": {"simulated": True, "adae": True, "n": TINY_N, "deaths": 0, "events": 0},

@@ -1,18 +1,19 @@
-"""Convert R ``survival::myeloid`` (646 AML patients) into this project's delivery format.
+"""Convert R ``survival::myeloid`` (646 simulated AML patients) into this project's delivery format.
 
 What the source is
 ------------------
-``survival::myeloid`` (R package ``survival``, ``data(cancer)``): 646 patients of a two-arm
-acute myeloid leukaemia trial, one row each: ``id`` (1-646), ``trt`` (arm A/B), ``sex`` (f/m),
+``survival::myeloid`` (R package ``survival``, ``data(cancer)``): 646 patients shaped like a
+two-arm acute myeloid leukaemia trial, one row each: ``id`` (1-646), ``trt`` (arm A/B), ``sex`` (f/m),
 ``futime`` (days to death or last follow-up), ``death`` (1 = died at ``futime``), ``txtime`` (day
 of haematopoietic stem-cell transplant), ``crtime`` (day of complete response), ``rltime`` (day of
-relapse); NA = did not happen. **Note:** the package's own help page (``?myeloid``) says "This
-simulated data set is based on a trial in acute myeloid leukemia. The correlation between
-within-subject event times strongly resembles that from an actual trial, but none of the actual
-data values are from that source." It is an external delivery nobody here made, shaped like a real
-trial's export, not nscore's simulation; the ``simulated`` flag written to ``source.json`` is a
-parameter (default ``False``, the role this cohort plays in the data matrix: a delivery that is
-not nscore's simulated cohort), and ``source.json`` quotes the help page either way.
+relapse); NA = did not happen. **The data are simulated by the survival package's authors**: the
+help page (``?myeloid``) says "This simulated data set is based on a trial in acute myeloid
+leukemia. The correlation between within-subject event times strongly resembles that from an
+actual trial, but none of the actual data values are from that source." So ``source.json`` says
+``simulated: true``, names the generator (the R survival package's authors, not nscore) and quotes
+the help page. It is still an external delivery nobody here made, shaped like another study's
+export (one trial, AML only, no ADAE, many optional variables absent); the matrix's real-patient
+cohort is ``survival::mgus2`` (:mod:`matrix.convert_mgus2`).
 
 The data are exported at run time (``Rscript -e 'write.csv(survival::myeloid, ...)'``), never
 committed, and converted here.
@@ -78,7 +79,7 @@ EXTRA_COLUMNS = {"adsl": ["ARM"]}
 
 STUDY = {
     "id": STUDYID,
-    "title": "Acute myeloid leukemia trial, two arms (R survival::myeloid)",
+    "title": "Acute myeloid leukemia trial, two arms (R survival::myeloid, simulated by its authors)",
     "therapy": "study treatment (arm A or B)",
     "subject_id_pattern": SUBJECT_ID_PATTERN,
     "usubjid_is_studyid_subjid": False,
@@ -117,7 +118,7 @@ def _write(frame: pd.DataFrame, path: Path) -> None:
     frame.to_csv(path, index=False, lineterminator="\n")
 
 
-def convert(raw: pd.DataFrame, out_dir: Path, *, simulated: bool = False) -> Path:
+def convert(raw: pd.DataFrame, out_dir: Path) -> Path:
     """Write adsl/adrs/adtte.csv, study.yml and source.json for ``raw`` (the myeloid columns)."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -180,8 +181,10 @@ def convert(raw: pd.DataFrame, out_dir: Path, *, simulated: bool = False) -> Pat
     for stale in out_dir.glob("adae.*"):
         stale.unlink()
     source = {
-        "simulated": bool(simulated),
-        "origin": "R package survival, dataset myeloid (survival::myeloid), exported with write.csv",
+        "simulated": True,
+        "generator": "the authors of the R package survival (dataset myeloid: simulated, see origin_documentation)",
+        "origin": "R package survival, dataset myeloid (survival::myeloid), exported with write.csv; "
+                  "simulated by the package's authors after an AML trial, no real patient's values",
         "origin_documentation": R_HELP_QUOTE,
         "reference": "Le-Rademacher JG et al. Application of multi-state models in cancer clinical trials. "
                      "Clin Trials 2018;15(5):489-498",
@@ -196,10 +199,10 @@ def convert(raw: pd.DataFrame, out_dir: Path, *, simulated: bool = False) -> Pat
     return out_dir
 
 
-def build_myeloid(out_dir: Path, *, simulated: bool = False) -> Path:
+def build_myeloid(out_dir: Path) -> Path:
     """Export ``survival::myeloid`` with Rscript and convert it into ``out_dir``; returns ``out_dir``."""
     out_dir = Path(out_dir)
     raw_dir = out_dir.parent / f".{out_dir.name}-r-export"
     raw = pd.read_csv(export_myeloid(raw_dir))
     shutil.rmtree(raw_dir, ignore_errors=True)
-    return convert(raw, out_dir, simulated=simulated)
+    return convert(raw, out_dir)
