@@ -115,6 +115,18 @@ BOOK_ITEMS = (
 )
 
 
+def copy_book(root: Path) -> Path:
+    """Copy the book's sources (``BOOK_ITEMS``: config, chapters, data, nscore, ...) into a new ``root``."""
+    root.mkdir(parents=True)
+    for item in BOOK_ITEMS:
+        src = REPO / item
+        if src.is_dir():
+            shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        elif src.exists():
+            shutil.copy2(src, root / item)
+    return root
+
+
 def repo_build():
     """The real publication built once per test session: every chapter re-executed with papermill
     for every stored cutoff (``force``) and every version's site built with ``-W -n``, in a copy of
@@ -123,14 +135,7 @@ def repo_build():
     Returns ``(project, report)``; shared by test_book and the site, privacy and PDF tests.
     """
     if "build" not in _CACHE:
-        root = _workdir("nscore-book-") / "repo"
-        root.mkdir()
-        for item in BOOK_ITEMS:
-            src = REPO / item
-            if src.is_dir():
-                shutil.copytree(src, root / item, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
-            elif src.exists():
-                shutil.copy2(src, root / item)
+        root = copy_book(_workdir("nscore-book-") / "repo")
         project = pipeline.Project(root)
         _CACHE["build"] = (project, pipeline.build(project, force=True))
     return _CACHE["build"]
