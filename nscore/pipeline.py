@@ -10,9 +10,10 @@ key is a SHA-256 over everything that can change its output:
   declares (``nscore: {depends: [data/experts.yml]}``),
 * the ``nscore/*.py`` sources, ``requirements.txt`` and ``requirements.lock``,
 * the papermill parameters,
-* every cutoff the chapter's kernel actually read (``nscore.reads``: recorded at execution, keyed at
-  its current version, ``"absent"`` once deleted), so a chapter that reads a cutoff other than its
-  own (results reads the published one) is re-executed when that cutoff changes or disappears.
+* every cutoff the chapter's kernel actually read, and every list of cutoffs it took
+  (``nscore.reads``: recorded at execution, keyed at its current value, ``"absent"`` once deleted),
+  so a chapter that reads a cutoff other than its own (results reads the published one) is
+  re-executed when that cutoff changes, disappears or arrives.
 
 Build time and commit are recorded but kept out of the key (they change on every build).
 
@@ -394,7 +395,7 @@ def with_reads(components: dict, read_cutoffs: Iterable[str], data_versions: dic
     components plus its recorded reads, re-priced at today's versions (``"absent"`` when deleted).
     """
     comps = dict(components)
-    comps["reads"] = {c: data_versions.get(c, reads.ABSENT) for c in sorted(read_cutoffs)}
+    comps["reads"] = {c: reads.current(c, data_versions) for c in sorted(read_cutoffs)}
     return sha256_bytes(json.dumps(comps, sort_keys=True, separators=(",", ":")).encode()), comps
 
 

@@ -18,6 +18,28 @@ ABSENT = "absent"
 """The version recorded (and keyed) for a cutoff that was looked for but is not stored."""
 
 
+LISTING = "list:"
+"""Prefix of a recorded read of the list of stored cutoffs (``list:all`` or ``list:<until>``)."""
+
+
+def listing(until: str | None) -> str:
+    """The read name of ``versions.list_cutoffs(until=...)``."""
+    return LISTING + (until or "all")
+
+
+def listing_value(cutoffs) -> str:
+    """The recorded value of a listing: the cutoffs, comma-separated (oldest first)."""
+    return ",".join(sorted(str(c) for c in cutoffs))
+
+
+def current(name: str, data_versions: dict[str, str]) -> str:
+    """Today's value of a recorded read, given {stored cutoff: version}: what the key is priced at."""
+    if name.startswith(LISTING):
+        until = name[len(LISTING):]
+        return listing_value(c for c in data_versions if until == "all" or c <= until)
+    return data_versions.get(name, ABSENT)
+
+
 def record(cutoff, version: str) -> None:
     """Log that the running chapter read ``cutoff`` at ``version`` (``ABSENT``: looked for, not stored)."""
     path = os.environ.get(ENV_VAR)

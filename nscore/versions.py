@@ -108,15 +108,24 @@ def list_cutoffs(data_dir="data", until=None) -> list[date]:
     """Stored cutoffs, oldest first (directories named YYYY-MM-DD; work-in-progress ones ignored).
 
     ``until`` (a date or "YYYY-MM-DD") keeps only cutoffs on or before it: a page built for one
-    cutoff shows the history up to that cutoff, never data that arrived after it.
+    cutoff shows the history up to that cutoff, never data that arrived after it. Under a build the
+    list is recorded as read (:mod:`nscore.reads`), so the chapter re-runs when it changes.
     """
+    found = _stored_cutoffs(data_dir)
+    if until is not None:
+        found = [d for d in found if d <= _as_cutoff(until)]
+    # a chapter that lists the cutoffs depends on the list: key it (re-run when one comes or goes)
+    reads.record(reads.listing(None if until is None else _as_cutoff(until).isoformat()),
+                 reads.listing_value(d.isoformat() for d in found))
+    return found
+
+
+def _stored_cutoffs(data_dir) -> list[date]:
+    """Stored cutoffs, oldest first, without recording a read (the store's own lookups)."""
     root = _cutoffs_root(data_dir)
     if not root.is_dir():
         return []
-    found = sorted(d for d in (_parse_cutoff_name(p.name) for p in root.iterdir() if p.is_dir()) if d is not None)
-    if until is not None:
-        found = [d for d in found if d <= _as_cutoff(until)]
-    return found
+    return sorted(d for d in (_parse_cutoff_name(p.name) for p in root.iterdir() if p.is_dir()) if d is not None)
 
 
 def _as_cutoff(cutoff) -> date:
@@ -137,7 +146,7 @@ def cutoff_dir(data_dir="data", cutoff="latest") -> Path:
         If the store holds no cutoff, or not the one asked for (the message lists those it has).
     """
     root = _cutoffs_root(data_dir)
-    stored = list_cutoffs(data_dir)
+    stored = _stored_cutoffs(data_dir)
     if not stored:
         raise NscoreError(f"no data cutoffs stored in {root}")
     wanted = stored[-1] if str(cutoff) == "latest" else _as_cutoff(cutoff)
@@ -155,7 +164,7 @@ def is_stored(data_dir="data", cutoff="latest") -> bool:
     cutoff arrives; recording the absence puts it in the chapter's rebuild key.
     """
     wanted = _as_cutoff(cutoff) if str(cutoff) != "latest" else None
-    stored = list_cutoffs(data_dir)
+    stored = _stored_cutoffs(data_dir)
     if wanted is None:
         return bool(stored)
     if wanted not in stored:
@@ -509,7 +518,7 @@ def refuse_future_cutoff(cohort: Cohort) -> None:
 
 def previous_cutoff(data_dir, cutoff) -> date | None:
     """The newest stored cutoff before ``cutoff`` (the one a delivery is compared with), or None."""
-    earlier = [c for c in list_cutoffs(data_dir) if c < _as_cutoff(cutoff)]
+    earlier = [c for c in _stored_cutoffs(data_dir) if c < _as_cutoff(cutoff)]
     return earlier[-1] if earlier else None
 
 

@@ -51,3 +51,23 @@ def test_nothing_is_written_outside_a_build(valid_dir, tmp_path, monkeypatch):
     versions.store(valid_dir, store)
     versions.load(store)
     assert not list(tmp_path.rglob("*.jsonl"))
+
+
+def test_a_list_of_cutoffs_is_recorded_and_priced_at_todays_list(valid_dir, tmp_path, log):
+    from nscore import pipeline
+
+    store = tmp_path / "data"
+    versions.store(valid_dir, store)
+    versions.list_cutoffs(store)
+    versions.list_cutoffs(store, until="2025-12-31")
+    versions.load(store)  # the store's own lookups record no list
+    got = reads.read_log(log)
+    assert got == {"list:all": "2025-08-01", "list:2025-12-31": "2025-08-01", "2025-08-01": got["2025-08-01"]}
+    now = {"2025-08-01": "v1"}
+    key, comps = pipeline.with_reads({"source": "s"}, got, now)
+    assert comps["reads"] == {"2025-08-01": "v1", "list:2025-12-31": "2025-08-01", "list:all": "2025-08-01"}
+    later = pipeline.with_reads({"source": "s"}, got, {**now, "2026-02-01": "v2"})
+    assert later[1]["reads"]["list:all"] == "2025-08-01,2026-02-01" and later[0] != key  # a new cutoff: re-run
+    assert later[1]["reads"]["list:2025-12-31"] == "2025-08-01"  # not for a list up to an earlier date
+    assert pipeline.with_reads({"source": "s"}, {"list:2025-12-31": "2025-08-01"}, {**now, "2026-02-01": "v2"})[0] == \
+        pipeline.with_reads({"source": "s"}, {"list:2025-12-31": "2025-08-01"}, now)[0]
