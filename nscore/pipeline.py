@@ -1184,9 +1184,11 @@ def update(project: Project, src: str | os.PathLike, *, jobs: int | None = None,
 def validate(project: Project, path: str | os.PathLike | None = None) -> list[DataVersion] | Any:
     """Validate one directory of data files (``path``) or every stored cutoff; raise on failure."""
     if path is not None:
-        from nscore import load
+        from nscore import load, versions
 
-        return load.load_cohort(Path(path))
+        cohort = load.load_cohort(Path(path))
+        versions.refuse_future_cutoff(cohort)  # as `nscore update` would: validate says what update says
+        return cohort
     store = project.data_store()
     return [store.load(c) for c in store.cutoffs()]
 

@@ -37,3 +37,14 @@ def test_future_cutoff_is_refused_and_nothing_stored(valid_dir, tmp_path, monkey
 def test_one_day_of_clock_skew_is_tolerated(valid_dir, tmp_path, monkeypatch):
     monkeypatch.setattr(versions, "_today", lambda: date(2025, 8, 1) - timedelta(days=1))
     assert versions.store(valid_dir, tmp_path / "data").name == "2025-08-01"
+
+
+def test_validate_command_refuses_it_too(valid_dir, tmp_path, monkeypatch, capsys):
+    from nscore import cli
+
+    (tmp_path / "_toc.yml").write_text("root: chapters/index\n")
+    monkeypatch.setattr(versions, "_today", lambda: date(2025, 7, 1))
+    assert cli.main(["-C", str(tmp_path), "validate", str(valid_dir)]) == 1
+    err = capsys.readouterr().err
+    assert "cutoff_not_in_future" in err and "2025-08-01" in err
+    assert list((tmp_path / "_build" / "validation").glob("*-validate.csv"))
