@@ -129,7 +129,8 @@ def book_for(name: str, progress=None) -> BookBuild:
     if error is None:
         built.pages = page_texts(project.html_dir)
     print(f"matrix book {name}: {'built' if error is None else 'FAILED'} in {seconds:.1f} s "
-          f"({len(built.pages)} pages, cutoffs {', '.join(built.simulated)})")
+          f"({len(built.pages)} pages, cutoffs {', '.join(built.simulated)})"
+          + ("" if error is None else f": {error.splitlines()[0][:300]}"))
     _CACHE[name] = built
     return built
 
