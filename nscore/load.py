@@ -47,8 +47,10 @@ FORMATS = (".csv", ".parquet", ".xpt")
 SOURCE_FILE = "source.json"
 #: SAS dates count days from 1960-01-01.
 _SAS_EPOCH = pd.Timestamp("1960-01-01")
-_ISO_DATE = r"\d{4}-\d{2}-\d{2}"
-_INTEGER = r"[+-]?\d+"
+# ASCII digits only: \d would also take full-width or Arabic-Indic digits ("２５" as 25)
+_ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_INTEGER = r"[+-]?[0-9]+"
+_DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
 _COLUMNS = DataValidationError.COLUMNS
 
 
@@ -372,12 +374,16 @@ def _to_float(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_numeric_dtype(raw.dtype):
         values = pd.to_numeric(raw, errors="coerce").astype(float)
     elif _all_text(raw):
-        values = pd.to_numeric(raw.str.strip(), errors="coerce").astype(float)
+        text = raw.str.strip()
+        text = text.where(text.str.fullmatch(_DECIMAL, na=False).astype(bool))  # ASCII digits only
+        values = pd.to_numeric(text, errors="coerce").astype(float)
     else:
 
         def one(v):
             if v is None or (not isinstance(v, str) and pd.isna(v)):
                 return np.nan
+            if isinstance(v, str) and not re.fullmatch(_DECIMAL, v.strip()):
+                return None
             try:
                 return float(v.strip() if isinstance(v, str) else v)
             except (TypeError, ValueError):

@@ -213,6 +213,12 @@ class ADSL(_Base):
     def lstalvdt_not_after_dthdt(cls, df: pd.DataFrame) -> Series[bool]:
         return _before(df["LSTALVDT"], df["DTHDT"])
 
+    @pa.dataframe_check(name="hctdt_not_after_lstalvdt")
+    def hctdt_not_after_lstalvdt(cls, df: pd.DataFrame) -> Series[bool]:
+        # a transplant after the cutoff is reported once, by hctdt_not_after_cutoff
+        late = (df["HCTDT"] > df["DCUTDT"]).fillna(False) if "DCUTDT" in df.columns else False
+        return _before(df["HCTDT"], df["LSTALVDT"]) | late
+
     @pa.dataframe_check(name="dcutdt_constant")
     def dcutdt_constant(cls, df: pd.DataFrame) -> Series[bool]:
         cutoff = _cutoff_of(df["DCUTDT"])
@@ -352,6 +358,7 @@ ROW_RULES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         "dthdt_after_trtsdt": ("DTHDT", ("DTHDT", "TRTSDT")),
         "lstalvdt_not_before_trtsdt": ("LSTALVDT", ("LSTALVDT", "TRTSDT")),
         "lstalvdt_not_after_dthdt": ("LSTALVDT", ("LSTALVDT", "DTHDT")),
+        "hctdt_not_after_lstalvdt": ("HCTDT", ("HCTDT", "LSTALVDT", "DCUTDT")),
         "dcutdt_constant": ("DCUTDT", ("DCUTDT",)),
         "trtsdt_not_after_cutoff": ("TRTSDT", ("TRTSDT", "DCUTDT")),
         "hctdt_not_after_cutoff": ("HCTDT", ("HCTDT", "DCUTDT")),
@@ -781,6 +788,47 @@ def grade5_requires_death(data, labels):
     dthfl = _lookup(adae, data["adsl"], "DTHFL")
     bad = (adae["AETOXGR"] == 5).fillna(False) & (dthfl == "N")
     yield failures_table(labels["adae"], adae, bad, "AETOXGR", "grade5_requires_death")
+
+
+def _not_after_alive(data, labels, dataset, column, rule, rows=None):
+    """``column`` of ``dataset`` (where ``rows``) is not after the patient's last date known alive.
+
+    Why: a response assessment, a transplant, an adverse-event onset or a relapse are all dates the
+    patient was alive; one later than LSTALVDT (and so, for a patient who died, possibly after the
+    death) contradicts the record.
+    """
+    frame = data[dataset]
+    if not _has(frame, "USUBJID", column):
+        return
+    lstalvdt = _lookup(frame, data["adsl"], "LSTALVDT")
+    bad = _known(lstalvdt, frame[column]) & (frame[column] > lstalvdt)
+    cutoff = _cutoff(data["adsl"]) if "DCUTDT" in data["adsl"].columns else None
+    if cutoff is not None:
+        bad &= ~(frame[column] > cutoff).fillna(False)  # after the cutoff: reported as that, once
+    if rows is not None:
+        bad &= rows.fillna(False).astype(bool)
+    yield failures_table(labels[dataset], frame, bad, column, rule)
+
+
+@_cross_rule("adt_not_after_lstalvdt", adsl=("USUBJID", "LSTALVDT"), adrs=("USUBJID", "ADT"))
+def adt_not_after_lstalvdt(data, labels):
+    """A response is assessed while the patient is known alive (ADRS.ADT <= LSTALVDT)."""
+    yield from _not_after_alive(data, labels, "adrs", "ADT", "adt_not_after_lstalvdt")
+
+
+@_cross_rule("astdt_not_after_lstalvdt", adsl=("USUBJID", "LSTALVDT"), adae=("USUBJID", "ASTDT"))
+def astdt_not_after_lstalvdt(data, labels):
+    """An adverse event starts while the patient is known alive (ASTDT <= LSTALVDT)."""
+    yield from _not_after_alive(data, labels, "adae", "ASTDT", "astdt_not_after_lstalvdt")
+
+
+@_cross_rule("aendt_not_after_dthdt", adsl=("USUBJID", "DTHDT"), adae=("USUBJID", "AENDT"))
+def aendt_not_after_dthdt(data, labels):
+    """An adverse event does not resolve after the patient's death (AENDT <= DTHDT)."""
+    adae = data["adae"]
+    dthdt = _lookup(adae, data["adsl"], "DTHDT")
+    bad = _known(dthdt, adae["AENDT"]) & (adae["AENDT"] > dthdt)
+    yield failures_table(labels["adae"], adae, bad, "AENDT", "aendt_not_after_dthdt")
 
 
 def _tte(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:

@@ -595,3 +595,30 @@ def test_invalid_study_definition_is_reported_with_its_field(valid_dir):
     assert ("subject_id_pattern", "study_pattern_not_ascii") in got
     assert ("trials", "study_no_trials") in got
     assert ("diagnoses[0].criteria", "study_unknown_criteria") in got
+
+
+def test_full_width_digits_in_numbers_and_dates_are_not_read_as_numbers(valid_dir):
+    """Python's int()/float() accept "２５" as 25; the data format says ASCII digits (issue 14)."""
+    adsl = read_cells(valid_dir, "adsl")
+    involved = int(adsl.index[adsl["BMINV"] == "Y"][0]) + 1
+    set_cell(valid_dir, "adsl", 1, "AGE", "\uff12\uff15")
+    set_cell(valid_dir, "adsl", involved, "BMBLAST", "\uff15.0")
+    set_cell(valid_dir, "adsl", 3, "TRTSDT", "\uff12\uff10\uff12\uff14-01-01")
+    got = {(r.row, r.column, r.rule) for r in failures_of(valid_dir).itertuples()}
+    assert {(1, "AGE", "invalid_integer"), (involved, "BMBLAST", "invalid_number"),
+            (3, "TRTSDT", "invalid_date")} <= got
+
+
+def test_events_after_the_last_date_known_alive_are_refused(valid_dir):
+    """A transplant, response, AE onset or relapse dated after LSTALVDT contradicts the record."""
+    adsl = read_cells(valid_dir, "adsl")
+    hct = adsl.index[(adsl["HCTFL"] == "Y")][0]
+    late = shift(adsl.loc[hct, "LSTALVDT"], 1)
+    set_cell(valid_dir, "adsl", hct + 1, "HCTDT", late)
+    adrs = read_cells(valid_dir, "adrs")
+    who = adrs.loc[0, "USUBJID"]
+    alive_until = adsl.set_index("USUBJID").loc[who, "LSTALVDT"]
+    set_cell(valid_dir, "adrs", 1, "ADT", shift(alive_until, 3))
+    got = {(r.file, r.row, r.column, r.rule) for r in failures_of(valid_dir).itertuples()}
+    assert ("adsl.csv", hct + 1, "HCTDT", "hctdt_not_after_lstalvdt") in got
+    assert ("adrs.csv", 1, "ADT", "adt_not_after_lstalvdt") in got

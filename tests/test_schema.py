@@ -18,7 +18,7 @@ SPEC_ROW_RULES = {
     "adsl": {
         "usubjid_is_studyid_subjid", "bmblast_present_iff_marrow_involved", "efffl_requires_saffl",
         "hctdt_present_iff_hctfl", "hctdt_after_trtsdt", "dthdt_present_iff_dthfl", "dthdt_after_trtsdt",
-        "lstalvdt_not_before_trtsdt", "lstalvdt_not_after_dthdt", "dcutdt_constant", "trtsdt_not_after_cutoff",
+        "lstalvdt_not_before_trtsdt", "lstalvdt_not_after_dthdt", "hctdt_not_after_lstalvdt", "dcutdt_constant", "trtsdt_not_after_cutoff",
         "hctdt_not_after_cutoff", "dthdt_not_after_cutoff", "lstalvdt_not_after_cutoff",
     },
     "adrs": {"aval_matches_avalc"},
@@ -37,6 +37,7 @@ SPEC_CROSS_RULES = {
     "tte_only_if_safety", "ae_only_if_safety", "safety_patient_has_os_and_pfs", "startdt_equals_trtsdt",
     "adt_not_after_cutoff", "astdt_not_after_cutoff", "aendt_not_after_cutoff", "adt_after_trtsdt",
     "astdt_not_before_trtsdt", "astdy_equals_astdt_minus_trtsdt_plus_1", "grade5_requires_death",
+    "adt_not_after_lstalvdt", "astdt_not_after_lstalvdt", "aendt_not_after_dthdt",
     "pfs_not_after_os", "os_event_iff_death", "os_adt_equals_dthdt", "censored_os_adt_equals_lstalvdt",
     "pfs_death_requires_dthfl",
 }
