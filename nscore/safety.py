@@ -28,6 +28,12 @@ __all__ = [
     "grade_distribution",
     "OnsetDuration",
     "onset_duration",
+    "NO_EVENTS",
+    "ALL_UNRESOLVED",
+    "SUMMARISED",
+    "STATUS_TEXT",
+    "ONSET",
+    "DURATION",
     "Grade3By",
     "grade3_by",
 ]
@@ -167,25 +173,53 @@ def grade_distribution(cohort) -> GradeDistribution:
     return GradeDistribution(table=pd.DataFrame(rows), n_safety=n)
 
 
+#: ``status`` of an onset/duration row, and the words shown for it instead of a median
+NO_EVENTS = "no events"
+ALL_UNRESOLVED = "all unresolved"
+SUMMARISED = "summarised"
+STATUS_TEXT = {NO_EVENTS: "not applicable: no events",
+               ALL_UNRESOLVED: "not known: every event unresolved"}
+
+ONSET = "onset, days after infusion"
+DURATION = "duration, days"
+
+
 @dataclass(frozen=True)
 class OnsetDuration:
-    """Onset (days after infusion) and duration (days) of CRS and ICANS, median (range).
+    """Onset (days after infusion) and duration (days) of each collected syndrome, median (range).
 
     Attributes
     ----------
     table : DataFrame
-        ``syndrome``, ``measure`` ("onset, days after infusion" / "duration, days"), ``n`` (patients
-        with a value), ``median``, ``min``, ``max``, ``display`` ("median (min-max)"),
-        ``n_ongoing`` (events without a resolution date; duration rows only).
+        One row per collected syndrome and measure: ``syndrome``, ``measure`` (:data:`ONSET` /
+        :data:`DURATION`), ``n_events`` (safety patients with the syndrome), ``n`` (patients with
+        a value), ``median``, ``min``, ``max`` (NaN when there is no value), ``display``
+        ("median (min–max)", or the words of :data:`STATUS_TEXT`, never "n/a"), ``n_ongoing``
+        (events without a resolution date; duration rows only) and ``status``: :data:`SUMMARISED`,
+        :data:`NO_EVENTS` (collected, and nobody had it) or :data:`ALL_UNRESOLVED` (duration of
+        events none of which has resolved).
     """
 
     table: pd.DataFrame
+
+    def row(self, syndrome: str, measure: str) -> dict:
+        """The row of ``syndrome`` and ``measure`` ("onset"/"duration" or the full measure name)."""
+        measure = {"onset": ONSET, "duration": DURATION}.get(measure, measure)
+        hit = self.table[(self.table["syndrome"] == syndrome) & (self.table["measure"] == measure)]
+        if len(hit) != 1:
+            raise AnalysisInputError(f"no {measure!r} row for {syndrome!r} (collected: "
+                                     f"{', '.join(dict.fromkeys(self.table['syndrome'])) or 'none'})")
+        return hit.iloc[0].to_dict()
+
+    def n_events(self, syndrome: str) -> int:
+        """Safety patients who had ``syndrome``."""
+        return int(self.row(syndrome, ONSET)["n_events"])
 
 
 def _median_range(values: pd.Series) -> tuple[int, float, float, float, str]:
     v = pd.to_numeric(values, errors="coerce").dropna()
     if v.empty:
-        return 0, np.nan, np.nan, np.nan, "n/a"
+        return 0, np.nan, np.nan, np.nan, ""
     med, lo, hi = float(v.median()), float(v.min()), float(v.max())
     return len(v), med, lo, hi, f"{_num(med)} ({_num(lo)}\u2013{_num(hi)})"
 
@@ -196,6 +230,10 @@ def _num(x: float) -> str:
 
 def onset_duration(cohort) -> OnsetDuration:
     """Median (range) of onset day after infusion (ASTDY - 1) and of duration (ADURN).
+
+    A syndrome that was collected but that nobody had gets rows with ``status`` "no events" (its
+    onset and duration are not applicable, not missing); a syndrome whose every event is unresolved
+    gets a duration row "all unresolved". Syndromes not collected have no rows.
 
     Notes
     -----
@@ -212,29 +250,47 @@ def onset_duration(cohort) -> OnsetDuration:
     rows = []
     for s in syndromes(cohort):
         part = ae[ae["AECAT"] == s]
+        n_events = int(part["USUBJID"].nunique())
         onset = pd.to_numeric(part["ASTDY"], errors="coerce") - 1
         n, med, lo, hi, disp = _median_range(onset)
-        rows.append({"syndrome": s, "measure": "onset, days after infusion", "n": n, "median": med,
-                     "min": lo, "max": hi, "display": disp, "n_ongoing": 0})
+        status = SUMMARISED if n else NO_EVENTS
+        rows.append({"syndrome": s, "measure": ONSET, "n_events": n_events, "n": n, "median": med,
+                     "min": lo, "max": hi, "display": disp or STATUS_TEXT[status], "n_ongoing": 0,
+                     "status": status})
         dur = pd.to_numeric(part["ADURN"], errors="coerce")
         n, med, lo, hi, disp = _median_range(dur)
-        rows.append({"syndrome": s, "measure": "duration, days", "n": n, "median": med, "min": lo,
-                     "max": hi, "display": disp, "n_ongoing": int(dur.isna().sum())})
-    return OnsetDuration(table=pd.DataFrame(rows))
+        n_ongoing = int(dur.isna().sum())
+        status = SUMMARISED if n else (ALL_UNRESOLVED if n_ongoing else NO_EVENTS)
+        rows.append({"syndrome": s, "measure": DURATION, "n_events": n_events, "n": n, "median": med,
+                     "min": lo, "max": hi, "display": disp or STATUS_TEXT[status], "n_ongoing": n_ongoing,
+                     "status": status})
+    columns = ["syndrome", "measure", "n_events", "n", "median", "min", "max", "display", "n_ongoing", "status"]
+    return OnsetDuration(table=pd.DataFrame(rows, columns=columns))
 
 
 @dataclass(frozen=True)
 class Grade3By:
-    """Grade >= 3 CRS and ICANS by dose level or by marrow blast burden.
+    """Grade >= 3 incidence of each collected syndrome by dose level or by marrow blast burden.
 
     Attributes
     ----------
     table : DataFrame
-        ``syndrome``, ``by``, ``level``, ``n``, ``k``, ``estimate``, ``lower``, ``upper``, ``display``.
+        ``syndrome``, ``by``, ``level``, ``n``, ``k``, ``estimate``, ``lower``, ``upper``, ``display``;
+        one row per syndrome and level known for at least one patient.
+    by : str
+    levels : tuple of str
+        The levels present, in table order (fewer than two: nothing to compare).
+    n_unknown : int
+        Safety patients whose level is unknown (missing dose level; marrow involvement unknown, or
+        involvement without a blast count), left out of the table.
+    n_safety : int
     """
 
     table: pd.DataFrame
     by: str
+    levels: tuple[str, ...] = ()
+    n_unknown: int = 0
+    n_safety: int = 0
 
 
 _BY = {"DOSELVL": ("dose_level", ()),
@@ -242,7 +298,7 @@ _BY = {"DOSELVL": ("dose_level", ()),
 
 
 def grade3_by(cohort, by: str = "DOSELVL", alpha: float = 0.05) -> Grade3By:
-    """Grade >= 3 CRS and ICANS incidence with exact CIs per dose level or marrow blast group.
+    """Grade >= 3 incidence of each collected syndrome with exact CIs per dose level or blast group.
 
     Parameters
     ----------
@@ -250,10 +306,17 @@ def grade3_by(cohort, by: str = "DOSELVL", alpha: float = 0.05) -> Grade3By:
         Dose level label, or marrow blasts (">=20%", "<20%", "No marrow involvement", as defined in
         ``nscore.cohort.derive_subgroups``).
 
+    Raises
+    ------
+    NotCollectedError
+        Adverse events, or the variable(s) ``by`` needs (DOSELVL; BMINV and BMBLAST), were not
+        collected.
+
     Notes
     -----
     Descriptive: levels are not randomised, and dose level is confounded with disease burden and
-    enrolment period, so differences between levels are not causal estimates.
+    enrolment period, so differences between levels are not causal estimates. Patients whose level
+    is unknown are counted in ``n_unknown`` and left out of every row.
     """
     if by not in _BY:
         raise AnalysisInputError(f"by must be one of {', '.join(_BY)}, got {by!r}")
@@ -263,13 +326,18 @@ def grade3_by(cohort, by: str = "DOSELVL", alpha: float = 0.05) -> Grade3By:
     mg = max_grades(cohort)
     sub = derive_subgroups(cohort.adsl).loc[mg.index]
     if var not in sub.columns:
-        raise AnalysisInputError(f"{by} was not collected: no grade >= 3 table by it")
+        needs = "DOSELVL" if by == "DOSELVL" else "BMINV and BMBLAST"
+        raise NotCollectedError(f"{needs} not collected: no grade >= 3 table by {by}")
     rows = []
+    levels: tuple[str, ...] = ()
     for s in syndromes(cohort):
         counts = level_counts(sub[var], preferred, grade_3_plus=(mg[s] >= 3).to_numpy())
+        levels = tuple(str(level) for level in counts["level"])
         for level, n, k in counts[["level", "n", "grade_3_plus"]].itertuples(index=False):
             p = proportion(int(k), int(n), alpha)
             rows.append({"syndrome": s, "by": by, "level": str(level), "n": p.n, "k": p.k,
                          "estimate": p.estimate, "lower": p.lower, "upper": p.upper,
                          "display": p.format(ci=True)})
-    return Grade3By(table=pd.DataFrame(rows), by=by)
+    columns = ["syndrome", "by", "level", "n", "k", "estimate", "lower", "upper", "display"]
+    return Grade3By(table=pd.DataFrame(rows, columns=columns), by=by, levels=levels,
+                    n_unknown=int(sub[var].isna().sum()), n_safety=len(mg))

@@ -131,3 +131,93 @@ def test_shipped_safety_matches_abstract():
     od = sf.onset_duration(c).table.set_index(["syndrome", "measure"])
     assert od.loc[("CRS", "onset, days after infusion"), "n"] == 320
     assert od.loc[("ICANS", "onset, days after infusion"), "n"] == 11
+
+
+# ------------------------------------------------------------------ odd data (issue 11): not collected,
+# only some syndromes, nobody with an event, one patient, unresolved, subgroups absent or unknown
+import dataclasses
+
+import numpy as np
+
+
+def _with(cohort, **changes):
+    return type(cohort)(**{**vars(cohort), **changes})
+
+
+def _study(cohort, **changes):
+    return dataclasses.replace(cohort.study, **changes)
+
+
+def test_not_collected_every_analysis_raises_not_collected(tiny):
+    c = _with(tiny, adae=None, study=_study(tiny, adverse_events=()))
+    assert sf.syndromes(c) == ()
+    for f in (sf.max_grades, sf.grade_distribution, sf.onset_duration,
+              lambda c: sf.incidence(c, "CRS"), lambda c: sf.incidence(c, "ICANS"),
+              lambda c: sf.grade3_by(c, "DOSELVL"), lambda c: sf.grade3_by(c, "blasts")):
+        with pytest.raises(sf.NotCollectedError):
+            f(c)
+
+
+def test_only_crs_collected(tiny):
+    c = _with(tiny, adae=tiny.adae[tiny.adae["AECAT"] == "CRS"], study=_study(tiny, adverse_events=("CRS",)))
+    assert sf.syndromes(c) == ("CRS",)
+    with pytest.raises(sf.NotCollectedError, match="ICANS"):
+        sf.incidence(c, "ICANS")
+    assert set(sf.grade_distribution(c).table["syndrome"]) == {"CRS"}
+    assert set(sf.onset_duration(c).table["syndrome"]) == {"CRS"}
+    t = sf.grade3_by(c, "DOSELVL").table
+    assert set(t["syndrome"]) == {"CRS"} and t["k"].sum() == 3
+
+
+def test_collected_but_nobody_had_icans(tiny):
+    c = _with(tiny, adae=tiny.adae[tiny.adae["AECAT"] == "CRS"])
+    ic = sf.incidence(c, "ICANS")
+    assert (ic.any_grade.k, ic.any_grade.n, ic.grade_3_plus.k) == (0, 8, 0)
+    assert ic.any_grade.upper == pytest.approx(0.369416647552819, abs=1e-6)  # R: binom.test(0, 8)$conf.int
+    g = sf.grade_distribution(c).table
+    assert g[(g["syndrome"] == "ICANS") & (g["grade"] == 0)]["n"].item() == 8
+    od = sf.onset_duration(c)
+    assert od.n_events("ICANS") == 0 and od.n_events("CRS") == 7
+    for measure in ("onset", "duration"):
+        row = od.row("ICANS", measure)
+        assert row["status"] == sf.NO_EVENTS and row["n"] == 0 and np.isnan(row["median"])
+        assert row["display"] == "not applicable: no events"
+    assert not od.table["display"].str.contains("n/a|nan", case=False).any()
+
+
+def test_one_patient_with_an_unresolved_event(tiny):
+    ae = tiny.adae.copy()
+    ae = ae[(ae["AECAT"] == "CRS") | ae["USUBJID"].str.endswith("0002")]
+    ae.loc[ae["AECAT"] == "ICANS", "ADURN"] = None
+    od = sf.onset_duration(_with(tiny, adae=ae))
+    onset, dur = od.row("ICANS", "onset"), od.row("ICANS", "duration")
+    assert (onset["n_events"], onset["n"], onset["median"], onset["status"]) == (1, 1, 5, sf.SUMMARISED)
+    assert onset["display"] == "5 (5\u20135)"
+    assert (dur["n"], dur["n_ongoing"], dur["status"]) == (0, 1, sf.ALL_UNRESOLVED)
+    assert dur["display"] == "not known: every event unresolved"
+    with pytest.raises(NscoreError, match="HLH"):
+        od.row("HLH", "onset")
+
+
+def test_grade3_by_variable_not_collected(tiny):
+    with pytest.raises(sf.NotCollectedError, match="DOSELVL"):
+        sf.grade3_by(_with(tiny, adsl=tiny.adsl.drop(columns=["DOSELVL"])), "DOSELVL")
+    with pytest.raises(sf.NotCollectedError, match="BMINV"):
+        sf.grade3_by(_with(tiny, adsl=tiny.adsl.drop(columns=["BMBLAST"])), "blasts")
+
+
+def test_grade3_by_unknown_levels_and_one_level(tiny):
+    full = sf.grade3_by(tiny, "blasts")
+    assert (full.levels, full.n_unknown, full.n_safety) == ((">=20%", "<20%", "No marrow involvement"), 0, 8)
+    adsl = tiny.adsl.copy()
+    adsl.loc[[0, 1], "BMINV"] = None           # involvement unknown
+    adsl.loc[2, "BMINV"], adsl.loc[2, "BMBLAST"] = "Y", None  # involved, blast count unknown
+    g = sf.grade3_by(_with(tiny, adsl=adsl), "blasts")
+    assert g.n_unknown == 3
+    crs = g.table[g.table["syndrome"] == "CRS"]
+    assert crs["n"].sum() == 5  # the unknown are in no row
+    one = sf.grade3_by(_with(tiny, adsl=tiny.adsl.assign(DOSELVL="DL2")), "DOSELVL")
+    assert one.levels == ("DL2",) and one.n_unknown == 0
+    assert one.table[one.table["syndrome"] == "CRS"][["n", "k"]].values.tolist() == [[8, 3]]
+    missing = sf.grade3_by(_with(tiny, adsl=tiny.adsl.assign(DOSELVL=None)), "DOSELVL")
+    assert missing.levels == () and missing.n_unknown == 8 and missing.table.empty
