@@ -229,9 +229,12 @@ def read_manifest(directory) -> dict:
     if not path.is_file():
         raise StaleOutputError([f"{path}: missing (store the data with nscore.versions.store or write_manifest)"])
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        content = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise StaleOutputError([f"{path}: not valid JSON ({exc})"]) from exc
+    if _parse_cutoff_name(path.parent.name) is not None and isinstance(content, dict):
+        reads.record(path.parent.name, content.get("version", "unknown"))  # a page showing it depends on it
+    return content
 
 
 def _write_atomic(path: Path, text: str) -> None:

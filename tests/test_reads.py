@@ -30,11 +30,21 @@ def test_load_records_cutoff_and_version_also_from_the_cache(valid_dir, tmp_path
 def test_missing_cutoff_is_recorded_absent(valid_dir, tmp_path, log):
     store = tmp_path / "data"
     versions.store(valid_dir, store)
+    log.unlink(missing_ok=True)  # storing reads the manifest it wrote
     with pytest.raises(NscoreError, match="not stored"):
         versions.load(store, "2024-01-01")
     assert versions.is_stored(store, "2023-01-01") is False
     assert versions.is_stored(store, "2025-08-01") is True
     assert reads.read_log(log) == {"2024-01-01": reads.ABSENT, "2023-01-01": reads.ABSENT}
+
+
+def test_reading_a_manifest_records_its_cutoff(valid_dir, tmp_path, monkeypatch):
+    store = tmp_path / "data"
+    target = versions.store(valid_dir, store)
+    log = tmp_path / "manifest-reads.jsonl"
+    monkeypatch.setenv(reads.ENV_VAR, str(log))
+    manifest = versions.read_manifest(target)
+    assert reads.read_log(log) == {"2025-08-01": manifest["version"]}
 
 
 def test_a_real_version_wins_over_an_earlier_absence(log):
