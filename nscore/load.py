@@ -626,14 +626,47 @@ def _read_study(directory: Path, default_study) -> tuple[Study | None, Path | No
         return None, path, [exc.failures]
 
 
+#: source.json is a short record; anything larger or deeper is not one.
+MAX_SOURCE_BYTES = 1 << 16
+MAX_SOURCE_DEPTH = 8
+
+
+def _depth(value, limit: int) -> int:
+    """Nesting depth of parsed JSON, counting no further than ``limit + 1``."""
+    if limit < 0 or not isinstance(value, (dict, list)):
+        return 0
+    children = value.values() if isinstance(value, dict) else value
+    return 1 + max((_depth(v, limit - 1) for v in children), default=0)
+
+
+def _has_lone_surrogate(value) -> bool:
+    if isinstance(value, str):
+        return any("\ud800" <= ch <= "\udfff" for ch in value)
+    if isinstance(value, dict):
+        return any(_has_lone_surrogate(k) or _has_lone_surrogate(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(_has_lone_surrogate(v) for v in value)
+    return False
+
+
 def _read_source(directory: Path) -> tuple[dict, list[dict]]:
     path = directory / SOURCE_FILE
     if not path.is_file():
         return {"simulated": False}, []
+    if path.stat().st_size > MAX_SOURCE_BYTES:
+        return {"simulated": False}, [_failure(SOURCE_FILE, rule="invalid_json",
+                                               value=f"larger than {MAX_SOURCE_BYTES} bytes")]
     try:
         content = json.loads(path.read_bytes().decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        return {"simulated": False}, [_failure(SOURCE_FILE, rule="invalid_json", value=str(exc)[:200])]
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        message = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)[:200]
+        return {"simulated": False}, [_failure(SOURCE_FILE, rule="invalid_json", value=message)]
+    if _depth(content, MAX_SOURCE_DEPTH) > MAX_SOURCE_DEPTH:
+        return {"simulated": False}, [_failure(SOURCE_FILE, rule="invalid_json",
+                                               value=f"nested deeper than {MAX_SOURCE_DEPTH} levels")]
+    if _has_lone_surrogate(content):
+        # "\ud800" parses, but cannot be written back as UTF-8 (the manifest would fail to write)
+        return {"simulated": False}, [_failure(SOURCE_FILE, rule="invalid_json", value="lone surrogate escape")]
     if not isinstance(content, dict):
         return {"simulated": False}, [_failure(SOURCE_FILE, rule="invalid_json", value="not a JSON object")]
     if "simulated" in content and not isinstance(content["simulated"], bool):

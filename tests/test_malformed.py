@@ -622,3 +622,17 @@ def test_events_after_the_last_date_known_alive_are_refused(valid_dir):
     got = {(r.file, r.row, r.column, r.rule) for r in failures_of(valid_dir).itertuples()}
     assert ("adsl.csv", hct + 1, "HCTDT", "hctdt_not_after_lstalvdt") in got
     assert ("adrs.csv", 1, "ADT", "adt_not_after_lstalvdt") in got
+
+
+@pytest.mark.parametrize("text, says", [
+    ("[" * 20_000 + "]" * 20_000, "nested too deeply"),
+    ("[" * 40_000 + "]" * 40_000, "larger than"),
+    ('{"a": ' * 20 + "1" + "}" * 20, "nested deeper than"),
+    ('{"simulated": true, "note": "\\ud800"}', "lone surrogate"),
+])
+def test_hostile_source_json_is_a_rule_not_a_traceback(valid_dir, text, says):
+    """Deep nesting and lone surrogates used to raise (RecursionError, UnicodeEncodeError) (issue 14)."""
+    (valid_dir / "source.json").write_text(text, encoding="utf-8")
+    failures = failures_of(valid_dir)
+    assert list(failures["rule"]) == ["invalid_json"]
+    assert says in failures["value"].iloc[0]
