@@ -221,3 +221,15 @@ def test_grade3_by_unknown_levels_and_one_level(tiny):
     assert one.table[one.table["syndrome"] == "CRS"][["n", "k"]].values.tolist() == [[8, 3]]
     missing = sf.grade3_by(_with(tiny, adsl=tiny.adsl.assign(DOSELVL=None)), "DOSELVL")
     assert missing.levels == () and missing.n_unknown == 8 and missing.table.empty
+
+
+def test_grade_bar_draws_one_syndrome_and_no_events(tiny):
+    """figures.grade_stacked_bar on the odd distributions the chapter hands it (unchanged function)."""
+    from nscore import figures
+
+    for adae, study in ((tiny.adae[tiny.adae["AECAT"] == "CRS"], _study(tiny, adverse_events=("CRS",))),
+                        (tiny.adae.iloc[0:0], tiny.study)):
+        table = sf.grade_distribution(_with(tiny, adae=adae, study=study)).table
+        spec = figures.grade_stacked_bar(table, title="t", alt_text="a").to_dict()
+        assert spec["description"] == "a"
+        assert table.groupby("syndrome")["percent"].sum().round(9).eq(100).all()
