@@ -199,6 +199,20 @@ class SubgroupResponse:
 
     table: pd.DataFrame
 
+    def comparable(self) -> pd.DataFrame:
+        """``table`` without the subgroups that have a single level in the data.
+
+        A subgroup with one level (every patient has the same diagnosis, say) repeats the overall
+        row and compares nothing; the forest plot and its sentence leave it out. Only the overall
+        rows remain when no subgroup has two levels.
+        """
+        t = self.table
+        if t.empty:
+            return t
+        levels = t.groupby("variable", sort=False)["level"].nunique()
+        keep = [v for v, n in levels.items() if v == "overall" or n > 1]
+        return t.loc[t["variable"].isin(keep)].reset_index(drop=True)
+
 
 def response_by_subgroup(cohort, alpha: float = 0.05) -> SubgroupResponse:
     """ORR and CR/CRi with exact CIs overall and by diagnosis, prior transplant (any), marrow blasts,

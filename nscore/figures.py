@@ -45,6 +45,8 @@ __all__ = [
     "SERIES_COLOURS",
     "GRADE_COLOURS",
     "DAYS_PER_MONTH",
+    "RISK_EVERY_MONTHS",
+    "draws_band",
     "FigureError",
     "step_on_grid",
     "km_plot",
@@ -81,6 +83,9 @@ DAYS_PER_MONTH = 365.25 / 12
 GRID_DAYS = 7
 #: Width of the intervals that censoring marks aggregate (4 grid steps; see the module notes).
 CENSOR_BIN_DAYS = 4 * GRID_DAYS
+#: Months between the columns of the numbers-at-risk row and the ticks of the time axis (every
+#: curve plot; captions and alt text read it from here).
+RISK_EVERY_MONTHS = 6
 #: Decimals kept in embedded probabilities and month positions (1e-4 = 0.01 percentage points,
 #: or about 4 minutes on the time axis).
 PLOT_DECIMALS = 4
@@ -213,6 +218,30 @@ def _at_risk(curve, frame: pd.DataFrame, days: np.ndarray) -> list[int]:
     return [int(n[i]) if i < len(t) else 0 for i in idx]
 
 
+def _month_ticks(max_day: float) -> list[float]:
+    """Months 0, :data:`RISK_EVERY_MONTHS`, ... up to ``max_day`` (axis ticks and at-risk columns)."""
+    return [float(m) for m in np.arange(0, max_day / DAYS_PER_MONTH + 1e-9, float(RISK_EVERY_MONTHS))]
+
+
+def _curve_items(curves) -> list:
+    """``(group, curve)`` pairs of what :func:`km_plot` accepts (a result, a mapping or one curve)."""
+    if hasattr(curves, "curves") and isinstance(curves.curves, Mapping):
+        curves = curves.curves
+    return list(curves.items()) if isinstance(curves, Mapping) else [("All", curves)]
+
+
+def draws_band(curves, band: bool | None = None) -> bool:
+    """Whether :func:`km_plot` draws the 95% confidence band for ``curves`` (and ``band``).
+
+    The one rule, so that a caption or alt text can say what the chart shows: an explicit
+    ``band`` wins; by default the band is drawn for a single curve only (overlapping bands of
+    several groups hide more than they show).
+    """
+    if band is not None:
+        return bool(band)
+    return len(_curve_items(curves)) == 1
+
+
 # ---------------------------------------------------------------------------------------------
 # Kaplan-Meier
 # ---------------------------------------------------------------------------------------------
@@ -232,12 +261,13 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
     title, alt_text : str
         Chart title and the alt text (Vega-Lite ``description``; the renderer puts it on the image).
     risk_months : list of float, optional
-        Times (months) of the numbers-at-risk row; default every 6 months across the follow-up.
+        Times (months) of the numbers-at-risk row; default every :data:`RISK_EVERY_MONTHS` months
+        across the follow-up.
     labels : mapping, optional
         Display names of the groups (e.g. {"0": "No prior allo-HCT"}).
     band : bool, optional
         Draw the 95% CI band; by default only for a single curve (overlapping bands of several
-        groups hide more than they show).
+        groups hide more than they show). :func:`draws_band` tells a caption which applies.
 
     Notes
     -----
@@ -250,9 +280,7 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
     most 4 weeks before it (never after it). The estimates themselves come from
     ``nscore.survival``.
     """
-    if hasattr(curves, "curves") and isinstance(curves.curves, Mapping):
-        curves = curves.curves
-    items = list(curves.items()) if isinstance(curves, Mapping) else [("All", curves)]
+    items = _curve_items(curves)
     names = dict(labels or {})
     items = [(names.get(str(g), str(g)), c) for g, c in items]
     if not items:
@@ -264,7 +292,7 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
         frames.append((str(g), c, f))
     top = max_day if max_day is not None else max(float(f["time"].max()) for _, _, f in frames)
     grid = _grid(top)
-    ticks = risk_months or [float(m) for m in np.arange(0, top / DAYS_PER_MONTH + 1e-9, 6.0)]
+    ticks = risk_months or _month_ticks(top)
     parts, risk_rows = [], []
     for group, c, f in frames:
         cols = [col for col in ("estimate", "lower", "upper") if col in f.columns]
@@ -282,8 +310,7 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
     data["month"] = data["day"] / DAYS_PER_MONTH
     data = _rounded(data.drop(columns="day"))
     groups = [g for g, _, _ in frames]
-    if band is None:
-        band = len(groups) == 1
+    band = draws_band(curves, band)
     colour = alt.Color("group:N", scale=_scale(groups), title=None,
                        legend=None if len(groups) == 1 else alt.Legend(orient="top", labelLimit=320))
     domain = [0, top / DAYS_PER_MONTH]
@@ -502,7 +529,7 @@ def cif_plot(curves, *, title: str, alt_text: str, y_title: str = "Cumulative in
     d["month"] = d["day"] / DAYS_PER_MONTH
     d = _rounded(d.drop(columns="day"))
     colour = alt.Color("event:N", scale=_scale(events), title=None, legend=alt.Legend(orient="top", labelLimit=320))
-    ticks = [float(m) for m in np.arange(0, top / DAYS_PER_MONTH + 1e-9, 6.0)]
+    ticks = _month_ticks(top)
     x = alt.X("month:Q", title="Months since infusion",
               scale=alt.Scale(domain=[0, top / DAYS_PER_MONTH], nice=False), axis=alt.Axis(values=ticks))
     base = alt.Chart(d)
@@ -558,7 +585,7 @@ def simon_makuch_plot(curves, *, title: str, alt_text: str, y_title: str = "Over
     d = pd.concat(parts, ignore_index=True)
     d["month"] = d["day"] / DAYS_PER_MONTH
     d = _rounded(d.drop(columns="day"))
-    ticks = [float(m) for m in np.arange(0, top / DAYS_PER_MONTH + 1e-9, 6.0)]
+    ticks = _month_ticks(top)
     domain = [0, top / DAYS_PER_MONTH]
     plot = alt.Chart(d).mark_line(interpolate="step-after", strokeWidth=2).encode(
         x=alt.X("month:Q", title="Months since infusion", scale=alt.Scale(domain=domain, nice=False),

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from nscore.errors import NscoreError
+from nscore.cohort import AnalysisInputError
 
 __all__ = [
     "SurvivalInputError",
@@ -55,6 +55,7 @@ __all__ = [
     "SimonMakuchResult",
     "cumulative_incidence",
     "CumulativeIncidence",
+    "REPORT_YEARS",
 ]
 
 CI_TYPES = ("log-log", "log", "plain")
@@ -62,11 +63,18 @@ ENDPOINTS = ("OS", "PFS")
 RELAPSE = "RELAPSE OR PROGRESSION"
 DEATH = "DEATH"
 HCT_GROUPS = ("No HCT", "HCT")
+#: Years after infusion at which the book reports survival and cumulative incidence estimates
+#: (the Results chapter's tables and sentences read them from here).
+REPORT_YEARS = (1, 2)
 _TOL = math.sqrt(np.finfo(float).eps)  # R's quantile.survfit tolerance
 
 
-class SurvivalInputError(NscoreError, ValueError):
-    """A survival function got an argument or a frame that breaks a rule; the message names it."""
+class SurvivalInputError(AnalysisInputError, ValueError):
+    """A survival function got an argument or a frame that breaks a rule; the message names it.
+
+    An :class:`nscore.cohort.AnalysisInputError` (what every analysis raises when the data lack
+    what it needs: a chapter catches one class), and a ``ValueError`` for callers that expect one.
+    """
 
 
 class ImmortalTimeBiasError(SurvivalInputError):
@@ -142,6 +150,14 @@ def _with_adsl(d: pd.DataFrame, adsl: pd.DataFrame, columns: Sequence[str]) -> p
     attached = adsl[cols].take(pos)
     attached.index = d.index
     return pd.concat([d, attached], axis=1)
+
+
+def _require_transplants(adsl: pd.DataFrame, what: str) -> list[str]:
+    """The ADSL transplant columns ``what`` reads; a clear error when transplants were not collected."""
+    if isinstance(adsl, pd.DataFrame) and "HCTDT" not in adsl.columns:
+        raise SurvivalInputError(
+            f"{what} needs the transplant date (ADSL HCTDT), which was not collected in these data")
+    return ["TRTSDT", "HCTDT"] + (["HCTFL"] if isinstance(adsl, pd.DataFrame) and "HCTFL" in adsl.columns else [])
 
 
 def _hct_day(d: pd.DataFrame) -> pd.Series:
@@ -485,8 +501,9 @@ def kaplan_meier_by(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, by: s
                     alpha: float = 0.05, ci: str = "log-log") -> KaplanMeierByResult:
     """Kaplan-Meier curve per level of ADSL column ``by`` (sorted), with the log-rank test.
 
-    ``logrank`` is None when the data hold a single group.  ``by`` must be a baseline ADSL
-    variable (HCTFL is refused: see :func:`landmark`).
+    ``logrank`` is None when the data hold a single group or no event (there is nothing to test:
+    R's ``survdiff`` then reports p = NA).  ``by`` must be a baseline ADSL variable (HCTFL is
+    refused: see :func:`landmark`).
     """
     _guard_hct(by)
     km = KaplanMeier(alpha=alpha, ci=ci)  # checks the arguments before any work
@@ -498,7 +515,8 @@ def kaplan_meier_by(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, by: s
     for j, g in enumerate(levels):
         curves[g] = KaplanMeier(alpha=km.alpha, ci=km.ci)._fit_arrays(aval[code == j], event[code == j], g)
         curves[g].paramcd_ = paramcd
-    test = _logrank_arrays(d["AVAL"], d["EVENT"], groups, by) if len(curves) > 1 else None
+    test = (_logrank_arrays(d["AVAL"], d["EVENT"], groups, by)
+            if len(curves) > 1 and int(event.sum()) > 0 else None)
     table = pd.concat([c.summary_table() for c in curves.values()], ignore_index=True) \
         .rename(columns={"label": "group"})
     steps = pd.concat([c.curve_.assign(group=g) for g, c in curves.items()], ignore_index=True)
@@ -650,7 +668,9 @@ class LandmarkResult:
 
     ``table``: per group (group, n, events, median, lower, upper, ci, conf_level), times counted
     from the landmark; ``steps`` the re-based KM curves (from time 0) with ``group``; ``n_excluded``
-    patients whose event or censoring came before the landmark.
+    patients whose event or censoring came before the landmark.  ``curves`` holds only the groups
+    with patients (none when nobody is in follow-up at the landmark); ``logrank`` is None unless
+    both groups have patients and there is at least one event after the landmark.
     """
 
     day: float
@@ -680,8 +700,7 @@ def landmark(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str = "OS", day: 
     if not isinstance(day, (int, float)) or isinstance(day, bool) or not day > 0:
         raise SurvivalInputError(f"landmark day must be a number > 0 (got {day!r})")
     km = KaplanMeier(alpha=alpha, ci=ci)
-    d = _with_adsl(_endpoint(adtte, paramcd), adsl, ["TRTSDT", "HCTDT"]
-                   + (["HCTFL"] if "HCTFL" in adsl.columns else []))
+    d = _with_adsl(_endpoint(adtte, paramcd), adsl, _require_transplants(adsl, "the landmark analysis"))
     hct = _hct_day(d)
     at = d["AVAL"] >= day
     sub = d.loc[at]
@@ -693,7 +712,8 @@ def landmark(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str = "OS", day: 
         m = grp == g
         if m.any():
             curves[g] = KaplanMeier(alpha=km.alpha, ci=km.ci)._fit_arrays(t[m], ev[m], g)
-    test = _logrank_arrays(t, ev, grp, f"HCT by day {day:g}") if len(curves) == 2 else None
+    test = (_logrank_arrays(t, ev, grp, f"HCT by day {day:g}")
+            if len(curves) == 2 and int(ev.sum()) > 0 else None)
     table = pd.concat([c.summary_table() for c in curves.values()], ignore_index=True) \
         .rename(columns={"label": "group"}) if curves else pd.DataFrame()
     steps = pd.concat([c.curve_.assign(group=g) for g, c in curves.items()], ignore_index=True) \
@@ -715,8 +735,8 @@ def counting_process(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str = "OS
     censoring) is placed half a day earlier, so it counts as exposure.  A transplant after the
     end of this endpoint's follow-up (e.g. salvage HCT after relapse, for PFS) leaves ``hct`` 0.
     """
-    d = _with_adsl(_endpoint(adtte, paramcd), adsl, ["TRTSDT", "HCTDT", *covariates]
-                   + (["HCTFL"] if "HCTFL" in adsl.columns else []))
+    d = _with_adsl(_endpoint(adtte, paramcd), adsl,
+                   [*_require_transplants(adsl, "the split of follow-up at transplant"), *covariates])
     hday = _hct_day(d).to_numpy()
     aval = d["AVAL"].to_numpy()
     stop = np.maximum(aval, 0.5)
@@ -779,8 +799,20 @@ def transplant_time_dependent_cox(adtte: pd.DataFrame, adsl: pd.DataFrame, param
     for c in covariates:
         _guard_hct(c)
     cp = counting_process(adtte, adsl, paramcd, covariates)
+    if not (cp["hct"] == 1).any():
+        raise SurvivalInputError("time-dependent Cox: the hazard ratio of transplant is not "
+                                 "estimable: no patient was transplanted during follow-up")
     if cp["hct"].nunique() < 2:
         raise SurvivalInputError("time-dependent Cox needs follow-up both before and after HCT")
+    deaths = cp.loc[cp["event"] == 1, "hct"]
+    if deaths.empty:
+        raise SurvivalInputError("time-dependent Cox: the hazard ratio of transplant is not "
+                                 "estimable: there were no events")
+    if not covariates and deaths.nunique() < 2:
+        state = "after" if deaths.iloc[0] == 1 else "before"
+        raise SurvivalInputError(
+            "time-dependent Cox: the hazard ratio of transplant is not estimable: every event came "
+            f"{state} transplant (the estimate would be {'infinite' if state == 'after' else 'zero'})")
     cols = ["USUBJID", "start", "stop", "event", *covariates, "hct"]
     frame = cp[cols].dropna()
     if covariates:
