@@ -165,3 +165,10 @@ def test_no_severe_events():
     assert ps.no_severe_events({"CRS": _inc("CRS", 5, 1, 9)}) == ""
     assert ps.no_severe_events({"CRS": _inc("CRS", 5, 0, 9), "ICANS": _inc("ICANS", 0, 0, 9)}) == \
         "No patient had grade 3 or higher CRS or ICANS, so there is nothing to break down by dose level or disease burden."
+
+
+def test_section_not_collected_is_one_line_without_numbers():
+    from nscore.prose.safety import section_not_collected
+
+    line = section_not_collected()
+    assert "not collected" in line.lower() and not any(ch.isdigit() for ch in line) and "\n" not in line

@@ -76,6 +76,12 @@ def not_collected() -> str:
             "incidence, grade, onset or duration of any toxicity to report.")
 
 
+def section_not_collected() -> str:
+    """A section's one line when the delivery has no adverse-event data (its heading stays, so the
+    page keeps the same outline, and navigation, for every cohort)."""
+    return "Not collected in this delivery."
+
+
 # ---------------------------------------------------------------------------------- introduction
 def introduction(n_safety: int, collected: Sequence[str], known: Sequence[str] = SYNDROMES) -> str:
     """Who is counted, how, and (when the study collected only some syndromes) which were not.
