@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from nscore import intake, pipeline, versions
-from nscore.errors import DataValidationError, NscoreError
+from nscore.errors import DataValidationError, NscoreError, escape
 
 
 def _date(s: str) -> str:
@@ -105,8 +105,10 @@ def main(argv: list[str] | None = None) -> int:
             pipeline.check_or_raise(project)
             print("check: executed notebooks and data manifests are current")
         elif args.command == "validate":
-            pipeline.validate(project, args.path)
+            result = pipeline.validate(project, args.path)
             print(f"valid: {args.path or 'every stored cutoff'}")
+            for note in getattr(result, "notes", ()):
+                print(f"  note: {escape(note)}")
         elif args.command == "simulate":
             written = pipeline.simulate(project, n=args.n, cutoff=args.cutoff, seed=args.seed, out=args.out)
             print(f"simulated data written to {written}")

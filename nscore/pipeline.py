@@ -1184,9 +1184,10 @@ def update(project: Project, src: str | os.PathLike, *, jobs: int | None = None,
 def validate(project: Project, path: str | os.PathLike | None = None) -> list[DataVersion] | Any:
     """Validate one directory of data files (``path``) or every stored cutoff; raise on failure."""
     if path is not None:
-        from nscore import load, versions
+        from nscore import load, study, versions
 
-        cohort = load.load_cohort(Path(path))
+        # as `nscore update` reads it: the delivery's own study.yml, else the project's default
+        cohort = load.load_cohort(Path(path), default_study=study.default_study_path(project.data_path))
         versions.refuse_future_cutoff(cohort)  # as `nscore update` would: validate says what update says
         return cohort
     store = project.data_store()

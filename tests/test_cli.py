@@ -148,3 +148,21 @@ def test_python_dash_m_help():
     assert done.returncode == 0
     for command in ("build", "update", "check", "validate", "simulate", "pdf"):
         assert command in done.stdout
+
+
+def test_validate_lists_unused_columns_and_uses_the_default_study(tmp_path, capsys, small_frames):
+    """A delivery without study.yml is read as the project's default study, as update reads it."""
+    import pandas as pd
+
+    from nscore import cli
+    from nscore.simulate import write_cohort
+
+    delivery = tmp_path / "delivery"
+    write_cohort(small_frames, delivery)
+    (delivery / "study.yml").unlink()
+    adsl = pd.read_csv(delivery / "adsl.csv", dtype=str, keep_default_na=False)
+    adsl.insert(3, "RACE", "X")
+    adsl.to_csv(delivery / "adsl.csv", index=False)
+    assert cli.main(["validate", str(delivery)]) == 0
+    out = capsys.readouterr().out
+    assert "note: adsl.csv: not used: RACE" in out
