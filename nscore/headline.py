@@ -16,20 +16,27 @@ import pandas as pd
 
 from nscore.cohort import AnalysisInputError, _flag
 from nscore.efficacy import Proportion, format_percent, proportion, response_rates
-from nscore.safety import incidence
-from nscore.tables import median_ci_text
+from nscore.safety import SYNDROMES, incidence, syndromes
+from nscore.tables import RATE_YEARS, YEAR_DAYS, median_ci_text
 
-__all__ = ["YEAR_DAYS", "HEADLINE_KEYS", "headline_figures", "compare_cutoffs", "cohort_cutoff"]
+__all__ = ["YEAR_DAYS", "RATE_YEARS", "HEADLINE_KEYS", "STATUSES", "headline_figures", "compare_cutoffs",
+           "cohort_cutoff"]
 
-#: Days per year for 1- and 2-year rates (365.25 and 730.5 days).
-YEAR_DAYS = 365.25
+# YEAR_DAYS (days per year, 365.25) and RATE_YEARS (1 and 2) live in nscore.tables and are
+# re-exported here: the rates below, the results tables and the methods text read the same numbers.
+
+#: What a row's ``status`` says: ``"estimated"`` (a value), ``"not reached"`` (a median the curve
+#: never reached), ``"not estimable"`` (e.g. a rate beyond the follow-up), ``"not evaluable"`` (no
+#: patient evaluable for response: no rate), ``"not collected"`` (the variable or dataset was not
+#: delivered). Only ``"estimated"`` rows have a finite value.
+STATUSES = ("estimated", "not reached", "not estimable", "not evaluable", "not collected")
 
 HEADLINE_KEYS = (
     "n_infused", "n_evaluable", "orr", "cr_cri", "os_median", "pfs_median", "os_1y", "os_2y",
     "pfs_1y", "pfs_2y", "hct_rate", "crs_g3", "icans_g3", "followup_median",
 )
 
-COLUMNS = ["key", "label", "value", "lower", "upper", "display", "unit"]
+COLUMNS = ["key", "label", "value", "lower", "upper", "display", "unit", "status", "k", "n"]
 
 
 def cohort_cutoff(cohort) -> date:
@@ -45,7 +52,23 @@ def _rate_row(key: str, label: str, p: Proportion) -> dict:
             "upper": 100 * p.upper,
             "display": f"{format_percent(p.k, p.n)} ({p.k}/{p.n}; 95% CI "
                        f"{100 * p.lower:.1f}\u2013{100 * p.upper:.1f})",
-            "unit": "%"}
+            "unit": "%", "status": "estimated", "k": p.k, "n": p.n}
+
+
+def _missing_row(key: str, label: str, status: str, display: str, unit: str = "%") -> dict:
+    """A figure with no value: not collected, or no patient to compute it on."""
+    return {"key": key, "label": label, "value": np.nan, "lower": np.nan, "upper": np.nan,
+            "display": display, "unit": unit, "status": status, "k": None, "n": None}
+
+
+def _count_row(key: str, label: str, n: int) -> dict:
+    return {"key": key, "label": label, "value": float(n), "lower": np.nan, "upper": np.nan,
+            "display": str(n), "unit": "patients", "status": "estimated", "k": None, "n": None}
+
+
+def _median_status(median) -> str:
+    m = _raw(median)
+    return "not estimable" if math.isnan(m) else "not reached" if math.isinf(m) else "estimated"
 
 
 def _finite(x) -> float:
@@ -83,13 +106,15 @@ def _km_rows(adtte: pd.DataFrame, paramcd: str, name: str, ci: str) -> list[dict
     lo, hi = _ci_pair(getattr(km, "median_ci_", None))
     rows = [{"key": f"{name.lower()}_median", "label": f"Median {name} (Kaplan-Meier)",
              "value": _finite(km.median_), "lower": _finite(lo), "upper": _finite(hi),
-             "display": median_ci_text(km.median_, lo, hi), "unit": "days"}]
-    at = km.survival_at([YEAR_DAYS, 2 * YEAR_DAYS]).reset_index(drop=True)
-    for i, yr in enumerate((1, 2)):
+             "display": median_ci_text(km.median_, lo, hi), "unit": "days",
+             "status": _median_status(km.median_), "k": None, "n": None}]
+    at = km.survival_at([y * YEAR_DAYS for y in RATE_YEARS]).reset_index(drop=True)
+    for i, yr in enumerate(RATE_YEARS):
         s, l, u = (100 * _finite(at.loc[i, c]) for c in ("survival", "lower", "upper"))
         disp = "not estimable" if math.isnan(s) else f"{s:.1f}% (95% CI {l:.1f}\u2013{u:.1f})"
         rows.append({"key": f"{name.lower()}_{yr}y", "label": f"{yr}-year {name} (Kaplan-Meier)",
-                     "value": s, "lower": l, "upper": u, "display": disp, "unit": "%"})
+                     "value": s, "lower": l, "upper": u, "display": disp, "unit": "%",
+                     "status": "not estimable" if math.isnan(s) else "estimated", "k": None, "n": None})
     return rows
 
 
@@ -121,25 +146,33 @@ def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
     from nscore import survival
 
     adsl = cohort.adsl
-    rows = [
-        {"key": "n_infused", "label": "Patients infused", "value": float(len(adsl)), "lower": np.nan,
-         "upper": np.nan, "display": str(len(adsl)), "unit": "patients"},
-    ]
+    if len(adsl) == 0:
+        raise AnalysisInputError("ADSL has no patients")
     n_eval = int(_flag(adsl["EFFFL"]).sum())
-    rows.append({"key": "n_evaluable", "label": "Patients evaluable for response", "value": float(n_eval),
-                 "lower": np.nan, "upper": np.nan, "display": str(n_eval), "unit": "patients"})
-    rr = response_rates(cohort)
-    rows.append(_rate_row("orr", "Overall response rate (CR/CRi/PR)", rr.orr))
-    rows.append(_rate_row("cr_cri", "CR/CRi rate", rr.cr_cri))
+    rows = [_count_row("n_infused", "Patients infused", len(adsl)),
+            _count_row("n_evaluable", "Patients evaluable for response", n_eval)]
+    if n_eval:
+        rr = response_rates(cohort)
+        rows.append(_rate_row("orr", "Overall response rate (CR/CRi/PR)", rr.orr))
+        rows.append(_rate_row("cr_cri", "CR/CRi rate", rr.cr_cri))
+    else:
+        for key, label in (("orr", "Overall response rate (CR/CRi/PR)"), ("cr_cri", "CR/CRi rate")):
+            rows.append(_missing_row(key, label, "not evaluable", "no patient evaluable for response"))
     os_rows = _km_rows(cohort.adtte, "OS", "OS", ci)
     pfs_rows = _km_rows(cohort.adtte, "PFS", "PFS", ci)
     rows += [os_rows[0], pfs_rows[0], os_rows[1], os_rows[2], pfs_rows[1], pfs_rows[2]]
-    if len(adsl) == 0:
-        raise AnalysisInputError("ADSL has no patients")
-    rows.append(_rate_row("hct_rate", "Allo-HCT after CAR-T (all infused)",
-                          proportion(int(_flag(adsl["HCTFL"]).sum()), len(adsl))))
-    rows.append(_rate_row("crs_g3", "Grade >=3 CRS", incidence(cohort, "CRS").grade_3_plus))
-    rows.append(_rate_row("icans_g3", "Grade >=3 ICANS", incidence(cohort, "ICANS").grade_3_plus))
+    hct_label = "Allo-HCT after infusion (all infused)"
+    if "HCTFL" in adsl.columns:
+        rows.append(_rate_row("hct_rate", hct_label, proportion(int(_flag(adsl["HCTFL"]).sum()), len(adsl))))
+    else:
+        rows.append(_missing_row("hct_rate", hct_label, "not collected", "not collected"))
+    collected = syndromes(cohort)
+    for syndrome in SYNDROMES:
+        key, label = f"{syndrome.lower()}_g3", f"Grade >=3 {syndrome}"
+        if syndrome in collected:
+            rows.append(_rate_row(key, label, incidence(cohort, syndrome).grade_3_plus))
+        else:
+            rows.append(_missing_row(key, label, "not collected", "not collected"))
     fu = survival.median_follow_up(cohort.adtte, "OS")
     if isinstance(fu, dict):
         med, lo, hi = (_raw(fu.get(k)) for k in ("median", "lower", "upper"))
@@ -149,23 +182,29 @@ def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
         med, lo, hi = (_raw(v) for v in fu)
     rows.append({"key": "followup_median", "label": "Median follow-up (reverse Kaplan-Meier)",
                  "value": _finite(med), "lower": _finite(lo), "upper": _finite(hi),
-                 "display": median_ci_text(med, lo, hi), "unit": "days"})
+                 "display": median_ci_text(med, lo, hi), "unit": "days", "status": _median_status(med),
+                 "k": None, "n": None})
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _short(x: float, unit: str) -> str:
+def _short(x: float, unit: str, status: str | None = None) -> str:
     if math.isnan(x):
+        if status and status != "estimated":
+            return status
         return "not reached" if unit == "days" else "not estimable"
     return {"%": f"{x:.1f}%", "days": f"{x:.0f} days"}.get(unit, f"{x:.0f}")
 
 
-def _change_text(diff: float, unit: str, prev: float, last: float) -> str:
+def _change_text(diff: float, unit: str, prev: float, last: float, prev_status: str | None = None,
+                 last_status: str | None = None) -> str:
     """The change between two cutoffs in words: "+3.1 percentage points", "+184 days",
-    "not reached \u2192 612 days" when a figure becomes estimable, "no change"."""
+    "not reached \u2192 612 days" when a figure becomes estimable, "not collected \u2192 10.2%",
+    "no change". ``*_status`` (a headline row's ``status``) names why a value is missing."""
     if math.isnan(prev) or math.isnan(last):
-        if math.isnan(prev) and math.isnan(last):
-            return f"{_short(prev, unit)} at both cutoffs"
-        return f"{_short(prev, unit)} \u2192 {_short(last, unit)}"
+        a, b = _short(prev, unit, prev_status), _short(last, unit, last_status)
+        if math.isnan(prev) and math.isnan(last) and a == b:
+            return f"{a} at both cutoffs"
+        return f"{a} \u2192 {b}"
     if diff == 0:
         return "no change"
     suffix = {"%": " percentage points", "days": " days"}.get(unit, "")
@@ -210,7 +249,8 @@ def compare_cutoffs(cohorts: list, ci: str = "log-log") -> pd.DataFrame:
         prev, last = figs[-2][0], figs[-1][0]
         out["change"] = out[last] - out[prev]
         out["change_display"] = [
-            _change_text(d, u, p, l) for d, u, p, l in zip(out["change"], out["unit"], out[prev], out[last])
+            _change_text(d, u, p, l, ps, ls) for d, u, p, l, ps, ls in
+            zip(out["change"], out["unit"], out[prev], out[last], figs[-2][1]["status"], figs[-1][1]["status"])
         ]
     else:
         out["change"] = np.nan

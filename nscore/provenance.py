@@ -25,9 +25,13 @@ PACKAGES = ("pandas", "lifelines", "altair", "papermill", "jupyter-book", "myst-
 """Distributions whose versions every executed notebook records."""
 
 SIMULATED_SENTENCE = (
-    "The patient-level data in this publication are simulated: they were generated to reproduce "
-    "the published aggregate figures of the pooled cohort and are not the records of real patients."
+    "The patient-level data in this publication are simulated for this data cutoff: they are not the "
+    "records of real patients."
 )
+"""Said in the box when the cutoff's source record (source.json) says ``simulated: true``."""
+
+REAL_SENTENCE = "The patient-level data of this data cutoff are records of real patients, as delivered."
+"""Said instead when it does not: a real cutoff is never called simulated."""
 
 
 def package_versions(names: tuple[str, ...] = PACKAGES) -> dict[str, str]:
@@ -96,15 +100,14 @@ class Provenance:
             "",
             f"**Parameters** {params}" if params else "**Parameters** none",
         ]
-        if self.simulated:
-            lines += ["", SIMULATED_SENTENCE]
+        lines += ["", SIMULATED_SENTENCE if self.simulated else REAL_SENTENCE]
         lines.append(":::")
         return "\n".join(lines)
 
     def html(self) -> str:
         """The same box as plain HTML (for front ends that do not render Markdown)."""
         params = ", ".join(f"{k} = {v!r}" for k, v in sorted(self.parameters.items()))
-        sim = f"<p>{html.escape(SIMULATED_SENTENCE)}</p>" if self.simulated else ""
+        sim = f"<p>{html.escape(SIMULATED_SENTENCE if self.simulated else REAL_SENTENCE)}</p>"
         return (
             '<div class="admonition note nscore-provenance"><p class="admonition-title">'
             "Provenance of this page</p>"
@@ -135,10 +138,19 @@ def current(cohort: Any = None, *, data_dir: str = "data", cutoff: str = "latest
     Under ``nscore build`` this is the context the pipeline recorded (``NSCORE_BUILD``); in an
     interactive session it is computed on the spot from ``cohort`` (``.cutoff``, ``.version``,
     ``.simulated``), the clock and git, with an empty key.
+
+    Whether the data are simulated is always the loaded cohort's own flag when a cohort is given
+    (``cohort.simulated``, read from the source.json of the cutoff the page is built for), so the
+    box cannot call a real cutoff simulated even if the recorded context disagreed.
     """
     raw = os.environ.get(ENV_VAR)
     if raw:
-        return Provenance.from_mapping(json.loads(raw))
+        prov = Provenance.from_mapping(json.loads(raw))
+        if cohort is not None and hasattr(cohort, "simulated"):
+            from dataclasses import replace
+
+            prov = replace(prov, simulated=bool(cohort.simulated))
+        return prov
     return Provenance(
         cutoff=str(getattr(cohort, "cutoff", cutoff)),
         data_version=str(getattr(cohort, "version", "unknown")),

@@ -26,6 +26,8 @@ import pandas as pd
 from nscore.errors import NscoreError
 
 __all__ = [
+    "YEAR_DAYS",
+    "RATE_YEARS",
     "Table",
     "TableError",
     "table",
@@ -34,6 +36,11 @@ __all__ = [
     "ci_text",
     "range_text",
 ]
+
+#: Days per year, for rates "n years after infusion" (one home: headline, results and methods read it).
+YEAR_DAYS = 365.25
+#: The times (years after infusion) at which survival rates are read from the curves.
+RATE_YEARS = (1, 2)
 
 FENCE = "````"  # four backticks: the directive may sit next to ``` code in a page
 _NAME_RULE = re.compile(r"^tbl-[a-z0-9][a-z0-9-]*$")
@@ -170,24 +177,50 @@ def table(frame: pd.DataFrame, name: str, caption: str, notes: str | None = None
 
 
 # -- number formatting for glue (presentation only) ------------------------------------------
+def _missing(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
 def pct(p: float, digits: int = 1) -> str:
-    """``0.8632 -> '86.3%'``; missing -> 'n/a'."""
-    if p is None or (isinstance(p, float) and math.isnan(p)):
-        return "n/a"
+    """``0.8632 -> '86.3%'``; NaN (an estimate that exists in principle but not for these data, e.g.
+    a Kaplan-Meier rate beyond follow-up) -> ``'not estimable'``.
+
+    Raises
+    ------
+    TableError
+        ``p`` is None (nothing was computed: the data were not collected). Say "not collected"
+        where the value would go, never print a placeholder.
+    """
+    if p is None or p is pd.NA:
+        raise TableError("pct: no value (None); a value that was not collected reads 'not collected'")
+    if isinstance(p, float) and math.isnan(p):
+        return "not estimable"
     return f"{100 * p:.{digits}f}%"
 
 
 def ci_text(lower: float, upper: float, digits: int = 1, percent: bool = True, level: int = 95) -> str:
-    """``'95% CI 82.2–89.8'`` for proportions (``percent=True``) or times."""
-    if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in (lower, upper)):
-        lo = "n/a" if lower is None or (isinstance(lower, float) and math.isnan(lower)) else None
-        hi = "not reached" if upper is None or (isinstance(upper, float) and math.isnan(upper)) else None
-        lower_s = lo or (f"{100 * lower:.{digits}f}" if percent else f"{lower:.{digits}f}")
-        upper_s = hi or (f"{100 * upper:.{digits}f}" if percent else f"{upper:.{digits}f}")
-        return f"{level}% CI {lower_s}–{upper_s}"
+    """``'95% CI 82.2–89.8'`` for proportions (``percent=True``) or times.
+
+    A proportion always has both limits: a missing one raises :class:`TableError`. For times
+    (``percent=False``) a limit may be infinite (``inf``: not reached, as :mod:`nscore.survival`
+    returns it) or NaN (not estimable), printed as "NR" and "NE" as :func:`median_ci_text` does;
+    with neither limit finite the interval says nothing and reads ``'95% CI not estimable'``.
+    """
     if percent:
-        return f"{level}% CI {100 * lower:.{digits}f}–{100 * upper:.{digits}f}"
-    return f"{level}% CI {lower:.{digits}f}–{upper:.{digits}f}"
+        if _missing(lower) or _missing(upper):
+            raise TableError(f"ci_text: a proportion's interval needs both limits, got {lower!r}, {upper!r}")
+        return f"{level}% CI {100 * lower:.{digits}f}\u2013{100 * upper:.{digits}f}"
+
+    def f(v):
+        if _missing(v):
+            return "NE"
+        v = float(v)
+        return "NR" if math.isinf(v) else f"{v:.{digits}f}"
+
+    lo, hi = f(lower), f(upper)
+    if lo in ("NE", "NR") and hi in ("NE", "NR"):
+        return f"{level}% CI not estimable" if "NE" in (lo, hi) else f"{level}% CI NR\u2013NR"
+    return f"{level}% CI {lo}\u2013{hi}"
 
 
 def rate_text(k: int, n: int, estimate: float, lower: float, upper: float, digits: int = 1) -> str:
@@ -239,19 +272,30 @@ DATASETS = {
     "adsl": ("ADSL", "Subject level: one row per infused patient", "USUBJID"),
     "adrs": ("ADRS", "Best overall response: one row per efficacy-evaluable patient", "USUBJID, PARAMCD"),
     "adtte": ("ADTTE", "Time to event: one OS and one PFS row per safety patient", "USUBJID, PARAMCD"),
-    "adae": ("ADAE", "CRS and ICANS: one row per patient and syndrome, at the maximum grade",
+    "adae": ("ADAE", "Adverse events: one row per patient and category, at the maximum grade",
              "USUBJID, AECAT"),
 }
 
 
 def dataset_summary(cohort) -> pd.DataFrame:
-    """Dataset, content, key, rows and columns of each ADaM frame of a cohort (sizes only)."""
+    """Dataset, content, key, rows and columns of each ADaM frame the cohort holds (sizes only).
+
+    A dataset that was not collected (``cohort.adae`` is None) has no row: the methods chapter says
+    in words what was not collected. The ADAE content names the categories the study collects.
+    """
     rows = []
+    study = getattr(cohort, "study", None)
     for attr, (name, what, key) in DATASETS.items():
-        frame = getattr(cohort, attr)
+        frame = getattr(cohort, attr, None)
+        if frame is None:
+            continue
+        if attr == "adae" and study is not None and study.adverse_events:
+            from nscore.narrative import join
+
+            what = f"{join(study.adverse_events)}: one row per patient and category, at the maximum grade"
         rows.append({"Dataset": name, "Content": what, "Key": key, "Rows": int(len(frame)),
                      "Variables": int(frame.shape[1])})
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=["Dataset", "Content", "Key", "Rows", "Variables"])
 
 
 def n_distinct(frame: pd.DataFrame, column: str) -> int:
@@ -395,6 +439,16 @@ def _read_experts(path) -> list[dict]:
     return experts
 
 
+def experts_study(path) -> str | None:
+    """The study id (``study:`` in ``data/experts.yml``) whose publication the experts presented."""
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    study = data.get("study")
+    return str(study) if study else None
+
+
 def expert_overview(path) -> pd.DataFrame:
     """One row per expert of ``data/experts.yml``: name, role, first affiliation, first position."""
     rows = []
@@ -405,21 +459,39 @@ def expert_overview(path) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def version_links(cutoffs, current=None) -> "Markdown":
+def _iso(c) -> str:
+    return c.isoformat() if hasattr(c, "isoformat") else str(c)
+
+
+def data_kind(source: Mapping | None) -> str:
+    """'simulated' or 'real' from a cutoff's source record (source.json; absent = not simulated)."""
+    return "simulated" if (source or {}).get("simulated") is True else "real"
+
+
+def version_links(cutoffs, current=None, *, data_dir=None) -> "Markdown":
     """Links to the stable site of every stored cutoff (``../v/<cutoff>/index.html``).
 
     The pipeline publishes each cutoff's site at ``v/<cutoff>/`` and places redirect stubs so that
     this relative link works from the site root (newest cutoff) and from every version's copy.
-    Raw HTML, so Sphinx does not try to resolve the targets as documents.
+    Raw HTML, so Sphinx does not try to resolve the targets as documents. With ``data_dir``, each
+    link says whether that cutoff's data are simulated or real (its stored source.json), so a list
+    holding both kinds says which is which.
     """
     from IPython.display import Markdown
 
     items = []
     for c in cutoffs:
-        iso = c.isoformat() if hasattr(c, "isoformat") else str(c)
-        here = current is not None and iso == (current.isoformat() if hasattr(current, "isoformat") else str(current))
+        iso = _iso(c)
+        here = current is not None and iso == _iso(current)
+        kind = ""
+        if data_dir is not None:
+            from nscore import versions
+
+            manifest = versions.read_manifest(versions.cutoff_dir(data_dir, iso))
+            kind = f" ({data_kind(manifest.get('source'))} data)"
         mark = " (this version)" if here else ""
-        items.append(f'<li><a class="nscore-version-link" href="../v/{iso}/index.html">Data cutoff {iso}</a>{mark}</li>')
+        items.append(f'<li><a class="nscore-version-link" href="../v/{iso}/index.html">Data cutoff {iso}</a>'
+                     f"{kind}{mark}</li>")
     return Markdown('<ul class="nscore-versions">\n' + "\n".join(items) + "\n</ul>\n")
 
 
@@ -430,17 +502,36 @@ def manifest_table(manifest: Mapping) -> pd.DataFrame:
                          for name, v in sorted(files.items())])
 
 
+def origin_text(source: Mapping | None) -> str:
+    """Where one cutoff's data come from, in a few words, from its source record (source.json).
+
+    Simulated: ``"generated by nscore.simulate, seed 20251206"`` (parts not recorded are left out;
+    the kind itself is :func:`data_kind`).
+    Real: the record's own ``origin``/``source``/``description`` text if it has one, else
+    ``"delivered export (no origin recorded)"``. Never "n/a".
+    """
+    src = dict(source or {})
+    if data_kind(src) == "simulated":
+        parts = [f"generated by {src[k]}" if k == "generator" else f"seed {src[k]}"
+                 for k in ("generator", "seed") if src.get(k) is not None and str(src[k]).strip()]
+        return ", ".join(parts) if parts else "generator not recorded"
+    for key in ("origin", "source", "description", "citation", "reference"):
+        value = src.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return "delivered export (no origin recorded)"
+
+
 def versions_table(manifests: list[Mapping]) -> pd.DataFrame:
-    """One row per stored cutoff: data version hash, origin and patient rows (ADSL)."""
+    """One row per stored cutoff: data version hash, simulated or real, origin and patient rows (ADSL)."""
     rows = []
     for m in manifests:
         src = m.get("source") or {}
-        origin = (f"simulated ({src.get('generator', 'generator not recorded')}, seed {src.get('seed', 'n/a')})"
-                  if src.get("simulated") else "sponsor export")
         adsl = (m.get("files") or {}).get("adsl.csv", {})
         rows.append({"Data cutoff": m.get("cutoff", ""), "Data version": m.get("version", ""),
-                     "Origin": origin, "Patients (ADSL rows)": int(adsl.get("rows", 0))})
-    return pd.DataFrame(rows)
+                     "Data": data_kind(src), "Origin": origin_text(src),
+                     "Patients (ADSL rows)": int(adsl.get("rows", 0))})
+    return pd.DataFrame(rows, columns=["Data cutoff", "Data version", "Data", "Origin", "Patients (ADSL rows)"])
 
 
 def packages_table(versions_by_package: Mapping[str, str]) -> pd.DataFrame:
@@ -448,22 +539,21 @@ def packages_table(versions_by_package: Mapping[str, str]) -> pd.DataFrame:
     return pd.DataFrame([{"Package": k, "Version": v} for k, v in versions_by_package.items()])
 
 
-def bundle_link(cutoff) -> "Markdown":
+def bundle_link(cutoff, simulated: bool | None = None) -> "Markdown":
     """Download link of the reviewer bundle of ``cutoff`` (zip of executed notebooks, manifest, lock).
 
     The pipeline writes it to ``v/<cutoff>/_downloads/reviewer-bundle-<cutoff>.zip`` in each
     version's site; the link is relative to a chapter page, so it works at the site root and in
-    every version copy. Raw HTML: Sphinx must not treat the zip as a document.
+    every version copy. Raw HTML: Sphinx must not treat the zip as a document. ``simulated`` (the
+    cutoff's ``cohort.simulated``) adds what kind of data the bundle describes.
     """
     from IPython.display import Markdown
 
-    iso = cutoff.isoformat() if hasattr(cutoff, "isoformat") else str(cutoff)
+    iso = _iso(cutoff)
     name = f"reviewer-bundle-{iso}.zip"
+    kind = "" if simulated is None else (" (simulated data)" if simulated else " (real patient data)")
     return Markdown(f'<p><a class="nscore-bundle-link" href="../_downloads/{name}" download="{name}">'
-                    f"Download the reviewer bundle for data cutoff {iso} ({name})</a></p>\n")
-
-
-YEAR_DAYS = 365.25
+                    f"Download the reviewer bundle for data cutoff {iso}{kind} ({name})</a></p>\n")
 
 
 def median_ci_text(median: float, lower: float, upper: float, unit: str = "days") -> str:
@@ -490,7 +580,7 @@ def survival_text(estimate: float, lower: float, upper: float) -> str:
     return f"{100 * estimate:.1f}% (95% CI {100 * lower:.1f}\u2013{100 * upper:.1f})"
 
 
-def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = (1, 2)) -> pd.DataFrame:
+def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = RATE_YEARS) -> pd.DataFrame:
     """One row per fitted Kaplan-Meier curve: patients, events, median (95% CI), rates at ``years``.
 
     ``curves`` maps a display name to a fitted :class:`nscore.survival.KaplanMeier`.
@@ -541,7 +631,7 @@ def hr_text(hr: float, lower: float, upper: float) -> str:
     return f"{hr:.2f} (95% CI {lower:.2f}\u2013{upper:.2f})"
 
 
-def cif_table(cif, years: tuple[int, ...] = (1, 2), event_label: str = "Relapse or progression",
+def cif_table(cif, years: tuple[int, ...] = RATE_YEARS, event_label: str = "Relapse or progression",
               competing_label: str = "Death without relapse or progression") -> pd.DataFrame:
     """Cumulative incidence of the event and of the competing event at ``years`` (from
     ``survival.cumulative_incidence``), as display text with 95% CIs."""

@@ -201,11 +201,14 @@ def test_data_dependencies_are_declared_for_the_pipeline():
 
 def test_every_page_discloses_simulated_data():
     # the provenance box states it on every page (nscore.provenance.SIMULATED_SENTENCE when the data
-    # are flagged simulated); the landing page says it in its own words as well
+    # are flagged simulated, REAL_SENTENCE otherwise); the landing page says it in its own words as
+    # well, from the cutoff's source record (nscore.prose.front.data_notice), never as fixed text
     from nscore import provenance
 
     assert "simulated" in provenance.SIMULATED_SENTENCE
-    assert "simulated" in _markdown(_nb("index")).lower()
+    assert "simulated" not in provenance.REAL_SENTENCE
+    assert "front.data_notice(cohort)" in "\n".join(c.source for c in _code(_nb("index")))
+    assert "simulated" not in _markdown(_nb("index")).lower()
 
 
 def test_experts_yaml_schema():

@@ -46,7 +46,8 @@ def later(c, cutoff: date = date(2026, 2, 1)):
 def test_headline_tiny():
     h = hl.headline_figures(tiny_cohort()).set_index("key")
     assert tuple(h.index) == hl.HEADLINE_KEYS
-    assert list(h.columns) == ["label", "value", "lower", "upper", "display", "unit"]
+    assert list(h.columns) == ["label", "value", "lower", "upper", "display", "unit", "status", "k", "n"]
+    assert set(h["status"]) <= set(hl.STATUSES)
     assert (h.loc["n_infused", "value"], h.loc["n_evaluable", "value"]) == (8, 7)
     assert h.loc["orr", "value"] == pytest.approx(100 * 5 / 7)
     assert h.loc["crs_g3", "value"] == pytest.approx(37.5)

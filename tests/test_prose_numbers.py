@@ -58,6 +58,10 @@ ALLOWED: list[tuple[str, str]] = [
     (r"\bat least one (?:infusion|NS7CAR infusion)\b", "eligibility definition: at least one infusion"),
     (r"\bthe one consolidation with curative intent\b", "'the one' = the only (background prose)"),
     (r"\bfreezes a cohort at one data cutoff\b", "what any abstract does (general statement)"),
+    # the name of the published CAR-T platform in background's literature review (not the therapy of
+    # the data, which is glued from cohort.study.therapy)
+    (r"\bThe NS7CAR programme began with\b|\bthe Lu Daopei group \(NS7CAR\)",
+     "name of the published platform in background's literature review (a citation, not data)"),
 ]
 
 
