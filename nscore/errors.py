@@ -26,8 +26,10 @@ class DataValidationError(NscoreError):
     SUMMARY_ROWS = 5
     SUMMARY_VALUES = 5
 
-    def __init__(self, failures: pd.DataFrame, message: str | None = None):
+    def __init__(self, failures: pd.DataFrame, message: str | None = None, expected=None):
         self.failures = failures.reindex(columns=self.COLUMNS).reset_index(drop=True)
+        #: (rule, file, column) -> what the rule allows there ("one of M, F"), where it is known
+        self.expected = dict(expected or {})
         n = len(self.failures)
         head = message or f"data validation failed: {n} problem{'s' if n != 1 else ''}"
         super().__init__(head)
@@ -49,8 +51,9 @@ class DataValidationError(NscoreError):
                 "rule": rule, "file": file, "column": column, "failures": len(part),
                 "first rows": _cut(rows, self.SUMMARY_ROWS) or "-",
                 "values": _cut([f"'{v}'" for v in values], self.SUMMARY_VALUES) or "-",
+                "expected": escape(self.expected.get((rule, file, column), "")) or "-",
             })
-        return pd.DataFrame(out, columns=["rule", "file", "column", "failures", "first rows", "values"])
+        return pd.DataFrame(out, columns=["rule", "file", "column", "failures", "first rows", "values", "expected"])
 
     def table(self, limit: int | None = None) -> str:
         """The failure table as text, escaped, at most ``limit`` rows (default ``TABLE_ROWS``)."""

@@ -697,6 +697,18 @@ def _sorted(table: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def _expected(table: pd.DataFrame, study: Study | None) -> dict:
+    """What each failing (rule, file, column) allows, for the summary of the report."""
+    out = {}
+    for rule, file, column in table[["rule", "file", "column"]].drop_duplicates().itertuples(index=False):
+        dataset = str(file).split(".", 1)[0]
+        if dataset in DATASETS and isinstance(column, str):
+            text = schema.expected(dataset, column, rule, study)
+            if text:
+                out[(rule, file, column)] = text
+    return out
+
+
 def load_cohort(directory, default_study=None) -> Cohort:
     """Read, type and validate the datasets in ``directory``; return them as a :class:`Cohort`.
 
@@ -759,7 +771,8 @@ def load_cohort(directory, default_study=None) -> Cohort:
 
     table = _table(failures)
     if len(table):
-        raise DataValidationError(_sorted(table), f"{directory}: data validation failed: {len(table)} problem(s)")
+        raise DataValidationError(_sorted(table), f"{directory}: data validation failed: {len(table)} problem(s)",
+                                  expected=_expected(table, study))
 
     frames = {dataset: _finalise(dataset, typed[dataset]) if dataset in typed else None for dataset in DATASETS}
     files = {path.name: sha256_file(path) for path in paths.values()}

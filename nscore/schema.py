@@ -53,6 +53,7 @@ __all__ = [
     "column_kinds",
     "validation_schema",
     "check_rule_name",
+    "expected",
     "run_cross_rules",
 ]
 
@@ -458,6 +459,30 @@ def validation_schema(dataset: str, columns=None, study=None) -> pa.DataFrameSch
     for check in schema.checks:
         check.ignore_na = False
     return schema
+
+
+def expected(dataset: str, column: str, rule: str, study=None) -> str:
+    """What ``rule`` allows in ``column`` of ``dataset``: the allowed values, pattern or range.
+
+    Why: a failure summary that says "isin" is half an answer; a data manager fixing a delivery
+    needs the controlled terms (from the study definition where the study sets them).
+    """
+    schema = validation_schema(dataset, study=study)
+    if column not in schema.columns:
+        return ""
+    for check in schema.columns[column].checks:
+        if check_rule_name(check.name) != rule:
+            continue
+        stats = check.statistics or {}
+        if "allowed_values" in stats:
+            return "one of " + ", ".join(str(v) for v in stats["allowed_values"])
+        if "pattern" in stats:
+            return f"matches {stats['pattern']}"
+        if {"min_value", "max_value"} <= set(stats):
+            return f"{stats['min_value']} to {stats['max_value']}"
+        if "min_value" in stats:
+            return f"{'>' if rule == 'gt' else '>='} {stats['min_value']}"
+    return ""
 
 
 _BUILTIN_RULES = {

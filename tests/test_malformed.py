@@ -636,3 +636,18 @@ def test_hostile_source_json_is_a_rule_not_a_traceback(valid_dir, text, says):
     failures = failures_of(valid_dir)
     assert list(failures["rule"]) == ["invalid_json"]
     assert says in failures["value"].iloc[0]
+
+
+def test_summary_says_what_each_rule_allows(valid_dir):
+    """The report's summary gives the controlled terms and patterns, from the study definition."""
+    from nscore.errors import DataValidationError
+    from nscore.load import load_cohort
+
+    unknown_diagnosis(valid_dir)
+    unknown_sex(valid_dir)
+    with pytest.raises(DataValidationError) as info:
+        load_cohort(valid_dir)
+    summary = info.value.summary().set_index(["rule", "column"])
+    assert summary.loc[("isin", "DIAG"), "expected"] == "one of T-ALL, T-LBL, MPAL, AML, PTCL"
+    assert summary.loc[("isin", "SEX"), "expected"] == "one of M, F"
+    assert "one of T-ALL" in str(info.value)
