@@ -40,6 +40,7 @@ __all__ = [
     "figure",
     "intro",
     "flow_paragraph",
+    "flow_caption",
     "flow_alt_text",
     "baseline_sentence",
     "baseline_caption",
@@ -174,6 +175,15 @@ def _flow_transplants(flow) -> list[str]:
     out.append("Counting salvage transplants of patients without a remission as well, "
                f"{count(total, 'infused patient')} {_was(total)} transplanted during follow-up.")
     return out
+
+
+def flow_caption(flow) -> str:
+    """First sentence of the flow diagram's caption: where the drawn flow ends."""
+    if flow.n_hct_total is None:
+        end = "CR or CRi (transplants were not collected)"
+    else:
+        end = "consolidative transplantation"
+    return f"Patient flow from infusion to {end}, drawn from the data."
 
 
 def flow_alt_text(flow) -> str:
@@ -448,10 +458,14 @@ def logrank_phrase(result, *, event: str = "death", events: str | None = None) -
     return tables.logrank_text(result.logrank)
 
 
+def _lower_first(text: str) -> str:
+    return text[:1].lower() + text[1:]
+
+
 def prior_hct_label(level) -> str:
     """``"0"`` -> "No prior allo-HCT", ``"1"`` -> "1 prior allo-HCT", ``"2"`` -> "2 prior allo-HCTs"."""
     n = int(float(level))
-    return capitalize(count(n, "prior allo-HCT", zero="no"))
+    return "No prior allo-HCT" if n == 0 else count(n, "prior allo-HCT")
 
 
 def prior_hct_labels(levels) -> dict[str, str]:
@@ -486,7 +500,7 @@ def by_group_paragraph(os_by_diagnosis, os_by_prior_hct, *, diagnosis_names: Map
     else:
         level = next(iter(os_by_prior_hct.curves))
         out.append(f"All patients had the same number of transplants before infusion "
-                   f"({prior_hct_label(level).lower()}), so overall survival is not compared by it.")
+                   f"({_lower_first(prior_hct_label(level))}), so overall survival is not compared by it.")
     if shown:
         out.append("The smaller groups carry wide uncertainty, and the groups were not assigned at "
                    f"random, so {'this comparison is' if len(shown) == 1 else 'these comparisons are'} "
