@@ -189,3 +189,50 @@ def test_headline_survival_matches_r_on_shipped_data(cutoff):
 ])
 def test_change_text_never_prints_signed_zero(diff, unit, text):
     assert hl._change_text(diff, unit, 1.0, 1.0 + diff) == text
+
+
+# ------------------------------------------------- not collected, not evaluable: never 0% or n/a
+def _variant(**changes):
+    c = tiny_cohort()
+    return types.SimpleNamespace(**{**vars(c), **changes})
+
+
+def test_headline_nobody_evaluable_has_no_response_rate():
+    c = tiny_cohort()
+    h = hl.headline_figures(_variant(adsl=c.adsl.assign(EFFFL="N"), adrs=c.adrs.iloc[0:0])).set_index("key")
+    assert h.loc["n_evaluable", "value"] == 0
+    for key in ("orr", "cr_cri"):
+        assert h.loc[key, "status"] == "not evaluable" and math.isnan(h.loc[key, "value"])
+        assert h.loc[key, "display"] == "no patient evaluable for response"
+
+
+def test_headline_adverse_events_and_transplant_not_collected():
+    import dataclasses
+
+    c = tiny_cohort()
+    h = hl.headline_figures(_variant(adae=None, study=dataclasses.replace(c.study, adverse_events=()),
+                                     adsl=c.adsl.drop(columns=["HCTFL", "HCTDT"]))).set_index("key")
+    for key in ("crs_g3", "icans_g3", "hct_rate"):
+        assert (h.loc[key, "status"], h.loc[key, "display"]) == ("not collected", "not collected")
+        assert math.isnan(h.loc[key, "value"])
+    assert not h["display"].str.contains("n/a|nan|0.0%").any()
+    only_crs = hl.headline_figures(_variant(study=dataclasses.replace(c.study, adverse_events=("CRS",)))).set_index("key")
+    assert only_crs.loc["crs_g3", "status"] == "estimated" and only_crs.loc["icans_g3", "status"] == "not collected"
+
+
+def test_headline_statuses_of_survival_rows():
+    h = hl.headline_figures(tiny_cohort()).set_index("key")
+    assert h.loc["os_median", "status"] == "not reached"
+    assert h.loc["os_1y", "status"] == "estimated" and h.loc["os_2y", "status"] == "not estimable"
+    assert h.loc["orr", ["k", "n"]].tolist() == [5, 7]
+
+
+@pytest.mark.parametrize("prev, last, ps, ls, text", [
+    (float("nan"), 10.2, "not collected", "estimated", "not collected \u2192 10.2%"),
+    (10.2, float("nan"), "estimated", "not collected", "10.2% \u2192 not collected"),
+    (float("nan"), float("nan"), "not collected", "not collected", "not collected at both cutoffs"),
+    (float("nan"), float("nan"), "not evaluable", "not collected", "not evaluable \u2192 not collected"),
+    (float("nan"), 50.0, None, None, "not estimable \u2192 50.0%"),
+])
+def test_change_text_names_why_a_value_is_missing(prev, last, ps, ls, text):
+    assert hl._change_text(last - prev, "%", prev, last, ps, ls) == text
