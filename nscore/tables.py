@@ -39,8 +39,9 @@ __all__ = [
 
 #: Days per year, for rates "n years after infusion" (one home: headline, results and methods read it).
 YEAR_DAYS = 365.25
-#: The times (years after infusion) at which survival rates are read from the curves.
-RATE_YEARS = (1, 2)
+#: The times (years after infusion) at which survival rates are read from the curves: the results
+#: chapter's ``survival.REPORT_YEARS``, so landing, methods and results name the same years.
+from nscore.survival import REPORT_YEARS as RATE_YEARS  # noqa: E402
 
 FENCE = "````"  # four backticks: the directive may sit next to ``` code in a page
 _NAME_RULE = re.compile(r"^tbl-[a-z0-9][a-z0-9-]*$")
