@@ -507,7 +507,7 @@ def test_reproduction_counts_and_simulated_only_when_the_data_are():
 
 
 def test_figure_directive_names_the_figure():
-    block = prose.figure("fig_cif", "fig-cif", "Caption.")
+    block = prose.figure("fig_cif", "Caption.", name="fig-cif")
     assert block.splitlines()[0] == "```{glue:figure} fig_cif" and ":name: fig-cif" in block
 
 

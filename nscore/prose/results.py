@@ -75,8 +75,11 @@ NOT_ESTIMABLE = "not estimable"
 BEYOND_FOLLOW_UP = "not estimable (follow-up is shorter)"
 
 
-def figure(key: str, name: str, caption: str) -> str:
-    """The ``{glue:figure}`` directive of a figure the chapter shows only for some data."""
+def figure(key: str, caption: str, *, name: str) -> str:
+    """The ``{glue:figure}`` directive of a figure the chapter shows only for some data.
+
+    ``name`` is keyword-only so that the chapter source reads ``name="fig-..."``, as its tables do.
+    """
     return directive("glue:figure", key, caption, name=name)
 
 
