@@ -166,7 +166,7 @@ def test_every_table_and_figure_is_named_once():
     seen = {}
     for ch in CHAPTERS:
         nb = _nb(ch)
-        found = re.findall(r"name=\"(tbl-[\w-]+)\"", "\n".join(c.source for c in _code(nb)))
+        found = re.findall(r"name=\"((?:tbl|fig)-[\w-]+)\"", "\n".join(c.source for c in _code(nb)))
         found += re.findall(r"^:name:\s*([\w-]+)", _markdown(nb), flags=re.M)
         for n in found:
             assert n not in seen, f"{n} named in {seen.get(n)} and {ch}"

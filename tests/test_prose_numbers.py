@@ -140,7 +140,6 @@ def offenders() -> list[str]:
 # ------------------------------------------------------------------------------ the check itself
 
 
-@pytest.mark.xfail(strict=True, reason="chapters being rewritten for issue 11")
 def test_chapter_prose_has_no_typed_numbers():
     found = offenders()
     assert not found, "typed numbers in chapter prose (glue them, or allow-list with a reason):\n" + \
