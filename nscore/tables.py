@@ -324,9 +324,9 @@ def grade_table(distribution: pd.DataFrame) -> pd.DataFrame:
     """
     d = distribution.copy()
     d["cell"] = [f"{int(n)} ({p:.1f}%)" for n, p in zip(d["n"], d["percent"])]
-    d["Maximum ASTCT grade"] = ["None" if int(g) == 0 else str(int(g)) for g in d["grade"]]
+    d["Maximum ASTCT grade"] = ["No event" if int(g) == 0 else str(int(g)) for g in d["grade"]]
     wide = d.pivot(index="Maximum ASTCT grade", columns="syndrome", values="cell")
-    order = ["None"] + [str(g) for g in range(1, 6)]
+    order = ["No event"] + [str(g) for g in range(1, 6)]
     wide = wide.reindex([o for o in order if o in wide.index])
     wide.columns.name = None
     return wide.reset_index()

@@ -125,7 +125,7 @@ def test_grade_table_pivots_counts_and_percentages():
             n = counts.get(g, 0)
             rows.append({"syndrome": syndrome, "grade": g, "n": n, "percent": 100 * n / 4})
     out = tables.grade_table(pd.DataFrame(rows))
-    assert out["Maximum ASTCT grade"].tolist() == ["None", "1", "2", "3", "4", "5"]
+    assert out["Maximum ASTCT grade"].tolist() == ["No event", "1", "2", "3", "4", "5"]
     assert out.loc[1, "CRS"] == "2 (50.0%)" and out.loc[2, "ICANS"] == "1 (25.0%)"
 
 
