@@ -81,7 +81,7 @@ def test_simulated_only_where_the_data_are(book):
         hits = find(pages, r"(?i)\bsimulated\b")
         assert not hits, report(hits, '"simulated" although no stored cutoff is', book.cohort)
     if book.newest_simulated:
-        assert re.search(r"(?i)\bsimulated\b", pages["index.html"]), \
+        assert re.search(r"(?i)\bsimulated\b", pages["chapters/index.html"]), \
             f"{book.cohort}: the landing page does not say the data are simulated"
 
 
