@@ -73,6 +73,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store the delivery even if it looks like a mistake or another study (no patient "
                         "shared with the previous cutoff, patients missing, cohort size changed by more than "
                         f"{intake.COHORT_CHANGE * 100:.0f}%%, deaths gone); the warnings are recorded with the cutoff")
+    u.add_argument("--no-build", action="store_true",
+                   help="store the cutoff only; build later (`nscore build`, or a plain `jupyter-book build .`, "
+                        "which re-executes the stale chapters)")
 
     sub.add_parser("check", help="fail if committed executed notebooks or data manifests are stale")
 
@@ -100,7 +103,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "build":
             pipeline.build(project, cutoff=args.cutoff, force=args.force, jobs=args.jobs)
         elif args.command == "update":
-            pipeline.update(project, args.path, jobs=args.jobs, accept_warnings=args.accept_warnings)
+            pipeline.update(project, args.path, jobs=args.jobs, accept_warnings=args.accept_warnings,
+                            no_build=args.no_build)
         elif args.command == "check":
             pipeline.check_or_raise(project)
             print("check: executed notebooks and data manifests are current")

@@ -731,6 +731,7 @@ def _jupyter_book_build(project: Project, book: Path, progress: Progress, label:
     progress(f"  site     {label}: jupyter-book build -W -n --keep-going")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(x for x in (str(project.root), env.get("PYTHONPATH", "")) if x)
+    env[STAGED_ENV] = "1"  # notebooks just executed: nscore.render must not check or re-execute them
     args = ["build", str(book), "-W", "-n", "--keep-going"]
     log = book / "jupyter-book.log"  # stdout and stderr together, as a terminal shows them
     returncode = None
@@ -1162,9 +1163,115 @@ def check_or_raise(project: Project) -> None:
         raise StaleOutputError(problems)
 
 
+# --------------------------------------------------------------------------------------------------
+# plain `jupyter-book build .` (issue 16, item 8): nscore.render calls refresh() before Sphinx reads
+# --------------------------------------------------------------------------------------------------
+#: Set by :func:`_jupyter_book_build` for the books it stages from notebooks it has just executed:
+#: the Sphinx extension ``nscore.render`` then neither checks nor re-executes anything.
+STAGED_ENV = "NSCORE_STAGED_BOOK"
+
+
+def refresh(project: Project, *, execute: bool = True, jobs: int | None = None,
+            progress: Progress = print) -> list[ChapterRun]:
+    """Make ``chapters/<name>.ipynb`` current for the newest cutoff, as :func:`build` would, without a site.
+
+    Every chapter is keyed for the newest cutoff (:func:`chapter_key`, :func:`current_key`). A
+    chapter whose committed notebook carries its key is left alone; one whose current notebook is
+    in the cache (``_build/executed/<cutoff>/``) is copied from there; the others are executed with
+    papermill by the build's own machinery (:func:`_run_jobs`: same kernels, parameters, metadata,
+    zygote, staging, lock) and their notebooks moved into ``chapters/`` and the cache only when
+    every one succeeded. With ``execute=False`` nothing is written: any stale chapter (or data
+    manifest problem) raises :class:`StaleOutputError` naming it.
+
+    Returns one :class:`ChapterRun` per chapter ("skipped", "copied" or "executed").
+    """
+    store = project.data_store()
+    manifest_problems = list(store.verify())
+    if manifest_problems:
+        raise StaleOutputError(manifest_problems)
+    available = store.cutoffs()
+    if not available:
+        raise NscoreError(f"no data cutoffs stored under {project.data_path / 'cutoffs'}")
+    newest = available[-1]
+    chapters = project.chapters()
+    for ch in chapters:
+        if not project.source(ch).exists():
+            raise NscoreError(f"chapter source missing: {project.source(ch)} (listed in _toc.yml as {ch.file})")
+    versions = {c: store.load(c) for c in available}
+    data_versions = {c: v.version for c, v in versions.items()}
+    shared = {"code": code_hash(project), "environment": environment_hash(project)}
+
+    runs: list[ChapterRun] = []
+    copies: list[tuple[Chapter, Path]] = []
+    todo: list[_Job] = []
+    stage = project.build_dir / f".stage-{uuid.uuid4().hex[:12]}"
+    for ch in chapters:
+        base, comps = chapter_key(project, ch, newest, data_versions, _shared=shared)
+        candidates = [project.notebook(ch), project.executed(newest, ch)]
+        metas = [recorded(p) for p in candidates]
+        found = next((p for p, m in zip(candidates, metas)
+                      if m is not None and m.get("key") == current_key(comps, m, data_versions)[0]), None)
+        if found == project.notebook(ch):
+            runs.append(ChapterRun(newest, ch.name, "skipped", "unchanged"))
+            continue
+        if found is not None:
+            copies.append((ch, found))
+            runs.append(ChapterRun(newest, ch.name, "copied", f"current notebook in {found.parent}"))
+            continue
+        prev = next((m for m in metas if m and m.get("cutoff") == newest), metas[0])
+        reason = _why_changed(prev, current_key(comps, prev, data_versions)[1])
+        out = stage / "executed" / newest / f"{ch.name}.ipynb"
+        todo.append(_Job(newest, ch, base, comps, reason, out))
+    stale = [r for r in runs if r.action != "skipped"] + [ChapterRun(newest, j.chapter.name, "stale", j.reason) for j in todo]
+    if not execute:
+        if stale:
+            raise StaleOutputError([
+                f"{project.notebook(next(c for c in chapters if c.name == r.chapter)).relative_to(project.root)}: "
+                f"stale for cutoff {newest} ({r.reason})" for r in stale])
+        return runs
+    for ch, src in copies:
+        _atomic_copy(src, project.notebook(ch))
+        progress(f"  copied   {ch.name} [{newest}]: current notebook from {src.parent}")
+    if not todo:
+        return runs
+
+    project.build_dir.mkdir(parents=True, exist_ok=True)
+    forkserver = _start_forkserver(project)
+    context = {
+        "versions": versions,
+        "build_time": provenance.utc_now(),
+        "commit": provenance.code_commit(project.root),
+        "packages": provenance.package_versions(),
+        "forkserver": forkserver,
+    }
+    try:
+        with _build_lock(project):
+            stage.mkdir()
+            for j in todo:
+                j.out.parent.mkdir(parents=True, exist_ok=True)
+            n_workers = max(1, min(jobs or os.cpu_count() or 1, len(todo)))
+            progress(f"executing {len(todo)} stale chapter(s) for cutoff {newest} with {n_workers} kernel(s)")
+            try:
+                seconds = _run_jobs(project, todo, n_workers, context, progress, stage)
+            except (ChapterExecutionError, BuildError):
+                _cache_executed([j for j in todo if j.seconds is not None], project)
+                raise
+            _cache_executed(todo, project)
+            for j in todo:
+                _atomic_copy(j.out, project.notebook(j.chapter))
+    finally:
+        if forkserver is not None:
+            forkserver.close()
+        shutil.rmtree(stage, ignore_errors=True)
+    return runs + [ChapterRun(newest, j.chapter.name, "executed", j.reason, seconds.get((newest, j.chapter.name), 0.0))
+                   for j in todo]
+
+
 def update(project: Project, src: str | os.PathLike, *, jobs: int | None = None, progress: Progress = print,
-           accept_warnings: bool = False) -> BuildReport:
+           accept_warnings: bool = False, no_build: bool = False) -> BuildReport | None:
     """Validate and store a new cutoff from ``src``, then rebuild and republish.
+
+    ``no_build``: store only (returns None); chapters and site stay as they were, now stale.
 
     A validation failure raises DataValidationError, and intake warnings (``nscore.intake``: no
     shared patient, patients missing, cohort size, deaths gone) raise IntakeWarningError unless
@@ -1178,6 +1285,9 @@ def update(project: Project, src: str | os.PathLike, *, jobs: int | None = None,
     progress(f"stored data cutoff {stored}")
     for w in (store.intake(stored) if hasattr(store, "intake") else []):
         progress(f"  accepted intake warning: {w.get('message', w.get('code'))}")
+    if no_build:
+        progress("not built (--no-build): run `nscore build`, or a plain `jupyter-book build .`")
+        return None
     return build(project, cutoff="latest", jobs=jobs, progress=progress)
 
 

@@ -199,9 +199,158 @@ def test_site_images_leave_other_data_uris_alone(tmp_path):
 
 def test_extension_moves_images_out_of_every_page():
     """``setup`` connects the image hook to every HTML page (and keeps the script dedupe)."""
-    connected = []
-    app = type("App", (), {"connect": lambda self, event, fn, priority=500: connected.append((event, fn))})()
+    connected, config_values = [], []
+    app = type("App", (), {
+        "connect": lambda self, event, fn, priority=500: connected.append((event, fn)),
+        "add_config_value": lambda self, name, default, rebuild, types=(): config_values.append((name, default)),
+    })()
     meta = render.setup(app)
     assert ("html-page-context", render._chart_images_to_files) in connected
     assert ("html-page-context", render._dedupe_scripts) in connected
+    assert ("config-inited", render._refresh_chapters) in connected
+    assert ("config-inited", render._switch_off_thebe) in connected
+    assert (render.STALE_CONFIG, "execute") in config_values
     assert meta["parallel_write_safe"] is True
+
+
+# --------------------------------------------------------------------------- no CDN, plain builds
+
+
+def _sphinx_build(src: Path, out: Path, extensions: list[str], **overrides):
+    """An in-process Sphinx HTML build of ``src`` (a few seconds); returns the app."""
+    from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace
+
+    with docutils_namespace():
+        app = Sphinx(str(src), str(src), str(out), str(out / ".doctrees"), "html", status=None, warning=None,
+                     freshenv=True, confoverrides={"extensions": extensions, **overrides})
+        app.build()
+    return app
+
+
+def test_sphinx_thebe_writes_nothing_into_the_site(tmp_path):
+    """jupyter-book always loads sphinx-thebe, which wrote its unpkg URL
+    (``const THEBE_JS_URL = "https://unpkg.com/thebe@..."``), its loader script, its stylesheet and
+    a Binder configuration into every page; with nscore.render none of it reaches the site."""
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text("project = 'x'\n")
+    (src / "index.rst").write_text("Title\n=====\n\nSome text.\n\n.. code-block:: python\n\n   print(1)\n")
+    # without nscore.render: what every page carried
+    _sphinx_build(src, tmp_path / "before", ["sphinx_thebe"])
+    before = (tmp_path / "before" / "index.html").read_text()
+    assert "unpkg.com" in before and "x-thebe-config" in before  # the check below can see it
+    _sphinx_build(src, tmp_path / "after", ["sphinx_thebe", "nscore.render"])
+    after = (tmp_path / "after" / "index.html").read_text()
+    for marker in ("unpkg", "THEBE_JS_URL", "thebe", "binder"):
+        assert marker not in after, marker
+    assert "Some text." in after
+    assert not list((tmp_path / "after").rglob("*thebe*"))
+
+
+def test_external_script_or_stylesheet_is_a_build_warning(tmp_path):
+    """A script or stylesheet from another host (configuration, an extension) warns, so the
+    pipeline's ``jupyter-book build -W`` fails instead of publishing it."""
+    import io
+
+    from sphinx.application import Sphinx
+    from sphinx.util.docutils import docutils_namespace
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "conf.py").write_text("project = 'x'\nhtml_js_files = ['https://cdn.example.org/x.js']\n")
+    (src / "index.rst").write_text("Title\n=====\n\nText.\n")
+    warnings = io.StringIO()
+    with docutils_namespace():
+        app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "out" / ".doctrees"), "html",
+                     status=None, warning=warnings, freshenv=True, confoverrides={"extensions": ["nscore.render"]})
+        app.build()
+    assert "external script/stylesheet" in warnings.getvalue() and "cdn.example.org" in warnings.getvalue()
+
+
+def _project_dir(root: Path) -> Path:
+    for d in ("chapters/src", "data/cutoffs"):
+        (root / d).mkdir(parents=True)
+    (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/index\n")
+    return root
+
+
+def _hook_app(root: Path, mode: str | None = None):
+    config = type("Config", (), {render.STALE_CONFIG: mode})()
+    return type("App", (), {"srcdir": str(root)})(), config
+
+
+def test_stale_mode_from_config_or_environment(monkeypatch):
+    monkeypatch.delenv(render.STALE_ENV, raising=False)
+    config = type("Config", (), {render.STALE_CONFIG: "execute"})()
+    assert render.stale_mode(config) == "execute"
+    config = type("Config", (), {render.STALE_CONFIG: "fail"})()
+    assert render.stale_mode(config) == "fail"
+    monkeypatch.setenv(render.STALE_ENV, "execute")  # the environment wins over _config.yml
+    assert render.stale_mode(config) == "execute"
+    monkeypatch.setenv(render.STALE_ENV, "FAIL")
+    assert render.stale_mode(type("Config", (), {})()) == "fail"
+    monkeypatch.setenv(render.STALE_ENV, "skip")  # never a silent way out
+    from sphinx.errors import SphinxError
+
+    with pytest.raises(SphinxError, match="execute, fail"):
+        render.stale_mode(config)
+
+
+def test_plain_build_hook_executes_or_fails_naming_the_stale_chapters(tmp_path, monkeypatch):
+    """The hook hands the project to ``pipeline.refresh`` (execute, or check only) and turns its
+    list of stale chapters into a build error; the real behaviour is tests/test_plain_build.py."""
+    from sphinx.errors import SphinxError
+
+    from nscore import pipeline
+    from nscore.errors import StaleOutputError
+
+    root = _project_dir(tmp_path / "book")
+    calls = []
+
+    def refresh(project, *, execute=True, jobs=None, progress=print):
+        calls.append((project.root, execute))
+        if not execute:
+            raise StaleOutputError(["chapters/results.ipynb: stale for cutoff 2026-06-01 (changed: data)"])
+        return [pipeline.ChapterRun("2026-06-01", "results", "executed", "changed: data", 1.0)]
+
+    monkeypatch.setattr(pipeline, "refresh", refresh)
+    monkeypatch.delenv(pipeline.STAGED_ENV, raising=False)
+    monkeypatch.delenv(render.STALE_ENV, raising=False)
+    render._refresh_chapters(*_hook_app(root, "execute"))
+    assert calls == [(root.resolve(), True)]
+    with pytest.raises(SphinxError) as err:
+        render._refresh_chapters(*_hook_app(root, "fail"))
+    assert "chapters/results.ipynb" in str(err.value) and "stale" in str(err.value)
+    assert calls[-1] == (root.resolve(), False)
+
+    # the pipeline's own site builds (staged notebooks it has just executed) are left alone
+    calls.clear()
+    monkeypatch.setenv(pipeline.STAGED_ENV, "1")
+    render._refresh_chapters(*_hook_app(root, "fail"))
+    monkeypatch.delenv(pipeline.STAGED_ENV)
+    # and so is a book that is not a project (no chapter sources or data store)
+    render._refresh_chapters(*_hook_app(_project_dir(tmp_path / "x") / "chapters", "fail"))
+    assert calls == []
+
+
+def test_pipeline_site_builds_are_marked_staged(tmp_path, monkeypatch):
+    """``nscore build`` runs jupyter-book on notebooks it has just executed: it marks those builds
+    (``NSCORE_STAGED_BOOK``) so that nscore.render does not check or re-execute them again."""
+    import subprocess
+
+    from nscore import pipeline
+
+    seen = {}
+
+    def run(cmd, stdout=None, stderr=None, cwd=None, env=None):
+        seen.update(env)
+        (Path(cwd) / "_build" / "html").mkdir(parents=True)
+        (Path(cwd) / "_build" / "html" / "index.html").write_text("<html></html>")
+        return subprocess.CompletedProcess(cmd, 0)
+
+    monkeypatch.setattr(pipeline.subprocess, "run", run)
+    book = tmp_path / "book"
+    book.mkdir()
+    pipeline._jupyter_book_build(pipeline.Project(tmp_path), book, lambda m: None, "test", None)
+    assert seen.get(pipeline.STAGED_ENV) == "1"

@@ -194,3 +194,128 @@ def test_charts_use_the_documented_palette(site):
                 problems.append(f"{page.relative_to(directory)}: colours outside the palette {off}")
     assert seen, f"no chart image found ({origin})"
     assert not problems, f"({origin})\n" + "\n".join(problems)
+
+
+# --------------------------------------------------------------------------- no CDN (issue 16, item 9)
+
+#: A URL that leaves the site: ``http(s)://host`` or protocol-relative ``//host``.
+_EXTERNAL = re.compile(r"^\s*(?:[a-z][a-z0-9+.-]*:)?//", re.I)
+#: ``<link rel=...>`` values that make the browser fetch (or connect to) the address.
+_RESOURCE_RELS = {"stylesheet", "preload", "modulepreload", "prefetch", "preconnect", "dns-prefetch",
+                  "icon", "shortcut", "apple-touch-icon", "mask-icon", "manifest"}
+#: An address inside CSS (``@import "..."``, ``url(...)``) that leaves the site.
+_CSS_EXTERNAL = re.compile(r"""(?:@import\s+(?:url\(\s*)?|url\(\s*)["']?\s*((?:[a-z][a-z0-9+.-]*:)?//[^"')\s]+)""", re.I)
+#: A URL inside inline JavaScript (configuration such as sphinx-thebe's ``THEBE_JS_URL``).
+_JS_URL = re.compile(r"""https?://[^\s"'`<>]+|["'`]//[a-z0-9-]+(?:\.[a-z0-9-]+)+[/"'`]""", re.I)
+#: Host names of public CDNs and hosted services a page must never name.
+_CDN = re.compile(r"unpkg\.com|jsdelivr\.(?:net|com)|cdnjs|googleapis\.com|gstatic\.com|"
+                  r"mybinder\.org|binder-examples|code\.jquery\.com|(?:use|kit|ka-f)\.fontawesome\.com|bootstrapcdn", re.I)
+#: The one exception in the whole site: MathJax's vendored speech engine names its mathmaps CDN as
+#: a built-in fallback (MathJax points it at its own directory; es5/sre/ is not shipped, so
+#: turning speech on fails locally; see _static/vendor/README.md). Only in these files.
+_MATHJAX_SRE = re.compile(r"https://cdn\.jsdelivr\.net/npm/(?:speech-rule-engine|sre-mathmaps-ie|wicked-good-xpath)@")
+
+
+def _strip_css_comments(css: str) -> str:
+    return re.sub(r"/\*.*?\*/", "", css, flags=re.S)
+
+
+def external_references(page: Path, site: Path) -> list[str]:
+    """Every address in ``page`` (and in the local stylesheets it links) that the browser would
+    fetch from outside the site: scripts, stylesheets, fonts, images, frames, inline JS config."""
+    from bs4 import BeautifulSoup
+
+    text = page.read_text(encoding="utf-8", errors="replace")
+    soup = BeautifulSoup(text, "html.parser")
+    found: list[str] = []
+    for tag in soup.find_all("script"):
+        if tag.get("src"):
+            if _EXTERNAL.match(tag["src"]):
+                found.append(f"<script src={tag['src']}>")
+        elif (tag.get("type") or "").lower() != "application/ld+json":
+            found += [f"inline script names {m.group(0)[:80]}" for m in _JS_URL.finditer(tag.string or "")]
+    for tag in soup.find_all("link"):
+        rels = {r.lower() for r in (tag.get("rel") or [])}
+        if rels & _RESOURCE_RELS and _EXTERNAL.match(tag.get("href") or ""):
+            found.append(f"<link rel={' '.join(sorted(rels))} href={tag['href']}>")
+    for tag in soup.find_all(["img", "iframe", "source", "audio", "video", "embed", "track", "object", "input"]):
+        for attr in ("src", "data", "poster"):
+            if _EXTERNAL.match(tag.get(attr) or ""):
+                found.append(f"<{tag.name} {attr}={tag[attr]}>")
+        for candidate in (tag.get("srcset") or "").split(","):
+            if _EXTERNAL.match(candidate):
+                found.append(f"<{tag.name} srcset={candidate.strip()}>")
+    styles = [t.string or "" for t in soup.find_all("style")] + [t["style"] for t in soup.find_all(style=True)]
+    for css in styles:
+        found += [f"style loads {m.group(1)}" for m in _CSS_EXTERNAL.finditer(_strip_css_comments(css))]
+    for tag in soup.find_all("link", href=True):
+        if "stylesheet" not in (tag.get("rel") or []) or _EXTERNAL.match(tag["href"]):
+            continue
+        css_file = (page.parent / tag["href"].split("?")[0].split("#")[0]).resolve()
+        if css_file.is_file() and css_file.is_relative_to(site.resolve()):
+            css = _strip_css_comments(css_file.read_text(encoding="utf-8", errors="replace"))
+            found += [f"{css_file.name} loads {m.group(1)}" for m in _CSS_EXTERNAL.finditer(css)]
+    without_data = re.sub(r"data:[a-z0-9.+/-]+(?:;[a-z0-9=.-]+)*;base64,[A-Za-z0-9+/=]+", "data:...", text, flags=re.I)
+    for marker in ("THEBE_JS_URL", "x-thebe-config"):
+        if marker in without_data:
+            found.append(f"sphinx-thebe configuration ({marker})")
+    # hrefs of ordinary links (a DOI, a registry) are text a reader may follow, not a load
+    for tag in soup.find_all("a", href=True):
+        without_data = without_data.replace(tag["href"], "")
+    found += [f"CDN address {m.group(0)}" for m in _CDN.finditer(without_data)]
+    return sorted(set(found))
+
+
+def test_no_page_references_an_external_script_stylesheet_font_or_config(site):
+    """No CDN address anywhere: no page loads a script, stylesheet, font, image or frame from
+    another host or names one in its JavaScript configuration (sphinx-thebe wrote
+    ``const THEBE_JS_URL = "https://unpkg.com/thebe@0.8.2/lib/index.js"`` into every page), and
+    no file of the site (scripts, styles, pages) names a CDN, except MathJax's built-in speech
+    engine fallback (``_MATHJAX_SRE``), never requested."""
+    directory, origin = site
+    pages = [p for p in sitecheck.site_pages(directory) if not sitecheck.is_redirect_stub(p)]
+    assert pages, origin
+    _fail_if({p.relative_to(directory).as_posix(): external_references(p, directory) for p in pages},
+             "external addresses in pages", origin)
+    problems = {}
+    for path in sorted(directory.rglob("*")):
+        if path.suffix not in (".js", ".css", ".html", ".json", ".txt") or not path.is_file():
+            continue
+        text = path.read_text(encoding="utf-8", errors="replace")
+        if path.suffix == ".html":
+            text = re.sub(r'href="[^"]*"', "", text)  # ordinary links are not loads
+        text = _MATHJAX_SRE.sub("", text)
+        hits = sorted({m.group(0) for m in _CDN.finditer(text)})
+        if hits:
+            problems[path.relative_to(directory).as_posix()] = hits
+    _fail_if(problems, "CDN addresses in files of the site", origin)
+    assert not list(directory.rglob("sphinx-thebe*")), "sphinx-thebe's files are still copied into the site"
+
+
+def test_external_reference_check_catches_each_kind(tmp_path):
+    """The checker itself, on a page with one of each kind of external reference."""
+    site = tmp_path / "site"
+    (site / "_static").mkdir(parents=True)
+    (site / "_static" / "local.css").write_text(
+        "/* https://example.org in a comment is fine */ @font-face { src: url(https://fonts.gstatic.com/x.woff2); }")
+    page = site / "index.html"
+    page.write_text(
+        '<html><head><script src="https://cdn.jsdelivr.net/npm/vega@5"></script>'
+        '<script src="_static/ok.js"></script>'
+        '<script>const THEBE_JS_URL = "https://unpkg.com/thebe@0.8.2/lib/index.js"</script>'
+        '<link rel="stylesheet" href="//fonts.googleapis.com/css?family=Lato">'
+        '<link rel="stylesheet" href="_static/local.css">'
+        '<style>@import url("https://example.org/a.css");</style></head>'
+        '<body><img src="https://example.org/a.png" alt="a"><a href="https://doi.org/10.1/x">doi</a>'
+        '<img src="data:image/png;base64,aHR0cHM6Ly91bnBrZy5jb20=" alt="b"></body></html>'
+    )
+    found = "\n".join(external_references(page, site))
+    for expected in ("<script src=https://cdn.jsdelivr.net", "inline script names https://unpkg.com/thebe",
+                     "<link rel=stylesheet href=//fonts.googleapis.com", "local.css loads https://fonts.gstatic.com",
+                     "style loads https://example.org/a.css", "<img src=https://example.org/a.png>",
+                     "sphinx-thebe configuration (THEBE_JS_URL)", "CDN address unpkg.com"):
+        assert expected in found, (expected, found)
+    assert "doi.org" not in found and "_static/ok.js" not in found and "in a comment" not in found
+    (site / "clean.html").write_text('<html><head><script src="_static/ok.js"></script></head>'
+                                     '<body><a href="https://doi.org/10.1/x">doi</a></body></html>')
+    assert external_references(site / "clean.html", site) == []
