@@ -26,6 +26,20 @@ def _date(s: str) -> str:
         raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD (or 'latest'): {s!r}") from None
 
 
+def _day(s: str) -> str:
+    """A stored cutoff named explicitly (withdraw): YYYY-MM-DD, never 'latest'."""
+    try:
+        return dt.date.fromisoformat(s).isoformat()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date YYYY-MM-DD: {s!r}") from None
+
+
+def _reason(s: str) -> str:
+    if not s.strip():
+        raise argparse.ArgumentTypeError("the reason must not be empty")
+    return s
+
+
 def _positive(s: str) -> int:
     try:
         n = int(s)
@@ -77,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="store the cutoff only; build later (`nscore build`, or a plain `jupyter-book build .`, "
                         "which re-executes the stale chapters)")
 
+    w = sub.add_parser("withdraw", help="withdraw a stored cutoff from the published versions (files kept)")
+    w.add_argument("cutoff", type=_day, help="the stored cutoff, YYYY-MM-DD")
+    w.add_argument("--reason", type=_reason, required=True,
+                   help="why (recorded in data/history.json and shown on the What changed page)")
+
     sub.add_parser("check", help="fail if committed executed notebooks or data manifests are stale")
 
     v = sub.add_parser("validate", help="validate one data directory, or every stored cutoff")
@@ -105,6 +124,8 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "update":
             pipeline.update(project, args.path, jobs=args.jobs, accept_warnings=args.accept_warnings,
                             no_build=args.no_build)
+        elif args.command == "withdraw":
+            pipeline.withdraw(project, args.cutoff, args.reason)
         elif args.command == "check":
             pipeline.check_or_raise(project)
             print("check: executed notebooks and data manifests are current")

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -1269,26 +1270,127 @@ def refresh(project: Project, *, execute: bool = True, jobs: int | None = None,
 
 def update(project: Project, src: str | os.PathLike, *, jobs: int | None = None, progress: Progress = print,
            accept_warnings: bool = False, no_build: bool = False) -> BuildReport | None:
-    """Validate and store a new cutoff from ``src``, then rebuild and republish.
+    """Validate a new cutoff from ``src``, execute the book on it in staging, then store it and republish.
 
     ``no_build``: store only (returns None); chapters and site stay as they were, now stale.
 
     A validation failure raises DataValidationError, and intake warnings (``nscore.intake``: no
     shared patient, patients missing, cohort size, deaths gone) raise IntakeWarningError unless
     ``accept_warnings``, before anything is written: data, notebooks and site stay byte-identical.
-    If the build then fails, the new cutoff stays stored (it is valid) and the previous notebooks
-    and site stay published; rerun ``nscore build``.
+
+    A valid delivery is stored only once the book builds on it (issue 14): the delivery is first
+    stored in a staged copy of the project (:func:`_staged_copy`: ``_build/.update-*/``, holding
+    the book, the code and the stored cutoffs as hard links) and the whole book is built there,
+    every chapter of every cutoff and every version's site (``jupyter-book -W``). If a chapter
+    raises or the site build fails, the error is raised (ChapterExecutionError or BuildError,
+    the failing chapter's notebook kept in ``_build/failed/<cutoff>/``) and nothing else changes:
+    data, notebooks and site stay byte-identical. Only then is the delivery stored for real (the
+    same validation and intake checks again) and the project built; the chapters executed in
+    staging carry the same keys (same sources, code, data and parameters), so that build takes
+    them from the cache instead of executing them twice. The report's chapter runs are the
+    staged build's (what was executed and why), its sites the final build's.
     """
     store = project.data_store()
-    # a store without intake checks (the tests' toy) is called as before unless warnings are accepted
-    stored = store.store(Path(src), accept_warnings=True) if accept_warnings else store.store(Path(src))
+
+    def put(target_store) -> str:
+        # a store without intake checks (the tests' toy) is called as before unless warnings are accepted
+        return target_store.store(Path(src), accept_warnings=True) if accept_warnings else target_store.store(Path(src))
+
+    staged = None if no_build else _build_staged_update(project, put, jobs=jobs, progress=progress)
+    stored = put(store)
     progress(f"stored data cutoff {stored}")
     for w in (store.intake(stored) if hasattr(store, "intake") else []):
         progress(f"  accepted intake warning: {w.get('message', w.get('code'))}")
     if no_build:
         progress("not built (--no-build): run `nscore build`, or a plain `jupyter-book build .`")
         return None
-    return build(project, cutoff="latest", jobs=jobs, progress=progress)
+    report = build(project, cutoff="latest", jobs=jobs, progress=progress)
+    # the chapter runs are the staged build's (what executed and why); the sites are this build's
+    return dataclasses.replace(report, runs=staged.runs, seconds=staged.seconds + report.seconds)
+
+
+#: What a staged copy of the project holds besides ``data/`` (copied; the data's cutoffs are linked).
+_STAGED_ITEMS = ("nscore", "pyproject.toml")
+
+
+def _staged_copy(project: Project, into: Path) -> Project:
+    """A copy of ``project`` in ``into`` that builds exactly as the project would (same chapter keys).
+
+    Copied: the book files, ``chapters/`` (sources and committed notebooks), ``nscore/``, the
+    requirements and ``data/`` (its stored cutoffs and withdrawn ones as hard links, else copies);
+    the caches ``_build/executed``, ``_build/cache`` and the published ``_build/html`` as hard links,
+    so unchanged chapters and sites are reused and nothing published is written (the pipeline
+    replaces files, never writes into them). Keys use paths relative to the root, so they match.
+    """
+    into.mkdir(parents=True)
+    for name in (*BOOK_FILES, *BOOK_DIRS, "chapters", *_STAGED_ITEMS,
+                 *(p.name for p in project.requirements), project.data_dir):
+        src = project.root / name
+        if src.is_dir():
+            _copytree(src, into / name) if name == project.data_dir else shutil.copytree(
+                src, into / name, ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+        elif src.is_file():
+            shutil.copy2(src, into / name)
+    for cache in ("executed", "cache", "html"):
+        if (project.build_dir / cache).is_dir():
+            _copytree(project.build_dir / cache, into / "_build" / cache)
+    store = project.store
+    if store is not None:  # a custom store (the tests' toy): the same kind, on the staged data
+        store = type(store)(into / project.data_dir)
+    return Project(into, data_dir=project.data_dir, store=store)
+
+
+def _build_staged_update(project: Project, put: Callable[[Any], str], *, jobs: int | None,
+                         progress: Progress) -> BuildReport:
+    """Store the delivery (``put``) in a staged copy of the project and build the whole book there.
+
+    Raises what storing or building raises; the project itself is not written, except the failed
+    chapter's notebook (``_build/failed/``, for inspection) and, on success, the executed notebooks
+    added to the cache ``_build/executed/`` (so the real build that follows reuses them).
+    """
+    project.build_dir.mkdir(parents=True, exist_ok=True)
+    staging = project.build_dir / f".update-{uuid.uuid4().hex[:12]}"
+    try:
+        staged = _staged_copy(project, staging)
+        cutoff = put(staged.data_store())
+        progress(f"building the book on data cutoff {cutoff} in staging (stored only if it builds)")
+        try:
+            report = build(staged, cutoff="latest", jobs=jobs, progress=progress)
+        except (ChapterExecutionError, BuildError):
+            if staged.failed_dir.is_dir():
+                for nb in staged.failed_dir.rglob("*.ipynb"):
+                    dest = project.failed_dir / nb.relative_to(staged.failed_dir)
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(nb, dest)
+            progress(f"data cutoff {cutoff} NOT stored: the book does not build on it; data, notebooks "
+                     "and site are unchanged")
+            raise
+        for nb in sorted(staged.executed_dir.rglob("*.ipynb")):
+            dest = project.executed_dir / nb.relative_to(staged.executed_dir)
+            if not dest.exists() or not dest.samefile(nb):
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                _atomic_copy(nb, dest)
+        return report
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def withdraw(project: Project, cutoff: str, reason: str, *, progress: Progress = print) -> Path:
+    """Withdraw a stored cutoff (:func:`nscore.history.withdraw`) under the build lock; return where it went.
+
+    The files move to ``data/withdrawn/<cutoff>/`` with a ``withdrawal.json``, and the event is
+    appended to ``data/history.json``. Nothing is rebuilt here: the next ``nscore build`` publishes
+    the site without that version and re-executes every chapter that read it.
+    """
+    from nscore import history
+
+    project.build_dir.mkdir(parents=True, exist_ok=True)
+    with _build_lock(project):
+        moved = history.withdraw(project.data_path, cutoff, reason)
+    progress(f"withdrew data cutoff {cutoff}: its files are in {moved}; recorded in "
+             f"{project.data_path / history.HISTORY_FILE}")
+    progress("run `nscore build` to publish the site without it")
+    return moved
 
 
 def validate(project: Project, path: str | os.PathLike | None = None) -> list[DataVersion] | Any:

@@ -358,3 +358,55 @@ def test_front_matter_is_what_jupytext_reads(tmp_path):
     (tmp_path / "open.md").write_text("---\nnscore:\n  data: all\n# never closed\n")
     with pytest.raises(pipeline.NscoreError, match="never closed"):
         pipeline._front_matter(tmp_path / "open.md")
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 14: a delivery is stored only once the book builds on it
+# --------------------------------------------------------------------------------------------------
+def _fail_on_group(toy: Path, group: str) -> None:
+    """Make the toy's second chapter raise on data holding ``group`` (a valid delivery it cannot handle)."""
+    src = toy / "chapters" / "src" / "second.md"
+    src.write_text(src.read_text() + (
+        "\n```{code-cell} ipython3\n"
+        f"if any(r['group'] == {group!r} for r in rows):\n"
+        "    raise ValueError('the analysis cannot handle this delivery')\n"
+        "```\n"))
+
+
+def test_update_that_a_chapter_cannot_handle_is_not_stored(toy, tmp_path):
+    _fail_on_group(toy, "Z")
+    pipeline.build(make_project(toy), progress=lambda m: None)  # the edited chapter, on the old data
+    new = tmp_path / "incoming"
+    new.mkdir()
+    (new / "counts.csv").write_text("group,n\nA,5\nZ,1\n")  # valid data
+    (new / "cutoff.txt").write_text("2025-06-01\n")
+    before = tree_digest(toy / "data", toy / "chapters", toy / "_build" / "html")
+    messages: list[str] = []
+    with pytest.raises(ChapterExecutionError) as info:
+        pipeline.update(make_project(toy), new, progress=messages.append)
+    assert info.value.chapter == "second" and "cannot handle this delivery" in str(info.value)
+    assert any("NOT stored" in m for m in messages)
+    assert tree_digest(toy / "data", toy / "chapters", toy / "_build" / "html") == before
+    assert not (toy / "data" / "cutoffs" / "2025-06-01").exists()
+    assert (toy / "_build" / "failed" / "2025-06-01" / "second.ipynb").is_file()  # kept for inspection
+    assert not list((toy / "_build").glob(".update-*")), "staging left behind"
+    assert not (toy / "_build" / "executed" / "2025-06-01").exists()
+    # the store still builds: nothing was left half-stored
+    assert pipeline.build(make_project(toy), progress=lambda m: None).executed == []
+
+
+def test_update_executes_each_chapter_once_staged_then_reused(toy, tmp_path):
+    new = tmp_path / "incoming"
+    new.mkdir()
+    (new / "counts.csv").write_text("group,n\nA,2\n")
+    (new / "cutoff.txt").write_text("2025-06-01\n")
+    messages: list[str] = []
+    report = pipeline.update(make_project(toy), new, progress=messages.append)
+    # executed once, in staging: the real build found the same keys in the cache
+    assert sorted(report.executed) == [("2025-06-01", "index"), ("2025-06-01", "second")]
+    assert sum("finished" in m and "[2025-06-01]" in m for m in messages) == 2
+    assert any("skipped  index [2025-06-01]" in m for m in messages)
+    assert (toy / "data" / "cutoffs" / "2025-06-01" / "manifest.json").is_file()
+    assert "2025-06-01 total 2" in (toy / "_build" / "html" / "chapters" / "index.html").read_text()
+    assert not list((toy / "_build").glob(".update-*"))
+    assert pipeline.check(make_project(toy)) == []

@@ -25,6 +25,9 @@ tests promise about it.
                         death, no relapse, no PFS or OS event.
 - ``no_transplant``     a simulated cohort (n = 60, cutoff 2026-05-01) in which nobody was
                         transplanted (HCTFL = N, HCTDT empty for all).
+- ``three_patients``    ``simulate_cohort(3)`` unchanged (seed SEED, cutoff 2025-08-01): the
+                        smallest valid cohort, one death, two transplants (issue 14: models
+                        without information must say "not estimable", not fail the build).
 
 The simulated cohorts start from :func:`nscore.simulate.simulate_cohort` and are then transformed
 so that every documented rule (data/README.md) still holds; their ``source.json`` says
@@ -58,7 +61,7 @@ SHIPPED = PROJECT / "data" / "cutoffs"
 DATASET_FILES = ("adsl.csv", "adrs.csv", "adtte.csv", "adae.csv")
 
 __all__ = ["COHORTS", "SHAPES", "default_study", "build_shipped", "build_myeloid", "build_mgus2", "build_one_diagnosis",
-           "build_no_adverse_events", "build_tiny_censored", "build_no_transplant"]
+           "build_no_adverse_events", "build_tiny_censored", "build_no_transplant", "build_three_patients"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -243,6 +246,24 @@ def build_no_transplant(out_dir: Path) -> Path:
                             study=_adapted_study("NS7CAR cohort, nobody transplanted (simulated, data-matrix test)"))
 
 
+THREE_N = 3
+
+
+def build_three_patients(out_dir: Path) -> Path:
+    """``simulate_cohort(3)`` as it comes (seed SEED, cutoff 2025-08-01): the smallest valid cohort.
+
+    Three patients (two T-ALL, one T-LBL; two at DL2, one at DL1), one death (which is also the
+    only PFS event), two transplants, everyone evaluable and in CR/CRi, CRS grade 1 in all three, no
+    ICANS. Issue 14: it validated and was stored, then Results failed (a Cox model without
+    information); every analysis must degrade to "not estimable" on it instead.
+    """
+    n, seed, cutoff = THREE_N, simulate.SEED, simulate.PUBLISHED_CUTOFF
+    frames = simulate.simulate_cohort(n, cutoff, seed)
+    return _write_simulated(frames, out_dir, builder="build_three_patients", seed=seed, latent_n=n,
+                            description="simulate_cohort(3) unchanged: three patients, one death",
+                            study=_adapted_study("Three-patient NS7CAR cohort (simulated, data-matrix test)"))
+
+
 #: The matrix: name -> builder(out_dir) -> out_dir. ``myeloid`` and ``mgus2`` need Rscript with survival.
 COHORTS: dict[str, Callable[[Path], Path]] = {
     "shipped": build_shipped,
@@ -252,6 +273,7 @@ COHORTS: dict[str, Callable[[Path], Path]] = {
     "no_adverse_events": build_no_adverse_events,
     "tiny_censored": build_tiny_censored,
     "no_transplant": build_no_transplant,
+    "three_patients": build_three_patients,
 }
 
 #: What each cohort promises (checked by tests/test_matrix_cohorts.py on the written CSVs).
@@ -272,4 +294,5 @@ SHAPES: dict[str, dict] = {
     "no_adverse_events": {"simulated": True, "adae": False},
     "tiny_censored": {"simulated": True, "adae": True, "n": TINY_N, "deaths": 0, "events": 0},
     "no_transplant": {"simulated": True, "adae": True, "transplants": 0},
+    "three_patients": {"simulated": True, "adae": True, "n": THREE_N, "deaths": 1, "transplants": 2},
 }
