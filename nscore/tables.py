@@ -29,6 +29,9 @@ __all__ = [
     "YEAR_DAYS",
     "RATE_YEARS",
     "Table",
+    "FORMULA_START",
+    "csv_safe",
+    "csv_frame",
     "TableError",
     "table",
     "pct",
@@ -76,6 +79,45 @@ def _cell(value) -> str:
     return text
 
 
+#: A cell starting with one of these is run as a formula by spreadsheets (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Text that is a plain number (a sign, digits, a decimal point, an exponent, a percent sign): a
+#: spreadsheet reads it as that number, never as a formula, so it is left as it is.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?%?")
+
+
+def csv_safe(value):
+    """``value`` as it may go into a downloadable CSV: text that a spreadsheet would run as a formula
+    gets a leading single quote (``"=HYPERLINK(...)"`` -> ``"'=HYPERLINK(...)"``).
+
+    The rule (OWASP, CSV injection): a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or
+    a carriage return is prefixed with ``'``, which spreadsheets show as text and never evaluate.
+    Numbers stay numbers: non-text values (ints, floats, a negative -0.5 included) are returned
+    unchanged, and so is text that is entirely a plain number (``"-0.5"``, ``"+2.3"``, ``"-12%"``).
+    Any other text starting with one of those characters is neutralised, even when it reads like a
+    number to a person (``"-<0.1"``, ``"+2.3 pp"``): it is text to a spreadsheet, which would try to
+    evaluate it.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name passed through :func:`csv_safe`.
+
+    Numeric columns are not touched (their CSV formatting stays pandas' own).
+    """
+    out = frame.copy()
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+                or pd.api.types.is_datetime64_any_dtype(col)):
+            out.isetitem(i, col.astype(object).map(csv_safe))
+    out.columns = [csv_safe(c) for c in out.columns]
+    return out
+
+
 @dataclass(frozen=True)
 class Table:
     """A captioned table that renders as a numbered Sphinx table plus a CSV download.
@@ -114,8 +156,13 @@ class Table:
 
     # -- outputs -------------------------------------------------------------------------------
     def csv(self) -> str:
-        """The table as CSV text (UTF-8, comma, header), as downloaded by readers."""
-        return self.frame.to_csv(index=False, lineterminator="\n")
+        """The table as CSV text (UTF-8, comma, header), as downloaded by readers.
+
+        Text a spreadsheet would run as a formula is neutralised (:func:`csv_safe`): numbers stay
+        numbers, a text cell or header starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+        return gets a leading single quote.
+        """
+        return csv_frame(self.frame).to_csv(index=False, lineterminator="\n")
 
     def csv_href(self) -> str:
         """``data:`` URI of the CSV download."""

