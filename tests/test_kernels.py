@@ -123,8 +123,10 @@ def test_a_cell_over_the_timeout_is_interrupted_and_its_kernel_ended(server, roo
 
 def test_forked_kernel_reports_exit_status_and_signals(server, root):
     child = server.spawn(kernels.KERNEL_ENTRY, ["-f", str(root / "nonexistent.json")], dict(os.environ), str(root))
-    # ipykernel given a connection file it cannot read still starts; end it with a signal
-    assert child.poll() is None or child.returncode is not None
+    # ipykernel given a connection file it cannot read still starts (it writes a new one) and waits:
+    # running, so no exit status yet; end it with a signal, whose number is then the status
+    time.sleep(0.5)
+    assert child.poll() is None and alive(child.pid)
     child.kill()
     assert child.wait(timeout=30) == -9
     assert not alive(child.pid)
