@@ -6,6 +6,7 @@ helpers below edit a CSV as text cells, so every untouched byte stays as the sim
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -95,3 +96,22 @@ def keys(failures: pd.DataFrame) -> set[tuple]:
         column = None if rec.column is None or pd.isna(rec.column) else rec.column
         out.add((rec.file, row, column, rec.rule))
     return out
+
+
+# --------------------------------------------------------------------------------------------
+# in CI a skip is a failure
+# --------------------------------------------------------------------------------------------
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under ``CI=true`` (what .ci/run runs with) a skipped test fails.
+
+    Why: CI installs R, Chromium and every Python dependency, so a test that skips there for a
+    missing tool, module or file hides a broken install step instead of testing anything.
+    """
+    outcome = yield
+    report = outcome.get_result()
+    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and report.skipped \
+            and not hasattr(report, "wasxfail"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"skipped under CI, where every tool is installed: {reason}"
