@@ -572,7 +572,9 @@ def book_source() -> tuple[Path, str]:
     if "book" in _CACHE:
         return _CACHE["book"]
     if repo_book_ready():
-        result = (REPO, "the repository's book")
+        # a copy: building the repository's book runs nscore.render's stale check, which
+        # re-executes stale chapters into chapters/ (never into the working tree from a test)
+        result = (copy_book(_workdir("nscore-booksrc-") / "repo"), "a copy of the repository's book")
     else:
         book = make_tiny_book(_workdir("nscore-tinysrc-") / "book")
         result = (book, "a tiny stand-in book (chapters not executed yet)")
