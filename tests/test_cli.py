@@ -36,7 +36,7 @@ def calls(monkeypatch, tmp_path):
             return tmp_path / "out"
         return f
 
-    for name in ("build", "update", "check_or_raise", "validate", "simulate", "pdf"):
+    for name in ("build", "update", "withdraw", "check_or_raise", "validate", "simulate", "pdf"):
         monkeypatch.setattr(pipeline, name, recorder(name))
     return seen
 
@@ -53,6 +53,11 @@ def test_build_options(calls, tmp_path):
     assert calls[0][2] == {"cutoff": "2025-08-01", "force": True, "jobs": 3}
 
 
+def test_withdraw_passes_the_cutoff_and_reason(calls, tmp_path):
+    assert cli.main(["withdraw", "2026-02-01", "--reason", "wrong study"]) == 0
+    assert [(n, a[1:], k) for n, a, k in calls] == [("withdraw", ("2026-02-01", "wrong study"), {})]
+
+
 def test_update_check_validate_pdf(calls, tmp_path):
     assert cli.main(["update", "new-data", "--jobs", "2"]) == 0
     assert cli.main(["update", "other", "--accept-warnings"]) == 0
@@ -61,8 +66,8 @@ def test_update_check_validate_pdf(calls, tmp_path):
     assert cli.main(["validate", "somewhere"]) == 0
     assert cli.main(["pdf"]) == 0
     assert [(n, a[1:], k) for n, a, k in calls] == [
-        ("update", (Path("new-data"),), {"jobs": 2, "accept_warnings": False}),
-        ("update", (Path("other"),), {"jobs": None, "accept_warnings": True}),
+        ("update", (Path("new-data"),), {"jobs": 2, "accept_warnings": False, "no_build": False}),
+        ("update", (Path("other"),), {"jobs": None, "accept_warnings": True, "no_build": False}),
         ("check_or_raise", (), {}),
         ("validate", (None,), {}),
         ("validate", (Path("somewhere"),), {}),
@@ -146,7 +151,7 @@ def test_failing_chapter_through_cli_exits_1_naming_chapter_and_cell(monkeypatch
 def test_python_dash_m_help():
     done = subprocess.run([sys.executable, "-m", "nscore", "--help"], capture_output=True, text=True)
     assert done.returncode == 0
-    for command in ("build", "update", "check", "validate", "simulate", "pdf"):
+    for command in ("build", "update", "withdraw", "check", "validate", "simulate", "pdf"):
         assert command in done.stdout
 
 
