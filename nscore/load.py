@@ -45,8 +45,17 @@ DATASETS = schema.DATASETS
 #: Accepted file formats, by extension. CSV is the shipped one (reviewable in diffs).
 FORMATS = (".csv", ".parquet", ".xpt")
 SOURCE_FILE = "source.json"
+#: Largest delivery read, in bytes: its dataset files, study.yml and source.json together (a
+#: directory), or everything an archive unpacks to (:mod:`nscore.archive`). 100,000 patients are
+#: about 50 MiB of CSV; 1 GiB holds about 2,000,000. ``load_cohort(..., max_bytes=...)`` changes it.
+MAX_DELIVERY_BYTES = 2**30
 #: SAS dates count days from 1960-01-01.
 _SAS_EPOCH = pd.Timestamp("1960-01-01")
+#: Dates are typed as datetime64[ns], which holds 1677-09-22 to 2262-04-11; a date outside that
+#: range (a year 9999 in a Parquet or SAS file) cannot be a clinical date and is ``invalid_date``.
+MIN_DATE = pd.Timestamp("1677-09-22")
+MAX_DATE = pd.Timestamp("2262-04-11")
+_SAS_DAYS = ((MIN_DATE - _SAS_EPOCH).days, (MAX_DATE - _SAS_EPOCH).days)
 # ASCII digits only: \d would also take full-width or Arabic-Indic digits ("２５" as 25)
 _ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
 _INTEGER = r"[+-]?[0-9]+"
@@ -104,12 +113,16 @@ def _failure(file, row=None, column=None, rule="", value="") -> dict:
 
 
 def _table(records: list[dict] | list[pd.DataFrame]) -> pd.DataFrame:
-    parts = [r if isinstance(r, pd.DataFrame) else pd.DataFrame([r], columns=_COLUMNS) for r in records]
+    # one frame for all the dict records (not one per failure: a junk file has a million)
+    dicts = [r for r in records if not isinstance(r, pd.DataFrame)]
+    parts = [r for r in records if isinstance(r, pd.DataFrame)]
+    if dicts:
+        parts.append(pd.DataFrame.from_records(dicts, columns=_COLUMNS))
     parts = [p for p in parts if len(p)]
     if not parts:
         return pd.DataFrame(columns=_COLUMNS)
     out = pd.concat([p.astype(object) for p in parts], ignore_index=True)
-    out["row"] = pd.array([None if pd.isna(r) else int(r) for r in out["row"]], dtype="Int64")
+    out["row"] = pd.to_numeric(out["row"], errors="coerce").astype("Int64")
     return out
 
 
@@ -183,11 +196,15 @@ def _read_csv(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
     if failures:
         return None, failures
     width = len(header)
-    for i, record in enumerate(body, start=1):
-        if len(record) != width:
-            failures.append(
-                _failure(label, row=i, rule="wrong_field_count", value=f"{len(record)} fields, header has {width}")
-            )
+    ragged = [i for i, record in enumerate(body, start=1) if len(record) != width]
+    for i in ragged[:MAX_FAILURES_PER_RULE]:
+        failures.append(
+            _failure(label, row=i, rule="wrong_field_count", value=f"{len(body[i - 1])} fields, header has {width}")
+        )
+    if len(ragged) > MAX_FAILURES_PER_RULE:
+        failures.append(_failure(label, rule="wrong_field_count", value=(
+            f"... and {len(ragged) - MAX_FAILURES_PER_RULE} more rows failing wrong_field_count "
+            f"(not listed; {len(ragged)} in all)")))
     if failures:
         return None, failures
     frame = pd.DataFrame(body, columns=header, dtype=object)
@@ -236,14 +253,60 @@ def _read_plain_csv(data: bytes) -> pd.DataFrame | None:
     return frame.astype(object)
 
 
+def _unreadable(label: str, exc: BaseException) -> list[dict]:
+    return [_failure(label, rule="unreadable_file", value=f"{type(exc).__name__}: {exc}"[:300])]
+
+
+def _duplicate_columns(frame: pd.DataFrame, label: str) -> list[dict]:
+    counts = pd.Series([str(c) for c in frame.columns]).value_counts(sort=False)
+    return [_failure(label, column=c, rule="duplicate_column", value=c) for c, n in counts.items() if n > 1]
+
+
+def _is_nested(arrow_type) -> bool:
+    import pyarrow as pa
+
+    t = pa.types
+    if t.is_dictionary(arrow_type):
+        return _is_nested(arrow_type.value_type)
+    return (t.is_list(arrow_type) or t.is_large_list(arrow_type) or t.is_fixed_size_list(arrow_type)
+            or t.is_struct(arrow_type) or t.is_map(arrow_type) or t.is_union(arrow_type)
+            or getattr(t, "is_list_view", lambda _: False)(arrow_type)
+            or getattr(t, "is_large_list_view", lambda _: False)(arrow_type))
+
+
 def _read_parquet(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
+    """A Parquet file's cells. A column of lists, structs or maps (no cell of the data model is one)
+    is reported once as ``unsupported_column_type`` and read as all missing; its cells are then
+    unknown to every other rule (see :func:`_read_typed`)."""
+    import pyarrow.parquet as pq
+
     if path.stat().st_size == 0:
         return None, [_failure(label, rule="empty_file")]
     try:
-        frame = pd.read_parquet(path)
+        table = pq.read_table(path)
+        failures = _duplicate_columns(pd.DataFrame(columns=table.column_names), label)
+        if failures:
+            return None, failures
+        nested = [f for f in table.schema if _is_nested(f.type)]
+        for f in nested:
+            failures.append(_failure(label, column=f.name, rule="unsupported_column_type", value=str(f.type)[:100]))
+        if nested:
+            table = table.drop_columns([f.name for f in nested])
+        frame = table.to_pandas(date_as_object=True)
     except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
-        return None, [_failure(label, rule="unreadable_file", value=f"{type(exc).__name__}: {exc}"[:300])]
-    return frame.reset_index(drop=True), []
+        return None, _unreadable(label, exc)
+    frame = frame.reset_index(drop=True)
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.CategoricalDtype):  # dictionary-encoded: its values
+            frame[column] = frame[column].astype(object)
+    for f in nested:  # kept as a column (it was delivered), every cell unknown
+        frame[f.name] = pd.Series(None, index=frame.index, dtype=object)
+    return frame[[c for c in table.schema.names] + [f.name for f in nested]] if nested else frame, failures
+
+
+#: SAS formats pyreadstat reads as datetimes (seconds since 1960) and as times of day.
+_SAS_DATETIME_FORMATS = ("DATETIME", "E8601DT", "DATEAMPM", "MDYAMPM", "IS8601DT", "B8601DT", "B8601DN")
+_SAS_TIME_FORMATS = ("TIME", "HHMM", "TOD", "TIMEAMPM", "IS8601TM", "E8601TM", "B8601TM")
 
 
 def _read_xpt(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
@@ -253,8 +316,26 @@ def _read_xpt(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
         return None, [_failure(label, rule="empty_file")]
     try:
         frame, _meta = pyreadstat.read_xport(str(path))
+    except (OverflowError, ValueError, OSError) as first:
+        # a date beyond what Python's datetime holds (year 9999+) makes pyreadstat's own date
+        # conversion raise: read the numbers and type them here, cell by cell (invalid_date)
+        try:
+            frame, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
+        except Exception:  # noqa: BLE001 - the first error says more
+            return None, _unreadable(label, first)
+        for column, fmt in (meta.original_variable_types or {}).items():
+            name = "".join(ch for ch in str(fmt or "").upper() if ch.isalpha())
+            if column not in frame.columns or not pd.api.types.is_numeric_dtype(frame[column].dtype):
+                continue
+            if name.startswith(_SAS_DATETIME_FORMATS):
+                frame[column] = frame[column] / 86400.0  # seconds -> days (midnight: a whole day)
+            elif name.startswith(_SAS_TIME_FORMATS):
+                frame[column] = frame[column].map(lambda v: None if pd.isna(v) else f"time {v:g}").astype(object)
     except Exception as exc:  # pyreadstat.ReadstatError and friends
-        return None, [_failure(label, rule="unreadable_file", value=f"{type(exc).__name__}: {exc}"[:300])]
+        return None, _unreadable(label, exc)
+    failures = _duplicate_columns(frame, label)
+    if failures:
+        return None, failures
     # SAS has no missing character value: blank means missing.
     for column in frame.columns:
         if frame[column].dtype == object:
@@ -279,6 +360,11 @@ def _as_text(series: pd.Series) -> pd.Series:
     return series.map(schema._fmt)
 
 
+def _na(v) -> bool:
+    """A missing cell: None, NaN, NaT or NA (and never a list or array, whose isna is an array)."""
+    return v is None or (pd.api.types.is_scalar(v) and not isinstance(v, str) and bool(pd.isna(v)))
+
+
 def _all_text(raw: pd.Series) -> bool:
     """Every non-missing value is a str (the CSV case): the vectorised paths apply."""
     return raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty")
@@ -289,7 +375,7 @@ def _to_str(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         return raw.astype(object), pd.Series(False, index=raw.index)
 
     def one(v):
-        if v is None or (not isinstance(v, str) and pd.isna(v)):
+        if _na(v):
             return np.nan
         if isinstance(v, float) and v.is_integer():
             return str(int(v))
@@ -302,12 +388,16 @@ def _to_str(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
 def _to_date(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     if pd.api.types.is_datetime64_any_dtype(raw.dtype):
         values = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
-        out = values.astype("datetime64[ns]")
-        bad = out.notna() & (out != out.dt.normalize())
+        # a non-nanosecond unit (Parquet's us/ms) can hold years the ns type cannot: check first
+        in_range = (values >= MIN_DATE) & (values <= MAX_DATE)
+        out = values.where(in_range).astype("datetime64[ns]")
+        bad = (values.notna() & ~in_range) | (out.notna() & (out != out.dt.normalize()))
         return out.where(~bad), bad
+    if pd.api.types.is_bool_dtype(raw.dtype):
+        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]"), raw.notna()
     if pd.api.types.is_numeric_dtype(raw.dtype):  # SAS date: days since 1960-01-01
         days = pd.to_numeric(raw, errors="coerce").astype(float)
-        ok = np.isfinite(days) & (days == np.floor(days)) & (days.abs() < 3e6)
+        ok = np.isfinite(days) & (days == np.floor(days)) & (days >= _SAS_DAYS[0]) & (days <= _SAS_DAYS[1])
         out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
         out[ok] = _SAS_EPOCH + pd.to_timedelta(days[ok], unit="D")
         return out, raw.notna() & ~ok
@@ -317,7 +407,7 @@ def _to_date(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         return out, raw.notna() & out.isna()
 
     def one(v):
-        if v is None or (not isinstance(v, str) and pd.isna(v)):
+        if _na(v):
             return pd.NaT
         if isinstance(v, str):
             if not re.fullmatch(_ISO_DATE, v):
@@ -327,8 +417,14 @@ def _to_date(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
             except ValueError:
                 return None
         if isinstance(v, (date, pd.Timestamp, np.datetime64)):
-            ts = pd.Timestamp(v)
-            return ts if ts == ts.normalize() else None
+            try:
+                ts = pd.Timestamp(v)
+            except (ValueError, OverflowError):  # out of every range pandas has
+                return None
+            if ts is pd.NaT:
+                return None
+            ts = ts.tz_localize(None) if ts.tzinfo is not None else ts
+            return ts if MIN_DATE <= ts <= MAX_DATE and ts == ts.normalize() else None
         return None
 
     parsed = raw.map(one)
@@ -353,7 +449,7 @@ def _to_int(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
         return out, raw.notna() & ~ok
 
     def one(v):
-        if v is None or (not isinstance(v, str) and pd.isna(v)):
+        if _na(v):
             return pd.NA
         if isinstance(v, str):
             return int(v) if re.fullmatch(_INTEGER, v.strip()) and len(v) < 16 else None
@@ -380,7 +476,7 @@ def _to_float(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
     else:
 
         def one(v):
-            if v is None or (not isinstance(v, str) and pd.isna(v)):
+            if _na(v):
                 return np.nan
             if isinstance(v, str) and not re.fullmatch(_DECIMAL, v.strip()):
                 return None
@@ -419,7 +515,7 @@ def extra_columns(dataset: str, columns) -> list[str]:
     return [str(c) for c in columns if c not in kinds]
 
 
-def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list[dict]]:
+def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list, dict[str, np.ndarray]]:
     """Type the columns of ``raw`` per schema; report unparseable cells and missing columns.
 
     Optional variables (``schema.OPTIONAL``) may be absent; columns the model does not define are
@@ -439,6 +535,7 @@ def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, l
                     failures.append(_failure(label, column=column, rule="optional_columns_together",
                                              value=" + ".join(group)))
     typed = {}
+    bad_cells: dict[str, np.ndarray] = {}
     for column, kind in kinds.items():
         if column not in raw.columns:
             continue
@@ -450,36 +547,115 @@ def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, l
         values = pd.Series(values, index=raw.index)
         bad = pd.Series(bad, index=raw.index).astype(bool)
         if bad.any():
-            text = _as_text(raw[column][bad])
-            failures.append(
-                pd.DataFrame(
-                    {
-                        "file": label,
-                        "row": [int(i) + 1 for i in np.flatnonzero(bad.to_numpy())],
-                        "column": column,
-                        "rule": _TYPE_RULES[kind],
-                        "value": text.tolist(),
-                    },
-                    columns=_COLUMNS,
-                )
-            )
+            mask = bad.to_numpy()
+            bad_cells[column] = mask
+            failures.append(_cap(label, _TYPE_RULES[kind], column, np.flatnonzero(mask), cells))
         typed[column] = values
     frame = pd.DataFrame(typed, index=raw.index)
-    return frame.reset_index(drop=True), failures
+    return frame.reset_index(drop=True), failures, bad_cells
 
 
 # --------------------------------------------------------------------------------------------
 # schema validation
 # --------------------------------------------------------------------------------------------
+#: Most failures listed per (file, column, rule). A junk file fails every cell of every row; past
+#: this many, one more row says how many were not listed (the counts stay exact), so a 10 MB file of
+#: junk is refused in seconds with a report of bounded size. Small deliveries never reach it.
+MAX_FAILURES_PER_RULE = 1000
+
+
+def _outputs(check, obj, index) -> np.ndarray:
+    """Where a pandera check fails on ``obj`` (a Series or the frame), as a bool array over ``index``.
+
+    Why not ``schema.validate(lazy=True)``: pandera turns every failing row of a frame-wide check
+    into one case per cell (an unstack of the whole row), which took minutes on a junk file.
+    """
+    output = check(obj).check_output
+    if isinstance(output, pd.DataFrame):
+        output = output.all(axis=1)
+    if not isinstance(output, pd.Series):
+        return np.full(len(index), not bool(output), dtype=bool)
+    output = output.reindex(index).astype("boolean").fillna(True).astype(bool)  # NA rows were not checked
+    return ~output.to_numpy()
+
+
+def _schema_masks(validator, typed: pd.DataFrame) -> list[tuple[str, str | None, np.ndarray, tuple]]:
+    """(rule, column, failing rows, input columns) for every column and row rule of ``validator``."""
+    out = []
+    for name, column in validator.columns.items():
+        if name not in typed.columns:
+            continue
+        series = typed[name]
+        if not column.nullable:
+            out.append(("not_null", name, series.isna().to_numpy(), (name,)))
+        if column.unique:
+            out.append(("unique", name, (series.duplicated(keep=False) & series.notna()).to_numpy(), (name,)))
+        for check in column.checks:
+            rule = schema.check_rule_name(check.error if check.error is not None else check.name)
+            out.append((rule, name, _outputs(check, series, typed.index), (name,)))
+    rules = schema.ROW_RULES[validator.name] if validator.name in schema.ROW_RULES else {}
+    for check in validator.checks:
+        column, inputs = rules.get(check.name, (None, ()))
+        out.append((check.name, column, _outputs(check, typed, typed.index), tuple(inputs)))
+    return out
+
+
+def _cap(label: str, rule: str, column: str | None, positions: np.ndarray, raw_column) -> pd.DataFrame:
+    """The failures at ``positions`` (0-based rows), at most MAX_FAILURES_PER_RULE plus a count row."""
+    shown = positions[:MAX_FAILURES_PER_RULE]
+    if raw_column is not None:
+        values = [schema._fmt(v) for v in raw_column.to_numpy()[shown]]
+    else:
+        values = [""] * len(shown)
+    part = pd.DataFrame({"file": label, "row": shown + 1, "column": column, "rule": rule, "value": values},
+                        columns=_COLUMNS)
+    more = len(positions) - len(shown)
+    if more > 0:
+        part = pd.concat([part, pd.DataFrame([_failure(label, column=column, rule=rule, value=(
+            f"... and {more} more rows failing {rule} (not listed; {len(positions)} in all)"))],
+            columns=_COLUMNS)], ignore_index=True)
+    return part
+
+
 def _schema_failures(
-    dataset: str, typed: pd.DataFrame, raw: pd.DataFrame, label: str, unparsed: set[tuple[int, str]],
+    dataset: str, typed: pd.DataFrame, raw: pd.DataFrame, label: str, unparsed: dict[str, np.ndarray],
     study: Study | None = None,
 ) -> list[pd.DataFrame]:
-    """Run the dataset's pandera schema lazily; return its failures in the report format.
+    """Check the dataset's rules (pandera schema: columns and row rules); failures in report format.
 
-    ``unparsed`` holds the (row, column) cells already reported as unparseable: a row rule reading
-    one of them is not reported again (its verdict would rest on a value the file does not hold).
+    ``unparsed`` maps a column to the rows (bool mask) whose cell was already reported as
+    unparseable: a rule reading one of them is not reported again (its verdict would rest on a
+    value the file does not hold). Each rule's failures are capped at
+    :data:`MAX_FAILURES_PER_RULE` rows plus one row counting the rest.
     """
+    validator = schema.validation_schema(dataset, columns=typed.columns, study=study)
+    validator.name = dataset
+    try:
+        masks = _schema_masks(validator, typed)
+    except Exception:  # noqa: BLE001 - a check that cannot run directly: let pandera run it
+        return _schema_failures_pandera(dataset, typed, raw, label, unparsed, study)
+    parts = []
+    n = len(typed)
+    for rule, column, failing, inputs in masks:
+        failing = np.asarray(failing, dtype=bool)
+        if len(failing) != n or not failing.any():
+            continue
+        for name in inputs:
+            if name in unparsed:
+                failing = failing & ~unparsed[name]
+        positions = np.flatnonzero(failing)
+        if not len(positions):
+            continue
+        raw_column = raw[column].reset_index(drop=True) if column is not None and column in raw.columns else None
+        parts.append(_cap(label, rule, column, positions, raw_column))
+    return parts
+
+
+def _schema_failures_pandera(
+    dataset: str, typed: pd.DataFrame, raw: pd.DataFrame, label: str, unparsed: dict[str, np.ndarray],
+    study: Study | None = None,
+) -> list[pd.DataFrame]:
+    """Run the dataset's pandera schema lazily; return its failures in the report format (fallback)."""
     validator = schema.validation_schema(dataset, columns=typed.columns, study=study)
     try:
         validator.validate(typed, lazy=True)
@@ -487,6 +663,10 @@ def _schema_failures(
         cases = exc.failure_cases
     else:
         return []
+
+    def is_unparsed(row, column):
+        return row is not None and column in unparsed and bool(unparsed[column][row - 1])
+
     rules = schema.ROW_RULES[dataset]
     rows = []
     seen = set()
@@ -497,12 +677,12 @@ def _schema_failures(
         row = None if index is None or pd.isna(index) else int(index) + 1
         if rule in rules:
             column = rules[rule][0]
-            if row is not None and any((row, c) in unparsed for c in rules[rule][1]):
+            if any(is_unparsed(row, c) for c in rules[rule][1]):
                 continue
         else:
             column = getattr(case, "column")
             column = None if column is None or pd.isna(column) else str(column)
-            if (row, column) in unparsed:
+            if is_unparsed(row, column):
                 continue  # already reported as unparseable
         if column is not None and column not in raw.columns:
             column_value = schema._fmt(getattr(case, "failure_case"))
@@ -541,14 +721,13 @@ def _read_typed(dataset: str, path: Path, label: str, study: Study | None = None
     raw, failures = _read_raw(path, label)
     if raw is None:
         return None, None, failures
-    typed, type_failures = _typed(dataset, raw, label)
+    typed, type_failures, bad_cells = _typed(dataset, raw, label)
     failures = failures + type_failures
-    unparsed = {
-        (int(r), c)
-        for part in type_failures
-        if isinstance(part, pd.DataFrame)
-        for r, c in zip(part["row"], part["column"])
-    }
+    unparsed = dict(bad_cells)
+    # a column the reader could not read at all (unsupported_column_type): every cell is unknown
+    for f in failures:
+        if isinstance(f, dict) and f["rule"] == "unsupported_column_type":
+            unparsed[f["column"]] = np.ones(len(raw), dtype=bool)
     failures += _schema_failures(dataset, typed, raw, label, unparsed, study)
     return raw, typed, failures
 
@@ -709,7 +888,18 @@ def _expected(table: pd.DataFrame, study: Study | None) -> dict:
     return out
 
 
-def load_cohort(directory, default_study=None) -> Cohort:
+def _too_large(directory: Path, paths: dict[str, Path], max_bytes: int) -> list[dict]:
+    """``delivery_too_large`` on each delivered file when together they exceed ``max_bytes``."""
+    files = [*paths.values(), *(directory / n for n in (STUDY_FILE, SOURCE_FILE) if (directory / n).is_file())]
+    sizes = {path.name: path.stat().st_size for path in files}
+    total = sum(sizes.values())
+    if total <= max_bytes:
+        return []
+    return [_failure(name, rule="delivery_too_large", value=f"{size} of {total} bytes delivered, limit {max_bytes}")
+            for name, size in sorted(sizes.items())]
+
+
+def load_cohort(directory, default_study=None, max_bytes: int = MAX_DELIVERY_BYTES) -> Cohort:
     """Read, type and validate the datasets in ``directory``; return them as a :class:`Cohort`.
 
     The study definition is the directory's own ``study.yml``, else ``default_study`` (a path or a
@@ -730,10 +920,17 @@ def load_cohort(directory, default_study=None) -> Cohort:
     the rules that need it, and an unparseable cell counts as unknown (it is reported once, by its
     type rule), so one broken value does not cascade into a page of derived failures. ADAE is
     required exactly when the study collected adverse events.
+
+    A delivery whose files together hold more than ``max_bytes`` (:data:`MAX_DELIVERY_BYTES`) is
+    refused (rule ``delivery_too_large`` on each file) before any of them is read.
     """
     directory = Path(directory)
     if not directory.is_dir():
         raise NscoreError(f"{directory}: no such data directory")
+    paths, found_failures = find_datasets(directory, optional=DATASETS)
+    too_large = _too_large(directory, paths, max_bytes)
+    if too_large:
+        raise DataValidationError(_table(too_large), f"{directory}: delivery refused: larger than {max_bytes} bytes")
     study, study_path, failures = _read_study(directory, default_study)
     collects_ae = study is None or study.collects_adverse_events
     paths, found_failures = find_datasets(directory, optional=() if collects_ae else ("adae",))

@@ -1398,9 +1398,17 @@ def validate(project: Project, path: str | os.PathLike | None = None) -> list[Da
     if path is not None:
         from nscore import load, study, versions
 
-        # as `nscore update` reads it: the delivery's own study.yml, else the project's default
-        cohort = load.load_cohort(Path(path), default_study=study.default_study_path(project.data_path))
-        versions.refuse_future_cutoff(cohort)  # as `nscore update` would: validate says what update says
+        # as `nscore update` reads it: an archive unpacked strictly (issue 14), the delivery's own
+        # study.yml, else the project's default
+        with contextlib.ExitStack() as stack:
+            directory = Path(path)
+            if directory.is_file():
+                import tempfile
+
+                scratch = stack.enter_context(tempfile.TemporaryDirectory(prefix="nscore-validate-"))
+                directory = versions._extract(directory, Path(scratch))
+            cohort = load.load_cohort(directory, default_study=study.default_study_path(project.data_path))
+            versions.refuse_future_cutoff(cohort)  # as `nscore update` would: validate says what update says
         return cohort
     store = project.data_store()
     return [store.load(c) for c in store.cutoffs()]

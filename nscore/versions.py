@@ -384,24 +384,13 @@ def _write_atomically(path: Path, payload: bytes) -> None:
 # --------------------------------------------------------------------------------------------
 # storing a delivery
 # --------------------------------------------------------------------------------------------
-def _extract(archive: Path, into: Path) -> Path:
-    name = archive.name.lower()
-    try:
-        if name.endswith(".zip"):
-            with zipfile.ZipFile(archive) as zf:
-                for member in zf.namelist():
-                    target = (into / member).resolve()
-                    if member.startswith(("/", "\\")) or into.resolve() not in (target, *target.parents):
-                        raise NscoreError(f"{archive}: unsafe path in archive: {member!r}")
-                zf.extractall(into)
-        elif name.endswith((".tar.gz", ".tgz", ".tar")):
-            with tarfile.open(archive) as tf:
-                tf.extractall(into, filter="data")
-        else:
-            raise NscoreError(f"{archive}: not a directory, .zip, .tar.gz or .tar archive")
-    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-        raise NscoreError(f"{archive}: cannot unpack archive: {exc}") from exc
-    return _delivery_dir(into)
+def _extract(archive: Path, into: Path, limits=None) -> Path:
+    """Unpack ``archive`` into ``into`` strictly and within ``limits`` (:mod:`nscore.archive`: every
+    member checked first; an unsafe, duplicate, encrypted, unreadable, oversized or corrupt archive
+    raises a DataValidationError naming its rule); return the folder holding the datasets."""
+    from nscore import archive as _archive
+
+    return _delivery_dir(_archive.unpack(archive, into, limits))
 
 
 def _delivery_dir(root: Path) -> Path:
