@@ -25,6 +25,7 @@ __all__ = [
     "level_order",
     "best_response",
     "PatientFlow",
+    "flow_drawn",
     "patient_flow",
     "BaselineTable",
     "baseline_table",
@@ -223,7 +224,8 @@ class PatientFlow:
     table : DataFrame
         One row per box: ``key``, ``label``, ``n``, ``parent`` (key of the box it comes from, empty
         for the root), ``kind`` ("main" for the main column, "exclusion" for side boxes) and
-        ``reason`` (why patients leave the main column; empty for main boxes).
+        ``reason`` (why patients leave the main column; empty for main boxes), ``drawn`` (whether
+        the diagram draws the box: :func:`flow_drawn`; every box keeps its count here).
     edges : DataFrame
         ``source``, ``target``, ``n``: one arrow per non-root box.
     n_infused, n_safety, n_evaluable, n_not_evaluable, n_responders, n_cr_cri : int
@@ -261,6 +263,30 @@ def _response_dates(adrs: pd.DataFrame, usubjid: pd.Series) -> np.ndarray:
     adt = pd.to_datetime(rows["ADT"], errors="coerce").to_numpy(dtype="datetime64[ns]")
     where = pd.Index(rows["USUBJID"].to_numpy()).get_indexer(usubjid.to_numpy())
     return np.where(where >= 0, np.append(adt, np.datetime64("NaT"))[where], np.datetime64("NaT"))
+
+
+def flow_drawn(nodes: pd.DataFrame) -> np.ndarray:
+    """Which boxes of a flow (``key``, ``n``, ``parent``, ``kind``) the diagram draws.
+
+    An exclusion box with nobody in it is not drawn ("Not in safety population (n = 0)" says
+    nothing). A main box with nobody in it is drawn (it is a result: nobody was evaluable, nobody
+    reached CR), but nothing below it: the steps after it were not reached, and drawing them as
+    zeros would look like recorded steps.
+    """
+    n = dict(zip(nodes["key"], nodes["n"].astype(int)))
+    parent = dict(zip(nodes["key"], nodes["parent"]))
+    kind = dict(zip(nodes["key"], nodes["kind"]))
+
+    def below_empty_main(key: str) -> bool:
+        up = parent.get(key, "")
+        while up:
+            if kind.get(up) == "main" and n.get(up, 0) == 0:
+                return True
+            up = parent.get(up, "")
+        return False
+
+    return np.array([not ((kind[k] == "exclusion" and n[k] == 0) or below_empty_main(k))
+                     for k in nodes["key"]], dtype=bool)
 
 
 def patient_flow(cohort) -> PatientFlow:
@@ -336,6 +362,7 @@ def patient_flow(cohort) -> PatientFlow:
         ]
     table = pd.DataFrame(rows, columns=["key", "label", "n", "parent", "kind", "reason"])
     table["n"] = table["n"].astype(int)
+    table["drawn"] = flow_drawn(table)
     edges = table.loc[table["parent"] != "", ["parent", "key", "n"]].rename(
         columns={"parent": "source", "key": "target"}).reset_index(drop=True)
     return PatientFlow(
@@ -350,19 +377,30 @@ def patient_flow(cohort) -> PatientFlow:
 # Table 1
 # --------------------------------------------------------------------------------------------
 
+#: Row headings of Table 1, in the order of the table. Continuous rows name their unit; categorical
+#: ones say "n (%)".
 _T1_LABELS = {
     "AGE": "Age, years",
-    "SEX": "Sex",
-    "DIAG": "Diagnosis",
-    "PRIORHCT": "Prior allo-HCT",
-    "BMINV": "Bone-marrow involvement",
-    "BLAST20": "Marrow blasts >=20% (among involved)",
-    "DOSELVL": "Dose level",
-    "DOSE6": "Dose, x10^6 cells/kg",
+    "AGEGRP": "Age group, n (%)",
+    "SEX": "Sex, n (%)",
+    "DIAG": "Diagnosis, n (%)",
+    "PRIORHCT": "Prior allo-HCT, n (%)",
+    "BMINV": "Bone-marrow involvement, n (%)",
+    "BLAST20": "Marrow blasts, n (%)",
+    "DOSELVL": "Dose level, n (%)",
+    "DOSE6": "Dose, \u00d710\u2076 cells/kg",
 }
-#: Continuous rows of Table 1 and the decimals of their "median [min,max]".
+#: Continuous rows of Table 1 and the decimals of their median, quartiles and range.
 _T1_CONTINUOUS = {"AGE": 0, "DOSE6": 2}
-_T1_CATEGORICAL = ("SEX", "DIAG", "PRIORHCT", "BMINV", "BLAST20", "DOSELVL")
+_T1_CATEGORICAL = ("AGEGRP", "SEX", "DIAG", "PRIORHCT", "BMINV", "BLAST20", "DOSELVL")
+#: Footnote letters of the rows that need a footnote (the notes are written by the results prose).
+_T1_FOOTNOTES = ("PRIORHCT", "BLAST20", "DOSELVL")
+_SUPERSCRIPT = "\u1d43\u1d47\u1d9c\u1d48\u1d49\u1da0"  # a b c d e f
+
+#: The ADSL variables each Table 1 row reads: a row whose variables were not collected is left out.
+_T1_INPUTS = {"AGE": ("AGE",), "AGEGRP": ("AGE",), "SEX": ("SEX",), "DIAG": ("DIAG",),
+              "PRIORHCT": ("PRIORHCT",), "BMINV": ("BMINV",), "BLAST20": ("BMINV", "BMBLAST"),
+              "DOSELVL": ("DOSELVL",), "DOSE6": ("DOSEKG",)}
 
 
 @dataclass(frozen=True)
@@ -372,43 +410,83 @@ class BaselineTable:
     Attributes
     ----------
     table : DataFrame
-        Display-ready table in ``tableone``'s layout (rows: variable x level MultiIndex, an ``n`` row
-        first; columns: Overall and one per diagnosis). Continuous rows read "median [min,max]",
-        categorical "n (%)".
+        The display table: a ``Characteristic`` column, then ``Overall (n = N)`` and, with more
+        than one diagnosis, one ``<code> (n = k)`` column per diagnosis. A heading row per variable
+        (its label, empty cells) is followed by its indented rows: ``Median (IQR)`` and ``Range``
+        for a continuous variable, one row per level for a categorical one, and ``Unknown`` where a
+        value is missing in any column. The diagnosis rows are filled in the Overall column only.
+    row_kinds : tuple of str
+        Per row of ``table``: ``"group"`` (a variable's heading row) or ``"indent"``, as
+        :class:`nscore.tables.Table` takes them.
+    header : tuple of (str, int) or None
+        Spanning header over the columns (``("", 1), ("", 1), ("By diagnosis", k)``), or None when
+        there is no column by diagnosis.
     counts : DataFrame
-        The same categorical counts in tidy numeric form: ``variable``, ``level``, ``group``, ``n``,
-        ``denominator``, ``percent`` (for tests and glue; aggregates only).
+        Categorical counts in tidy numeric form: ``variable`` (code: SEX, DIAG, ...), ``level``,
+        ``group`` (Overall or a diagnosis code), ``n``, ``denominator`` (patients of the group with
+        a known value), ``percent``. Aggregates only.
+    unknown : DataFrame
+        ``variable``, ``group``, ``n``: patients of the group whose value is missing (categorical
+        and continuous variables; blasts: patients with marrow involvement and no blast count).
+    summaries : DataFrame
+        Continuous variables: ``variable``, ``group``, ``n`` (known values), ``median``, ``q1``,
+        ``q3``, ``min``, ``max``.
     n : int
         Number of patients in the table (all infused).
+    groups : tuple of str
+        ``"Overall"`` and the diagnoses with a column, in column order.
+    variables : tuple of str
+        The variable codes shown (collected), in row order.
+    footnotes : dict
+        Variable code -> its footnote letter, for the rows that carry one.
+    dose_levels : tuple of (str, float)
+        Dose levels shown that the study defines, with their cells/kg.
     """
 
     table: pd.DataFrame
+    row_kinds: tuple[str, ...]
+    header: tuple[tuple[str, int], ...] | None
     counts: pd.DataFrame
+    unknown: pd.DataFrame
+    summaries: pd.DataFrame
     n: int
+    groups: tuple[str, ...] = ("Overall",)
+    variables: tuple[str, ...] = ()
+    footnotes: dict = None
+    dose_levels: tuple[tuple[str, float], ...] = ()
 
+    @property
+    def by_diagnosis(self) -> bool:
+        """Whether the table has columns by diagnosis (more than one diagnosis)."""
+        return len(self.groups) > 1
 
-#: The ADSL variables each Table 1 row reads: a row whose variables were not collected is left out.
-_T1_INPUTS = {"AGE": ("AGE",), "SEX": ("SEX",), "DIAG": ("DIAG",), "PRIORHCT": ("PRIORHCT",),
-              "BMINV": ("BMINV",), "BLAST20": ("BMINV", "BMBLAST"), "DOSELVL": ("DOSELVL",),
-              "DOSE6": ("DOSEKG",)}
+    @property
+    def empty_denominator(self) -> bool:
+        """Whether a cell reads "\u2013" because its column has no patient with a known value."""
+        return bool((self.counts["denominator"] == 0).any())
 
 
 def _table1_variables(adsl: pd.DataFrame, cohort=None) -> tuple[pd.DataFrame, dict[str, list[str]]]:
     """The patient-level variables of Table 1 (display levels as text) and each one's level order.
 
     Only the variables collected in ``adsl`` appear. Patient level: an internal building block of
-    :func:`baseline_table`, never displayed.
+    :func:`baseline_table`, never displayed. Blasts (``BLAST20``) are given for patients with
+    marrow involvement only: missing (unknown) for an involved patient without a count, and
+    ``"n/a"`` (not applicable, left out of the row) for patients without involvement or with
+    unknown involvement.
     """
     sub = derive_subgroups(adsl)
     present = {var for var, inputs in _T1_INPUTS.items() if set(inputs) <= set(adsl.columns)}
     df = pd.DataFrame(index=adsl.index)
     order: dict[str, list[str]] = {}
     if "AGE" in present:
-        df["AGE"] = pd.to_numeric(adsl["AGE"], errors="coerce")
+        df["AGE"] = pd.to_numeric(adsl["AGE"], errors="coerce").astype(float)
+        df["AGEGRP"] = sub["age_group"].astype(object).map({"<18": "<18 years", ">=18": "\u226518 years"})
+        order["AGEGRP"] = ["<18 years", "\u226518 years"]
     if "SEX" in present:
-        df["SEX"] = adsl["SEX"].astype("string").map({"M": "Male", "F": "Female"}).astype(object)
+        df["SEX"] = adsl["SEX"].astype("string").str.upper().map({"M": "Male", "F": "Female"}).astype(object)
         order["SEX"] = ["Male", "Female"]
-    df["DIAG"] = adsl["DIAG"].astype(str)
+    df["DIAG"] = adsl["DIAG"].astype("string").to_numpy(dtype=object, na_value=np.nan)
     order["DIAG"] = level_order(df["DIAG"], diagnosis_order(cohort))
     if "PRIORHCT" in present:
         df["PRIORHCT"] = sub["prior_hct"].astype(object)
@@ -417,40 +495,53 @@ def _table1_variables(adsl: pd.DataFrame, cohort=None) -> tuple[pd.DataFrame, di
         df["BMINV"] = adsl["BMINV"].map({"Y": "Yes", "y": "Yes", "N": "No", "n": "No"}).astype(object)
         order["BMINV"] = ["Yes", "No"]
     if "BLAST20" in present:
-        blast = sub["marrow_blasts"].astype(object)
-        df["BLAST20"] = blast.where(blast != "No marrow involvement").map({">=20%": "Yes", "<20%": "No"})
-        order["BLAST20"] = ["Yes", "No"]
+        blast = sub["marrow_blasts"].astype(object).map({">=20%": "\u226520%", "<20%": "<20%"})
+        involved = _flag(adsl["BMINV"]).to_numpy()
+        df["BLAST20"] = blast.where(involved, "n/a")  # NaN where involved: count unknown
+        order["BLAST20"] = ["\u226520%", "<20%"]
     if "DOSELVL" in present:
         df["DOSELVL"] = adsl["DOSELVL"].astype("string").to_numpy(dtype=object, na_value=np.nan)
         order["DOSELVL"] = level_order(df["DOSELVL"], dose_level_order(cohort))
     if "DOSE6" in present:
-        df["DOSE6"] = pd.to_numeric(adsl["DOSEKG"], errors="coerce") / 1e6
+        df["DOSE6"] = pd.to_numeric(adsl["DOSEKG"], errors="coerce").astype(float) / 1e6
     return df, order
 
 
-def _median_min_max(values: np.ndarray, decimals: int) -> str:
-    """Median [min,max] as tableone prints it (``np.nanmedian``; "nan" when no value is known)."""
-    known = values[~np.isnan(values)]
-    if known.size == 0:
-        return f"{np.nan:.{decimals}f} [{np.nan:.{decimals}f},{np.nan:.{decimals}f}]"
-    return f"{np.nanmedian(values):.{decimals}f} [{known.min():.{decimals}f},{known.max():.{decimals}f}]"
+def _number(value: float, decimals: int) -> str:
+    """A summary statistic at ``decimals`` places; a whole-number summary (decimals 0) that falls
+    between two integers (a median of 27.5 years) keeps one decimal instead of being rounded."""
+    if decimals == 0 and not float(value).is_integer():
+        return f"{value:.1f}"
+    return f"{value:.{decimals}f}"
+
+
+def _dash(low: str, high: str) -> str:
+    return f"{low}\u2013{high}"
+
+
+def _dose_text(cells_per_kg: float) -> str:
+    """``5.0e5 -> '0.5'`` (in 10^6 cells/kg, no trailing zeros beyond one decimal)."""
+    value = cells_per_kg / 1e6
+    text = f"{value:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
-    """Table 1 of the infused cohort, overall and by diagnosis, in ``tableone``'s layout.
+    """Table 1 of the infused cohort, overall and by diagnosis, in a journal layout.
 
-    Age and dose are summarised as median (min, max), as the abstract reports them; categorical
-    variables as n (%). Blasts >= 20% are given among patients with marrow involvement only (the
-    abstract's 79/265), so non-involved patients are missing there and left out of its denominator.
+    Continuous variables (age, dose) as median (interquartile range) on one row and range on the
+    next; categorical variables as n (%), the percentage of the column's patients with a known
+    value (``decimals`` places); missing values counted on an ``Unknown`` row (without a
+    percentage) whenever any column has one. Blasts >= 20% are given among patients with marrow
+    involvement only (the abstract's 79/265). Dose levels defined by the study are labelled with
+    their cells/kg. Rows whose variables were not collected are left out.
 
     Notes
     -----
     No p-values: the diagnoses are not randomised groups and the table describes, it does not test.
-    Percentages use the non-missing count of each column as denominator; a column without any (a
-    diagnosis without involved marrow) prints "0 (\u2013)". The table is the one ``tableone.TableOne``
-    builds from the same variables (same rows, level order and rounding; tested against it), counted
-    here with one pass over the patients per variable because tableone converts every cell in Python
-    (half a minute at a million patients).
+    Quartiles are the 25th and 75th percentiles with linear interpolation (R's default, type 7). A
+    column without any patient in a row's denominator (a diagnosis without involved marrow) prints
+    an en dash. Counts use one pass over the patients per variable (:func:`level_counts`).
     """
     adsl = cohort.adsl
     _require(adsl, ["DIAG"], "ADSL")
@@ -460,41 +551,89 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
     # one column per diagnosis after Overall; with a single diagnosis it would repeat Overall
     by_diagnosis = order["DIAG"] if len(order["DIAG"]) > 1 else []
     names = ["Overall", *by_diagnosis]
-    # membership of each group: Overall is every patient, then one diagnosis each
     members = [np.ones(len(df), dtype=bool)] + [df["DIAG"].eq(g).to_numpy() for g in by_diagnosis]
+    sizes = [int(m.sum()) for m in members]
     groups = {f"group{i}": m for i, m in enumerate(members)}
+    study = getattr(cohort, "study", None)
+    diag_names = {d.code: d.name for d in getattr(study, "diagnoses", ())} if study is not None else {}
+    dose_defined = {d.code: d.cells_per_kg for d in getattr(study, "dose_levels", ())} if study is not None else {}
 
-    index: list[tuple[str, str]] = [("n", "")]
-    cells: list[list] = [[int(m.sum()) for m in members]]
-    tallies = {}
-    for var, label in _T1_LABELS.items():
-        if var not in df.columns:
-            continue  # not collected
+    shown = [var for var in _T1_LABELS if var in df.columns]
+    letters = {var: _SUPERSCRIPT[i] for i, var in enumerate(v for v in _T1_FOOTNOTES if v in shown)}
+    rows: list[list[str]] = []
+    kinds: list[str] = []
+    tidy, unknown_rows, summary_rows = [], [], []
+
+    def add(label: str, cells: list[str], kind: str) -> None:
+        rows.append([label, *cells])
+        kinds.append(kind)
+
+    for var in shown:
+        add(_T1_LABELS[var] + letters.get(var, ""), [""] * len(names), "group")
         if var in _T1_CONTINUOUS:
+            places = _T1_CONTINUOUS[var]
             values = df[var].to_numpy(dtype=float, na_value=np.nan)
-            index.append((f"{label}, median [min,max]", ""))
-            cells.append([_median_min_max(values[m], _T1_CONTINUOUS[var]) for m in members])
+            iqr, ranges, missing = [], [], []
+            for g, m in zip(names, members):
+                known = values[m & ~np.isnan(values)]
+                missing.append(int(m.sum()) - known.size)
+                unknown_rows.append((var, g, missing[-1]))
+                if known.size == 0:
+                    iqr.append("\u2013")
+                    ranges.append("\u2013")
+                    summary_rows.append((var, g, 0, *[np.nan] * 5))
+                    continue
+                q1, med, q3 = np.percentile(known, [25, 50, 75])
+                lo, hi = known.min(), known.max()
+                summary_rows.append((var, g, int(known.size), med, q1, q3, lo, hi))
+                iqr.append(f"{_number(med, places)} ({_dash(_number(q1, places), _number(q3, places))})")
+                ranges.append(_dash(_number(lo, places), _number(hi, places)))
+            add("Median (IQR)", iqr, "indent")
+            add("Range", ranges, "indent")
+            if any(missing):
+                add("Unknown", [str(k) for k in missing], "indent")
             continue
-        # levels present: the order's first, then the rest sorted as text (tableone's order)
-        counts = level_counts(df[var], tuple(order[var]), **groups).set_index("level")[list(groups)]
-        denominators = counts.sum(axis=0).to_numpy()  # patients with a known value, per group
-        tallies[var] = (counts, denominators)
+        applies = df[var].ne("n/a").to_numpy()
+        counts = level_counts(df[var].where(applies), tuple(order[var]), **groups).set_index("level")
+        counts = counts.reindex([lvl for lvl in order[var] if lvl in counts.index]
+                                + [lvl for lvl in counts.index if lvl not in order[var]])[list(groups)]
+        denominators = counts.sum(axis=0).to_numpy()
+        missing = [int((m & applies).sum()) - int(d) for m, d in zip(members, denominators)]
+        for g, gname in enumerate(names):
+            unknown_rows.append((var, gname, missing[g]))
+        levels = list(counts.index)
+        for level in order[var]:  # every level the order names is a row, zero where absent
+            if level not in levels and var in ("SEX", "BMINV", "BLAST20", "AGEGRP"):
+                levels.append(level)
+        counts = counts.reindex(levels, fill_value=0)
         for level, k in zip(counts.index, counts.to_numpy()):
-            index.append((f"{label}, n (%)", level))
-            # k / n * 100 in that order: tableone's rounding of the printed percentage
-            cells.append([f"{k[g]} ({k[g] / denominators[g] * 100:.{decimals}f})" if denominators[g]
-                          else f"{k[g]} (\u2013)" for g in range(len(names))])
-    table = pd.DataFrame(cells, index=pd.MultiIndex.from_tuples(index, names=["Characteristic", "Level"]),
-                         columns=names, dtype=object)
+            cells = []
+            for g in range(len(names)):
+                d = int(denominators[g])
+                tidy.append((var, level, names[g], int(k[g]), d, 100.0 * int(k[g]) / d if d else np.nan))
+                if var == "DIAG" and g > 0:
+                    cells.append("")  # the diagnosis is the column's own: its count is in the header
+                else:
+                    cells.append(f"{k[g]} ({k[g] / d * 100:.{decimals}f})" if d else "\u2013")
+            label = str(level)
+            if var == "DIAG" and level in diag_names:
+                name = diag_names[level]
+                label = f"{name[:1].upper()}{name[1:]} ({level})"
+            elif var == "DOSELVL" and level in dose_defined:
+                label = f"{level} ({_dose_text(dose_defined[level])} \u00d7 10\u2076 cells/kg)"
+            elif var == "PRIORHCT":
+                label = "None" if label == "0" else label
+            add(label, cells, "indent")
+        if any(missing):
+            add("Unknown", [str(k) if not (var == "DIAG" and g) else "" for g, k in enumerate(missing)], "indent")
 
-    rows = []
-    for g, gname in enumerate(names):
-        for var in _T1_CATEGORICAL:
-            if var not in tallies:
-                continue
-            counts, denominators = tallies[var]
-            d = int(denominators[g])
-            for level, k in counts.iloc[:, g].reindex(order[var], fill_value=0).items():
-                rows.append((_T1_LABELS[var], level, gname, int(k), d, 100.0 * int(k) / d if d else np.nan))
-    counts_df = pd.DataFrame(rows, columns=["variable", "level", "group", "n", "denominator", "percent"])
-    return BaselineTable(table=table, counts=counts_df, n=len(adsl))
+    columns = ["Characteristic"] + [f"{g} (n = {k})" for g, k in zip(names, sizes)]
+    table = pd.DataFrame(rows, columns=columns, dtype=object)
+    header = (("", 1), ("", 1), ("By diagnosis", len(by_diagnosis))) if by_diagnosis else None
+    counts_df = pd.DataFrame(tidy, columns=["variable", "level", "group", "n", "denominator", "percent"])
+    unknown_df = pd.DataFrame(unknown_rows, columns=["variable", "group", "n"])
+    summaries = pd.DataFrame(summary_rows, columns=["variable", "group", "n", "median", "q1", "q3", "min", "max"])
+    doses = tuple((c, dose_defined[c]) for c in order.get("DOSELVL", []) if c in dose_defined)
+    return BaselineTable(table=table, row_kinds=tuple(kinds), header=header, counts=counts_df,
+                         unknown=unknown_df, summaries=summaries, n=len(adsl), groups=tuple(names),
+                         variables=tuple(shown), footnotes=letters, dose_levels=doses)

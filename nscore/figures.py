@@ -430,9 +430,15 @@ def flow_diagram(nodes: pd.DataFrame, *, title: str, alt_text: str) -> alt.Layer
     ----------
     nodes : DataFrame
         ``key``, ``label``, ``n``, ``parent`` (empty for the root) and ``kind`` ("main" or
-        "exclusion"), as ``nscore.cohort.patient_flow(...).table``.
+        "exclusion"), as ``nscore.cohort.patient_flow(...).table``. Boxes that
+        :func:`nscore.cohort.flow_drawn` leaves out (an exclusion of n = 0, the steps below a main
+        box of n = 0) are not drawn.
     """
     _check(nodes, ["key", "label", "n", "parent", "kind"], "flow nodes")
+    from nscore.cohort import flow_drawn
+
+    # an exclusion box of nobody, and the steps below a main box of nobody, are not drawn
+    nodes = nodes[flow_drawn(nodes)].reset_index(drop=True)
     main = nodes[nodes["kind"] == "main"].reset_index(drop=True)
     row = {k: i for i, k in enumerate(main["key"])}
     boxes = []

@@ -38,6 +38,7 @@ __all__ = [
     "rate_text",
     "ci_text",
     "range_text",
+    "ROW_KINDS",
 ]
 
 #: Days per year, for rates "n years after infusion" (one home: headline, results and methods read it).
@@ -57,6 +58,91 @@ PATIENT_COLUMNS = frozenset({"USUBJID", "SUBJID"})
 
 class TableError(NscoreError):
     """A table could not be built (bad name, empty caption, patient-level columns)."""
+
+
+#: Kinds of body row a grid table knows (``Table.row_kinds``): a heading row, a row indented under
+#: it, a plain row.
+ROW_KINDS = ("group", "indent", "")
+#: What an indented row's first cell starts with: two em spaces (kept by HTML, unlike spaces).
+INDENT = "\u2003\u2003"
+# reStructuredText: every ASCII punctuation character may be backslash-escaped and is then literal,
+# which keeps a cell from starting a list, a comment, a role, a substitution or a reference.
+_RST_ESCAPE = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def _rst(text: str) -> str:
+    """Plain text escaped for reStructuredText inline content."""
+    return _RST_ESCAPE.sub(r"\\\1", str(text).replace("\n", " ").strip())
+
+
+def _grid_lines(grid: list[list[int]], texts: dict[int, str], n_head: int) -> list[str]:
+    """The lines of a reStructuredText grid table.
+
+    ``grid[r][j]`` is the id of the cell at row ``r``, column ``j`` (a cell spanning rows or
+    columns repeats its id; spans are rectangles); ``texts[id]`` its one line of text; the first
+    ``n_head`` rows are the header. Widths are counted as docutils counts them (East Asian wide
+    characters take two columns).
+    """
+    from docutils.utils import column_width
+
+    n_rows, n_cols = len(grid), len(grid[0])
+    width = [1] * n_cols
+    extent: dict[int, tuple[int, int, int]] = {}  # id -> first row, first col, last col
+    for r in range(n_rows):
+        for j in range(n_cols):
+            cid = grid[r][j]
+            if cid not in extent:
+                last = j
+                while last + 1 < n_cols and grid[r][last + 1] == cid:
+                    last += 1
+                extent[cid] = (r, j, last)
+    for cid, (r, j, last) in sorted(extent.items(), key=lambda kv: kv[1][2] - kv[1][1]):
+        need = column_width(texts[cid])
+        have = sum(width[j:last + 1]) + 3 * (last - j)
+        if need > have:
+            width[last] += need - have
+
+    def vertical(r: int, k: int) -> bool:  # a line at column boundary k within row r
+        return k in (0, n_cols) or grid[r][k - 1] != grid[r][k]
+
+    def horizontal(b: int, j: int) -> bool:  # a line over column j at row boundary b
+        return b in (0, n_rows) or grid[b - 1][j] != grid[b][j]
+
+    lines = []
+    for b in range(n_rows + 1):
+        fill = "=" if b == n_head else "-"
+        out = []
+        for k in range(n_cols + 1):
+            above = b > 0 and vertical(b - 1, k)
+            below = b < n_rows and vertical(b, k)
+            left = k > 0 and horizontal(b, k - 1)
+            right = k < n_cols and horizontal(b, k)
+            if (left or right) and (above or below or k in (0, n_cols)):
+                out.append("+")
+            elif left or right:
+                out.append(fill)
+            else:
+                out.append("|" if above or below else " ")
+            if k < n_cols:
+                if right:
+                    out.append(fill * (width[k] + 2))
+                else:  # inside a cell spanning rows: blank
+                    out.append(" " * (width[k] + 2))
+        lines.append("".join(out))
+        if b == n_rows:
+            break
+        out, j = [], 0
+        while j < n_cols:
+            cid = grid[b][j]
+            first, start, last = extent[cid]
+            out.append("|" if vertical(b, j) else " ")
+            span = sum(width[j:last + 1]) + 3 * (last - j)
+            text = texts[cid] if first == b else ""
+            out.append(" " + text + " " * (span - column_width(text)) + " ")
+            j = last + 1
+        out.append("|")
+        lines.append("".join(out))
+    return lines
 
 
 def _inline(text: str) -> str:
@@ -142,6 +228,8 @@ class Table:
     notes: str | None = None
     csv_name: str | None = None
     widths: tuple[int, ...] | None = field(default=None)
+    header: tuple[tuple[str, int], ...] | None = None
+    row_kinds: tuple[str, ...] | None = None
 
     def __post_init__(self):
         if not _NAME_RULE.match(self.name or ""):
@@ -153,6 +241,17 @@ class Table:
         bad = PATIENT_COLUMNS & {str(c).upper() for c in self.frame.columns}
         if bad:
             raise TableError(f"table {self.name}: patient-level column(s) {sorted(bad)} not allowed")
+        if self.header is not None:
+            spans = [int(span) for _, span in self.header]
+            if min(spans, default=0) < 1 or sum(spans) != self.frame.shape[1]:
+                raise TableError(f"table {self.name}: the spanning header {self.header!r} must cover the "
+                                 f"{self.frame.shape[1]} columns, each group at least one")
+        if self.row_kinds is not None:
+            if len(self.row_kinds) != len(self.frame):
+                raise TableError(f"table {self.name}: {len(self.row_kinds)} row kinds for {len(self.frame)} rows")
+            unknown = set(self.row_kinds) - set(ROW_KINDS)
+            if unknown:
+                raise TableError(f"table {self.name}: row kinds {sorted(unknown)}; allowed: {ROW_KINDS}")
 
     # -- outputs -------------------------------------------------------------------------------
     def csv(self) -> str:
@@ -178,7 +277,17 @@ class Table:
         )
 
     def to_myst(self) -> str:
-        """MyST source: the ``{list-table}`` directive, the notes and the download link."""
+        """MyST source: the ``{list-table}`` directive, the notes and the download link.
+
+        A table with a spanning ``header`` or ``row_kinds`` is written as a reStructuredText grid
+        table instead (:meth:`grid_table`, inside MyST's ``{eval-rst}``), the docutils table form
+        that has cells spanning columns and rows; it is numbered and referred to the same way.
+        """
+        if self.header is not None or self.row_kinds is not None:
+            out = self.grid_table()
+            if self.notes:
+                out += "\n" + self.notes.strip() + "\n"
+            return out + "\n" + self.download_link() + "\n"
         lines = [f"{FENCE}{{list-table}} {self.caption}", f":name: {self.name}", ":header-rows: 1"]
         if self.widths:
             lines.append(":widths: " + " ".join(str(w) for w in self.widths))
@@ -193,6 +302,67 @@ class Table:
             out += "\n" + self.notes.strip() + "\n"
         out += "\n" + self.download_link() + "\n"
         return out
+
+    def grid_table(self) -> str:
+        """The table as an ``{eval-rst}`` block holding a ``.. table::`` directive with a grid table.
+
+        Header: with ``header`` (``((label, n_columns), ...)`` over the frame's columns, left to
+        right), a first header row of spanning labels over their columns; a group with an empty
+        label over one column merges with that column's label into one cell two rows high. Rows:
+        ``row_kinds`` gives each body row's kind, ``"group"`` (a heading row: its first cell bold),
+        ``"indent"`` (first cell indented under the heading) or ``""`` (plain). The caption is
+        plain text here (escaped, no MyST roles). Cell text is escaped for reStructuredText.
+        """
+        frame = self.frame.astype(object)
+        n_cols = frame.shape[1]
+        labels = [str(c) for c in frame.columns]
+        # cells: (row, col) -> (cell id, text); a cell spanning rows/columns shares its id
+        grid: list[list[int]] = []
+        texts: dict[int, str] = {}
+        header = list(self.header) if self.header is not None else [("", 1)] * n_cols
+        two_rows = any(label for label, _ in header)
+        if two_rows:
+            top, bottom, col = [], [], 0
+            for label, span in header:
+                if not label and span == 1:
+                    cid = len(texts)
+                    texts[cid] = _rst(labels[col])
+                    top.append(cid)
+                    bottom.append(cid)
+                else:
+                    cid = len(texts)
+                    texts[cid] = _rst(label)
+                    top += [cid] * span
+                    for j in range(col, col + span):
+                        texts[len(texts)] = _rst(labels[j])
+                        bottom.append(len(texts) - 1)
+                col += span
+            grid += [top, bottom]
+        else:
+            row = []
+            for j in range(n_cols):
+                texts[len(texts)] = _rst(labels[j])
+                row.append(len(texts) - 1)
+            grid.append(row)
+        n_head = len(grid)
+        kinds = list(self.row_kinds) if self.row_kinds is not None else [""] * len(frame)
+        for values, kind in zip(frame.values.tolist(), kinds):
+            row = []
+            for j, value in enumerate(values):
+                text = "" if _missing(value) else str(value).replace("\n", " ").strip()
+                text = _rst(text)
+                if j == 0 and text and kind == "group":
+                    text = f"**{text}**"
+                elif j == 0 and text and kind == "indent":
+                    text = "\\" + INDENT + text  # escaped, so docutils keeps the leading em spaces
+                texts[len(texts)] = text
+                row.append(len(texts) - 1)
+            grid.append(row)
+        body = _grid_lines(grid, texts, n_head)
+        lines = [f"{FENCE}{{eval-rst}}", f".. table:: {_rst(self.caption)}", f"   :name: {self.name}", ""]
+        lines += ["   " + line for line in body]
+        lines.append(FENCE)
+        return "\n".join(lines) + "\n"
 
     def _repr_markdown_(self) -> str:
         return self.to_myst()

@@ -189,6 +189,27 @@ def test_flow_diagram_places_exclusions_beside_their_parent():
     assert boxes["x"]["text"] == "Excluded (n = 2)"
 
 
+def test_flow_diagram_draws_no_box_of_nobody(cohort):
+    """"Not in safety population (n = 0)" is not drawn; the main column closes up without it."""
+    from nscore import cohort as ch
+
+    nodes = pd.DataFrame([("a", "Infused", 10, "", "main"), ("x", "Not in safety population", 0, "a", "exclusion"),
+                          ("b", "Safety population", 10, "a", "main"), ("y", "Not evaluable", 10, "b", "exclusion"),
+                          ("c", "Evaluable", 0, "b", "main"), ("z", "No response", 0, "c", "exclusion"),
+                          ("d", "Responders", 0, "c", "main")], columns=["key", "label", "n", "parent", "kind"])
+    rows = _embedded(figures.flow_diagram(nodes, title="t", alt_text="a"))
+    boxes = {r["key"]: r for r in rows if "key" in r}
+    assert set(boxes) == {"a", "b", "y", "c"}
+    assert boxes["c"]["text"] == "Evaluable (n = 0)" and boxes["c"]["y"] == 2
+    assert not [r for r in rows if "(n = 0)" in str(r.get("text", "")) and r.get("kind") == "exclusion"]
+    flow = ch.patient_flow(cohort)
+    texts = [r["text"] for r in _embedded(figures.flow_diagram(flow.table, title="t", alt_text="a")) if "text" in r]
+    drawn = flow.table[flow.table["drawn"]]
+    assert len(texts) == len(drawn)
+    if flow.n_safety == flow.n_infused:
+        assert not [t for t in texts if t.startswith("Not in safety population")]
+
+
 # --------------------------------------------------------------------------------------------
 # size does not grow with the cohort
 # --------------------------------------------------------------------------------------------

@@ -124,40 +124,78 @@ def test_flow_responses_none_or_all_complete():
 
 
 def test_flow_caption_and_alt_text_follow_what_is_drawn():
-    assert prose.flow_caption(flow()) == "Patient flow from infusion to consolidative transplantation, drawn from the data."
+    assert prose.flow_caption(flow()).startswith(
+        "Patient flow from infusion to consolidative transplantation, drawn from the data. ")
+    assert "enrolment, apheresis and manufacturing are not recorded" in prose.flow_caption(flow())
     assert "transplants were not collected" in prose.flow_caption(flow(n_hct_total=None))
     assert "transplanted" in prose.flow_alt_text(flow())
     assert "transplanted" not in prose.flow_alt_text(flow(n_hct_total=None))
 
 
 # ------------------------------------------------------------------------------------- baseline
-def baseline(columns, rows):
-    index = pd.MultiIndex.from_tuples(rows, names=["Characteristic", "Level"])
-    return SimpleNamespace(table=pd.DataFrame("x", index=index, columns=columns))
+def test_flow_caption_and_alt_text_leave_out_boxes_not_drawn():
+    """A flow whose evaluable box is empty ends there: caption and alt text name no later step."""
+    from nscore.cohort import flow_drawn
+
+    table = pd.DataFrame([("infused", 5, "", "main"), ("not_safety", 0, "infused", "exclusion"),
+                          ("safety", 5, "infused", "main"), ("not_evaluable", 5, "safety", "exclusion"),
+                          ("evaluable", 0, "safety", "main"), ("non_responders", 0, "evaluable", "exclusion"),
+                          ("responders", 0, "evaluable", "main"), ("cr_cri", 0, "responders", "main")],
+                         columns=["key", "n", "parent", "kind"])
+    table["drawn"] = flow_drawn(table)
+    f = flow(table=table, n_evaluable=0, n_responders=0, n_cr_cri=0, n_hct_total=None)
+    assert prose.flow_caption(f).startswith("Patient flow from infusion to response evaluation, drawn")
+    alt = prose.flow_alt_text(f)
+    assert "efficacy-evaluable patients" in alt and "responders" not in alt and "CR" not in alt
+
+
+def baseline(variables, groups=("Overall", "T-ALL", "AML"), unknown=0, empty=False, doses=()):
+    from nscore.cohort import _SUPERSCRIPT, _T1_FOOTNOTES
+
+    letters = {v: _SUPERSCRIPT[i] for i, v in enumerate(x for x in _T1_FOOTNOTES if x in variables)}
+    return SimpleNamespace(by_diagnosis=len(groups) > 1, variables=tuple(variables), footnotes=letters,
+                           unknown=pd.DataFrame({"variable": ["SEX"], "group": ["Overall"], "n": [unknown]}),
+                           empty_denominator=empty, dose_levels=tuple(doses))
 
 
 def test_baseline_by_diagnosis_or_single_column():
-    rows = [("n", ""), ("Age, years, median [min,max]", ""), ("Sex, n (%)", "Male"),
-            ("Marrow blasts >=20% (among involved), n (%)", "Yes"), ("Prior allo-HCT, n (%)", "0")]
-    many = baseline(["Overall", "T-ALL", "AML"], rows)
-    one = baseline(["Overall"], rows)
+    variables = ["AGE", "SEX", "BLAST20", "PRIORHCT"]
+    many = baseline(variables)
+    one = baseline(variables, groups=("Overall",))
     assert "overall and by diagnosis" in prose.baseline_sentence(many)
     assert "No p-values" in prose.baseline_sentence(many)
     text = clean(prose.baseline_sentence(one))
     assert "by diagnosis" not in text.split(".")[0] and "no column by diagnosis" in text
-    assert prose.baseline_caption(one) == "Baseline characteristics of infused patients (Table 1)."
+    # the number comes from Sphinx: no "(Table 1)" typed into the caption
+    assert prose.baseline_caption(one) == "Baseline characteristics of infused patients."
+    assert prose.baseline_caption(many) == "Baseline characteristics of infused patients, overall and by diagnosis."
     notes = prose.baseline_notes(many)
-    assert "Median [minimum, maximum] for age; n (%) otherwise." in notes
-    assert "Marrow blasts" in notes and "Prior allo-HCT" in notes
+    assert notes.startswith("Age: median (interquartile range, 25th\u201375th percentile) on one line and "
+                            "range (minimum\u2013maximum) on the next. Categorical characteristics: n (%)")
+    assert "\n\n\u1d43 Number of allogeneic transplants before infusion." in notes
+    assert "\n\n\u1d47 Bone-marrow blasts among patients with marrow involvement" in notes
+    assert "diagnosis rows are filled in the overall column only" in notes
+    assert "overall column only" not in prose.baseline_notes(one)
+    assert "Unknown" not in notes and "Unknown: the value is missing" in prose.baseline_notes(
+        baseline(variables, unknown=3))
 
 
 def test_baseline_notes_only_name_collected_rows():
-    notes = prose.baseline_notes(baseline(["Overall"], [("n", ""), ("Sex, n (%)", "Male"),
-                                                        ("Diagnosis, n (%)", "AML")]))
-    assert "Median" not in notes and "Marrow" not in notes and "Prior" not in notes
-    both = prose.baseline_notes(baseline(["Overall"], [("n", ""), ("Age, years, median [min,max]", ""),
-                                                       ("Dose, x10^6 cells/kg, median [min,max]", "")]))
-    assert both.startswith("Median [minimum, maximum] for age and dose.")
+    notes = prose.baseline_notes(baseline(["SEX", "DIAG"], groups=("Overall",)))
+    assert "median" not in notes.lower() and "blasts" not in notes.lower() and "allogeneic" not in notes
+    assert "IQR" not in notes and "\u2013: no patient" not in notes
+    both = prose.baseline_notes(baseline(["AGE", "DOSE6"], groups=("Overall",)))
+    assert both.startswith("Age and dose: median (interquartile range")
+    assert "Categorical" not in both
+    assert "\u2013: no patient of the column" in prose.baseline_notes(baseline(["BLAST20"], empty=True))
+
+
+def test_baseline_notes_define_the_dose_levels():
+    notes = prose.baseline_notes(baseline(["DOSELVL"], doses=[("DL1", 5e5), ("DL2", 1e6), ("DL3", 2e6)]))
+    assert ("\u1d43 Dose level of the infusion, as the study defines the levels: DL1, 0.5 \u00d7 10\u2076 "
+            "cells/kg; DL2, 1.0 \u00d7 10\u2076 cells/kg; DL3, 2.0 \u00d7 10\u2076 cells/kg.") in notes
+    assert "does not define" in prose.baseline_notes(baseline(["DOSELVL"]))
+    assert notes.endswith("Abbreviations: DL, dose level.")
 
 
 # ------------------------------------------------------------------------------------- response

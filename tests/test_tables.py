@@ -351,13 +351,68 @@ def test_dose_level_label_from_a_delivery_is_not_a_formula_in_the_download(tmp_p
     cohort = load_cohort(delivery)
     assert evil in set(cohort.adsl["DOSELVL"])
     baseline = cohort_analyses.baseline_table(cohort)
-    t = tables.table(baseline.table, index=True, index_names=["Characteristic", "Level"], name="tbl-baseline",
-                     caption="Baseline.")
+    t = tables.table(baseline.table, name="tbl-baseline", caption="Baseline.", header=baseline.header,
+                     row_kinds=baseline.row_kinds)
     import csv
     import io
 
     rows = list(csv.reader(io.StringIO(_download(t))))
     cells = [c for row in rows for c in row]
-    assert "'" + evil in cells
+    # Table 1 labels a defined dose level with its dose: the label still starts with the formula
+    assert [c for c in cells if c.startswith("'" + evil)]
     assert not [c for c in cells if c.startswith(("=", "+", "@", "\t", "\r"))]
     assert not [c for c in cells if c.startswith("-") and not re.fullmatch(r"-[0-9.]+%?", c)]
+
+
+def _spanned():
+    frame = pd.DataFrame({"Characteristic": ["Sex, n (%)", "Male", "- *odd* |x| 1. `y`"],
+                          "Overall (n = 3)": ["", "2 (66.7)", "\u226520%"],
+                          "A (n = 2)": ["", "1 (50.0)", ""], "B (n = 1)": ["", "1 (100.0)", "x_"]})
+    return tables.table(frame, name="tbl-span", caption="Spanned (caption).", notes="A note.",
+                        header=(("", 1), ("", 1), ("By group", 2)), row_kinds=("group", "indent", ""))
+
+
+def test_spanning_header_renders_as_a_grid_table_with_colspan_and_rowspan():
+    t = _spanned()
+    src = t.to_myst()
+    assert src.startswith("````{eval-rst}\n.. table:: Spanned \\(caption\\)\\.\n   :name: tbl-span\n")
+    assert "\nA note.\n" in src and "Download this table as CSV" in src
+    html = _render_html(src)
+    assert re.search(r"<table[^>]*\bid=\"tbl-span\"", html)
+    assert re.search(r"<caption>.*Spanned \(caption\)\..*</caption>", html, re.S)
+    head = html.split("<thead>")[1].split("</thead>")[0]
+    assert re.search(r'<th class="head" rowspan="2"><p>Characteristic</p>', head)
+    assert re.search(r'<th class="head" rowspan="2"><p>Overall \(n = 3\)</p>', head)
+    assert re.search(r'<th class="head" colspan="2"><p>By group</p>', head)
+    assert head.count("<tr") == 2 and "A (n = 2)" in head and "B (n = 1)" in head
+    body = html.split("<tbody>")[1].split("</tbody>")[0]
+    assert "<strong>Sex, n (%)</strong>" in body
+    assert "<p>\u2003\u2003Male</p>" in body               # indented by two em spaces
+    # markup characters shown literally (no list, emphasis, substitution, literal or reference)
+    assert "<p>- *odd* |x| 1. `y`</p>" in body and "<p>x_</p>" in body and "\u226520%" in body
+    # the CSV is the frame: one header row, no markup
+    rows = _download(t).splitlines()
+    assert rows[0] == "Characteristic,Overall (n = 3),A (n = 2),B (n = 1)"
+    assert rows[2] == "Male,2 (66.7),1 (50.0),1 (100.0)"
+
+
+def test_spanning_header_must_cover_the_columns():
+    frame = pd.DataFrame({"a": [1], "b": [2]})
+    with pytest.raises(TableError, match="spanning header"):
+        tables.table(frame, name="tbl-x", caption="c", header=(("", 1), ("G", 2)))
+    with pytest.raises(TableError, match="row kinds"):
+        tables.table(frame, name="tbl-x", caption="c", row_kinds=("group", "indent"))
+    with pytest.raises(TableError, match="row kinds"):
+        tables.table(frame, name="tbl-x", caption="c", row_kinds=("bold",))
+
+
+def test_baseline_table_renders_with_its_spanning_header():
+    from nscore import cohort as cohort_analyses, versions
+
+    baseline = cohort_analyses.baseline_table(versions.load("data", "2025-08-01"))
+    t = tables.table(baseline.table, name="tbl-baseline", caption="Baseline.", header=baseline.header,
+                     row_kinds=baseline.row_kinds)
+    html = _render_html(t.to_myst())
+    assert '<th class="head" colspan="5"><p>By diagnosis</p>' in html
+    assert "<p>\u2003\u2003DL1 (0.5 \u00d7 10\u2076 cells/kg)</p>" in html
+    assert html.count("<tr") == 2 + len(baseline.table)

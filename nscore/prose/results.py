@@ -180,28 +180,46 @@ def _flow_transplants(flow) -> list[str]:
     return out
 
 
+#: What each main box of the flow is called in the caption and the alt text.
+_FLOW_STEPS = {"safety": "the safety population", "evaluable": "efficacy-evaluable patients",
+               "responders": "responders", "cr_cri": "patients in CR or CRi",
+               "hct": "patients transplanted after the CR or CRi"}
+_FLOW_ENDS = {"infused": "infusion", "safety": "the safety population", "evaluable": "response evaluation",
+              "responders": "response", "cr_cri": "CR or CRi", "hct": "consolidative transplantation"}
+
+
+def _drawn_main(flow) -> list[str]:
+    """Keys of the main boxes the flow diagram draws (all of them for a flow without a table)."""
+    table = getattr(flow, "table", None)
+    if table is None:
+        keys = ["infused", "safety", "evaluable", "responders", "cr_cri"]
+        return keys + (["hct"] if flow.n_hct_total is not None else [])
+    drawn = table["drawn"] if "drawn" in table.columns else [True] * len(table)
+    return [k for k, kind, d in zip(table["key"], table["kind"], drawn) if kind == "main" and d]
+
+
 def flow_caption(flow) -> str:
-    """First sentence of the flow diagram's caption: where the drawn flow ends."""
-    if flow.n_hct_total is None:
+    """The flow diagram's caption (first sentences): where the drawn flow starts and ends."""
+    last = _drawn_main(flow)[-1]
+    end = _FLOW_ENDS.get(last, "the last recorded step")
+    if last == "cr_cri" and flow.n_hct_total is None:
         end = "CR or CRi (transplants were not collected)"
-    else:
-        end = "consolidative transplantation"
-    return f"Patient flow from infusion to {end}, drawn from the data."
+    return (f"Patient flow from infusion to {end}, drawn from the data. The delivered data begin at "
+            "infusion (enrolment, apheresis and manufacturing are not recorded), so the flow does too.")
 
 
 def flow_alt_text(flow) -> str:
     """Alt text of the flow diagram: the boxes it draws (the transplant box only when collected)."""
-    steps = ["the safety population", "efficacy-evaluable patients", "responders", "patients in CR or CRi"]
-    if flow.n_hct_total is not None:
-        steps.append("patients transplanted after the CR or CRi")
-    return (f"Flow diagram from infused patients to {join(steps)}, with side boxes giving the number "
+    steps = [_FLOW_STEPS[k] for k in _drawn_main(flow) if k in _FLOW_STEPS]
+    target = join(steps) if steps else "no further step"
+    return (f"Flow diagram from infused patients to {target}, with side boxes giving the number "
             "who left at each step and why.")
 
 
 # --------------------------------------------------------------------------------- baseline
 def _by_diagnosis(baseline) -> bool:
     """Whether Table 1 has columns by diagnosis (it has only Overall with a single diagnosis)."""
-    return baseline.table.shape[1] > 1
+    return bool(baseline.by_diagnosis)
 
 
 def baseline_sentence(baseline, table_name: str = "tbl-baseline") -> str:
@@ -214,37 +232,65 @@ def baseline_sentence(baseline, table_name: str = "tbl-baseline") -> str:
 
 
 def baseline_caption(baseline) -> str:
+    """Caption of Table 1 (its number comes from Sphinx, never typed into the caption)."""
     if _by_diagnosis(baseline):
-        return "Baseline characteristics of infused patients, overall and by diagnosis (Table 1)."
-    return "Baseline characteristics of infused patients (Table 1)."
+        return "Baseline characteristics of infused patients, overall and by diagnosis."
+    return "Baseline characteristics of infused patients."
+
+
+def _dose(cells_per_kg: float) -> str:
+    value = cells_per_kg / 1e6
+    text = f"{value:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
 
 
 def baseline_notes(baseline) -> str:
-    """The notes of Table 1, naming only the rows the table holds (collected variables)."""
-    from nscore.cohort import _T1_LABELS
+    """The notes of Table 1: its conventions, then the lettered footnotes of the rows it holds, then
+    the abbreviations it uses. Only rows the table holds (collected variables) are named."""
+    from nscore.cohort import _T1_CONTINUOUS
 
-    labels = list(dict.fromkeys(str(v) for v in baseline.table.index.get_level_values(0)))
-
-    def has(var: str) -> bool:
-        return any(label.startswith(_T1_LABELS[var]) for label in labels)
-
-    continuous = [name for var, name in (("AGE", "age"), ("DOSE6", "dose")) if has(var)]
-    categorical = any(label.endswith(", n (%)") for label in labels)
+    shown = set(baseline.variables)
+    continuous = [name for var, name in (("AGE", "age"), ("DOSE6", "dose")) if var in shown]
+    categorical = bool(shown - set(_T1_CONTINUOUS))
     notes = []
     if continuous:
-        notes.append(f"Median [minimum, maximum] for {join(continuous)}"
-                     + ("; n (%) otherwise" if categorical else "") + ".")
-    elif categorical:
-        notes.append("n (%).")
+        notes.append(f"{capitalize(join(continuous))}: median (interquartile range, 25th\u201375th "
+                     "percentile) on one line and range (minimum\u2013maximum) on the next.")
     if categorical:
-        notes.append("Percentages are of the non-missing values of each column.")
-    if has("BLAST20"):
-        notes.append("Marrow blasts >=20% among patients with marrow involvement.")
-    if has("PRIORHCT"):
-        notes.append("Prior allo-HCT: number of allogeneic transplants before infusion.")
-    notes.append("Layout and rounding as the tableone package prints them (checked against it in "
-                 "the tests).")
-    return " ".join(notes)
+        notes.append("Categorical characteristics: n (%), the percentage of the column's patients "
+                     "with a known value.")
+    if not baseline.unknown.empty and (baseline.unknown["n"] > 0).any():
+        notes.append("Unknown: the value is missing; these patients are counted on that line and "
+                     "left out of the percentages.")
+    if baseline.by_diagnosis:
+        notes.append("Column headers give the number of patients in each column; the diagnosis rows "
+                     "are filled in the overall column only. No p-values: the diagnoses are not "
+                     "comparison arms.")
+    if baseline.empty_denominator:
+        notes.append("\u2013: no patient of the column in that row's denominator.")
+    if "AGE" in shown:
+        notes.append("Age in years at infusion.")
+    paragraphs = [" ".join(notes)]
+    letters = baseline.footnotes or {}
+    if "PRIORHCT" in letters:
+        paragraphs.append(f"{letters['PRIORHCT']} Number of allogeneic transplants before infusion.")
+    if "BLAST20" in letters:
+        paragraphs.append(f"{letters['BLAST20']} Bone-marrow blasts among patients with marrow involvement "
+                          "(the denominator); the cut-off is 20%.")
+    if "DOSELVL" in letters:
+        defined = "; ".join(f"{code}, {_dose(cells)} \u00d7 10\u2076 cells/kg"
+                            for code, cells in baseline.dose_levels)
+        text = "Dose level of the infusion" + (f", as the study defines the levels: {defined}." if defined
+                                               else " (the study does not define the levels' doses).")
+        paragraphs.append(f"{letters['DOSELVL']} {text}")
+    abbreviations = ["IQR, interquartile range"] if continuous else []
+    if "PRIORHCT" in shown:
+        abbreviations.append("allo-HCT, allogeneic haematopoietic cell transplantation")
+    if "DOSELVL" in shown:
+        abbreviations.append("DL, dose level")
+    if abbreviations:
+        paragraphs.append("Abbreviations: " + "; ".join(abbreviations) + ".")
+    return "\n\n".join(p for p in paragraphs if p)
 
 
 # --------------------------------------------------------------------------------- response
