@@ -9,7 +9,7 @@ JOBS_ARG := $(if $(JOBS),--jobs $(JOBS),)
 FORCE  ?=
 BUILD_ARGS := $(JOBS_ARG) $(if $(FORCE),--force,)
 
-.PHONY: book test pdf bench check clean env
+.PHONY: book test pdf bench check clean env fuzz
 
 # Create the virtual environment once; reinstall only when the requirements (or the lock) changed.
 $(PY):
@@ -33,6 +33,12 @@ test: $(STAMP)
 
 pdf: $(STAMP)
 	$(NSCORE) pdf
+
+# The property-based intake test (tests/test_intake_fuzz.py) with thousands of examples per property
+# (make test runs 15); FUZZ_EXAMPLES=N changes it.
+FUZZ_EXAMPLES ?= 2000
+fuzz: $(STAMP)
+	NSCORE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -q -p no:cacheprovider tests/test_intake_fuzz.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench.py

@@ -30,6 +30,7 @@ or the archive itself for archive-wide rules), raised together as one
 from __future__ import annotations
 
 import bz2
+import errno
 import gzip
 import lzma
 import os
@@ -201,6 +202,12 @@ def _size_failures(archive: Path, sizes: list[tuple[str, int, int | None]], limi
     return failures
 
 
+def _disk_error(exc: BaseException) -> bool:
+    """An error of the disk we write to (full, read-only, no permission), not of the archive."""
+    return isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES,
+                                                      errno.EPERM, errno.EMFILE, errno.ENFILE)
+
+
 def _copy(source, target: Path, budget: int, archive: Path, member: str) -> int:
     """Copy a member's stream to ``target`` in blocks; stop past ``budget`` bytes; return the count."""
     written = 0
@@ -235,7 +242,7 @@ def _write_members(archive: Path, into: Path, members, parts_of, open_member, li
         except _Refused:
             raise
         except _READ_ERRORS as exc:
-            if isinstance(exc, OSError) and exc.errno is not None and not isinstance(exc, gzip.BadGzipFile):
+            if _disk_error(exc):
                 raise  # the disk, not the archive (no space left, permissions): not a rule
             raise _corrupt(archive, exc, name) from None
 
@@ -305,7 +312,7 @@ def _inflate(archive: Path, target: Path, opener, limits: Limits) -> None:
         except _Refused:
             raise
         except _READ_ERRORS as exc:
-            if isinstance(exc, OSError) and exc.errno is not None:
+            if _disk_error(exc):
                 raise
             raise _corrupt(archive, exc) from None
 
