@@ -605,6 +605,7 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
         for level in order[var]:  # every level the order names is a row, zero where absent
             if level not in levels and var in ("SEX", "BMINV", "BLAST20", "AGEGRP"):
                 levels.append(level)
+        levels = [lvl for lvl in order[var] if lvl in levels] + [lvl for lvl in levels if lvl not in order[var]]
         counts = counts.reindex(levels, fill_value=0)
         for level, k in zip(counts.index, counts.to_numpy()):
             cells = []

@@ -315,7 +315,8 @@ class Table:
         """
         frame = self.frame.astype(object)
         n_cols = frame.shape[1]
-        labels = [str(c) for c in frame.columns]
+        # a header's "(n = 334)" is never broken inside: no-break spaces around the "=" (page only)
+        labels = [str(c).replace(" = ", "\u00a0=\u00a0") for c in frame.columns]
         # cells: (row, col) -> (cell id, text); a cell spanning rows/columns shares its id
         grid: list[list[int]] = []
         texts: dict[int, str] = {}

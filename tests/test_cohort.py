@@ -376,6 +376,14 @@ def test_baseline_table_missing_values_are_unknown_rows(tiny):
     assert (u["SEX", "Overall"], u["AGE", "T-ALL"], u["BLAST20", "Overall"], u["DOSELVL", "Overall"]) == (1, 1, 1, 0)
 
 
+def test_baseline_table_absent_levels_keep_their_order(tiny):
+    """No child: the "<18 years" row still comes first, with 0 (0.0)."""
+    bt = ch.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": tiny.adsl.assign(AGE=40)}))
+    assert _block(bt, "Age group") == {"<18 years": ["0 (0.0)"] + ["0 (0.0)"] * 5,
+                                       "\u226518 years": ["8 (100.0)", "3 (100.0)", "2 (100.0)", "1 (100.0)",
+                                                           "1 (100.0)", "1 (100.0)"]}
+
+
 def test_baseline_table_leaves_out_what_was_not_collected(tiny):
     adsl = tiny.adsl.drop(columns=["AGE", "BMBLAST", "DOSEKG"])
     bt = ch.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": adsl}))
