@@ -623,7 +623,7 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
             elif var == "DOSELVL" and level in dose_defined:
                 label = f"{level} ({_dose_text(dose_defined[level])} \u00d7 10\u2076 cells/kg)"
             elif var == "PRIORHCT":
-                label = "None" if label == "0" else label
+                label = "No prior transplant" if label == "0" else label
             add(label, cells, "indent")
         if any(missing):
             add("Unknown", [str(k) if not (var == "DIAG" and g) else "" for g, k in enumerate(missing)], "indent")

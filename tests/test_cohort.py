@@ -326,7 +326,7 @@ def test_baseline_table_tiny_layout_by_hand(tiny):
     assert list(diag) == ["T-cell acute lymphoblastic leukemia (T-ALL)", "T-cell lymphoblastic lymphoma (T-LBL)",
                           "Mixed-phenotype acute leukemia (MPAL)", "Acute myeloid leukemia (AML)",
                           "Peripheral T-cell lymphoma (PTCL)"]
-    assert _block(bt, "Prior allo-HCT") == {"None": ["5 (62.5)", "2 (66.7)", "1 (50.0)", "1 (100.0)", "0 (0.0)", "1 (100.0)"],
+    assert _block(bt, "Prior allo-HCT") == {"No prior transplant": ["5 (62.5)", "2 (66.7)", "1 (50.0)", "1 (100.0)", "0 (0.0)", "1 (100.0)"],
                                             "1": ["2 (25.0)", "1 (33.3)", "0 (0.0)", "0 (0.0)", "1 (100.0)", "0 (0.0)"],
                                             "2": ["1 (12.5)", "0 (0.0)", "1 (50.0)", "0 (0.0)", "0 (0.0)", "0 (0.0)"]}
     # blasts among the 5 involved (0001 50%, 0002 10%, 0004 25%, 0005 5%, 0008 80%); MPAL and PTCL
@@ -504,7 +504,7 @@ def test_baseline_counts_agree_with_an_independent_crosstab():
         block = _block(bt, ch._T1_LABELS[row.variable])
         col = list(bt.groups).index(row.group)
         cells = [cells[col] for label, cells in block.items() if label.split(" (")[0] == row.level
-                 or (row.variable == "PRIORHCT" and row.level == "0" and label == "None")]
+                 or (row.variable == "PRIORHCT" and row.level == "0" and label == "No prior transplant")]
         assert len(cells) == 1, (row.variable, row.level)
         assert cells[0] == (f"{row.n} ({row.percent:.1f})" if row.denominator else "\u2013"), (row, cells)
     # PTCL has no involved marrow: its blasts cells are en dashes

@@ -174,6 +174,7 @@ def test_key_results_single_patient_grammar():
 def test_reading_guide_promises_only_what_applies():
     full = front.reading_guide(variant(), reproduction=True, experts=True)
     assert "cytokine release syndrome" in full and "{doc}`experts`" in full and "abstract's figures" in full
+    assert "{doc}`discussion`" in full
     assert "transplantation" in full and "response criteria" in full and "5 trials and 5 diagnoses" in full
     c = nobody_evaluable()
     c = no_adverse_events(variant(c, adsl=c.adsl.drop(columns=["HCTFL", "HCTDT"])))

@@ -263,6 +263,8 @@ def reading_guide(cohort, *, reproduction: bool, experts: bool) -> str:
         items.append(f"- {{doc}}`safety` covers {join(AE_NAMES[s] for s in ae)}.")
     else:
         items.append("- {doc}`safety` states that adverse events were not collected in this cutoff's data.")
+    items.append("- {doc}`discussion` interprets these results beside other CD7 CAR-T experience, lists the "
+                 "limitations of the analysis and concludes.")
     if experts:
         items.append("- {doc}`experts` profiles the presenting investigators.")
     items.append("- {doc}`changes` compares the headline figures across data cutoffs.")
