@@ -151,4 +151,19 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"nscore {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug, not bad input: one line for the user, the traceback in a file
+        log = _write_traceback(args.command)
+        print(f"nscore {args.command}: internal error ({type(exc).__name__}: {escape(str(exc))[:300]}); "
+              f"nothing was changed by the failed step; the traceback is in {log}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _write_traceback(command: str) -> str:
+    """The current exception's traceback in a temporary file; its path (for a bug report)."""
+    import traceback
+
+    with tempfile.NamedTemporaryFile("w", prefix=f"nscore-{command}-", suffix=".log", delete=False,
+                                     encoding="utf-8") as handle:
+        traceback.print_exc(file=handle)
+        return handle.name

@@ -171,3 +171,21 @@ def test_validate_lists_unused_columns_and_uses_the_default_study(tmp_path, caps
     assert cli.main(["validate", str(delivery)]) == 0
     out = capsys.readouterr().out
     assert "note: adsl.csv: not used: RACE" in out
+
+
+def test_an_unexpected_error_is_one_line_and_a_log_file(monkeypatch, capsys):
+    """A bug must not print a traceback at the user: one line, exit 1, the traceback in a file."""
+    from pathlib import Path
+
+    from nscore import cli, pipeline
+
+    def broken(*args, **kwargs):
+        raise ZeroDivisionError("division by zero")
+
+    monkeypatch.setattr(pipeline, "check_or_raise", broken)
+    assert cli.main(["check"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "internal error (ZeroDivisionError: division by zero)" in err
+    log = Path(err.rsplit("the traceback is in ", 1)[1].strip())
+    assert "ZeroDivisionError" in log.read_text(encoding="utf-8")
+    log.unlink()

@@ -54,9 +54,14 @@ def project(tmp_path, valid_dir, monkeypatch):
     root.mkdir()
     (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/index\n")
     versions.store(valid_dir, root / "data")
-    built = []
-    monkeypatch.setattr(pipeline, "build", lambda *a, **k: built.append(k))
+    monkeypatch.setattr(pipeline, "build", _no_build)
     return root
+
+
+def _no_build(project, **kwargs):
+    """Stands in for pipeline.build: these tests are about storing, not building."""
+    return pipeline.BuildReport(cutoffs=[], newest="", runs=[], sites_built=[], sites_reused=[],
+                                site=Path(project.root) / "_build" / "html", bundles={}, seconds=0.0)
 
 
 def each_dataset(directory: Path, func) -> None:
@@ -172,7 +177,7 @@ def test_death_gone(tmp_path, frames_at, monkeypatch, capsys):
     root = tmp_path / "project"
     root.mkdir()
     (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/index\n")
-    monkeypatch.setattr(pipeline, "build", lambda *a, **k: None)
+    monkeypatch.setattr(pipeline, "build", _no_build)
     versions.store(write(frames_at(LATER), tmp_path / "base"), root / "data")
     new = write(frames_at("2025-08-01"), tmp_path / "new")
     adsl = read_cells(new, "adsl")
