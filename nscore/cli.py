@@ -154,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # a bug, not bad input: one line for the user, the traceback in a file
         log = _write_traceback(args.command)
         print(f"nscore {args.command}: internal error ({type(exc).__name__}: {escape(str(exc))[:300]}); "
-              f"nothing was changed by the failed step; the traceback is in {log}", file=sys.stderr)
+              f"this is a bug in nscore, please report it; the traceback is in {log}", file=sys.stderr)
         return 1
     return 0
 
