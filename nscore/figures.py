@@ -492,7 +492,9 @@ def _risk_table(risk: pd.DataFrame, groups: list[str], domain: list[float], tick
         y=alt.Y("group:N", sort=groups, title=None,
                 axis=alt.Axis(domain=False, ticks=False, labels=len(groups) > 1, labelLimit=140,
                               labelPadding=26)),
-        text="at_risk:Q", color=alt.Color("group:N", scale=_scale(groups), legend=None),
+        # dark text (4.5:1 and more on white): series colours at this size fail contrast; the
+        # row labels name the group
+        text="at_risk:Q", color=alt.value(OKABE_ITO["black"]),
     ).properties(width=WIDTH, height=max(20 * len(groups), 20),
                  title=alt.TitleParams("Number at risk", anchor="start", fontSize=11, fontWeight="normal"))
 

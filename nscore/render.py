@@ -7,8 +7,8 @@ have no image. Every chart shown while ``render.enable()`` is active gets a mime
 ``text/html``
     a ``<div class="nscore-chart">`` holding (1) a static fallback image (the SVG below, with the
     chart's ``description`` as ``alt``), (2) an empty ``role="img"`` container that the pinned,
-    vendored vega-embed (``_static/vendor``, loaded on every page by ``html_js_files`` in
-    ``_config.yml``) turns into the live chart, hiding the fallback once it has rendered, and
+    vendored vega-embed (``_static/vendor``, loaded only on pages that hold a chart) turns into
+    the live chart, fitted to its box, hiding the fallback once it has rendered, and
     (3) download links for SVG and PNG. In the notebook the fallback image and the downloads are
     ``data:`` URIs, so the executed notebook stays self-contained (notebook viewers, reviewer
     bundles); nothing in it points outside the notebook.
@@ -63,8 +63,15 @@ VENDORED = {
     "vega-lite": "5.20.1",
     "vega-embed": "6.29.0",
 }
-#: Paths relative to ``_static``, in load order, for ``html_js_files`` in ``_config.yml``.
+#: Paths relative to ``_static``, in load order. Added by :func:`_page_assets` to the pages that
+#: hold a chart only (about 0.8 MiB a page without a chart does not load).
 JS_FILES = ["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js"]
+#: Stylesheet of every page added by :func:`setup`: charts and tables fit their column.
+PAGE_CSS = "nscore-page.css"
+#: The theme's icon script (pydata-sphinx-theme): 1.4 MiB of JavaScript that swaps each
+#: ``<i class="fa-...">`` for an SVG; the theme's stylesheet already draws the same icons with
+#: Font Awesome's web font, so the script is dropped from every page (:func:`_page_assets`).
+ICON_SCRIPT = "scripts/fontawesome.js"
 #: Stylesheet relative to ``_static`` for ``html_css_files``.
 CSS_FILES = ["nscore.css"]
 
@@ -186,23 +193,74 @@ def _script_json(obj: Any) -> str:
 
 # Runs where it stands (document.currentScript), so several charts per page, the same chart
 # twice, and glued charts all work; waits for the vendored scripts if they load later.
+# Fits the chart to its box: drawn once at its own size; when wider than the box (the text column,
+# 390 px on a phone) every view width of the spec is scaled down and the chart drawn again (up to
+# five times, and again when the window is resized), so the chart keeps its font sizes and
+# nothing is clipped. A view keeps half its width, at most 300 px (eleven numbers at risk must not run
+# into each other): a chart that still does not fit is scaled down by the stylesheet.
+# A dataset may come as {"columns": [...], "rows": [[...], ...]} (pages compact them, see
+# :func:`compact_datasets`); it is expanded to records before vega-lite sees it.
 _EMBED_JS = """(function () {
   var box = document.currentScript.parentNode;
-  function draw() {
+  var base = null, shownFor = -1, factor = 1, view = null;
+  function expand(spec) {
+    var sets = spec.datasets || {};
+    Object.keys(sets).forEach(function (k) {
+      var d = sets[k];
+      if (d && !Array.isArray(d) && Array.isArray(d.columns) && Array.isArray(d.rows)) {
+        sets[k] = d.rows.map(function (r) {
+          var o = {}; d.columns.forEach(function (c, i) { o[c] = r[i]; }); return o;
+        });
+      }
+    });
+    return spec;
+  }
+  function scaled(node, f, key) {
+    if (Array.isArray(node)) { return node.map(function (v) { return scaled(v, f, ""); }); }
+    if (node === null || typeof node !== "object") { return node; }
+    if (key === "datasets" || key === "data" || key === "config" || key === "encoding" || key === "mark") { return node; }
+    var out = {};
+    Object.keys(node).forEach(function (k) {
+      var v = node[k];
+      out[k] = (k === "width" && typeof v === "number") ? Math.max(Math.min(v * 0.5, 300), Math.floor(v * f))
+             : scaled(v, f, k);
+    });
+    return out;
+  }
+  function draw(tries) {
     if (typeof vegaEmbed !== "function") { return; }
-    var spec = JSON.parse(box.querySelector("script.nscore-chart-spec").textContent);
+    if (base === null) {
+      base = expand(JSON.parse(box.querySelector("script.nscore-chart-spec").textContent));
+    }
     var opts = JSON.parse(box.getAttribute("data-embed-options"));
-    vegaEmbed(box.querySelector(".nscore-chart-view"), spec, opts).then(function () {
+    var target = box.querySelector(".nscore-chart-view");
+    vegaEmbed(target, factor < 1 ? scaled(base, factor, "") : base, opts).then(function (result) {
+      if (view) { view.finalize(); }
+      view = result.view;
       box.classList.add("nscore-chart-live");
       box.querySelector(".nscore-chart-fallback").style.display = "none";
+      var svg = target.querySelector("svg"), room = box.clientWidth;
+      shownFor = room;
+      if (svg && room > 0 && tries < 5) {
+        var wide = parseFloat(svg.getAttribute("width")) || svg.getBoundingClientRect().width;
+        if (wide > room + 0.5) { factor = factor * Math.pow((room - 2) / wide, 1.5); draw(tries + 1); }
+      }
     }).catch(function (err) {
+      box.classList.add("nscore-chart-failed");
       console.error("nscore chart " + box.getAttribute("data-chart") + ": " + err);
     });
   }
+  var pending = null;
+  window.addEventListener("resize", function () {
+    clearTimeout(pending);
+    pending = setTimeout(function () {
+      if (box.clientWidth > 0 && Math.abs(box.clientWidth - shownFor) > 8) { factor = 1; draw(0); }
+    }, 200);
+  });
   if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", draw);
+    document.addEventListener("DOMContentLoaded", function () { draw(0); });
   } else {
-    draw();
+    draw(0);
   }
 })();"""
 
@@ -335,19 +393,168 @@ def _dedupe_scripts(app, pagename, templatename, context, doctree) -> None:
 
 
 def _drop_auto_vendor_scripts(app, config) -> None:
-    """Keep only the vendored scripts that ``JS_FILES`` names in ``html_js_files``.
+    """No vendored script in ``html_js_files``: none is loaded on every page.
 
     jupyter-book adds every ``*.js`` found under ``_static`` (recursively) to every page, which
     would load each of MathJax's lazily loaded components (``vendor/mathjax/**``) as a script
-    tag of its own and break MathJax. MathJax itself is loaded by ``mathjax_path``.
+    tag of its own and break MathJax (MathJax itself is loaded by ``mathjax_path``), and the vega
+    libraries on pages without a chart; :func:`_page_assets` adds the vega scripts to the pages
+    with a chart.
     """
     def name(entry):
         return entry[0] if isinstance(entry, (tuple, list)) else entry
 
     config.html_js_files = [
         entry for entry in config.html_js_files
-        if not (str(name(entry)).startswith("vendor/") and name(entry) not in JS_FILES)
+        if not str(name(entry)).startswith("vendor/")
     ]
+
+
+# --------------------------------------------------------------------------- light pages that fit
+
+
+def compact_datasets(spec: dict) -> dict:
+    """A copy of ``spec`` whose record datasets are stored as columns and rows.
+
+    ``[{"month": 0.0, "estimate": 1.0}, ...]`` becomes ``{"columns": ["month", "estimate"],
+    "rows": [[0.0, 1.0], ...]}`` when every record has the same keys in the same order: the same
+    values without repeating each key in every row (the Results page's specs shrink by about half).
+    The page's embed script (``_EMBED_JS``) expands them before vega-lite sees the spec. Other
+    datasets are kept as they are.
+    """
+    spec = dict(spec)
+    sets = spec.get("datasets")
+    if not isinstance(sets, dict):
+        return spec
+    out = {}
+    for name, rows in sets.items():
+        if (isinstance(rows, list) and rows and all(isinstance(r, dict) for r in rows)
+                and all(list(r) == list(rows[0]) for r in rows)):
+            columns = list(rows[0])
+            out[name] = {"columns": columns, "rows": [[r[c] for c in columns] for r in rows]}
+        else:
+            out[name] = rows
+    spec["datasets"] = out
+    return spec
+
+
+_SPEC_SCRIPT = re.compile(r'(<script type="application/json" class="nscore-chart-spec">)(.*?)(</script>)', re.S)
+#: The embed script of any nscore version (the notebook's output may predate the current one).
+_ANY_EMBED_JS = re.compile(r"<script>\(function \(\) \{\n  var box = document\.currentScript\.parentNode;.*?\n\}\)\(\);</script>", re.S)
+_FALLBACK_IMG = re.compile(r'(<img class="nscore-chart-fallback" src="[^"]*" alt="[^"]*")>')
+_TABLE_BOX = re.compile(
+    r'<div class="pst-scrollable-table-container">(?P<table>\s*<table\b[^>]*>\s*(?:<caption>(?P<caption>.*?)</caption>)?)',
+    re.S)
+_TAG = re.compile(r"<[^>]+>")
+
+
+def _caption_label(caption_html: str | None) -> str:
+    """The caption's text (number and words, without the permalink mark) for ``aria-label``."""
+    if not caption_html:
+        return "Table"
+    caption_html = re.sub(r'<a class="headerlink".*?</a>', "", caption_html, flags=re.S)
+    text = " ".join(html.unescape(_TAG.sub("", caption_html)).split())
+    return text or "Table"
+
+
+def fit_page_body(body: str) -> str:
+    """The page body with its charts and tables made to fit and stay light (issue 16 item 1).
+
+    * every table's scroll box (pydata-sphinx-theme's ``pst-scrollable-table-container``) is a
+      keyboard-focusable (``tabindex="0"``), labelled (``aria-label`` = the caption) region, so a
+      table wider than the column scrolls inside it and can be scrolled from the keyboard;
+    * each chart's spec has its datasets in columns (:func:`compact_datasets`), its embed script is
+      the current one (fits the chart to its box), and the static fallback image loads lazily
+      (hidden while JavaScript draws the chart, it is then never fetched);
+    * the bibliography's entries have the ``listitem`` role their ``role="list"`` parent requires
+      (sphinxcontrib-bibtex writes the deprecated ``doc-biblioentry``).
+    """
+    def table_box(m: re.Match) -> str:
+        label = html.escape(_caption_label(m.group("caption")), quote=True)
+        return (f'<div class="pst-scrollable-table-container nscore-table-scroll" tabindex="0" '
+                f'role="region" aria-label="{label}">{m.group("table")}')
+
+    body = _TABLE_BOX.sub(table_box, body)
+    if "nscore-chart" in body:
+        def spec(m: re.Match) -> str:
+            try:
+                parsed = json.loads(m.group(2))
+            except ValueError:
+                return m.group(0)
+            return m.group(1) + _script_json(compact_datasets(parsed)) + m.group(3)
+
+        body = _SPEC_SCRIPT.sub(spec, body)
+        body = _ANY_EMBED_JS.sub(lambda m: f"<script>{_EMBED_JS}</script>", body)
+        body = _FALLBACK_IMG.sub(r'\1 loading="lazy">', body)
+    return body.replace('role="doc-biblioentry"', 'role="listitem"')
+
+
+def _fit_page(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``: :func:`fit_page_body` on the page body."""
+    body = context.get("body")
+    if body:
+        context["body"] = fit_page_body(body)
+
+
+#: Marks <html> as scripted before the body is parsed: the stylesheet then hides the fallback
+#: images (a lazily loaded hidden image is not fetched) until a chart fails to draw.
+_SCRIPTED_JS = 'document.documentElement.classList.add("nscore-js");'
+
+
+def _add_page_css(app) -> None:
+    """``builder-inited``: the stylesheet that fits charts and tables (:data:`PAGE_CSS`) on every page."""
+    app.add_css_file(PAGE_CSS)
+
+
+def _page_assets(app, pagename, templatename, context, doctree) -> None:
+    """``html-page-context``: the vega scripts on pages with a chart only; no icon script anywhere."""
+    scripts = context.get("script_files")
+    if scripts is None:
+        return
+    kept = [s for s in scripts if ICON_SCRIPT not in str(getattr(s, "filename", s) or "")]
+    scripts[:] = kept  # the builder's own list: app.add_js_file below appends to it
+    body = context.get("body") or ""
+    if 'class="nscore-chart"' in body:
+        app.add_js_file(None, body=_SCRIPTED_JS, priority=200)
+        for js in JS_FILES:
+            app.add_js_file(js, priority=500)
+    names = [str(getattr(s, "filename", s) or "") for s in context["script_files"]]
+    if 'class="nscore-chart"' in body and not any(n.endswith(JS_FILES[-1]) for n in names):
+        raise RuntimeError(f"{pagename}: the vega scripts were not added to the page")
+
+
+#: Theme markup fixed in every written page: names that disagree with the visible text (axe-core
+#: ``label-content-name-mismatch``: the search field button shows "Search Ctrl+K" but was named
+#: "Search"; the colour-mode button's hidden icons carry titles "Light", "Dark", ... that are not
+#: its name "Color mode"), and the icon script tag (:data:`ICON_SCRIPT`).
+_THEME_FIXES = (
+    (re.compile(r'(<button class="btn search-button-field search-button__button[^"]*" title="Search") aria-label="Search"'), r"\1"),
+    (re.compile(r'(<i class="theme-switch [^"]*" data-mode="[a-z]+")\s+title="[^"]*"></i>'), r'\1 aria-hidden="true"></i>'),
+    # the theme's template writes its icon script itself (not through script_files): see ICON_SCRIPT
+    (re.compile(r'[ \t]*<script defer src="[^"]*_static/scripts/fontawesome\.js(?:\?[^"]*)?"></script>\n?'), ""),
+)
+
+
+def fix_theme_markup(page_html: str) -> str:
+    """``page_html`` with :data:`_THEME_FIXES` applied (nothing else changed)."""
+    for pattern, replacement in _THEME_FIXES:
+        page_html = pattern.sub(replacement, page_html)
+    return page_html
+
+
+def _fix_written_pages(app, exception) -> None:
+    """``build-finished``: :func:`fix_theme_markup` on every written HTML page (theme templates are
+    outside the page body)."""
+    if exception is not None or getattr(app.builder, "format", "") != "html":
+        return
+    out = Path(app.builder.outdir)
+    for page in out.rglob("*.html"):
+        if "_static" in page.relative_to(out).parts:
+            continue
+        text = page.read_text(encoding="utf-8")
+        fixed = fix_theme_markup(text)
+        if fixed != text:
+            page.write_text(fixed, encoding="utf-8")
 
 
 # --------------------------------------------------------------------------- plain builds
@@ -475,10 +682,12 @@ def _external_assets(app, pagename, templatename, context, doctree) -> None:
 def setup(app):
     """Sphinx extension hook (``sphinx: extra_extensions: [nscore.render]`` in ``_config.yml``).
 
-    The vendored scripts themselves are listed in ``html_js_files`` so that the configuration
-    shows what every page loads; this hook keeps jupyter-book from adding the rest of
-    ``_static/vendor`` as scripts and keeps each script tag unique, and it writes the chart images
-    of every page as files of the site (:func:`images_to_files`).
+    The vendored vega scripts are added to the pages that hold a chart only and the theme's
+    1.4 MiB icon script to none (:func:`_page_assets`); jupyter-book is kept from adding
+    ``_static/vendor`` as scripts and each script tag is unique; the chart images of every page are
+    files of the site (:func:`images_to_files`); charts and tables fit their column and the theme's
+    controls are named as they read (:func:`fit_page_body`, :func:`fix_theme_markup`,
+    ``_static/nscore-page.css``).
 
     It also keeps a plain ``jupyter-book build .`` true (:func:`_refresh_chapters`: stale
     chapters are re-executed, or the build stops naming them, before Sphinx reads anything) and
@@ -488,7 +697,11 @@ def setup(app):
     app.connect("config-inited", _switch_off_thebe, priority=50)
     app.connect("config-inited", _refresh_chapters, priority=900)
     app.connect("config-inited", _drop_auto_vendor_scripts, priority=100)
+    app.connect("builder-inited", _add_page_css)
+    app.connect("html-page-context", _page_assets, priority=400)
     app.connect("html-page-context", _dedupe_scripts)
     app.connect("html-page-context", _chart_images_to_files)
+    app.connect("html-page-context", _fit_page, priority=600)
+    app.connect("build-finished", _fix_written_pages)
     app.connect("html-page-context", _external_assets, priority=900)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

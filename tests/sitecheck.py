@@ -496,7 +496,12 @@ def _datasets_of(spec) -> list[list[dict]]:
     if isinstance(spec, dict):
         for key, value in spec.items():
             if key == "datasets" and isinstance(value, dict):
-                out.extend(v for v in value.values() if isinstance(v, list))
+                for v in value.values():
+                    if isinstance(v, dict) and set(v) == {"columns", "rows"}:
+                        # a page's compacted dataset (nscore.render.compact_datasets): as records
+                        out.append([dict(zip(v["columns"], row)) for row in v["rows"]])
+                    elif isinstance(v, list):
+                        out.append(v)
             elif key == "values" and isinstance(value, list):
                 out.append(value)
             else:

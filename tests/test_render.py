@@ -161,7 +161,8 @@ def test_config_loads_the_vendored_scripts_and_extension():
 
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     sphinx_config = config["sphinx"]["config"]
-    assert sphinx_config["html_js_files"] == render.JS_FILES
+    # no vendored script on every page: nscore.render adds vega to the pages with a chart only
+    assert not [js for js in sphinx_config.get("html_js_files") or [] if "vega" in str(js)]
     assert set(render.CSS_FILES) <= set(sphinx_config.get("html_css_files", []))
     assert "nscore.render" in config["sphinx"].get("extra_extensions", [])
 

@@ -88,12 +88,16 @@ def test_accessible_structure(site, reports):
 
 
 def test_vendored_scripts_are_served_on_every_page(site):
-    """Every page loads the pinned vega scripts from its own _static, by a relative path."""
+    """Every page with a chart loads the pinned vega scripts from its own _static, by a relative
+    path; a page without a chart loads none of them (issue 16: pages stay light)."""
     directory, origin = site
     for page in sitecheck.site_pages(directory):
         if sitecheck.is_redirect_stub(page):
             continue
         text = page.read_text(errors="replace")
+        if 'class="nscore-chart"' not in text:
+            assert "vendor/vega" not in text, f"{page.relative_to(directory)} loads vega without a chart ({origin})"
+            continue
         for js in render.JS_FILES:
             assert f'_static/{js}' in text, f"{page.relative_to(directory)} does not load {js} ({origin})"
             assert f'src="http' not in text.split(js)[0].rsplit("<script", 1)[-1]
