@@ -364,7 +364,7 @@ _A11Y_JS = """() => {
     if (!/^Table\\s*\\d+(\\.\\d+)*/.test(text)) problems.push(`table without numbered <caption> (caption: "${text}"; first cell: "${(t.querySelector("th, td") || {textContent: ""}).textContent.trim().slice(0, 40)}")`);
     // a CSV download within the next few blocks (after notes)
     let block = t.closest(".pst-scrollable-table-container, .table-wrapper") || t, csv = false;
-    for (let i = 0; i < 4 && block && !csv; i++) {
+    for (let i = 0; i < 12 && block && !csv; i++) {
       block = block.nextElementSibling;
       csv = !!(block && block.querySelector && block.querySelector('a[href^="data:text/csv"], a[href$=".csv"]'));
     }
