@@ -158,10 +158,10 @@ def cutoff_dir(data_dir="data", cutoff="latest") -> Path:
 
 
 def is_stored(data_dir="data", cutoff="latest") -> bool:
-    """Whether ``cutoff`` is stored; under a build, an absent one is recorded as read.
+    """Whether ``cutoff`` is stored; under a build, the answer is recorded as a read.
 
     Why: a chapter that shows something only when a cutoff is stored must be re-executed when that
-    cutoff arrives; recording the absence puts it in the chapter's rebuild key.
+    cutoff arrives or goes; recording its version (or its absence) puts it in the rebuild key.
     """
     wanted = _as_cutoff(cutoff) if str(cutoff) != "latest" else None
     stored = _stored_cutoffs(data_dir)
@@ -170,6 +170,7 @@ def is_stored(data_dir="data", cutoff="latest") -> bool:
     if wanted not in stored:
         reads.record(wanted.isoformat(), reads.ABSENT)
         return False
+    read_manifest(cutoff_dir(data_dir, wanted))  # records the cutoff at its stored version
     return True
 
 

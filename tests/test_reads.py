@@ -34,8 +34,9 @@ def test_missing_cutoff_is_recorded_absent(valid_dir, tmp_path, log):
     with pytest.raises(NscoreError, match="not stored"):
         versions.load(store, "2024-01-01")
     assert versions.is_stored(store, "2023-01-01") is False
-    assert versions.is_stored(store, "2025-08-01") is True
-    assert reads.read_log(log) == {"2024-01-01": reads.ABSENT, "2023-01-01": reads.ABSENT}
+    assert versions.is_stored(store, "2025-08-01") is True  # present: recorded at its version
+    version = versions.read_manifest(store / "cutoffs" / "2025-08-01")["version"]
+    assert reads.read_log(log) == {"2024-01-01": reads.ABSENT, "2023-01-01": reads.ABSENT, "2025-08-01": version}
 
 
 def test_reading_a_manifest_records_its_cutoff(valid_dir, tmp_path, monkeypatch):
