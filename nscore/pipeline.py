@@ -890,13 +890,7 @@ def _build_with(
     progress(f"validating data: {', '.join(available)}")
     versions = {c: store.load(c) for c in available}
     data_versions = {c: v.version for c, v in versions.items()}
-    context = {
-        "versions": versions,
-        "build_time": provenance.utc_now(),
-        "commit": provenance.code_commit(project.root),
-        "packages": provenance.package_versions(),
-        "forkserver": forkserver,
-    }
+    context = _run_context(project, versions, forkserver)
     shared = {"code": code_hash(project), "environment": environment_hash(project)}
 
     with _build_lock(project):
@@ -920,6 +914,17 @@ def _build_lock(project: Project):
             yield
         finally:
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _run_context(project: Project, versions: dict, forkserver) -> dict:
+    """What every chapter run of one build shares: the loaded data, build time, commit, packages."""
+    return {
+        "versions": versions,
+        "build_time": provenance.utc_now(),
+        "commit": provenance.code_commit(project.root),
+        "packages": provenance.package_versions(),
+        "forkserver": forkserver,
+    }
 
 
 def _build_locked(
@@ -1238,13 +1243,7 @@ def refresh(project: Project, *, execute: bool = True, jobs: int | None = None,
 
     project.build_dir.mkdir(parents=True, exist_ok=True)
     forkserver = _start_forkserver(project)
-    context = {
-        "versions": versions,
-        "build_time": provenance.utc_now(),
-        "commit": provenance.code_commit(project.root),
-        "packages": provenance.package_versions(),
-        "forkserver": forkserver,
-    }
+    context = _run_context(project, versions, forkserver)
     try:
         with _build_lock(project):
             stage.mkdir()
