@@ -240,13 +240,13 @@ _BUILD_SNIPPET = textwrap.dedent(
     import json, sys, time
     from pathlib import Path
     args = json.loads(sys.argv[1])
-    from nscore import pipeline
+    from nscore.build import pipeline
     project = pipeline.Project(Path(args["root"]))
     say = lambda m: print(m, file=sys.stderr, flush=True)
     out = {}
     t0 = time.perf_counter()
     for d in args.get("store", []):
-        from nscore import versions
+        from nscore.data import versions
         versions.store(Path(d), project.data_path)
     out["store_seconds"] = time.perf_counter() - t0
     t1 = time.perf_counter()
@@ -300,7 +300,7 @@ def jb_baseline_copy(dest: Path) -> Path:
     import yaml
 
     copy_project(dest)
-    from nscore import pipeline
+    from nscore.build import pipeline
 
     project = pipeline.Project(dest)
     for ch in project.chapters():
@@ -363,7 +363,7 @@ def site_sizes(html: Path) -> dict:
 # section: cold build, pipeline vs jupyter-book
 # ==================================================================================================
 def section_cold(tmp: Path, reps: int, timeout: float) -> dict:
-    from nscore import versions
+    from nscore.data import versions
 
     newest = str(versions.list_cutoffs(ROOT / "data")[-1])
     pipe_root = copy_project(tmp / "cold-pipeline")
@@ -392,7 +392,7 @@ def section_cold(tmp: Path, reps: int, timeout: float) -> dict:
 # ==================================================================================================
 def later_cutoff_delivery(dest: Path, after: _dt.date) -> tuple[Path, str]:
     """The shipped simulated patients observed six months after the newest stored cutoff."""
-    from nscore import simulate
+    from nscore.data import simulate
 
     y, m = after.year + (after.month + 5) // 12, (after.month + 5) % 12 + 1
     cutoff = _dt.date(y, m, 1)
@@ -402,7 +402,8 @@ def later_cutoff_delivery(dest: Path, after: _dt.date) -> tuple[Path, str]:
 
 
 def section_rebuild(tmp: Path, reps: int, edit_reps: int, edit_chapter: str, timeout: float) -> dict:
-    from nscore import pipeline, versions
+    from nscore.build import pipeline
+    from nscore.data import versions
 
     base = copy_project(tmp / "rebuild-base")
     cutoffs = [str(c) for c in versions.list_cutoffs(ROOT / "data")]
@@ -461,7 +462,7 @@ def section_rebuild(tmp: Path, reps: int, edit_reps: int, edit_chapter: str, tim
 
 
 def _chapter_names(root: Path) -> list[str]:
-    from nscore import pipeline
+    from nscore.build import pipeline
 
     return [c.name for c in pipeline.Project(root).chapters()]
 
@@ -475,14 +476,14 @@ def analysis_steps(c) -> list[tuple[str, object]]:
     Thunks that build a chart return it; the worker serialises it (``to_json``, as glue does) and
     records its size, which must not grow with the cohort (aggregated charts).
     """
-    from nscore import cohort as co
-    from nscore import efficacy as ef
-    from nscore import figures as fg
-    from nscore import headline as hl
-    from nscore import published as pu
-    from nscore import safety as sa
-    from nscore import survival as sv
-    from nscore import tables as tb
+    from nscore.analyses import cohort as co
+    from nscore.analyses import efficacy as ef
+    from nscore.report import figures as fg
+    from nscore.analyses import headline as hl
+    from nscore.analyses import published as pu
+    from nscore.analyses import safety as sa
+    from nscore.statistics import survival as sv
+    from nscore.report import tables as tb
 
     adsl, adtte = c.adsl, c.adtte
     r: dict = {}
@@ -569,7 +570,7 @@ def worker_prep(n: int, directory: Path, cutoff: str, seed: int | None, write_cs
     """Simulate ``n`` patients; pickle the frames (for the analysis worker) and write the CSVs."""
     import pickle
 
-    from nscore import simulate
+    from nscore.data import simulate
 
     directory.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
@@ -600,7 +601,7 @@ def _rss() -> int:
 
 def worker_load(directory: Path) -> None:
     """``load.load_cohort`` of the CSVs: time, outcome and peak RSS of this process alone."""
-    from nscore import load
+    from nscore.data import load
     from nscore.errors import DataValidationError
 
     base = _maxrss()
@@ -640,7 +641,7 @@ def worker_analyse(directory: Path, reps: int, step_timeout: float, budget: floa
     import pickle
     import signal
 
-    from nscore import load
+    from nscore.data import load
 
     with open(directory / "frames.pkl", "rb") as f:
         frames = pickle.load(f)
@@ -699,7 +700,7 @@ def _worker_cmd(*args: str) -> list[str]:
 
 def section_scale(tmp: Path, sizes: list[int], reps_for, load_max_n: int, timeout: float,
                   step_timeout: float, budget: float) -> dict:
-    from nscore import simulate
+    from nscore.data import simulate
 
     cutoff = simulate.PUBLISHED_CUTOFF.isoformat()
     env = project_env(ROOT)
@@ -791,7 +792,7 @@ def _summarise_analysis(lines: list[dict], reps: int) -> dict:
 # section: site at two cohort sizes
 # ==================================================================================================
 def section_site(tmp: Path, sizes: list[int], timeout: float, keep: bool = False) -> dict:
-    from nscore import simulate
+    from nscore.data import simulate
 
     cutoff = simulate.PUBLISHED_CUTOFF
     results = {}

@@ -32,7 +32,7 @@ CASES = ["zip bomb", "tar.gz bomb", "10 MB junk", "10 MB ragged", "huge valid-lo
 
 
 def _prepare(name: str, tmp: Path) -> Path:
-    from nscore.simulate import simulate_cohort, write_cohort
+    from nscore.data.simulate import simulate_cohort, write_cohort
 
     if name in ("zip bomb", "tar.gz bomb"):
         if name == "zip bomb":
@@ -83,7 +83,7 @@ def _prepare(name: str, tmp: Path) -> Path:
 
 def _run_one(name: str) -> dict:
     """In the child: prepare, then time versions.store into an empty store."""
-    from nscore import versions
+    from nscore.data import versions
     from nscore.errors import NscoreError
 
     with tempfile.TemporaryDirectory(prefix="nscore-intake-bench-") as tmp:

@@ -1,4 +1,4 @@
-"""``nscore`` command line: parses arguments and calls one :mod:`nscore.pipeline` function.
+"""``nscore`` command line: parses arguments and calls one :mod:`nscore.build.pipeline` function.
 
 Exit codes: 0 success; 1 an :class:`~nscore.errors.NscoreError` (for a data validation error: a
 summary by rule and the first rows of the failure table, with the complete table written to
@@ -13,7 +13,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from nscore import intake, pipeline, versions
+from nscore.data import intake, versions
+
+from nscore.build import pipeline
 from nscore.errors import DataValidationError, NscoreError, escape
 
 

@@ -113,7 +113,7 @@ def _cut(items: list, n: int) -> str:
 class IntakeWarningError(NscoreError):
     """A valid delivery looks like a mistake or another study; refused unless the user accepts it.
 
-    ``warnings`` lists ``{"code", "count", "message"}`` (counts only, see :mod:`nscore.intake`).
+    ``warnings`` lists ``{"code", "count", "message"}`` (counts only, see :mod:`nscore.data.intake`).
     """
 
     def __init__(self, cutoff: str, previous: str, warnings: list[dict]):
@@ -146,3 +146,43 @@ class StaleOutputError(NscoreError):
 
 class BuildError(NscoreError):
     """The site could not be built; the previous site is left in place."""
+
+
+class AnalysisInputError(NscoreError):
+    """The cohort handed to an analysis lacks what the analysis needs (a column, a population)."""
+
+
+class SurvivalInputError(AnalysisInputError, ValueError):
+    """A survival function got an argument or a frame that breaks a rule; the message names it.
+
+    An :class:`nscore.analyses.cohort.AnalysisInputError` (what every analysis raises when the data lack
+    what it needs: a chapter catches one class), and a ``ValueError`` for callers that expect one.
+    """
+
+
+class ImmortalTimeBiasError(SurvivalInputError):
+    """Transplant status was used as a baseline covariate, which credits it with immortal time."""
+
+
+class NotCollectedError(AnalysisInputError):
+    """The analysis needs data the delivery did not collect (not the same as "no events")."""
+
+
+class RenderError(NscoreError):
+    """A chart cannot be rendered for the book (no description, or data loaded from a URL)."""
+
+
+class TableError(NscoreError):
+    """A table could not be built (bad name, empty caption, patient-level columns)."""
+
+
+class FigureError(NscoreError):
+    """A chart could not be built from what it was given (missing columns, patient-level fields)."""
+
+
+class SimulationError(NscoreError):
+    """The simulation was asked for something it cannot produce (e.g. n < 1)."""
+
+
+class ForkServerError(NscoreError):
+    """The kernel fork server did not start or stopped answering."""

@@ -10,8 +10,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nscore import versions
-from nscore.study import read_study
+from nscore.data import versions
+from nscore.data.study import read_study
 
 ROOT = Path(__file__).resolve().parents[1]
 PUBLISHED_CUTOFF = "2025-08-01"

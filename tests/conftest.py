@@ -25,7 +25,7 @@ SMALL_N = 40
 @pytest.fixture(scope="session")
 def small_frames() -> dict[str, pd.DataFrame]:
     """A simulated cohort of ``SMALL_N`` patients at the published cutoff (frames, not files)."""
-    from nscore.simulate import simulate_cohort
+    from nscore.data.simulate import simulate_cohort
 
     frames = simulate_cohort(n=SMALL_N, cutoff=date(2025, 8, 1))
     adsl, adae = frames["adsl"], frames["adae"]
@@ -37,7 +37,7 @@ def small_frames() -> dict[str, pd.DataFrame]:
 @pytest.fixture
 def valid_dir(tmp_path, small_frames) -> Path:
     """A fresh directory holding a valid simulated delivery (four CSVs + source.json)."""
-    from nscore.simulate import write_cohort
+    from nscore.data.simulate import write_cohort
 
     directory = tmp_path / "delivery"
     write_cohort(small_frames, directory)
@@ -81,7 +81,7 @@ def shift(iso: str, days: int) -> str:
 def failures_of(directory: Path) -> pd.DataFrame:
     """The failures table load_cohort raises for ``directory`` (fails the test if it loads)."""
     from nscore.errors import DataValidationError
-    from nscore.load import load_cohort
+    from nscore.data.load import load_cohort
 
     with pytest.raises(DataValidationError) as info:
         load_cohort(directory)

@@ -8,7 +8,7 @@ Which site (``site_dir``), in this order:
    (``chapters/<name>.ipynb``): built once per session by ``repo_build`` (the pipeline, forced, in
    a temporary copy of the repository; jupyter-book with ``-W``, so an unresolved glue key fails).
 3. Otherwise a tiny book built in a temporary directory from hand-made executed notebooks whose
-   charts went through ``nscore.render`` (so the renderer is tested in a browser before the
+   charts went through ``nscore.report.render`` (so the renderer is tested in a browser before the
    chapters exist).
 
 The build is done once per test session and shared by the test modules (module-level cache).
@@ -30,7 +30,9 @@ from urllib.parse import unquote, urljoin, urlsplit
 import nbformat
 import yaml
 
-from nscore import pdf, pipeline, render
+from nscore.build import pdf, pipeline
+
+from nscore.report import render
 
 REPO = Path(__file__).resolve().parents[1]
 SCREENSHOTS = REPO / "_build" / "screenshots"
@@ -99,7 +101,7 @@ def site_dir() -> tuple[Path, str]:
         site = Path(os.environ["NSCORE_SITE"]).resolve()
         assert (site / "index.html").is_file(), f"NSCORE_SITE={site} holds no index.html"
         result = (site, f"NSCORE_SITE={site}")
-    elif repo_book_ready() and (REPO / "nscore" / "pipeline.py").is_file():
+    elif repo_book_ready() and (REPO / "nscore" / "build" / "pipeline.py").is_file():
         result = (pipeline_site(REPO), "the repository's book, built by the pipeline in a temporary copy")
     else:
         work = _workdir("nscore-tinybook-")
@@ -498,7 +500,7 @@ def _datasets_of(spec) -> list[list[dict]]:
             if key == "datasets" and isinstance(value, dict):
                 for v in value.values():
                     if isinstance(v, dict) and set(v) == {"columns", "rows"}:
-                        # a page's compacted dataset (nscore.render.compact_datasets): as records
+                        # a page's compacted dataset (nscore.report.render.compact_datasets): as records
                         out.append([dict(zip(v["columns"], row)) for row in v["rows"]])
                     elif isinstance(v, list):
                         out.append(v)
@@ -553,7 +555,7 @@ def _linked_file(page: Path, url: str | None) -> Path | None:
 
 
 def chart_images(page: Path) -> list[ChartImages]:
-    """Every chart of a built page (``nscore.render`` markup), in page order, with the files its
+    """Every chart of a built page (``nscore.report.render`` markup), in page order, with the files its
     fallback ``<img>`` and its SVG and PNG download links point at."""
     text = page.read_text(errors="replace")
     charts = []
@@ -577,7 +579,7 @@ def book_source() -> tuple[Path, str]:
     if "book" in _CACHE:
         return _CACHE["book"]
     if repo_book_ready():
-        # a copy: building the repository's book runs nscore.render's stale check, which
+        # a copy: building the repository's book runs nscore.report.render's stale check, which
         # re-executes stale chapters into chapters/ (never into the working tree from a test)
         result = (copy_book(_workdir("nscore-booksrc-") / "repo"), "a copy of the repository's book")
     else:
@@ -588,7 +590,7 @@ def book_source() -> tuple[Path, str]:
 
 
 def chart_specs(html_text: str) -> list[dict]:
-    """The vega-lite specs of the charts in a page (as embedded by nscore.render)."""
+    """The vega-lite specs of the charts in a page (as embedded by nscore.report.render)."""
     return [
         json.loads(m.group(1))
         for m in _CHART_SPEC.finditer(html_text)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import sitecheck
-from nscore import pipeline
+from nscore.build import pipeline
 
 pytestmark = pytest.mark.slow
 

@@ -37,7 +37,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import sitecheck  # noqa: E402
 
-from nscore import pdf  # noqa: E402
+from nscore.build import pdf  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -330,7 +330,7 @@ def test_chart_pages_exist_and_plain_pages_load_no_vega(site, checks):
 
 
 def test_fit_page_body_makes_tables_labelled_focusable_regions():
-    from nscore import render
+    from nscore.report import render
 
     body = ('<div class="pst-scrollable-table-container"><table class="table" id="t1">\n'
             '<caption><span class="caption-number">Table 3.1 </span><span class="caption-text">Baseline &amp; '
@@ -345,7 +345,7 @@ def test_fit_page_body_makes_tables_labelled_focusable_regions():
 
 
 def test_fit_page_body_rewrites_charts_and_bibliography():
-    from nscore import render
+    from nscore.report import render
 
     rows = [{"month": 0.0, "estimate": 1.0}, {"month": 1.0, "estimate": 0.9}]
     spec = {"description": "d", "datasets": {"a": rows, "b": [{"x": 1}, {"y": 2}]}, "mark": "line"}
@@ -366,7 +366,7 @@ def test_fit_page_body_rewrites_charts_and_bibliography():
 
 
 def test_fix_theme_markup_names_and_icon_script():
-    from nscore import render
+    from nscore.report import render
 
     page = ('<script defer src="../_static/scripts/fontawesome.js?digest=1"></script>\n'
             '<button class="btn search-button-field search-button__button pst-js-only" title="Search" aria-label="Search" x>'

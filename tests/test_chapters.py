@@ -200,10 +200,10 @@ def test_data_dependencies_are_declared_for_the_pipeline():
 
 
 def test_every_page_discloses_simulated_data():
-    # the provenance box states it on every page (nscore.provenance.SIMULATED_SENTENCE when the data
+    # the provenance box states it on every page (nscore.report.provenance.SIMULATED_SENTENCE when the data
     # are flagged simulated, REAL_SENTENCE otherwise); the landing page says it in its own words as
-    # well, from the cutoff's source record (nscore.prose.front.data_notice), never as fixed text
-    from nscore import provenance
+    # well, from the cutoff's source record (nscore.report.prose.front.data_notice), never as fixed text
+    from nscore.report import provenance
 
     assert "simulated" in provenance.SIMULATED_SENTENCE
     assert "simulated" not in provenance.REAL_SENTENCE

@@ -15,7 +15,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from nscore import cli, pipeline
+from nscore import cli
+
+from nscore.build import pipeline
 from nscore.errors import DataValidationError, StaleOutputError
 
 TOY = Path(__file__).parent / "toy"
@@ -160,7 +162,7 @@ def test_validate_lists_unused_columns_and_uses_the_default_study(tmp_path, caps
     import pandas as pd
 
     from nscore import cli
-    from nscore.simulate import write_cohort
+    from nscore.data.simulate import write_cohort
 
     delivery = tmp_path / "delivery"
     write_cohort(small_frames, delivery)
@@ -177,7 +179,9 @@ def test_an_unexpected_error_is_one_line_and_a_log_file(monkeypatch, capsys):
     """A bug must not print a traceback at the user: one line, exit 1, the traceback in a file."""
     from pathlib import Path
 
-    from nscore import cli, pipeline
+    from nscore import cli
+
+    from nscore.build import pipeline
 
     def broken(*args, **kwargs):
         raise ZeroDivisionError("division by zero")

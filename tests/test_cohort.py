@@ -14,7 +14,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
-from nscore import cohort as ch
+from nscore.analyses import cohort as ch
 from nscore.errors import NscoreError
 
 from cohorts import PATIENTS, shipped_cohort, tiny_cohort
@@ -74,7 +74,7 @@ def test_derive_subgroups_unknown_marrow_involvement_is_not_no_involvement():
 
 def test_nullable_dtypes_and_missing_values_give_same_results(tiny):
     """The loader types columns as Int64/string/datetime64: results must not depend on dtypes."""
-    from nscore import efficacy, published, safety
+    from nscore.analyses import efficacy, published, safety
 
     typed = types.SimpleNamespace(**{**vars(tiny), **{k: getattr(tiny, k).convert_dtypes()
                                                       for k in ("adsl", "adrs", "adtte", "adae")}})
@@ -453,7 +453,7 @@ def _awkward_cohort():
     diagnosis without any involved marrow (its blasts row has no denominator)."""
     import numpy as np
 
-    from nscore.simulate import simulate_cohort
+    from nscore.data.simulate import simulate_cohort
 
     adsl = simulate_cohort(n=3000, cutoff=date(2025, 8, 1), seed=11)["adsl"].copy()
     rng = np.random.default_rng(5)

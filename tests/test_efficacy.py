@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nscore import efficacy as ef
+from nscore.analyses import efficacy as ef
 from nscore.errors import NscoreError
 from cohorts import shipped_cohort, tiny_cohort  # shared builders (tests/ is on sys.path)
 

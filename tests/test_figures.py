@@ -1,4 +1,4 @@
-"""Charts of the book (nscore.figures): aggregated data only, alt text, palette, renderable.
+"""Charts of the book (nscore.report.figures): aggregated data only, alt text, palette, renderable.
 
 Privacy is checked on the data each chart embeds: no subject identifiers, and a row count that
 does not grow with the number of patients (curves are resampled on a fixed 7-day grid). Size is
@@ -17,8 +17,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nscore import figures, render, survival
-from nscore.figures import FigureError
+from nscore.report import figures, render
+
+from nscore.statistics import survival
+from nscore.report.figures import FigureError
 
 SUBJECT_ID = re.compile(r"NCT\d{8}-\d{4}")
 
@@ -141,13 +143,13 @@ def test_charts_refuse_patient_level_frames():
 
 @pytest.fixture(scope="module")
 def cohort():
-    from nscore import versions
+    from nscore.data import versions
 
     return versions.load("data", "2025-08-01")
 
 
 def test_every_chart_of_the_book_is_private_described_and_renderable(cohort):
-    from nscore import cohort as ch, efficacy, safety
+    from nscore.analyses import cohort as ch, efficacy, safety
 
     charts = {
         "km": figures.km_plot(survival.kaplan_meier(cohort.adtte, "PFS"), title="PFS", alt_text="PFS curve"),
@@ -172,7 +174,7 @@ def test_every_chart_of_the_book_is_private_described_and_renderable(cohort):
 
 
 def test_grade_bar_shares_sum_to_one(cohort):
-    from nscore import safety
+    from nscore.analyses import safety
 
     chart = figures.grade_stacked_bar(safety.grade_distribution(cohort).table, title="g", alt_text="g")
     rows = _embedded(chart)
@@ -191,7 +193,7 @@ def test_flow_diagram_places_exclusions_beside_their_parent():
 
 def test_flow_diagram_draws_no_box_of_nobody(cohort):
     """"Not in safety population (n = 0)" is not drawn; the main column closes up without it."""
-    from nscore import cohort as ch
+    from nscore.analyses import cohort as ch
 
     nodes = pd.DataFrame([("a", "Infused", 10, "", "main"), ("x", "Not in safety population", 0, "a", "exclusion"),
                           ("b", "Safety population", 10, "a", "main"), ("y", "Not evaluable", 10, "b", "exclusion"),
@@ -220,7 +222,7 @@ SIZES = (334, 20_000)
 
 def _survival_charts(n: int) -> dict:
     """The results chapter's survival charts, drawn for a simulated cohort of ``n`` patients."""
-    from nscore import simulate
+    from nscore.data import simulate
 
     frames = simulate.simulate_cohort(n=n, cutoff=simulate.PUBLISHED_CUTOFF, seed=simulate.SEED)
     adsl, adtte = frames["adsl"], frames["adtte"]

@@ -12,17 +12,17 @@ import pytest
 
 from cohorts import shipped_cohort, tiny_cohort
 
-try:  # nscore.survival is written by the survival helper; skip until its API is importable
-    from nscore.survival import kaplan_meier, median_follow_up  # noqa: F401
+try:  # nscore.statistics.survival is written by the survival helper; skip until its API is importable
+    from nscore.statistics.survival import kaplan_meier, median_follow_up  # noqa: F401
 
     HAVE_SURVIVAL = True
 except ImportError:
     HAVE_SURVIVAL = False
 
 pytestmark = pytest.mark.skipif(not HAVE_SURVIVAL,
-                                reason="nscore.survival.kaplan_meier / median_follow_up not importable yet")
+                                reason="nscore.statistics.survival.kaplan_meier / median_follow_up not importable yet")
 
-from nscore import headline as hl  # noqa: E402
+from nscore.analyses import headline as hl  # noqa: E402
 from nscore.errors import NscoreError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,6 +1,6 @@
 """What changed says which cutoffs are simulated and which real, whether compared cutoffs are the same
 patients or different cohorts, and which intake warnings were accepted: the small functions of
-``nscore.intake`` the page glues, on their edge cases and on a real store."""
+``nscore.data.intake`` the page glues, on their edge cases and on a real store."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import date
 
 import pandas as pd
 
-from nscore import intake, versions
+from nscore.data import intake, versions
 
 
 class C:

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 
 import pytest
 
-from nscore import versions
+from nscore.data import versions
 from nscore.errors import DataValidationError
 
 

@@ -22,7 +22,9 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from nscore import cli, versions
+from nscore import cli
+
+from nscore.data import versions
 from nscore.errors import DataValidationError, NscoreError
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -35,7 +37,7 @@ FILES = ["adsl.csv", "adrs.csv", "adtte.csv", "adae.csv", "source.json", "study.
 @pytest.fixture(scope="module")
 def base(tmp_path_factory) -> tuple[Path, Path]:
     """(a project holding only its study definition, a valid delivery of 20 patients)."""
-    from nscore.simulate import simulate_cohort, write_cohort
+    from nscore.data.simulate import simulate_cohort, write_cohort
 
     root = tmp_path_factory.mktemp("fuzz")
     project = root / "project"

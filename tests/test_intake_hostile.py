@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from conftest import failures_of, keys, read_cells
-from nscore import archive, versions
+from nscore.data import archive, versions
 from nscore.errors import DataValidationError
 
 
@@ -189,7 +189,7 @@ def test_too_many_members_and_links_are_refused(tmp_path, store_root):
 
 
 def test_delivery_directory_over_the_size_limit_is_refused_unread(valid_dir):
-    from nscore.load import load_cohort
+    from nscore.data.load import load_cohort
 
     with pytest.raises(DataValidationError) as info:
         load_cohort(valid_dir, max_bytes=1000)
@@ -198,7 +198,7 @@ def test_delivery_directory_over_the_size_limit_is_refused_unread(valid_dir):
 
 
 def test_a_junk_file_is_reported_with_counts_not_a_row_per_cell(valid_dir):
-    from nscore.load import MAX_FAILURES_PER_RULE
+    from nscore.data.load import MAX_FAILURES_PER_RULE
 
     header = (valid_dir / "adsl.csv").read_text().splitlines()[0]
     width = header.count(",") + 1

@@ -15,9 +15,11 @@ import pandas as pd
 import pytest
 
 from conftest import SMALL_N, read_cells, write_cells
-from nscore import cli, intake, pipeline, versions
+from nscore import cli
+from nscore.data import intake, versions
+from nscore.build import pipeline
 from nscore.errors import IntakeWarningError, StaleOutputError
-from nscore.load import DATASETS
+from nscore.data.load import DATASETS
 
 LATER = "2026-02-01"
 
@@ -28,7 +30,7 @@ def tree(root: Path) -> dict[str, str]:
 
 
 def write(frames: dict, directory: Path) -> Path:
-    from nscore.simulate import write_cohort
+    from nscore.data.simulate import write_cohort
 
     write_cohort(frames, directory)
     return directory
@@ -36,7 +38,7 @@ def write(frames: dict, directory: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def frames_at():
-    from nscore.simulate import simulate_cohort
+    from nscore.data.simulate import simulate_cohort
 
     cache = {}
 

@@ -1,4 +1,4 @@
-"""Chapter kernels forked from a pre-imported zygote (nscore.kernels), driven as the pipeline drives them.
+"""Chapter kernels forked from a pre-imported zygote (nscore.build.kernels), driven as the pipeline drives them.
 
 Each test runs real notebooks through papermill with the pipeline's kernel manager, on a zygote
 whose preload is a marker module written into the test's own project root.
@@ -15,7 +15,7 @@ import papermill as pm
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from nscore import kernels, pipeline
+from nscore.build import kernels, pipeline
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked kernels need POSIX fork")
 

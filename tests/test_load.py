@@ -16,9 +16,9 @@ import pandas as pd
 import pytest
 
 from conftest import read_cells, write_cells
-from nscore import schema
+from nscore.data import schema
 from nscore.errors import DataValidationError, NscoreError
-from nscore.load import DATASETS, Cohort, data_version, load_cohort, read_dataset, sha256_file
+from nscore.data.load import DATASETS, Cohort, data_version, load_cohort, read_dataset, sha256_file
 
 SAS_EPOCH = pd.Timestamp("1960-01-01")
 
@@ -198,9 +198,9 @@ def test_xpt_copy_of_shipped_data_gives_identical_analyses(shipped_dir, tmp_path
     xpt = load_cohort(_copy_as(shipped, tmp_path / "xpt", "xpt"))
     for name in DATASETS:
         pd.testing.assert_frame_equal(getattr(xpt, name), getattr(shipped, name), check_exact=True)
-    if importlib.util.find_spec("nscore.headline") is None:
-        pytest.skip("nscore.headline not available")
-    from nscore.headline import headline_figures
+    if importlib.util.find_spec("nscore.analyses.headline") is None:
+        pytest.skip("nscore.analyses.headline not available")
+    from nscore.analyses.headline import headline_figures
 
     pd.testing.assert_frame_equal(headline_figures(xpt), headline_figures(shipped), check_exact=True)
 

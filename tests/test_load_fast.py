@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import failures_of, keys
-from nscore import load
+from nscore.data import load
 
 # cells that read as valid and as invalid integers, dates and numbers, with repeats and gaps
 MIXED = [

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import edit, failures_of, keys, read_cells, shift, write_cells
 from nscore.errors import DataValidationError, NscoreError
-from nscore.load import load_cohort
+from nscore.data.load import load_cohort
 
 
 # --------------------------------------------------------------------------------------------
@@ -528,7 +528,7 @@ def test_copy_is_independent(valid_dir, tmp_path):
 
 def test_extra_sponsor_columns_are_accepted_and_reported_as_not_used(valid_dir):
     """A sponsor's extra variables are kept in the delivery and listed, not refused (issue 11)."""
-    from nscore.load import load_cohort
+    from nscore.data.load import load_cohort
 
     edit(valid_dir, "adtte", lambda f: f.insert(3, "FOO", "x"))
     edit(valid_dir, "adsl", lambda f: f.insert(5, "RACE", "ASIAN"))
@@ -539,7 +539,7 @@ def test_extra_sponsor_columns_are_accepted_and_reported_as_not_used(valid_dir):
 
 def test_optional_variables_may_be_absent(valid_dir):
     """AGE, dose and marrow variables not collected: the cohort loads without them (issue 11)."""
-    from nscore.load import load_cohort
+    from nscore.data.load import load_cohort
 
     edit(valid_dir, "adsl", lambda f: f.drop(columns=["AGE", "DOSELVL", "DOSEKG", "BMINV", "BMBLAST"], inplace=True))
     cohort = load_cohort(valid_dir)
@@ -547,7 +547,7 @@ def test_optional_variables_may_be_absent(valid_dir):
 
 
 def test_unknown_marrow_involvement_is_allowed(valid_dir):
-    from nscore.load import load_cohort
+    from nscore.data.load import load_cohort
 
     def change(f):
         f.loc[0, "BMINV"] = ""
@@ -560,7 +560,7 @@ def test_adverse_events_not_collected(valid_dir):
     """A study that lists no adverse events delivers no ADAE; one that does, must (issue 11)."""
     import yaml
 
-    from nscore.load import load_cohort
+    from nscore.data.load import load_cohort
 
     (valid_dir / "adae.csv").unlink()
     assert ("adae.*", None, None, "missing_file") in keys(failures_of(valid_dir))
@@ -577,7 +577,7 @@ def test_another_study_validates_with_its_own_definition(valid_dir):
     """Trials, diagnoses and the id pattern come from study.yml, not from code (issue 11)."""
     import yaml
 
-    from nscore.load import load_cohort
+    from nscore.data.load import load_cohort
 
     study = yaml.safe_load((valid_dir / "study.yml").read_text(encoding="utf-8"))
     study["diagnoses"] = [d for d in study["diagnoses"] if d["code"] != "AML"]
@@ -641,7 +641,7 @@ def test_hostile_source_json_is_a_rule_not_a_traceback(valid_dir, text, says):
 def test_summary_says_what_each_rule_allows(valid_dir):
     """The report's summary gives the controlled terms and patterns, from the study definition."""
     from nscore.errors import DataValidationError
-    from nscore.load import load_cohort
+    from nscore.data.load import load_cohort
 
     unknown_diagnosis(valid_dir)
     unknown_sex(valid_dir)

@@ -1,7 +1,7 @@
 """The data matrix of issue 11: the whole book built (``-W``) on every matrix cohort, and what its pages say.
 
 For each cohort of ``tests/matrix`` (``COHORTS``) a throw-away copy of the project holds only that
-cohort (stored with ``nscore.versions.store``; ``shipped`` keeps the two shipped cutoffs), the
+cohort (stored with ``nscore.data.versions.store``; ``shipped`` keeps the two shipped cutoffs), the
 pipeline builds it with every chapter executed (``matrix.book.book_for``, once per cohort and
 session, build time printed), and the assertions below read the visible text of every page of the
 root site. A failure lists each offending (page, sentence).

@@ -2,7 +2,7 @@
 
 Each cohort is built once per session (tmp_path_factory). Shapes are read from the written files
 (CSV cells as text, source.json, study.yml), not through nscore, so they check the builders
-independently of the data layer; then ``nscore.load.load_cohort`` must accept every cohort. The
+independently of the data layer; then ``nscore.data.load.load_cohort`` must accept every cohort. The
 converted ``survival::myeloid`` (simulated by its authors) and ``survival::mgus2`` (real patients)
 cohorts are checked against R itself (Kaplan-Meier medians, counts).
 """
@@ -25,7 +25,7 @@ from matrix.convert_mgus2 import MONTH_DAYS, months_to_days
 from matrix.convert_myeloid import RNotAvailable
 
 ALL = list(COHORTS)
-#: converted from R datasets (their source.json names R, not nscore.simulate)
+#: converted from R datasets (their source.json names R, not nscore.data.simulate)
 CONVERTED = ("myeloid", "mgus2")
 SIMULATED = [name for name in ALL if name != "shipped" and name not in CONVERTED]
 
@@ -135,7 +135,7 @@ def test_absent_and_extra_columns(cohort_dir, name):
 @pytest.mark.parametrize("name", ALL)
 def test_load_cohort_accepts(cohort_dir, name):
     """The data layer of issue 11 (study.yml, optional variables, extra columns) accepts each cohort."""
-    from nscore.load import load_cohort
+    from nscore.data.load import load_cohort
 
     d = cohort_dir(name)
     cohort = load_cohort(d)
@@ -262,7 +262,7 @@ def _adtte_from_csv(directory: Path) -> pd.DataFrame:
 
 def test_myeloid_km_medians_match_r(cohort_dir, r_myeloid):
     """KM medians of the converted files (read as plain CSV) equal R's on the source data."""
-    from nscore.survival import kaplan_meier
+    from nscore.statistics.survival import kaplan_meier
 
     adtte = _adtte_from_csv(cohort_dir("myeloid"))
     os_ = kaplan_meier(adtte, "OS")
@@ -277,8 +277,8 @@ def test_myeloid_km_medians_match_r(cohort_dir, r_myeloid):
 
 def test_myeloid_loaded_cohort_median_matches_r(cohort_dir, r_myeloid):
     """The same through the data layer: load_cohort, then kaplan_meier(cohort.adtte, "OS")."""
-    from nscore.load import load_cohort
-    from nscore.survival import kaplan_meier
+    from nscore.data.load import load_cohort
+    from nscore.statistics.survival import kaplan_meier
 
     cohort = load_cohort(cohort_dir("myeloid"))
     assert kaplan_meier(cohort.adtte, "OS").median_ == r_myeloid["os_median"]  # 1220 days
@@ -365,8 +365,8 @@ def test_months_to_days_rounds_half_up():
 
 def test_mgus2_km_median_matches_r(cohort_dir, r_mgus2):
     """OS and PFS of the converted files (loaded through the data layer) against R, in days."""
-    from nscore.load import load_cohort
-    from nscore.survival import kaplan_meier
+    from nscore.data.load import load_cohort
+    from nscore.statistics.survival import kaplan_meier
 
     cohort = load_cohort(cohort_dir("mgus2"))
     os_ = kaplan_meier(cohort.adtte, "OS")
@@ -421,8 +421,8 @@ def test_mgus2_source_record_cites_real_data(cohort_dir):
 
 
 def test_mgus2_stores_like_a_delivery(cohort_dir, tmp_path):
-    """nscore.versions.store accepts it (header-only ADRS, no ADAE, extra columns) and load reads it back."""
-    from nscore import versions
+    """nscore.data.versions.store accepts it (header-only ADRS, no ADAE, extra columns) and load reads it back."""
+    from nscore.data import versions
 
     data = tmp_path / "data"
     target = versions.store(cohort_dir("mgus2"), data)

@@ -1,4 +1,4 @@
-"""nscore.narrative: the data-dependent words of the chapters, on edge cases (0, 1, 2, many; NaN;
+"""nscore.report.narrative: the data-dependent words of the chapters, on edge cases (0, 1, 2, many; NaN;
 None; ties) and, where a property says more than examples, with hypothesis."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nscore import narrative as nv
-from nscore import tables
-from nscore.efficacy import format_percent, proportion
+from nscore.report import narrative as nv
+from nscore.report import tables
+from nscore.analyses.efficacy import format_percent, proportion
 
 # ------------------------------------------------------------------------------ plural and count
 
@@ -261,13 +261,13 @@ def test_unknown_counts():
 
 
 def test_directive_builds_a_myst_block():
-    from nscore.narrative import directive
+    from nscore.report.narrative import directive
 
     assert directive("glue:figure", "fig_km", "Survival.", name="fig-km") == (
         "```{glue:figure} fig_km\n:name: fig-km\n\nSurvival.\n```")
 
 
 def test_md_joins_non_empty_blocks():
-    from nscore.narrative import md
+    from nscore.report.narrative import md
 
     assert md("A.", "", "  ", "B.").data == "A.\n\nB."

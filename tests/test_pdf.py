@@ -1,4 +1,4 @@
-"""The PDF of the whole publication (nscore.pdf.build_pdf): built, long enough, every figure and
+"""The PDF of the whole publication (nscore.build.pdf.build_pdf): built, long enough, every figure and
 table caption present with its number, every chart printed (its titles are text in the PDF, which
 a missing chart or a fallback bitmap would not give); fit to circulate: links resolve inside the
 PDF or point at the site's configured public address, a bookmark outline of the chapters, title,
@@ -19,7 +19,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import sitecheck  # noqa: E402
 
-from nscore import pdf  # noqa: E402
+from nscore.build import pdf  # noqa: E402
 
 pypdf = pytest.importorskip("pypdf", reason="pypdf extracts the PDF text (pip install pypdf)")
 

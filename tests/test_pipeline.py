@@ -2,7 +2,7 @@
 
 The toy has the real layout (``_toc.yml``, ``chapters/src/*.md`` jupytext sources, ``data/cutoffs/``)
 with two tiny chapters that read a small CSV, and ``toystore.ToyStore`` standing in for
-``nscore.versions``; so these tests exercise papermill, real kernels and jupyter-book, but no analysis.
+``nscore.data.versions``; so these tests exercise papermill, real kernels and jupyter-book, but no analysis.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nscore import pipeline
+from nscore.build import pipeline
 from nscore.errors import BuildError, ChapterExecutionError, DataValidationError
 
 TOY = Path(__file__).parent / "toy"
@@ -226,7 +226,7 @@ OTHER = "2024-06-01"
 READ_OTHER_CELL = f'''
 ```{{code-cell}} ipython3
 import toystore
-from nscore import reads
+from nscore.data import reads
 
 if (Path(data_dir) / "cutoffs" / "{OTHER}").is_dir():  # as results reads the published cutoff
     reads.record("{OTHER}", toystore.ToyStore(Path(data_dir)).load("{OTHER}").version)

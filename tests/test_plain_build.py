@@ -7,7 +7,7 @@ Then, with the commands a reader of the README types:
 * ``NSCORE_STALE=fail jupyter-book build .`` (and ``nscore_stale: "fail"`` in ``_config.yml``)
   exits non-zero naming every stale chapter and renders nothing;
 * ``jupyter-book build .`` re-executes the stale chapters through the Sphinx extension
-  ``nscore.render`` (``pipeline.refresh``: papermill, as ``nscore build``) before Sphinx reads them:
+  ``nscore.report.render`` (``pipeline.refresh``: papermill, as ``nscore build``) before Sphinx reads them:
   the notebooks and the pages are those of the new cutoff, ``nscore check`` passes, and a second
   plain build executes nothing;
 * after a chapter source is edited, the fail mode names that chapter only, and the plain build
@@ -31,7 +31,9 @@ from bs4 import BeautifulSoup
 sys.path.insert(0, str(Path(__file__).parent))
 import sitecheck  # noqa: E402
 
-from nscore import pipeline, render  # noqa: E402
+from nscore.build import pipeline
+
+from nscore.build import refresh  # noqa: E402
 
 pytestmark = pytest.mark.slow
 
@@ -42,7 +44,7 @@ BIN = Path(sys.executable).parent
 
 
 def _run(root: Path, argv: list[str], **env_extra: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in (render.STALE_ENV, pipeline.STAGED_ENV)}
+    env = {k: v for k, v in os.environ.items() if k not in (refresh.STALE_ENV, pipeline.STAGED_ENV)}
     env["PYTHONPATH"] = os.pathsep.join(x for x in (str(root), os.environ.get("PYTHONPATH", "")) if x)
     env.update(env_extra)
     proc = subprocess.run(argv, cwd=root, env=env, capture_output=True, text=True)
@@ -102,7 +104,7 @@ def test_update_no_build_leaves_the_chapters_stale(book):
 
 def test_fail_mode_names_every_stale_chapter_and_renders_nothing(book):
     root = book["root"]
-    proc = plain_build(root, **{render.STALE_ENV: "fail"})
+    proc = plain_build(root, **{refresh.STALE_ENV: "fail"})
     assert proc.returncode != 0, proc.output[-3000:]
     assert stale_named(proc.output) == set(book["chapters"]), proc.output[-3000:]
     assert "nscore: stale chapters" in proc.output
@@ -112,8 +114,8 @@ def test_fail_mode_names_every_stale_chapter_and_renders_nothing(book):
     # the same from _config.yml (the option the book's configuration documents)
     config = root / "_config.yml"
     original = config.read_text()
-    assert f'{render.STALE_CONFIG}: "execute"' in original
-    config.write_text(original.replace(f'{render.STALE_CONFIG}: "execute"', f'{render.STALE_CONFIG}: "fail"'))
+    assert f'{refresh.STALE_CONFIG}: "execute"' in original
+    config.write_text(original.replace(f'{refresh.STALE_CONFIG}: "execute"', f'{refresh.STALE_CONFIG}: "fail"'))
     try:
         proc = plain_build(root)
     finally:
@@ -172,7 +174,7 @@ def test_edited_chapter_source_is_reexecuted_and_shown(book):
     src.write_text(src.read_text().rstrip("\n") + f"\n\n{EDIT}\n")
     before = notebooks(root)
 
-    proc = plain_build(root, **{render.STALE_ENV: "fail"})
+    proc = plain_build(root, **{refresh.STALE_ENV: "fail"})
     assert proc.returncode != 0, proc.output[-3000:]
     assert stale_named(proc.output) == {"background"}, proc.output[-3000:]
     assert "changed: source" in proc.output
@@ -198,7 +200,7 @@ def test_current_notebook_in_the_cache_is_reused_not_reexecuted(book):
     assert cached.is_file()
     (root / "chapters" / "results.ipynb").unlink()
 
-    proc = plain_build(root, **{render.STALE_ENV: "fail"})  # check only: names it, writes nothing
+    proc = plain_build(root, **{refresh.STALE_ENV: "fail"})  # check only: names it, writes nothing
     assert proc.returncode != 0 and stale_named(proc.output) == {"results"}, proc.output[-3000:]
     assert not (root / "chapters" / "results.ipynb").exists()
 

@@ -195,7 +195,7 @@ def test_rules_catch_planted_leaks(reference):
     # an altair chart of raw ages (altair embeds every row) through the book's renderer
     import altair as alt
 
-    from nscore import render
+    from nscore.report import render
 
     chart = alt.Chart(adsl[["AGE", "SEX"]].astype({"AGE": int})).mark_bar().encode(
         x=alt.X("AGE:Q", bin=True), y="count()"

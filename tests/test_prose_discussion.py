@@ -1,4 +1,4 @@
-"""The Discussion chapter's sentences (nscore.prose.discussion) on odd data: nobody evaluable,
+"""The Discussion chapter's sentences (nscore.report.prose.discussion) on odd data: nobody evaluable,
 transplants not collected or none, adverse events not collected, one trial, everyone censored,
 follow-up shorter than the horizon for all/none/some patients, real versus simulated data, and the
 comparison with published rates at and across the limits of our interval."""
@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nscore import safety as sf
-from nscore import survival
-from nscore.efficacy import format_percent, proportion
-from nscore.headline import COLUMNS
-from nscore.prose import discussion as pd_
-from nscore.tables import YEAR_DAYS
+from nscore.analyses import safety as sf
+from nscore.statistics import survival
+from nscore.analyses.efficacy import format_percent, proportion
+from nscore.analyses.headline import COLUMNS
+from nscore.report.prose import discussion as pd_
+from nscore.report.tables import YEAR_DAYS
 
 ROOT = Path(__file__).resolve().parents[1]
 BAD = re.compile(r"(?i:n/a|\bnan\b)|\bNone\b(?! of)|0 of 0|\b1 (?:patients|trials|years)\b")
@@ -168,7 +168,7 @@ def test_literature_numbers_are_the_papers():
 def test_every_cited_key_is_in_references_bib():
     bib = (ROOT / "references.bib").read_text(encoding="utf-8")
     keys = set(re.findall(r"^@\w+\{([\w-]+),", bib, flags=re.M))
-    source = (ROOT / "nscore" / "prose" / "discussion.py").read_text(encoding="utf-8")
+    source = (ROOT / "nscore" / "report" / "prose" / "discussion.py").read_text(encoding="utf-8")
     cited = set(re.findall(r"\{cite:[pt]\}`([\w-]+)`", source)) | {s.key for s in pd_.LITERATURE}
     assert cited and cited <= keys, cited - keys
     for key in cited - {"zhang2025ash"}:  # each new entry says what was verified

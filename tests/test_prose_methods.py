@@ -1,4 +1,4 @@
-"""nscore.prose.methods: the methods chapter's sentences on odd cohorts (one trial, one diagnosis,
+"""nscore.report.prose.methods: the methods chapter's sentences on odd cohorts (one trial, one diagnosis,
 leukemia only, lymphoma only, AML only, nothing optional collected, nobody evaluable or transplanted)."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import re
 import pytest
 
 from cohorts import tiny_cohort
-from nscore.prose import methods
-from nscore.study import Diagnosis, Trial
+from nscore.report.prose import methods
+from nscore.data.study import Diagnosis, Trial
 from test_prose_front import no_adverse_events, nobody_evaluable, one_trial_one_diagnosis, variant
 
 AML = Diagnosis("AML", "acute myeloid leukemia", "leukemia")
@@ -85,7 +85,8 @@ def test_ae_grading():
 
 
 def test_constants_are_the_ones_the_analyses_use():
-    from nscore import headline, tables
+    from nscore.analyses import headline
+    from nscore.report import tables
 
     assert methods.rate_years_text() == "1 and 2 years"
     assert methods.year_days_text() == "365.25"

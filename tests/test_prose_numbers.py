@@ -2,7 +2,7 @@
 
 A chapter sentence that types a count ("five trials", "the 334 patients") is true only for the cohort
 it was written against; every data-dependent number must be glued from a code cell (``{glue:text}``)
-or built by ``nscore.narrative``. This test reads every ``chapters/src/*.md``, removes what is not
+or built by ``nscore.report.narrative``. This test reads every ``chapters/src/*.md``, removes what is not
 prose or carries computed values (YAML front matter, code cells, MyST roles that glue or cross-
 reference, directive headers and their option lines, link targets, labels, comments), and then
 flags:

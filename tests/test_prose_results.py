@@ -1,4 +1,4 @@
-"""The Results chapter's data-dependent sentences (nscore.prose.results) on edge cases (issue 11).
+"""The Results chapter's data-dependent sentences (nscore.report.prose.results) on edge cases (issue 11).
 
 Each function is checked on the data that made the old fixed text false: transplants not collected,
 nobody transplanted, nobody evaluable, MRD not collected or never assessed, one diagnosis, one
@@ -19,9 +19,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nscore import efficacy, figures, survival, tables
-from nscore.cohort import AnalysisInputError
-from nscore.prose import results as prose
+from nscore.analyses import efficacy
+
+from nscore.report import figures, tables
+
+from nscore.statistics import survival
+from nscore.errors import AnalysisInputError
+from nscore.report.prose import results as prose
 
 BAD = re.compile(r"\b0 of 0\b|\b0/0\b|\bn/a\b|\bnan\b|\bNaN\b|\bNone\b(?! of\b)|"
                  r"(?<![0-9.])\b1 (?:patients|deaths|analyses|years|groups|figures|relapses)\b")
@@ -135,7 +139,7 @@ def test_flow_caption_and_alt_text_follow_what_is_drawn():
 # ------------------------------------------------------------------------------------- baseline
 def test_flow_caption_and_alt_text_leave_out_boxes_not_drawn():
     """A flow whose evaluable box is empty ends there: caption and alt text name no later step."""
-    from nscore.cohort import flow_drawn
+    from nscore.analyses.cohort import flow_drawn
 
     table = pd.DataFrame([("infused", 5, "", "main"), ("not_safety", 0, "infused", "exclusion"),
                           ("safety", 5, "infused", "main"), ("not_evaluable", 5, "safety", "exclusion"),
@@ -150,7 +154,7 @@ def test_flow_caption_and_alt_text_leave_out_boxes_not_drawn():
 
 
 def baseline(variables, groups=("Overall", "T-ALL", "AML"), unknown=0, empty=False, doses=()):
-    from nscore.cohort import _SUPERSCRIPT, _T1_FOOTNOTES
+    from nscore.analyses.cohort import _SUPERSCRIPT, _T1_FOOTNOTES
 
     letters = {v: _SUPERSCRIPT[i] for i, v in enumerate(x for x in _T1_FOOTNOTES if x in variables)}
     return SimpleNamespace(by_diagnosis=len(groups) > 1, variables=tuple(variables), footnotes=letters,

@@ -1,4 +1,4 @@
-"""The Safety chapter's sentences (nscore.prose.safety) on odd data: adverse events not collected,
+"""The Safety chapter's sentences (nscore.report.prose.safety) on odd data: adverse events not collected,
 only CRS collected, nobody with an event, one patient, unresolved events, ties, subgroups absent,
 with one level or unknown for some patients."""
 
@@ -10,9 +10,9 @@ import re
 import pandas as pd
 import pytest
 
-from nscore import safety as sf
-from nscore.efficacy import proportion
-from nscore.prose import safety as ps
+from nscore.analyses import safety as sf
+from nscore.analyses.efficacy import proportion
+from nscore.report.prose import safety as ps
 from cohorts import tiny_cohort
 
 BAD = re.compile(r"(?i:n/a|\bnan\b)|\bNone\b(?! of)|0\.0% \(0/")
@@ -168,7 +168,7 @@ def test_no_severe_events():
 
 
 def test_section_not_collected_is_one_line_without_numbers():
-    from nscore.prose.safety import section_not_collected
+    from nscore.report.prose.safety import section_not_collected
 
     line = section_not_collected()
     assert "not collected" in line.lower() and not any(ch.isdigit() for ch in line) and "\n" not in line

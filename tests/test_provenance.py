@@ -1,11 +1,11 @@
-"""nscore.provenance: the box says simulated or real from the cutoff the page is built for."""
+"""nscore.report.provenance: the box says simulated or real from the cutoff the page is built for."""
 
 from __future__ import annotations
 
 import json
 import types
 
-from nscore import provenance
+from nscore.report import provenance
 
 
 def _prov(simulated: bool) -> provenance.Provenance:
@@ -147,7 +147,7 @@ def test_sphinx_extension_adds_site_build_time_and_code_versions(tmp_path):
 
     src = tmp_path / "src"
     src.mkdir()
-    (src / "conf.py").write_text('extensions = ["nscore.provenance"]\nnscore_site_built = "2026-02-04T08:00:00Z"\n')
+    (src / "conf.py").write_text('extensions = ["nscore.report.provenance"]\nnscore_site_built = "2026-02-04T08:00:00Z"\n')
     box = ".. admonition:: Provenance of this page\n   :class: note nscore-provenance\n\n   executed here\n"
     (src / "index.rst").write_text("Index\n=====\n\n" + box + "\n.. toctree::\n\n   appendix\n")
     (src / "appendix.rst").write_text("Appendix\n========\n\n" + box)

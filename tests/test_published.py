@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from nscore import published as pub
-from nscore.study import read_study
+from nscore.analyses import published as pub
+from nscore.data.study import read_study
 from cohorts import ROOT, shipped_cohort, tiny_cohort
 
 ABSTRACT = ROOT.parent / "shared" / "seed" / "000_a34d2ef30ea8f0ef.txt"

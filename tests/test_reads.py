@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from nscore import reads, versions
+from nscore.data import reads, versions
 from nscore.errors import NscoreError
 
 
@@ -65,7 +65,7 @@ def test_nothing_is_written_outside_a_build(valid_dir, tmp_path, monkeypatch):
 
 
 def test_a_list_of_cutoffs_is_recorded_and_priced_at_todays_list(valid_dir, tmp_path, log):
-    from nscore import pipeline
+    from nscore.build import pipeline
 
     store = tmp_path / "data"
     versions.store(valid_dir, store)

@@ -1,4 +1,4 @@
-"""nscore.render: the offline altair renderer (HTML with local vega, PNG, SVG, alt text) and its
+"""nscore.report.render: the offline altair renderer (HTML with local vega, PNG, SVG, alt text) and its
 Sphinx side, which moves chart images out of the pages into files of the site."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ import pytest
 import vl_convert as vlc
 from PIL import Image
 
-from nscore import render
+from nscore.build import refresh
+from nscore.report import render
 from nscore.errors import NscoreError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -161,10 +162,10 @@ def test_config_loads_the_vendored_scripts_and_extension():
 
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     sphinx_config = config["sphinx"]["config"]
-    # no vendored script on every page: nscore.render adds vega to the pages with a chart only
+    # no vendored script on every page: nscore.report.render adds vega to the pages with a chart only
     assert not [js for js in sphinx_config.get("html_js_files") or [] if "vega" in str(js)]
     assert set(render.CSS_FILES) <= set(sphinx_config.get("html_css_files", []))
-    assert "nscore.render" in config["sphinx"].get("extra_extensions", [])
+    assert {"nscore.report.render", "nscore.build.refresh"} <= set(config["sphinx"].get("extra_extensions", []))
 
 
 # --------------------------------------------------------------------------- site images
@@ -208,10 +209,13 @@ def test_extension_moves_images_out_of_every_page():
     meta = render.setup(app)
     assert ("html-page-context", render._chart_images_to_files) in connected
     assert ("html-page-context", render._dedupe_scripts) in connected
-    assert ("config-inited", render._refresh_chapters) in connected
     assert ("config-inited", render._switch_off_thebe) in connected
-    assert (render.STALE_CONFIG, "execute") in config_values
     assert meta["parallel_write_safe"] is True
+    # the plain-build refresh is its own extension (build layer), registered beside it
+    connected.clear()
+    assert refresh.setup(app)["parallel_read_safe"] is True
+    assert ("config-inited", refresh._refresh_chapters) in connected
+    assert (refresh.STALE_CONFIG, "execute") in config_values
 
 
 # --------------------------------------------------------------------------- no CDN, plain builds
@@ -232,16 +236,16 @@ def _sphinx_build(src: Path, out: Path, extensions: list[str], **overrides):
 def test_sphinx_thebe_writes_nothing_into_the_site(tmp_path):
     """jupyter-book always loads sphinx-thebe, which wrote its unpkg URL
     (``const THEBE_JS_URL = "https://unpkg.com/thebe@..."``), its loader script, its stylesheet and
-    a Binder configuration into every page; with nscore.render none of it reaches the site."""
+    a Binder configuration into every page; with nscore.report.render none of it reaches the site."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "conf.py").write_text("project = 'x'\n")
     (src / "index.rst").write_text("Title\n=====\n\nSome text.\n\n.. code-block:: python\n\n   print(1)\n")
-    # without nscore.render: what every page carried
+    # without nscore.report.render: what every page carried
     _sphinx_build(src, tmp_path / "before", ["sphinx_thebe"])
     before = (tmp_path / "before" / "index.html").read_text()
     assert "unpkg.com" in before and "x-thebe-config" in before  # the check below can see it
-    _sphinx_build(src, tmp_path / "after", ["sphinx_thebe", "nscore.render"])
+    _sphinx_build(src, tmp_path / "after", ["sphinx_thebe", "nscore.report.render"])
     after = (tmp_path / "after" / "index.html").read_text()
     for marker in ("unpkg", "THEBE_JS_URL", "thebe", "binder"):
         assert marker not in after, marker
@@ -264,7 +268,7 @@ def test_external_script_or_stylesheet_is_a_build_warning(tmp_path):
     warnings = io.StringIO()
     with docutils_namespace():
         app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "out" / ".doctrees"), "html",
-                     status=None, warning=warnings, freshenv=True, confoverrides={"extensions": ["nscore.render"]})
+                     status=None, warning=warnings, freshenv=True, confoverrides={"extensions": ["nscore.report.render"]})
         app.build()
     assert "external script/stylesheet" in warnings.getvalue() and "cdn.example.org" in warnings.getvalue()
 
@@ -277,25 +281,25 @@ def _project_dir(root: Path) -> Path:
 
 
 def _hook_app(root: Path, mode: str | None = None):
-    config = type("Config", (), {render.STALE_CONFIG: mode})()
+    config = type("Config", (), {refresh.STALE_CONFIG: mode})()
     return type("App", (), {"srcdir": str(root)})(), config
 
 
 def test_stale_mode_from_config_or_environment(monkeypatch):
-    monkeypatch.delenv(render.STALE_ENV, raising=False)
-    config = type("Config", (), {render.STALE_CONFIG: "execute"})()
-    assert render.stale_mode(config) == "execute"
-    config = type("Config", (), {render.STALE_CONFIG: "fail"})()
-    assert render.stale_mode(config) == "fail"
-    monkeypatch.setenv(render.STALE_ENV, "execute")  # the environment wins over _config.yml
-    assert render.stale_mode(config) == "execute"
-    monkeypatch.setenv(render.STALE_ENV, "FAIL")
-    assert render.stale_mode(type("Config", (), {})()) == "fail"
-    monkeypatch.setenv(render.STALE_ENV, "skip")  # never a silent way out
+    monkeypatch.delenv(refresh.STALE_ENV, raising=False)
+    config = type("Config", (), {refresh.STALE_CONFIG: "execute"})()
+    assert refresh.stale_mode(config) == "execute"
+    config = type("Config", (), {refresh.STALE_CONFIG: "fail"})()
+    assert refresh.stale_mode(config) == "fail"
+    monkeypatch.setenv(refresh.STALE_ENV, "execute")  # the environment wins over _config.yml
+    assert refresh.stale_mode(config) == "execute"
+    monkeypatch.setenv(refresh.STALE_ENV, "FAIL")
+    assert refresh.stale_mode(type("Config", (), {})()) == "fail"
+    monkeypatch.setenv(refresh.STALE_ENV, "skip")  # never a silent way out
     from sphinx.errors import SphinxError
 
     with pytest.raises(SphinxError, match="execute, fail"):
-        render.stale_mode(config)
+        refresh.stale_mode(config)
 
 
 def test_plain_build_hook_executes_or_fails_naming_the_stale_chapters(tmp_path, monkeypatch):
@@ -303,44 +307,44 @@ def test_plain_build_hook_executes_or_fails_naming_the_stale_chapters(tmp_path, 
     list of stale chapters into a build error; the real behaviour is tests/test_plain_build.py."""
     from sphinx.errors import SphinxError
 
-    from nscore import pipeline
+    from nscore.build import pipeline
     from nscore.errors import StaleOutputError
 
     root = _project_dir(tmp_path / "book")
     calls = []
 
-    def refresh(project, *, execute=True, jobs=None, progress=print):
+    def fake_refresh(project, *, execute=True, jobs=None, progress=print):
         calls.append((project.root, execute))
         if not execute:
             raise StaleOutputError(["chapters/results.ipynb: stale for cutoff 2026-06-01 (changed: data)"])
         return [pipeline.ChapterRun("2026-06-01", "results", "executed", "changed: data", 1.0)]
 
-    monkeypatch.setattr(pipeline, "refresh", refresh)
+    monkeypatch.setattr(pipeline, "refresh", fake_refresh)
     monkeypatch.delenv(pipeline.STAGED_ENV, raising=False)
-    monkeypatch.delenv(render.STALE_ENV, raising=False)
-    render._refresh_chapters(*_hook_app(root, "execute"))
+    monkeypatch.delenv(refresh.STALE_ENV, raising=False)
+    refresh._refresh_chapters(*_hook_app(root, "execute"))
     assert calls == [(root.resolve(), True)]
     with pytest.raises(SphinxError) as err:
-        render._refresh_chapters(*_hook_app(root, "fail"))
+        refresh._refresh_chapters(*_hook_app(root, "fail"))
     assert "chapters/results.ipynb" in str(err.value) and "stale" in str(err.value)
     assert calls[-1] == (root.resolve(), False)
 
     # the pipeline's own site builds (staged notebooks it has just executed) are left alone
     calls.clear()
     monkeypatch.setenv(pipeline.STAGED_ENV, "1")
-    render._refresh_chapters(*_hook_app(root, "fail"))
+    refresh._refresh_chapters(*_hook_app(root, "fail"))
     monkeypatch.delenv(pipeline.STAGED_ENV)
     # and so is a book that is not a project (no chapter sources or data store)
-    render._refresh_chapters(*_hook_app(_project_dir(tmp_path / "x") / "chapters", "fail"))
+    refresh._refresh_chapters(*_hook_app(_project_dir(tmp_path / "x") / "chapters", "fail"))
     assert calls == []
 
 
 def test_pipeline_site_builds_are_marked_staged(tmp_path, monkeypatch):
     """``nscore build`` runs jupyter-book on notebooks it has just executed: it marks those builds
-    (``NSCORE_STAGED_BOOK``) so that nscore.render does not check or re-execute them again."""
+    (``NSCORE_STAGED_BOOK``) so that nscore.report.render does not check or re-execute them again."""
     import subprocess
 
-    from nscore import pipeline
+    from nscore.build import pipeline
 
     seen = {}
 

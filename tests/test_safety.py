@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from nscore import safety as sf
+from nscore.analyses import safety as sf
 from nscore.errors import NscoreError
 from cohorts import shipped_cohort, tiny_cohort
 
@@ -225,7 +225,7 @@ def test_grade3_by_unknown_levels_and_one_level(tiny):
 
 def test_grade_bar_draws_one_syndrome_and_no_events(tiny):
     """figures.grade_stacked_bar on the odd distributions the chapter hands it (unchanged function)."""
-    from nscore import figures
+    from nscore.report import figures
 
     for adae, study in ((tiny.adae[tiny.adae["AECAT"] == "CRS"], _study(tiny, adverse_events=("CRS",))),
                         (tiny.adae.iloc[0:0], tiny.study)):

@@ -9,8 +9,8 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from nscore import schema
-from nscore.load import load_cohort
+from nscore.data import schema
+from nscore.data.load import load_cohort
 
 #: The rules of SPEC.md's data model, by the name a failure reports. Changing a name breaks the
 #: contract with whoever reads the failure tables (CLI users, the update tests), hence this list.
@@ -46,7 +46,7 @@ SPEC_CROSS_RULES = {
 @pytest.fixture(scope="module")
 def frames(small_frames, tmp_path_factory):
     """Typed frames of the small simulated cohort, as load_cohort returns them."""
-    from nscore.simulate import write_cohort
+    from nscore.data.simulate import write_cohort
 
     directory = tmp_path_factory.mktemp("schema") / "cohort"
     write_cohort(small_frames, directory)
@@ -56,7 +56,7 @@ def frames(small_frames, tmp_path_factory):
 def test_study_start_is_the_first_infusion():
     """The abstract's observation period starts on November 9, 2020 (data/study.yml)."""
     from cohorts import ROOT
-    from nscore.study import read_study
+    from nscore.data.study import read_study
 
     assert read_study(ROOT / "data" / "study.yml").first_infusion == date(2020, 11, 9)
 

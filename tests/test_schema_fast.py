@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nscore import schema
+from nscore.data import schema
 
 _MISSING = {"str": np.nan, "int": pd.NA, "float": np.nan, "date": pd.NaT}
 _DTYPES = {"str": object, "int": "Int64", "float": "float64", "date": "datetime64[ns]"}

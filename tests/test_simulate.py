@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nscore import simulate as sim
+from nscore.data import simulate as sim
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "data" / "cutoffs"
@@ -92,7 +92,7 @@ def test_csv_format(written):
     assert adsl["USUBJID"].is_monotonic_increasing
     import json
     source = json.loads((directory / "source.json").read_text())
-    assert source == {"simulated": True, "generator": "nscore.simulate", "seed": sim.SEED, "n": 334,
+    assert source == {"simulated": True, "generator": sim.GENERATOR, "seed": sim.SEED, "n": 334,
                       "cutoff": "2025-08-01"}
 
 
@@ -187,7 +187,7 @@ def test_published_aggregate(published, label, compute, expected):
 
 
 # --------------------------------------------------------------------------------------------------
-# data-model rules (SPEC / data/README.md), checked independently of nscore.schema
+# data-model rules (SPEC / data/README.md), checked independently of nscore.data.schema
 # --------------------------------------------------------------------------------------------------
 
 def rule_problems(d: dict[str, pd.DataFrame]) -> list[str]:
@@ -294,7 +294,7 @@ def test_in_memory_frames_equal_the_files(published):
 
 
 def test_shipped_data_validate():
-    load = pytest.importorskip("nscore.load")
+    load = pytest.importorskip("nscore.data.load")
     for cutoff in sim.SHIPPED_CUTOFFS:
         cohort = load.load_cohort(SHIPPED / cutoff.isoformat())
         assert cohort.cutoff == cutoff and cohort.simulated
@@ -392,7 +392,7 @@ def test_large_cohort_rules_hold(large):
 
 def test_large_cohort_validates(large, tmp_path):
     """Up to ~20,000 patients the subject numbers keep the 4-digit SUBJID of the data model."""
-    load = pytest.importorskip("nscore.load")
+    load = pytest.importorskip("nscore.data.load")
     assert large["adsl"]["SUBJID"].str.len().eq(4).all()
     sim.write_cohort(large, tmp_path)
     assert len(load.load_cohort(tmp_path).adsl) == 20_000

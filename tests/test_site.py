@@ -18,7 +18,9 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import sitecheck  # noqa: E402
 
-from nscore import pdf, render  # noqa: E402
+from nscore.build import pdf
+
+from nscore.report import render  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
@@ -181,9 +183,9 @@ def _chromatic(hex_colour: str) -> bool:
 
 def test_charts_use_the_documented_palette(site):
     """Colour-blind-safe colours only: every chromatic fill/stroke drawn in a chart (read from
-    the static SVG of each figure) is one of the palette documented in nscore.figures; greys,
+    the static SVG of each figure) is one of the palette documented in nscore.report.figures; greys,
     black and white (axes, grid, text) are free."""
-    figures = pytest.importorskip("nscore.figures", reason="nscore.figures (the palette) not written yet")
+    figures = pytest.importorskip("nscore.report.figures", reason="nscore.report.figures (the palette) not written yet")
     palette = {c.lower() for c in figures.OKABE_ITO.values()}
     palette |= {c.lower() for c in getattr(figures, "GRADE_COLOURS", {}).values()}
     directory, origin = site

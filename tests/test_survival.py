@@ -1,4 +1,4 @@
-"""nscore.survival against R's survival package (3.5-3, R 4.x).
+"""nscore.statistics.survival against R's survival package (3.5-3, R 4.x).
 
 Every reference value was computed by tests/reference/reference_values.R from the CSV fixtures in
 tests/reference/ (written by make_fixtures.R from R's own data sets), and the R call is pasted
@@ -15,7 +15,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nscore import survival as sv, tables
+from nscore.statistics import survival as sv
+
+from nscore.report import tables
 from nscore.errors import NscoreError
 
 REF = Path(__file__).parent / "reference"
@@ -575,7 +577,7 @@ def test_time_dependent_cox_exact_counts_fit_equals_lifelines():
     # tied days both must give the same Efron estimate.
     from lifelines import CoxTimeVaryingFitter
 
-    from nscore.simulate import simulate_cohort
+    from nscore.data.simulate import simulate_cohort
 
     f = simulate_cohort(n=1500, cutoff="2025-08-01")
     res = sv.transplant_time_dependent_cox(f["adtte"], f["adsl"], "OS")

@@ -1,4 +1,4 @@
-"""Property tests of nscore.survival on random small ADTTE/ADSL frames (hypothesis).
+"""Property tests of nscore.statistics.survival on random small ADTTE/ADSL frames (hypothesis).
 
 What is checked, for any cohort of 1-40 patients with integer days 0-60 (many ties) and any mix
 of relapse, death and censoring:
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from hypothesis import given, settings, strategies as st
 
-from nscore import survival as sv
+from nscore.statistics import survival as sv
 
 SETTINGS = settings(max_examples=60, deadline=None)
 EPS = 1e-12

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT, SMALL_N, edit
-from nscore import versions
+from nscore.data import versions
 from nscore.errors import DataValidationError, NscoreError, StaleOutputError
-from nscore.load import DATASETS, load_cohort
+from nscore.data.load import DATASETS, load_cohort
 
 
 def tree_hash(root: Path) -> str:
@@ -35,14 +35,14 @@ def tree_hash(root: Path) -> str:
 
 @pytest.fixture(scope="module")
 def later_frames():
-    from nscore.simulate import simulate_cohort
+    from nscore.data.simulate import simulate_cohort
 
     return simulate_cohort(n=SMALL_N, cutoff=date(2026, 2, 1))
 
 
 @pytest.fixture
 def later_dir(tmp_path, later_frames) -> Path:
-    from nscore.simulate import write_cohort
+    from nscore.data.simulate import write_cohort
 
     directory = tmp_path / "later"
     write_cohort(later_frames, directory)
@@ -271,7 +271,7 @@ def test_relative_data_dir_resolves_against_cwd_then_project(tmp_path, monkeypat
     monkeypatch.chdir(tmp_path)
     assert versions.resolve_data_dir("mydata") == tmp_path / "mydata"
     assert versions.resolve_data_dir(tmp_path / "elsewhere") == tmp_path / "elsewhere"
-    monkeypatch.chdir(PROJECT / "nscore")
+    monkeypatch.chdir(PROJECT / "nscore" / "report")  # a project directory without a data/ of its own
     assert versions.resolve_data_dir("data") == PROJECT / "data"
 
 
@@ -307,7 +307,7 @@ def test_validated_cohort_is_cached_per_data_bytes_and_code(valid_dir, store_roo
     to the validation code means validating again."""
     import pandas.testing as pdt
 
-    from nscore import load as load_module
+    from nscore.data import load as load_module
 
     stored = versions.store(valid_dir, store_root)
     first = versions.load(store_root)
@@ -340,7 +340,7 @@ def test_store_leaves_its_validation_for_the_next_load(valid_dir, store_root, mo
     and gets the same cohort a fresh validation of the stored files gives."""
     import pandas.testing as pdt
 
-    from nscore import load as load_module
+    from nscore.data import load as load_module
 
     stored = versions.store(valid_dir, store_root)
     calls = []

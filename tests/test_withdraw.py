@@ -1,6 +1,6 @@
 """``nscore withdraw`` (issue 14): a stored cutoff leaves the published versions, its files are kept.
 
-Unit tests on a store of real stored cutoffs (``nscore.versions.store``) in tmp_path; the toy
+Unit tests on a store of real stored cutoffs (``nscore.data.versions.store``) in tmp_path; the toy
 pipeline (tests/toy) for "the next build publishes without it and re-executes what read it"; and
 the whole book on two tiny cohorts (slow) for the What changed page listing the withdrawal.
 """
@@ -16,9 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from nscore import cli, history, pipeline, versions
+from nscore import cli
+
+from nscore.data import history, versions
+
+from nscore.build import pipeline
 from nscore.errors import NscoreError
-from nscore.simulate import simulate_cohort, write_cohort
+from nscore.data.simulate import simulate_cohort, write_cohort
 
 TESTS = Path(__file__).parent
 TOY = TESTS / "toy"

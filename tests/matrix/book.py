@@ -2,7 +2,7 @@
 
 ``book_for(name)`` makes a throw-away copy of the project (``sitecheck.copy_book``: the same
 ``BOOK_ITEMS`` the session's ``repo_build`` copies) whose ``data/cutoffs/`` holds only that cohort,
-stored with ``nscore.versions.store(delivery_dir, data_dir)`` like any delivery (for ``shipped``
+stored with ``nscore.data.versions.store(delivery_dir, data_dir)`` like any delivery (for ``shipped``
 the two shipped cutoffs are kept as they are), runs ``pipeline.build(project, force=True)`` (every
 chapter executed, jupyter-book with ``-W -n``) and reads the text of every HTML page of the root
 site (``_build/html/``, not the ``v/<cutoff>/`` copies) with BeautifulSoup. Each cohort is built at
@@ -30,7 +30,8 @@ from pathlib import Path
 from bs4 import BeautifulSoup
 
 import sitecheck
-from nscore import pipeline, versions
+from nscore.build import pipeline
+from nscore.data import versions
 
 from .cohorts import COHORTS
 

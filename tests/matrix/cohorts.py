@@ -29,12 +29,12 @@ tests promise about it.
                         smallest valid cohort, one death, two transplants (issue 14: models
                         without information must say "not estimable", not fail the build).
 
-The simulated cohorts start from :func:`nscore.simulate.simulate_cohort` and are then transformed
+The simulated cohorts start from :func:`nscore.data.simulate.simulate_cohort` and are then transformed
 so that every documented rule (data/README.md) still holds; their ``source.json`` says
 ``simulated: true`` and names the builder. Their ``study.yml`` is a copy of ``data/study.yml``
 (adapted with yaml: comments are not kept) without the ``published:`` block (their data are not the
 abstract's, so there is nothing to reproduce); when ``data/study.yml`` does not exist it is written
-from the NS7CAR constants of :mod:`nscore.simulate`. Nothing here is committed data: the
+from the NS7CAR constants of :mod:`nscore.data.simulate`. Nothing here is committed data: the
 directories are built at test time.
 """
 
@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from nscore import simulate
+from nscore.data import simulate
 from .convert_mgus2 import build_mgus2
 from .convert_myeloid import build_myeloid
 
@@ -77,7 +77,7 @@ _DIAGNOSIS_NAMES = {
 
 
 def default_study() -> dict:
-    """NS7CAR's study definition as a dict: data/study.yml, or built from nscore.simulate's constants."""
+    """NS7CAR's study definition as a dict: data/study.yml, or built from nscore.data.simulate's constants."""
     if DEFAULT_STUDY.is_file():
         return yaml.safe_load(DEFAULT_STUDY.read_text(encoding="utf-8"))
     return {
@@ -171,7 +171,7 @@ def build_shipped(out_dir: Path) -> Path:
     elif DEFAULT_STUDY.is_file():
         shutil.copyfile(DEFAULT_STUDY, out_dir / "study.yml")
     else:
-        _write_study(out_dir, default_study(), "NS7CAR study definition (built from nscore.simulate)")
+        _write_study(out_dir, default_study(), "NS7CAR study definition (built from nscore.data.simulate)")
     return out_dir
 
 

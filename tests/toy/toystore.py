@@ -1,8 +1,8 @@
-"""A tiny stand-in for nscore.versions, so the pipeline tests need neither the ADaM data nor pandas.
+"""A tiny stand-in for nscore.data.versions, so the pipeline tests need neither the ADaM data nor pandas.
 
 A cutoff is ``data/cutoffs/<YYYY-MM-DD>/`` holding ``counts.csv`` (columns group,n; n a non-negative
 integer), an optional ``source.json`` and ``manifest.json`` (sha256 + rows per file), the same
-layout ``nscore.versions`` keeps for the real data.
+layout ``nscore.data.versions`` keeps for the real data.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from nscore.errors import DataValidationError
-from nscore.pipeline import DataVersion, verify_manifests
+from nscore.build.pipeline import DataVersion, verify_manifests
 
 
 def _sha(p: Path) -> str:

@@ -1,0 +1,636 @@
+"""Descriptive analyses of the infused cohort: derived subgroups, patient flow and "Table 1".
+
+Every analysis here reads only the ADaM frames of a cohort (``cohort.adsl``, ``cohort.adrs``, ...), so a
+validated ``nscore.data.load.Cohort`` and any object with the same attributes (e.g. a
+``types.SimpleNamespace`` of simulated frames in a test) work alike. Results are frozen dataclasses
+whose ``.table`` holds aggregates only, never patient rows, so chapters can display and glue them
+without leaking patient-level data.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from nscore.errors import AnalysisInputError
+
+__all__ = [
+    "AnalysisInputError",
+    "SUBGROUPS",
+    "SUBGROUP_INPUTS",
+    "diagnosis_order",
+    "derive_subgroups",
+    "level_order",
+    "best_response",
+    "PatientFlow",
+    "flow_drawn",
+    "patient_flow",
+    "BaselineTable",
+    "baseline_table",
+]
+
+RESPONDER = ("CR", "CRi", "PR")
+CR_CRI = ("CR", "CRi")
+
+#: Subgroup variables of the forest plot and Table 1: derived column -> (display name, level order).
+#: One place for the definitions; ``derive_subgroups`` computes the columns. Diagnoses follow the
+#: study definition's clinical order and dose levels its list (:func:`diagnosis_order`), hence the
+#: empty orders here.
+SUBGROUPS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "diagnosis": ("Diagnosis", ()),
+    "prior_hct_any": ("Prior allo-HCT", ("No", "Yes")),
+    "marrow_blasts": ("Marrow blasts", (">=20%", "<20%", "No marrow involvement")),
+    "dose_level": ("Dose level", ()),
+    "age_group": ("Age, years", ("<18", ">=18")),
+}
+
+
+#: The ADSL variables each subgroup is derived from: a subgroup whose variables were not collected
+#: is left out (an optional variable absent from the delivery), never shown as empty.
+SUBGROUP_INPUTS: dict[str, tuple[str, ...]] = {
+    "diagnosis": ("DIAG",),
+    "prior_hct_any": ("PRIORHCT",),
+    "marrow_blasts": ("BMINV", "BMBLAST"),
+    "dose_level": ("DOSELVL",),
+    "age_group": ("AGE",),
+}
+
+
+def diagnosis_order(cohort) -> tuple[str, ...]:
+    """Diagnosis codes in the study definition's clinical order (empty without a study)."""
+    study = getattr(cohort, "study", None)
+    return study.diagnosis_codes if study is not None else ()
+
+
+def dose_level_order(cohort) -> tuple[str, ...]:
+    """Dose-level codes in the study definition's order (empty without a study: sorted labels)."""
+    study = getattr(cohort, "study", None)
+    return study.dose_level_codes if study is not None else ()
+
+
+def subgroup_orders(cohort) -> dict[str, tuple[str, ...]]:
+    """Each subgroup's preferred level order for ``cohort`` (study-defined where the study says)."""
+    orders = {var: preferred for var, (_, preferred) in SUBGROUPS.items()}
+    orders["diagnosis"] = diagnosis_order(cohort)
+    orders["dose_level"] = dose_level_order(cohort)
+    return orders
+
+
+def _require(frame: pd.DataFrame, columns: list[str], name: str) -> None:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise AnalysisInputError(f"{name} lacks required column(s): {', '.join(missing)}")
+
+
+def _flag(series: pd.Series) -> pd.Series:
+    """Y/N flag as booleans; anything but "Y" or "y" (including missing) is False.
+
+    A hash lookup rather than upper-casing every cell: flags are read by most analyses, and at a
+    million patients the string methods cost a third of a second per call.
+    """
+    return series.isin(("Y", "y"))
+
+
+def level_order(values: pd.Series, preferred: tuple[str, ...]) -> list[str]:
+    """Levels present in ``values``: preferred ones first in their order, then the rest sorted."""
+    present = [v for v in pd.unique(values.dropna()) if v is not None]
+    first = [p for p in preferred if p in present]
+    rest = sorted(v for v in present if v not in first)
+    return first + rest
+
+
+def level_counts(values: pd.Series, preferred: tuple[str, ...] = (), **flags: np.ndarray) -> pd.DataFrame:
+    """Patients per level of ``values``, and how many of them each boolean array in ``flags`` marks.
+
+    One row per level present, in :func:`level_order`; missing values are left out. Columns
+    ``level``, ``n`` and one per flag. The patients are numbered by level once
+    (``pd.factorize``) and counted with ``np.bincount``, because comparing every patient's text
+    with every level (subgroup tables, Table 1) took seconds at a million patients.
+    """
+    codes, uniques = pd.factorize(values)
+    known = codes >= 0
+    levels = level_order(pd.Series(uniques, dtype=object), preferred)
+    at = {level: j for j, level in enumerate(uniques)}
+    rows = [at[level] for level in levels]
+    out = {"level": levels, "n": np.bincount(codes[known], minlength=len(uniques))[rows]}
+    for name, flag in flags.items():
+        out[name] = np.bincount(codes[known & np.asarray(flag, dtype=bool)], minlength=len(uniques))[rows]
+    return pd.DataFrame(out)
+
+
+def derive_subgroups(adsl: pd.DataFrame) -> pd.DataFrame:
+    """Derived subgroup variables, one row per ADSL row (same index), keyed by USUBJID.
+
+    The single definition of every subgroup used by Table 1, the forest plot and the safety tables,
+    so that chapters cannot drift apart in how, e.g., "blasts >= 20%" is cut.
+
+    Parameters
+    ----------
+    adsl : DataFrame
+        ADSL with USUBJID and DIAG; AGE, PRIORHCT, BMINV + BMBLAST and DOSELVL where collected.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``USUBJID``, ``diagnosis`` and, for the variables collected, ``age_group``
+        ("<18"/">=18"), ``prior_hct`` ("0"/"1"/"2"... the number of prior allogeneic transplants as
+        text), ``prior_hct_any`` ("Yes"/"No"), ``marrow_blasts`` (">=20%"/"<20%"/"No marrow
+        involvement") and ``dose_level``. A subgroup whose inputs were not collected is absent.
+
+    Notes
+    -----
+    Age is years at infusion, so "<18" means a paediatric patient at infusion. Blasts are cut at 20%
+    (the abstract's threshold) among patients with marrow involvement (BMINV = "Y"); a patient
+    flagged as involved with a missing blast count, or with unknown involvement, gets a missing
+    ``marrow_blasts`` (unknown, not "no involvement").
+    """
+    _require(adsl, ["USUBJID", "DIAG"], "ADSL")
+
+    def text(choice: np.ndarray, labels) -> pd.Series:
+        # label ``labels[choice]`` per patient, missing where choice is -1 (a nullable string column)
+        return pd.Series(pd.array(np.array([*labels, None], dtype=object)[choice], dtype="string"),
+                         index=adsl.index)
+
+    out = pd.DataFrame(index=adsl.index)
+    out["USUBJID"] = adsl["USUBJID"].astype("string")
+    if "AGE" in adsl.columns:
+        # float (NaN for missing) so that comparisons never meet pandas' ambiguous NA
+        age = pd.to_numeric(adsl["AGE"], errors="coerce").astype(float)
+        out["age_group"] = text(np.select([age < 18, age >= 18], [0, 1], -1), ("<18", ">=18"))
+    if "PRIORHCT" in adsl.columns:
+        prior = pd.to_numeric(adsl["PRIORHCT"], errors="coerce").astype(float)
+        number, counts = pd.factorize(prior)  # the few distinct counts are turned into text once
+        counts_text = [str(v) for v in pd.Series(counts).astype("Int64").astype("string")]
+        out["prior_hct"] = text(number, counts_text)
+        out["prior_hct_any"] = text(np.select([prior < 1, prior >= 1], [0, 1], -1), ("No", "Yes"))
+    if {"BMINV", "BMBLAST"} <= set(adsl.columns):
+        blasts = pd.to_numeric(adsl["BMBLAST"], errors="coerce").astype(float)
+        involved = _flag(adsl["BMINV"]).to_numpy()
+        not_involved = adsl["BMINV"].isin(("N", "n")).to_numpy()  # missing: unknown, not "no"
+        out["marrow_blasts"] = text(np.select([not_involved, involved & (blasts >= 20), involved & (blasts < 20)],
+                                               [2, 0, 1], -1),
+                                    (">=20%", "<20%", "No marrow involvement"))
+    if "DOSELVL" in adsl.columns:
+        out["dose_level"] = adsl["DOSELVL"].astype("string")
+    out["diagnosis"] = adsl["DIAG"].astype("string")
+    return out
+
+
+def best_response(cohort) -> pd.DataFrame:
+    """Efficacy-evaluable patients with their best overall response (USUBJID, AVALC, MRDSTAT).
+
+    The denominator of every response rate is EFFFL = "Y" (SPEC); an evaluable patient without an
+    ADRS row counts as not responding ("NE"), which keeps rates conservative if the data ever break
+    the one-row-per-evaluable-patient rule that validation enforces. Rows are the evaluable rows of
+    ADSL, in its order and with its index, so callers line them up with ADSL without a join.
+    """
+    adsl, adrs = cohort.adsl, cohort.adrs
+    _require(adsl, ["USUBJID", "EFFFL"], "ADSL")
+    _require(adrs, ["USUBJID", "AVALC"], "ADRS")
+    merged = adsl.loc[_flag(adsl["EFFFL"]), ["USUBJID"]].copy()
+    bor = adrs["PARAMCD"].isin(["BOR"]) if "PARAMCD" in adrs.columns else np.ones(len(adrs), dtype=bool)
+    rows = np.flatnonzero(bor)
+    ids = pd.Index(adrs["USUBJID"].to_numpy()[rows])
+    if not ids.is_unique:  # the first BOR row of each patient
+        first = ~ids.duplicated()
+        rows, ids = rows[first], ids[first]
+    # ADRS row of each evaluable patient (-1: none); a lookup, not a merge, as it runs for every rate
+    source = np.append(rows, -1)[ids.get_indexer(merged["USUBJID"])]
+    for column in ["AVALC"] + (["MRDSTAT"] if "MRDSTAT" in adrs.columns else []):
+        merged[column] = adrs[column].array.take(source, allow_fill=True)
+    merged["AVALC"] = merged["AVALC"].astype("string").fillna("NE")
+    if "MRDSTAT" not in merged.columns:
+        merged["MRDSTAT"] = pd.NA
+    return merged
+
+
+# --------------------------------------------------------------------------------------------
+# Patient flow
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientFlow:
+    """Counts of the CONSORT/STROBE-style patient flow, as nodes and edges for drawing.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row per box: ``key``, ``label``, ``n``, ``parent`` (key of the box it comes from, empty
+        for the root), ``kind`` ("main" for the main column, "exclusion" for side boxes) and
+        ``reason`` (why patients leave the main column; empty for main boxes), ``drawn`` (whether
+        the diagram draws the box: :func:`flow_drawn`; every box keeps its count here).
+    edges : DataFrame
+        ``source``, ``target``, ``n``: one arrow per non-root box.
+    n_infused, n_safety, n_evaluable, n_not_evaluable, n_responders, n_cr_cri : int
+        The counts, for glue.
+    n_hct_after_cr, n_hct_total, n_hct_not_after_cr, n_hct_timing_unknown : int or None
+        Patients in CR/CRi transplanted strictly after the date of that response (consolidation);
+        all patients transplanted after CAR-T; patients in CR/CRi transplanted on or before the
+        response date; patients in CR/CRi transplanted whose transplant or response date is
+        unknown. ``None`` (not 0) when transplants were not collected (no HCTFL in ADSL).
+    """
+
+    table: pd.DataFrame
+    edges: pd.DataFrame
+    n_infused: int
+    n_safety: int
+    n_evaluable: int
+    n_not_evaluable: int
+    n_responders: int
+    n_cr_cri: int
+    n_hct_after_cr: int | None
+    n_hct_total: int | None
+    n_hct_not_after_cr: int | None = None
+    n_hct_timing_unknown: int | None = None
+
+
+def _response_dates(adrs: pd.DataFrame, usubjid: pd.Series) -> np.ndarray:
+    """ADT of each patient's first BOR row in ADRS, as datetime64 (NaT: no row, or ADT empty).
+
+    The same row :func:`best_response` takes for the patient. Used by :func:`patient_flow` only.
+    """
+    if "ADT" not in adrs.columns:
+        return np.full(len(usubjid), np.datetime64("NaT"), dtype="datetime64[ns]")
+    bor = adrs["PARAMCD"].isin(["BOR"]).to_numpy() if "PARAMCD" in adrs.columns else np.ones(len(adrs), bool)
+    rows = adrs.loc[bor, ["USUBJID", "ADT"]].drop_duplicates("USUBJID")
+    adt = pd.to_datetime(rows["ADT"], errors="coerce").to_numpy(dtype="datetime64[ns]")
+    where = pd.Index(rows["USUBJID"].to_numpy()).get_indexer(usubjid.to_numpy())
+    return np.where(where >= 0, np.append(adt, np.datetime64("NaT"))[where], np.datetime64("NaT"))
+
+
+def flow_drawn(nodes: pd.DataFrame) -> np.ndarray:
+    """Which boxes of a flow (``key``, ``n``, ``parent``, ``kind``) the diagram draws.
+
+    An exclusion box with nobody in it is not drawn ("Not in safety population (n = 0)" says
+    nothing). A main box with nobody in it is drawn (it is a result: nobody was evaluable, nobody
+    reached CR), but nothing below it: the steps after it were not reached, and drawing them as
+    zeros would look like recorded steps.
+    """
+    n = dict(zip(nodes["key"], nodes["n"].astype(int)))
+    parent = dict(zip(nodes["key"], nodes["parent"]))
+    kind = dict(zip(nodes["key"], nodes["kind"]))
+
+    def below_empty_main(key: str) -> bool:
+        up = parent.get(key, "")
+        while up:
+            if kind.get(up) == "main" and n.get(up, 0) == 0:
+                return True
+            up = parent.get(up, "")
+        return False
+
+    return np.array([not ((kind[k] == "exclusion" and n[k] == 0) or below_empty_main(k))
+                     for k in nodes["key"]], dtype=bool)
+
+
+def patient_flow(cohort) -> PatientFlow:
+    """Patient flow from infusion to consolidative transplant, computed from the data.
+
+    infused -> safety population (SAFFL) -> efficacy-evaluable (EFFFL; side box: "not evaluable for
+    response") -> responders (CR/CRi/PR; side box: NR/NE) -> CR/CRi (side box: PR) -> allo-HCT after
+    the CR/CRi (side box: no transplant after the CR/CRi, or its timing unknown).
+
+    Notes
+    -----
+    A transplant counts as consolidation after CR/CRi only if its date (ADSL HCTDT) is strictly
+    after the date of the CR/CRi assessment (ADRS ADT of the best-response row): a transplant on or
+    before that date preceded the response (``n_hct_not_after_cr``). When either date is unknown
+    (ADT empty, HCTDT empty or not delivered) the order cannot be told: such patients are counted in
+    ``n_hct_timing_unknown``, never as consolidation. ``n_hct_total`` counts every transplant after
+    CAR-T over all infused patients, including salvage transplants of non-responders. Without HCTFL
+    in ADSL (transplants not collected) the transplant counts are ``None`` and the flow ends at
+    CR/CRi.
+    """
+    adsl = cohort.adsl
+    _require(adsl, ["USUBJID", "SAFFL", "EFFFL"], "ADSL")
+    saf = _flag(adsl["SAFFL"])
+    eff = _flag(adsl["EFFFL"]) & saf
+    # best_response keeps the ADSL rows (index) of its patients, one row per patient
+    br = best_response(cohort)
+    in_flow = eff.loc[br.index].to_numpy()
+    responder = br["AVALC"].isin(RESPONDER).to_numpy() & in_flow
+    cr = br["AVALC"].isin(CR_CRI).to_numpy() & in_flow
+
+    n_inf = len(adsl)
+    n_saf = int(saf.sum())
+    n_eff = int(eff.sum())
+    n_resp = int(responder.sum())
+    n_cr = int(cr.sum())
+    therapy = getattr(getattr(cohort, "study", None), "therapy", None)
+
+    rows = [
+        ("infused", f"Infused with {therapy}" if therapy else "Infused", n_inf, "", "main", ""),
+        ("not_safety", "Not in safety population", n_inf - n_saf, "infused", "exclusion",
+         "no confirmed infusion (SAFFL = N)"),
+        ("safety", "Safety population", n_saf, "infused", "main", ""),
+        ("not_evaluable", "Not evaluable for response", n_saf - n_eff, "safety", "exclusion",
+         "not evaluable for response"),
+        ("evaluable", "Efficacy-evaluable", n_eff, "safety", "main", ""),
+        ("non_responders", "No response (NR/NE)", n_eff - n_resp, "evaluable", "exclusion",
+         "best overall response NR or NE"),
+        ("responders", "Responders (CR/CRi/PR)", n_resp, "evaluable", "main", ""),
+        ("pr", "Partial response", n_resp - n_cr, "responders", "exclusion", "best overall response PR"),
+        ("cr_cri", "CR/CRi", n_cr, "responders", "main", ""),
+    ]
+    n_hct_total = n_hct_cr = n_before = n_unknown = None
+    if "HCTFL" in adsl.columns:  # transplants collected
+        hct = _flag(adsl["HCTFL"])
+        n_hct_total = int(hct.sum())
+        hct_cr = cr & hct.loc[br.index].to_numpy()
+        hctdt = (pd.to_datetime(adsl.loc[br.index, "HCTDT"], errors="coerce").to_numpy(dtype="datetime64[ns]")
+                 if "HCTDT" in adsl.columns else np.full(len(br), np.datetime64("NaT"), dtype="datetime64[ns]"))
+        adt = _response_dates(cohort.adrs, br["USUBJID"])
+        known = ~np.isnat(hctdt) & ~np.isnat(adt)
+        n_hct_cr = int((hct_cr & known & (hctdt > adt)).sum())
+        n_before = int((hct_cr & known & (hctdt <= adt)).sum())
+        n_unknown = int((hct_cr & ~known).sum())
+        reason = "no allo-HCT after the CR/CRi date by the cutoff"
+        if n_before:
+            reason += f"; {n_before} transplanted on or before it"
+        if n_unknown:
+            reason += f"; {n_unknown} transplanted, timing relative to the CR/CRi unknown"
+        rows += [
+            ("no_hct", "No allo-HCT after CR/CRi" + (", or timing unknown" if n_unknown else ""),
+             n_cr - n_hct_cr, "cr_cri", "exclusion", reason),
+            ("hct", "Consolidative allo-HCT after CR/CRi", n_hct_cr, "cr_cri", "main", ""),
+        ]
+    table = pd.DataFrame(rows, columns=["key", "label", "n", "parent", "kind", "reason"])
+    table["n"] = table["n"].astype(int)
+    table["drawn"] = flow_drawn(table)
+    edges = table.loc[table["parent"] != "", ["parent", "key", "n"]].rename(
+        columns={"parent": "source", "key": "target"}).reset_index(drop=True)
+    return PatientFlow(
+        table=table, edges=edges, n_infused=n_inf, n_safety=n_saf, n_evaluable=n_eff,
+        n_not_evaluable=n_saf - n_eff, n_responders=n_resp, n_cr_cri=n_cr,
+        n_hct_after_cr=n_hct_cr, n_hct_total=n_hct_total, n_hct_not_after_cr=n_before,
+        n_hct_timing_unknown=n_unknown,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Table 1
+# --------------------------------------------------------------------------------------------
+
+#: Row headings of Table 1, in the order of the table. Continuous rows name their unit; categorical
+#: ones say "n (%)".
+_T1_LABELS = {
+    "AGE": "Age, years",
+    "AGEGRP": "Age group, n (%)",
+    "SEX": "Sex, n (%)",
+    "DIAG": "Diagnosis, n (%)",
+    "PRIORHCT": "Prior allo-HCT, n (%)",
+    "BMINV": "Bone-marrow involvement, n (%)",
+    "BLAST20": "Marrow blasts, n (%)",
+    "DOSELVL": "Dose level, n (%)",
+    "DOSE6": "Dose, \u00d710\u2076 cells/kg",
+}
+#: Continuous rows of Table 1 and the decimals of their median, quartiles and range.
+_T1_CONTINUOUS = {"AGE": 0, "DOSE6": 2}
+_T1_CATEGORICAL = ("AGEGRP", "SEX", "DIAG", "PRIORHCT", "BMINV", "BLAST20", "DOSELVL")
+#: Footnote letters of the rows that need a footnote (the notes are written by the results prose).
+_T1_FOOTNOTES = ("PRIORHCT", "BLAST20", "DOSELVL")
+_SUPERSCRIPT = "\u1d43\u1d47\u1d9c\u1d48\u1d49\u1da0"  # a b c d e f
+
+#: The ADSL variables each Table 1 row reads: a row whose variables were not collected is left out.
+_T1_INPUTS = {"AGE": ("AGE",), "AGEGRP": ("AGE",), "SEX": ("SEX",), "DIAG": ("DIAG",),
+              "PRIORHCT": ("PRIORHCT",), "BMINV": ("BMINV",), "BLAST20": ("BMINV", "BMBLAST"),
+              "DOSELVL": ("DOSELVL",), "DOSE6": ("DOSEKG",)}
+
+
+@dataclass(frozen=True)
+class BaselineTable:
+    """Baseline characteristics ("Table 1"), overall and by diagnosis, without p-values.
+
+    Attributes
+    ----------
+    table : DataFrame
+        The display table: a ``Characteristic`` column, then ``Overall (n = N)`` and, with more
+        than one diagnosis, one ``<code> (n = k)`` column per diagnosis. A heading row per variable
+        (its label, empty cells) is followed by its indented rows: ``Median (IQR)`` and ``Range``
+        for a continuous variable, one row per level for a categorical one, and ``Unknown`` where a
+        value is missing in any column. The diagnosis rows are filled in the Overall column only.
+    row_kinds : tuple of str
+        Per row of ``table``: ``"group"`` (a variable's heading row) or ``"indent"``, as
+        :class:`nscore.report.tables.Table` takes them.
+    header : tuple of (str, int) or None
+        Spanning header over the columns (``("", 1), ("", 1), ("By diagnosis", k)``), or None when
+        there is no column by diagnosis.
+    counts : DataFrame
+        Categorical counts in tidy numeric form: ``variable`` (code: SEX, DIAG, ...), ``level``,
+        ``group`` (Overall or a diagnosis code), ``n``, ``denominator`` (patients of the group with
+        a known value), ``percent``. Aggregates only.
+    unknown : DataFrame
+        ``variable``, ``group``, ``n``: patients of the group whose value is missing (categorical
+        and continuous variables; blasts: patients with marrow involvement and no blast count).
+    summaries : DataFrame
+        Continuous variables: ``variable``, ``group``, ``n`` (known values), ``median``, ``q1``,
+        ``q3``, ``min``, ``max``.
+    n : int
+        Number of patients in the table (all infused).
+    groups : tuple of str
+        ``"Overall"`` and the diagnoses with a column, in column order.
+    variables : tuple of str
+        The variable codes shown (collected), in row order.
+    footnotes : dict
+        Variable code -> its footnote letter, for the rows that carry one.
+    dose_levels : tuple of (str, float)
+        Dose levels shown that the study defines, with their cells/kg.
+    """
+
+    table: pd.DataFrame
+    row_kinds: tuple[str, ...]
+    header: tuple[tuple[str, int], ...] | None
+    counts: pd.DataFrame
+    unknown: pd.DataFrame
+    summaries: pd.DataFrame
+    n: int
+    groups: tuple[str, ...] = ("Overall",)
+    variables: tuple[str, ...] = ()
+    footnotes: dict = None
+    dose_levels: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def by_diagnosis(self) -> bool:
+        """Whether the table has columns by diagnosis (more than one diagnosis)."""
+        return len(self.groups) > 1
+
+    @property
+    def empty_denominator(self) -> bool:
+        """Whether a cell reads "\u2013" because its column has no patient with a known value."""
+        return bool((self.counts["denominator"] == 0).any())
+
+
+def _table1_variables(adsl: pd.DataFrame, cohort=None) -> tuple[pd.DataFrame, dict[str, list[str]]]:
+    """The patient-level variables of Table 1 (display levels as text) and each one's level order.
+
+    Only the variables collected in ``adsl`` appear. Patient level: an internal building block of
+    :func:`baseline_table`, never displayed. Blasts (``BLAST20``) are given for patients with
+    marrow involvement only: missing (unknown) for an involved patient without a count, and
+    ``"n/a"`` (not applicable, left out of the row) for patients without involvement or with
+    unknown involvement.
+    """
+    sub = derive_subgroups(adsl)
+    present = {var for var, inputs in _T1_INPUTS.items() if set(inputs) <= set(adsl.columns)}
+    df = pd.DataFrame(index=adsl.index)
+    order: dict[str, list[str]] = {}
+    if "AGE" in present:
+        df["AGE"] = pd.to_numeric(adsl["AGE"], errors="coerce").astype(float)
+        df["AGEGRP"] = sub["age_group"].astype(object).map({"<18": "<18 years", ">=18": "\u226518 years"})
+        order["AGEGRP"] = ["<18 years", "\u226518 years"]
+    if "SEX" in present:
+        df["SEX"] = adsl["SEX"].astype("string").str.upper().map({"M": "Male", "F": "Female"}).astype(object)
+        order["SEX"] = ["Male", "Female"]
+    df["DIAG"] = adsl["DIAG"].astype("string").to_numpy(dtype=object, na_value=np.nan)
+    order["DIAG"] = level_order(df["DIAG"], diagnosis_order(cohort))
+    if "PRIORHCT" in present:
+        df["PRIORHCT"] = sub["prior_hct"].astype(object)
+        order["PRIORHCT"] = sorted(df["PRIORHCT"].dropna().unique(), key=int)
+    if "BMINV" in present:
+        df["BMINV"] = adsl["BMINV"].map({"Y": "Yes", "y": "Yes", "N": "No", "n": "No"}).astype(object)
+        order["BMINV"] = ["Yes", "No"]
+    if "BLAST20" in present:
+        blast = sub["marrow_blasts"].astype(object).map({">=20%": "\u226520%", "<20%": "<20%"})
+        involved = _flag(adsl["BMINV"]).to_numpy()
+        df["BLAST20"] = blast.where(involved, "n/a")  # NaN where involved: count unknown
+        order["BLAST20"] = ["\u226520%", "<20%"]
+    if "DOSELVL" in present:
+        df["DOSELVL"] = adsl["DOSELVL"].astype("string").to_numpy(dtype=object, na_value=np.nan)
+        order["DOSELVL"] = level_order(df["DOSELVL"], dose_level_order(cohort))
+    if "DOSE6" in present:
+        df["DOSE6"] = pd.to_numeric(adsl["DOSEKG"], errors="coerce").astype(float) / 1e6
+    return df, order
+
+
+def _number(value: float, decimals: int) -> str:
+    """A summary statistic at ``decimals`` places; a whole-number summary (decimals 0) that falls
+    between two integers (a median of 27.5 years) keeps one decimal instead of being rounded."""
+    if decimals == 0 and not float(value).is_integer():
+        return f"{value:.1f}"
+    return f"{value:.{decimals}f}"
+
+
+def _dash(low: str, high: str) -> str:
+    return f"{low}\u2013{high}"
+
+
+def _dose_text(cells_per_kg: float) -> str:
+    """``5.0e5 -> '0.5'`` (in 10^6 cells/kg, no trailing zeros beyond one decimal)."""
+    value = cells_per_kg / 1e6
+    text = f"{value:.3f}".rstrip("0")
+    return text + "0" if text.endswith(".") else text
+
+
+def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
+    """Table 1 of the infused cohort, overall and by diagnosis, in a journal layout.
+
+    Continuous variables (age, dose) as median (interquartile range) on one row and range on the
+    next; categorical variables as n (%), the percentage of the column's patients with a known
+    value (``decimals`` places); missing values counted on an ``Unknown`` row (without a
+    percentage) whenever any column has one. Blasts >= 20% are given among patients with marrow
+    involvement only (the abstract's 79/265). Dose levels defined by the study are labelled with
+    their cells/kg. Rows whose variables were not collected are left out.
+
+    Notes
+    -----
+    No p-values: the diagnoses are not randomised groups and the table describes, it does not test.
+    Quartiles are the 25th and 75th percentiles with linear interpolation (R's default, type 7). A
+    column without any patient in a row's denominator (a diagnosis without involved marrow) prints
+    an en dash. Counts use one pass over the patients per variable (:func:`level_counts`).
+    """
+    adsl = cohort.adsl
+    _require(adsl, ["DIAG"], "ADSL")
+    if len(adsl) == 0:
+        raise AnalysisInputError("ADSL has no patients: Table 1 needs at least one")
+    df, order = _table1_variables(adsl, cohort)
+    # one column per diagnosis after Overall; with a single diagnosis it would repeat Overall
+    by_diagnosis = order["DIAG"] if len(order["DIAG"]) > 1 else []
+    names = ["Overall", *by_diagnosis]
+    members = [np.ones(len(df), dtype=bool)] + [df["DIAG"].eq(g).to_numpy() for g in by_diagnosis]
+    sizes = [int(m.sum()) for m in members]
+    groups = {f"group{i}": m for i, m in enumerate(members)}
+    study = getattr(cohort, "study", None)
+    diag_names = {d.code: d.name for d in getattr(study, "diagnoses", ())} if study is not None else {}
+    dose_defined = {d.code: d.cells_per_kg for d in getattr(study, "dose_levels", ())} if study is not None else {}
+
+    shown = [var for var in _T1_LABELS if var in df.columns]
+    letters = {var: _SUPERSCRIPT[i] for i, var in enumerate(v for v in _T1_FOOTNOTES if v in shown)}
+    rows: list[list[str]] = []
+    kinds: list[str] = []
+    tidy, unknown_rows, summary_rows = [], [], []
+
+    def add(label: str, cells: list[str], kind: str) -> None:
+        rows.append([label, *cells])
+        kinds.append(kind)
+
+    for var in shown:
+        add(_T1_LABELS[var] + letters.get(var, ""), [""] * len(names), "group")
+        if var in _T1_CONTINUOUS:
+            places = _T1_CONTINUOUS[var]
+            values = df[var].to_numpy(dtype=float, na_value=np.nan)
+            iqr, ranges, missing = [], [], []
+            for g, m in zip(names, members):
+                known = values[m & ~np.isnan(values)]
+                missing.append(int(m.sum()) - known.size)
+                unknown_rows.append((var, g, missing[-1]))
+                if known.size == 0:
+                    iqr.append("\u2013")
+                    ranges.append("\u2013")
+                    summary_rows.append((var, g, 0, *[np.nan] * 5))
+                    continue
+                q1, med, q3 = np.percentile(known, [25, 50, 75])
+                lo, hi = known.min(), known.max()
+                summary_rows.append((var, g, int(known.size), med, q1, q3, lo, hi))
+                iqr.append(f"{_number(med, places)} ({_dash(_number(q1, places), _number(q3, places))})")
+                ranges.append(_dash(_number(lo, places), _number(hi, places)))
+            add("Median (IQR)", iqr, "indent")
+            add("Range", ranges, "indent")
+            if any(missing):
+                add("Unknown", [str(k) for k in missing], "indent")
+            continue
+        applies = df[var].ne("n/a").to_numpy()
+        counts = level_counts(df[var].where(applies), tuple(order[var]), **groups).set_index("level")
+        counts = counts.reindex([lvl for lvl in order[var] if lvl in counts.index]
+                                + [lvl for lvl in counts.index if lvl not in order[var]])[list(groups)]
+        denominators = counts.sum(axis=0).to_numpy()
+        missing = [int((m & applies).sum()) - int(d) for m, d in zip(members, denominators)]
+        for g, gname in enumerate(names):
+            unknown_rows.append((var, gname, missing[g]))
+        levels = list(counts.index)
+        for level in order[var]:  # every level the order names is a row, zero where absent
+            if level not in levels and var in ("SEX", "BMINV", "BLAST20", "AGEGRP"):
+                levels.append(level)
+        levels = [lvl for lvl in order[var] if lvl in levels] + [lvl for lvl in levels if lvl not in order[var]]
+        counts = counts.reindex(levels, fill_value=0)
+        for level, k in zip(counts.index, counts.to_numpy()):
+            cells = []
+            for g in range(len(names)):
+                d = int(denominators[g])
+                tidy.append((var, level, names[g], int(k[g]), d, 100.0 * int(k[g]) / d if d else np.nan))
+                if var == "DIAG" and g > 0:
+                    cells.append("")  # the diagnosis is the column's own: its count is in the header
+                else:
+                    cells.append(f"{k[g]} ({k[g] / d * 100:.{decimals}f})" if d else "\u2013")
+            label = str(level)
+            if var == "DIAG" and level in diag_names:
+                name = diag_names[level]
+                label = f"{name[:1].upper()}{name[1:]} ({level})"
+            elif var == "DOSELVL" and level in dose_defined:
+                label = f"{level} ({_dose_text(dose_defined[level])} \u00d7 10\u2076 cells/kg)"
+            elif var == "PRIORHCT":
+                label = "No prior transplant" if label == "0" else label
+            add(label, cells, "indent")
+        if any(missing):
+            add("Unknown", [str(k) if not (var == "DIAG" and g) else "" for g, k in enumerate(missing)], "indent")
+
+    columns = ["Characteristic"] + [f"{g} (n = {k})" for g, k in zip(names, sizes)]
+    table = pd.DataFrame(rows, columns=columns, dtype=object)
+    header = (("", 1), ("", 1), ("By diagnosis", len(by_diagnosis))) if by_diagnosis else None
+    counts_df = pd.DataFrame(tidy, columns=["variable", "level", "group", "n", "denominator", "percent"])
+    unknown_df = pd.DataFrame(unknown_rows, columns=["variable", "group", "n"])
+    summaries = pd.DataFrame(summary_rows, columns=["variable", "group", "n", "median", "q1", "q3", "min", "max"])
+    doses = tuple((c, dose_defined[c]) for c in order.get("DOSELVL", []) if c in dose_defined)
+    return BaselineTable(table=table, row_kinds=tuple(kinds), header=header, counts=counts_df,
+                         unknown=unknown_df, summaries=summaries, n=len(adsl), groups=tuple(names),
+                         variables=tuple(shown), footnotes=letters, dose_levels=doses)

@@ -1,0 +1,295 @@
+"""Response rates with exact (Clopper-Pearson) confidence intervals, overall and by subgroup.
+
+Rates are proportions of the efficacy-evaluable population (EFFFL = "Y"): ORR = CR, CRi or PR;
+CR/CRi rate = CR or CRi (SPEC, data model ADRS). Exact intervals are used because several subgroups
+are small (e.g. 9 PTCL patients) and the rates are close to 1, where Wald intervals fail.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+from scipy.stats import binomtest
+
+from nscore.analyses.cohort import (
+    CR_CRI,
+    RESPONDER,
+    SUBGROUPS,
+    subgroup_orders,
+    AnalysisInputError,
+    best_response,
+    derive_subgroups,
+    level_counts,
+)
+
+__all__ = [
+    "Proportion",
+    "proportion",
+    "ResponseRates",
+    "response_rates",
+    "SubgroupResponse",
+    "response_by_subgroup",
+    "MRDNegativity",
+    "mrd_negativity",
+    "PROPORTION_COLUMNS",
+]
+
+PROPORTION_COLUMNS = ["k", "n", "estimate", "lower", "upper"]
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """A binomial proportion k/n with its two-sided exact confidence interval.
+
+    Attributes
+    ----------
+    k, n : int
+        Successes and trials.
+    estimate, lower, upper : float
+        k/n and the interval bounds, on the 0..1 scale.
+    method : str
+        "Clopper-Pearson".
+    alpha : float
+        1 - confidence level.
+    """
+
+    k: int
+    n: int
+    estimate: float
+    lower: float
+    upper: float
+    method: str = "Clopper-Pearson"
+    alpha: float = 0.05
+
+    def as_row(self) -> dict:
+        """The proportion as a dict of ``PROPORTION_COLUMNS`` (for building tables)."""
+        return {"k": self.k, "n": self.n, "estimate": self.estimate, "lower": self.lower, "upper": self.upper}
+
+    def format(self, digits: int = 1, ci: bool = False) -> str:
+        """``"86.3% (284/329)"``, the abstract's style; with ``ci=True`` the exact interval follows."""
+        text = f"{format_percent(self.k, self.n, digits)} ({self.k}/{self.n})"
+        if ci:
+            level = round(100 * (1 - self.alpha))
+            text += (f", {level}% CI {100 * self.lower:.{digits}f}"
+                     f"\u2013{100 * self.upper:.{digits}f}")
+        return text
+
+
+def format_percent(k: int, n: int, digits: int = 1) -> str:
+    """``k/n`` as a percentage rounded half-up on the exact fraction (no binary-float surprises).
+
+    The abstract prints, e.g., 278/329 = 84.498...% as "84.5%"; rounding the exact rational keeps
+    values such as 0.5 ties deterministic.
+    """
+    from decimal import ROUND_HALF_UP, Decimal
+    from fractions import Fraction
+
+    if n <= 0:
+        raise AnalysisInputError(f"percentage needs a positive denominator, got n={n}")
+    frac = Fraction(100 * int(k), int(n))
+    q = Decimal(frac.numerator) / Decimal(frac.denominator)
+    return f"{q.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)}%"
+
+
+def proportion(k: int, n: int, alpha: float = 0.05) -> Proportion:
+    """Exact (Clopper-Pearson) confidence interval of a binomial proportion.
+
+    Parameters
+    ----------
+    k : int
+        Number of successes, 0 <= k <= n.
+    n : int
+        Number of trials, n > 0.
+    alpha : float
+        Two-sided error rate, 0 < alpha < 1 (0.05 gives a 95% interval).
+
+    Returns
+    -------
+    Proportion
+
+    Notes
+    -----
+    Computed with ``scipy.stats.binomtest(k, n).proportion_ci(method="exact")``, the inversion of two
+    one-sided binomial tests (Clopper and Pearson 1934), identical to R's ``binom.test``. The
+    interval is conservative: coverage is at least 1 - alpha for every true proportion, and the
+    bound is exactly 0 (1) when k = 0 (k = n).
+    """
+    if isinstance(k, bool) or isinstance(n, bool):
+        raise AnalysisInputError("k and n must be integers, not booleans")
+    try:
+        k_i, n_i = int(k), int(n)
+    except (TypeError, ValueError) as exc:
+        raise AnalysisInputError(f"k and n must be integers, got k={k!r}, n={n!r}") from exc
+    if k_i != k or n_i != n:
+        raise AnalysisInputError(f"k and n must be whole numbers, got k={k!r}, n={n!r}")
+    if n_i <= 0:
+        raise AnalysisInputError(f"n must be > 0, got n={n_i}")
+    if not 0 <= k_i <= n_i:
+        raise AnalysisInputError(f"k must satisfy 0 <= k <= n, got k={k_i}, n={n_i}")
+    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1 and not math.isnan(alpha)):
+        raise AnalysisInputError(f"alpha must be between 0 and 1, got {alpha!r}")
+    ci = binomtest(k_i, n_i).proportion_ci(confidence_level=1 - alpha, method="exact")
+    return Proportion(k=k_i, n=n_i, estimate=k_i / n_i, lower=float(ci.low), upper=float(ci.high),
+                      alpha=float(alpha))
+
+
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ResponseRates:
+    """ORR and CR/CRi among efficacy-evaluable patients.
+
+    Attributes
+    ----------
+    table : DataFrame
+        ``endpoint`` ("ORR", "CR/CRi"), ``k``, ``n``, ``estimate``, ``lower``, ``upper``, ``display``.
+    orr, cr_cri : Proportion
+        For glue (``orr.format()`` gives "86.3% (284/329)").
+    counts : DataFrame
+        Best overall response distribution: ``response`` (CR, CRi, PR, NR, NE), ``n``, ``percent``.
+    """
+
+    table: pd.DataFrame
+    orr: Proportion
+    cr_cri: Proportion
+    counts: pd.DataFrame
+
+
+def _rates(n: int, responders: int, cr_cri: int, alpha: float) -> tuple[Proportion, Proportion]:
+    """ORR and CR/CRi rate of ``n`` evaluable patients from the counts of each."""
+    if n == 0:
+        raise AnalysisInputError("no efficacy-evaluable patients (EFFFL = Y): response rates are undefined")
+    return proportion(int(responders), n, alpha), proportion(int(cr_cri), n, alpha)
+
+
+def response_rates(cohort, alpha: float = 0.05) -> ResponseRates:
+    """ORR (CR+CRi+PR) and CR/CRi rate with exact CIs among efficacy-evaluable patients.
+
+    Notes
+    -----
+    Patients not evaluable for response (EFFFL = "N") are left out of the denominator, as in the
+    abstract (329 evaluable of 334 infused). NE among evaluable patients counts as non-response.
+    """
+    br = best_response(cohort)
+    orr, crc = _rates(len(br), br["AVALC"].isin(RESPONDER).sum(), br["AVALC"].isin(CR_CRI).sum(), alpha)
+    rows = []
+    for name, p in (("ORR", orr), ("CR/CRi", crc)):
+        rows.append({"endpoint": name, **p.as_row(), "display": p.format(ci=True)})
+    levels = ["CR", "CRi", "PR", "NR", "NE"]
+    vc = br["AVALC"].value_counts()
+    counts = pd.DataFrame({"response": levels, "n": [int(vc.get(lv, 0)) for lv in levels]})
+    counts["percent"] = 100.0 * counts["n"] / len(br)
+    return ResponseRates(table=pd.DataFrame(rows), orr=orr, cr_cri=crc, counts=counts)
+
+
+@dataclass(frozen=True)
+class SubgroupResponse:
+    """ORR and CR/CRi by subgroup, for a forest plot.
+
+    Attributes
+    ----------
+    table : DataFrame
+        Long format, overall rows first: ``subgroup`` (display name, "Overall" first), ``variable``
+        (derived column, "overall"), ``level``, ``endpoint`` ("ORR"/"CR/CRi"), ``n``, ``k``,
+        ``estimate``, ``lower``, ``upper``. Levels without patients are omitted.
+    """
+
+    table: pd.DataFrame
+
+    def comparable(self) -> pd.DataFrame:
+        """``table`` without the subgroups that have a single level in the data.
+
+        A subgroup with one level (every patient has the same diagnosis, say) repeats the overall
+        row and compares nothing; the forest plot and its sentence leave it out. Only the overall
+        rows remain when no subgroup has two levels.
+        """
+        t = self.table
+        if t.empty:
+            return t
+        levels = t.groupby("variable", sort=False)["level"].nunique()
+        keep = [v for v, n in levels.items() if v == "overall" or n > 1]
+        return t.loc[t["variable"].isin(keep)].reset_index(drop=True)
+
+
+def response_by_subgroup(cohort, alpha: float = 0.05) -> SubgroupResponse:
+    """ORR and CR/CRi with exact CIs overall and by diagnosis, prior transplant (any), marrow blasts,
+    dose level and age (<18 vs >=18); subgroups as defined in ``nscore.analyses.cohort.SUBGROUPS``.
+
+    Notes
+    -----
+    Descriptive only: no interaction tests, and with small subgroups (PTCL n = 9) the exact
+    intervals are wide; the forest plot shows them as they are. Patients with a missing subgroup
+    value are left out of that subgroup's rows only.
+    """
+    br = best_response(cohort)
+    sub = derive_subgroups(cohort.adsl).loc[br.index]
+    responder = br["AVALC"].isin(RESPONDER).to_numpy()
+    cr_cri = br["AVALC"].isin(CR_CRI).to_numpy()
+    rows = []
+
+    def add(subgroup, variable, level, n, n_responders, n_cr_cri):
+        if n == 0:
+            return
+        orr, crc = _rates(n, n_responders, n_cr_cri, alpha)
+        for endpoint, p in (("ORR", orr), ("CR/CRi", crc)):
+            rows.append({"subgroup": subgroup, "variable": variable, "level": level, "endpoint": endpoint,
+                         "n": p.n, "k": p.k, "estimate": p.estimate, "lower": p.lower, "upper": p.upper})
+
+    add("Overall", "overall", "All evaluable", len(br), responder.sum(), cr_cri.sum())
+    orders = subgroup_orders(cohort)
+    for var, (name, _) in SUBGROUPS.items():
+        if var not in sub.columns:
+            continue  # its variables were not collected
+        counts = level_counts(sub[var], orders[var], responders=responder, cr_cri=cr_cri)
+        for level, n, n_responders, n_cr_cri in counts[["level", "n", "responders", "cr_cri"]].itertuples(
+                index=False):
+            add(name, var, str(level), int(n), n_responders, n_cr_cri)
+    return SubgroupResponse(table=pd.DataFrame(rows))
+
+
+@dataclass(frozen=True)
+class MRDNegativity:
+    """MRD negativity among CR/CRi patients with a known MRD status.
+
+    Attributes
+    ----------
+    table : DataFrame
+        One row: ``k`` (MRD-negative), ``n`` (CR/CRi with known MRD), ``estimate``, ``lower``,
+        ``upper``, ``n_cr_cri``, ``n_unknown``.
+    proportion : Proportion or None
+        None when no CR/CRi patient has a known MRD status.
+    """
+
+    table: pd.DataFrame
+    proportion: Proportion | None
+    n_cr_cri: int
+    n_unknown: int
+
+
+def mrd_negativity(cohort, alpha: float = 0.05) -> MRDNegativity:
+    """Share of MRD-negative patients among CR/CRi with known MRD (MRDSTAT NEGATIVE or POSITIVE).
+
+    Notes
+    -----
+    Patients not assessed are excluded from the denominator, which assumes they resemble the
+    assessed ones; ``n_unknown`` reports how many there are so the reader can judge.
+    """
+    br = best_response(cohort)
+    cr = br[br["AVALC"].isin(CR_CRI)]
+    # statuses counted first and upper-cased after: a few distinct values, not one per patient
+    status = cr["MRDSTAT"].astype("string").value_counts()
+    status = status.groupby(status.index.str.upper()).sum()
+    n_negative = int(status.get("NEGATIVE", 0))
+    n_known = n_negative + int(status.get("POSITIVE", 0))
+    n_unknown = len(cr) - n_known
+    if n_known:
+        p = proportion(n_negative, n_known, alpha)
+        row = {**p.as_row(), "n_cr_cri": len(cr), "n_unknown": n_unknown}
+    else:
+        p = None
+        row = {"k": 0, "n": 0, "estimate": float("nan"), "lower": float("nan"), "upper": float("nan"),
+               "n_cr_cri": len(cr), "n_unknown": n_unknown}
+    return MRDNegativity(table=pd.DataFrame([row]), proportion=p, n_cr_cri=len(cr), n_unknown=n_unknown)

@@ -1,0 +1,951 @@
+"""The data model of the four ADaM-style datasets, as pandera schemas plus cross-dataset rules.
+
+One ``DataFrameModel`` per dataset (ADSL, ADRS, ADTTE, ADAE) holds the rules that one file can
+check on its own: types, controlled terms, ranges, and row-wise rules across columns as named
+``@pa.dataframe_check`` methods, so a failure names the rule. Rules that need two datasets (an
+ADTTE row against its patient's ADSL row, say) are plain functions registered in
+:data:`CROSS_RULES`; each takes the cohort's frames and returns its failing rows as a table with
+the columns of :class:`nscore.errors.DataValidationError` (file, row, column, rule, value).
+
+The schemas describe *typed* frames as :func:`nscore.data.load.read_dataset` returns them: strings as
+``str`` (object dtype, missing = NaN), dates as ``datetime64[ns]`` at midnight, integers as
+``int64`` (``Int64`` where a value may be missing), floats as ``float64``.
+
+Notes
+-----
+Row-wise rules pass when an input they compare is missing or unparseable: that problem is reported
+once, by the rule that owns it (``not_null``, ``invalid_date``, ...), not again by every rule that
+reads the value. ``*_present_iff_*`` rules are the exception, since missingness is what they check.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pandera.pandas as pa
+from pandera.typing import Series
+
+from nscore.errors import DataValidationError
+
+__all__ = [
+    "SEXES",
+    "YN",
+    "OPTIONAL",
+    "RESPONSE_CODES",
+    "MRD_STATUSES",
+    "TTE_PARAMS",
+    "EVENT_DESCRIPTIONS",
+    "CENSOR_DESCRIPTIONS",
+    "AE_TERMS",
+    "ADSL",
+    "ADRS",
+    "ADTTE",
+    "ADAE",
+    "MODELS",
+    "DATASETS",
+    "ROW_RULES",
+    "CROSS_RULES",
+    "column_kinds",
+    "validation_schema",
+    "check_rule_name",
+    "expected",
+    "run_cross_rules",
+]
+
+SEXES = ("M", "F")
+YN = ("Y", "N")
+#: Best overall response: AVALC -> AVAL.
+RESPONSE_CODES = {"CR": 1, "CRi": 2, "PR": 3, "NR": 4, "NE": 5}
+MRD_STATUSES = ("NEGATIVE", "POSITIVE")
+#: Time-to-event parameters: PARAMCD -> PARAM.
+TTE_PARAMS = {"OS": "Overall survival (days)", "PFS": "Progression-free survival (days)"}
+EVENT_DESCRIPTIONS = ("DEATH", "RELAPSE OR PROGRESSION")
+CENSOR_DESCRIPTIONS = ("ALIVE AT LAST CONTACT",)
+#: Adverse-event categories: AECAT -> AEDECOD.
+AE_TERMS = {
+    "CRS": "Cytokine release syndrome",
+    "ICANS": "Immune effector cell-associated neurotoxicity syndrome",
+}
+
+#: Variables a delivery may leave out (not collected); every other column of a model is required.
+#: HCTFL and HCTDT come together. Absent means "not collected", never "none".
+OPTIONAL: dict[str, frozenset[str]] = {
+    "adsl": frozenset({"SUBJID", "AGE", "SEX", "PRIORHCT", "BMINV", "BMBLAST", "DOSELVL", "DOSEKG",
+                       "HCTFL", "HCTDT"}),
+    "adrs": frozenset({"MRDSTAT"}),
+    "adtte": frozenset(),
+    "adae": frozenset(),
+}
+#: Optional variables that only make sense together: either all present or all absent.
+OPTIONAL_PAIRS: dict[str, tuple[tuple[str, ...], ...]] = {
+    "adsl": (("HCTFL", "HCTDT"), ("BMINV", "BMBLAST"), ("DOSELVL", "DOSEKG")),
+}
+
+
+# --------------------------------------------------------------------------------------------
+# helpers for row-wise rules: "unknown" (a missing or unparseable input) passes
+# --------------------------------------------------------------------------------------------
+def _passes(mask) -> pd.Series:
+    """A rule's verdict as plain bools, with unknown (NA) counted as a pass."""
+    return pd.Series(mask).astype("boolean").fillna(True).astype(bool)
+
+
+def _fails(mask) -> pd.Series:
+    """A failure mask as plain bools, with unknown (NA) counted as not failing."""
+    return pd.Series(mask).astype("boolean").fillna(False).astype(bool)
+
+
+def _days(later: pd.Series, earlier: pd.Series) -> pd.Series:
+    """Whole days between two date columns, as nullable integers."""
+    return (later - earlier).dt.days.astype("Int64")
+
+
+def _known(*series: pd.Series) -> pd.Series:
+    out = pd.Series(True, index=series[0].index)
+    for s in series:
+        out &= s.notna()
+    return out
+
+
+def _present_iff(value: pd.Series, flag: pd.Series, when: str = "Y", valid=YN) -> pd.Series:
+    """``value`` present exactly when ``flag == when``; rows with an invalid flag are skipped."""
+    checked = flag.isin(valid)
+    return _passes(~checked | (value.notna() == (flag == when)))
+
+
+def _before(a: pd.Series, b: pd.Series, strict: bool = False) -> pd.Series:
+    """``a < b`` (strict) or ``a <= b``; passes when either side is missing."""
+    ok = (a < b) if strict else (a <= b)
+    return _passes(~_known(a, b) | ok)
+
+
+def _duplicated(df: pd.DataFrame, keys: list[str]) -> pd.Series:
+    """Every row sharing its key with another row (rows with a missing key are not compared)."""
+    known = df[keys].notna().all(axis=1)
+    return (df[keys].duplicated(keep=False) & known).astype(bool)
+
+
+def _cutoff_of(dcutdt: pd.Series):
+    """The cohort's cutoff: the most frequent DCUTDT (ties: the earliest), or None."""
+    known = dcutdt.dropna()
+    if known.empty:
+        return None
+    counts = known.value_counts()
+    return min(counts.index[counts == counts.max()])
+
+
+# --------------------------------------------------------------------------------------------
+# the four models
+# --------------------------------------------------------------------------------------------
+class _Base(pa.DataFrameModel):
+    class Config:
+        strict = True
+        coerce = True
+
+
+class ADSL(_Base):
+    """Subject level: one row per infused patient."""
+
+    STUDYID: Series[str]
+    USUBJID: Series[str] = pa.Field(unique=True)
+    SUBJID: Series[str]
+    AGE: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 100})
+    SEX: Series[str] = pa.Field(isin=list(SEXES))
+    DIAG: Series[str]
+    PRIORHCT: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 3})
+    BMINV: Series[str] = pa.Field(isin=list(YN), nullable=True)
+    BMBLAST: Series[float] = pa.Field(in_range={"min_value": 0, "max_value": 100}, nullable=True)
+    DOSELVL: Series[str] = pa.Field(str_length={"min_value": 1})
+    DOSEKG: Series[float] = pa.Field(gt=0)
+    TRTSDT: Series[pa.DateTime]
+    SAFFL: Series[str] = pa.Field(isin=list(YN))
+    EFFFL: Series[str] = pa.Field(isin=list(YN))
+    HCTFL: Series[str] = pa.Field(isin=list(YN))
+    HCTDT: Series[pa.DateTime] = pa.Field(nullable=True)
+    DTHFL: Series[str] = pa.Field(isin=list(YN))
+    DTHDT: Series[pa.DateTime] = pa.Field(nullable=True)
+    LSTALVDT: Series[pa.DateTime]
+    DCUTDT: Series[pa.DateTime]
+
+    @pa.check("DOSEKG", name="dosekg_finite")
+    def dosekg_finite(cls, s: Series) -> Series[bool]:
+        return _passes(s.isna() | np.isfinite(s))
+
+    @pa.dataframe_check(name="usubjid_is_studyid_subjid")
+    def usubjid_is_studyid_subjid(cls, df: pd.DataFrame) -> Series[bool]:
+        known = _known(df["STUDYID"], df["SUBJID"], df["USUBJID"])
+        expected = df["STUDYID"].where(known, "") + "-" + df["SUBJID"].where(known, "")
+        return _passes(~known | (df["USUBJID"] == expected))
+
+    @pa.dataframe_check(name="bmblast_present_iff_marrow_involved")
+    def bmblast_present_iff_marrow_involved(cls, df: pd.DataFrame) -> Series[bool]:
+        return _present_iff(df["BMBLAST"], df["BMINV"])
+
+    @pa.dataframe_check(name="efffl_requires_saffl")
+    def efffl_requires_saffl(cls, df: pd.DataFrame) -> Series[bool]:
+        return _passes(~((df["EFFFL"] == "Y") & (df["SAFFL"] == "N")))
+
+    @pa.dataframe_check(name="hctdt_present_iff_hctfl")
+    def hctdt_present_iff_hctfl(cls, df: pd.DataFrame) -> Series[bool]:
+        return _present_iff(df["HCTDT"], df["HCTFL"])
+
+    @pa.dataframe_check(name="hctdt_after_trtsdt")
+    def hctdt_after_trtsdt(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["TRTSDT"], df["HCTDT"], strict=True)
+
+    @pa.dataframe_check(name="dthdt_present_iff_dthfl")
+    def dthdt_present_iff_dthfl(cls, df: pd.DataFrame) -> Series[bool]:
+        return _present_iff(df["DTHDT"], df["DTHFL"])
+
+    @pa.dataframe_check(name="dthdt_after_trtsdt")
+    def dthdt_after_trtsdt(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["TRTSDT"], df["DTHDT"], strict=True)
+
+    @pa.dataframe_check(name="lstalvdt_not_before_trtsdt")
+    def lstalvdt_not_before_trtsdt(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["TRTSDT"], df["LSTALVDT"])
+
+    @pa.dataframe_check(name="lstalvdt_not_after_dthdt")
+    def lstalvdt_not_after_dthdt(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["LSTALVDT"], df["DTHDT"])
+
+    @pa.dataframe_check(name="hctdt_not_after_lstalvdt")
+    def hctdt_not_after_lstalvdt(cls, df: pd.DataFrame) -> Series[bool]:
+        # a transplant after the cutoff is reported once, by hctdt_not_after_cutoff
+        late = (df["HCTDT"] > df["DCUTDT"]).fillna(False) if "DCUTDT" in df.columns else False
+        return _before(df["HCTDT"], df["LSTALVDT"]) | late
+
+    @pa.dataframe_check(name="dcutdt_constant")
+    def dcutdt_constant(cls, df: pd.DataFrame) -> Series[bool]:
+        cutoff = _cutoff_of(df["DCUTDT"])
+        return _passes(df["DCUTDT"].isna() | (df["DCUTDT"] == cutoff))
+
+    @pa.dataframe_check(name="trtsdt_not_after_cutoff")
+    def trtsdt_not_after_cutoff(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["TRTSDT"], df["DCUTDT"])
+
+    @pa.dataframe_check(name="hctdt_not_after_cutoff")
+    def hctdt_not_after_cutoff(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["HCTDT"], df["DCUTDT"])
+
+    @pa.dataframe_check(name="dthdt_not_after_cutoff")
+    def dthdt_not_after_cutoff(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["DTHDT"], df["DCUTDT"])
+
+    @pa.dataframe_check(name="lstalvdt_not_after_cutoff")
+    def lstalvdt_not_after_cutoff(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["LSTALVDT"], df["DCUTDT"])
+
+
+class ADRS(_Base):
+    """Best overall response: one row per efficacy-evaluable patient."""
+
+    STUDYID: Series[str]
+    USUBJID: Series[str] = pa.Field(unique=True)
+    PARAMCD: Series[str] = pa.Field(isin=["BOR"])
+    PARAM: Series[str] = pa.Field(isin=["Best overall response"])
+    AVALC: Series[str] = pa.Field(isin=list(RESPONSE_CODES))
+    AVAL: Series[int] = pa.Field(isin=list(RESPONSE_CODES.values()))
+    ADT: Series[pa.DateTime] = pa.Field(nullable=True)
+    MRDSTAT: Series[str] = pa.Field(isin=list(MRD_STATUSES), nullable=True)
+
+    @pa.dataframe_check(name="aval_matches_avalc")
+    def aval_matches_avalc(cls, df: pd.DataFrame) -> Series[bool]:
+        expected = df["AVALC"].map(RESPONSE_CODES).astype("Int64")
+        return _passes(expected.isna() | df["AVAL"].isna() | (df["AVAL"] == expected))
+
+
+class ADTTE(_Base):
+    """Time to event: one OS and one PFS row per safety-population patient."""
+
+    STUDYID: Series[str]
+    USUBJID: Series[str]
+    PARAMCD: Series[str] = pa.Field(isin=list(TTE_PARAMS))
+    PARAM: Series[str] = pa.Field(isin=list(TTE_PARAMS.values()))
+    STARTDT: Series[pa.DateTime]
+    ADT: Series[pa.DateTime]
+    AVAL: Series[int] = pa.Field(ge=0)
+    CNSR: Series[int] = pa.Field(isin=[0, 1])
+    EVNTDESC: Series[str] = pa.Field(isin=list(EVENT_DESCRIPTIONS), nullable=True)
+    CNSDTDSC: Series[str] = pa.Field(isin=list(CENSOR_DESCRIPTIONS), nullable=True)
+
+    @pa.dataframe_check(name="param_matches_paramcd")
+    def param_matches_paramcd(cls, df: pd.DataFrame) -> Series[bool]:
+        expected = df["PARAMCD"].map(TTE_PARAMS)
+        return _passes(expected.isna() | df["PARAM"].isna() | (df["PARAM"] == expected))
+
+    @pa.dataframe_check(name="one_row_per_patient_and_param")
+    def one_row_per_patient_and_param(cls, df: pd.DataFrame) -> Series[bool]:
+        return ~_duplicated(df, ["USUBJID", "PARAMCD"])
+
+    @pa.dataframe_check(name="adt_not_before_startdt")
+    def adt_not_before_startdt(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["STARTDT"], df["ADT"])
+
+    @pa.dataframe_check(name="aval_equals_adt_minus_startdt")
+    def aval_equals_adt_minus_startdt(cls, df: pd.DataFrame) -> Series[bool]:
+        days = _days(df["ADT"], df["STARTDT"])
+        return _passes(days.isna() | df["AVAL"].isna() | (df["AVAL"] == days))
+
+    @pa.dataframe_check(name="evntdesc_present_iff_event")
+    def evntdesc_present_iff_event(cls, df: pd.DataFrame) -> Series[bool]:
+        return _present_iff(df["EVNTDESC"], df["CNSR"], when=0, valid=[0, 1])
+
+    @pa.dataframe_check(name="cnsdtdsc_present_iff_censored")
+    def cnsdtdsc_present_iff_censored(cls, df: pd.DataFrame) -> Series[bool]:
+        return _present_iff(df["CNSDTDSC"], df["CNSR"], when=1, valid=[0, 1])
+
+    @pa.dataframe_check(name="os_event_is_death")
+    def os_event_is_death(cls, df: pd.DataFrame) -> Series[bool]:
+        os_event = (df["PARAMCD"] == "OS") & (df["CNSR"] == 0) & df["EVNTDESC"].notna()
+        return _passes(~os_event | (df["EVNTDESC"] == "DEATH"))
+
+
+class ADAE(_Base):
+    """CRS and ICANS: one row per patient and syndrome, at the maximum ASTCT grade."""
+
+    STUDYID: Series[str]
+    USUBJID: Series[str]
+    AECAT: Series[str] = pa.Field(isin=list(AE_TERMS))
+    AEDECOD: Series[str] = pa.Field(isin=list(AE_TERMS.values()))
+    AETOXGR: Series[int] = pa.Field(in_range={"min_value": 1, "max_value": 5})
+    ASTDT: Series[pa.DateTime]
+    ASTDY: Series[int] = pa.Field(ge=1)
+    AENDT: Series[pa.DateTime] = pa.Field(nullable=True)
+    ADURN: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
+
+    @pa.dataframe_check(name="aedecod_matches_aecat")
+    def aedecod_matches_aecat(cls, df: pd.DataFrame) -> Series[bool]:
+        expected = df["AECAT"].map(AE_TERMS)
+        return _passes(expected.isna() | df["AEDECOD"].isna() | (df["AEDECOD"] == expected))
+
+    @pa.dataframe_check(name="one_row_per_patient_and_syndrome")
+    def one_row_per_patient_and_syndrome(cls, df: pd.DataFrame) -> Series[bool]:
+        return ~_duplicated(df, ["USUBJID", "AECAT"])
+
+    @pa.dataframe_check(name="aendt_not_before_astdt")
+    def aendt_not_before_astdt(cls, df: pd.DataFrame) -> Series[bool]:
+        return _before(df["ASTDT"], df["AENDT"])
+
+    @pa.dataframe_check(name="adurn_present_iff_aendt")
+    def adurn_present_iff_aendt(cls, df: pd.DataFrame) -> Series[bool]:
+        return _passes(df["ADURN"].isna() == df["AENDT"].isna())
+
+    @pa.dataframe_check(name="adurn_equals_aendt_minus_astdt_plus_1")
+    def adurn_equals_aendt_minus_astdt_plus_1(cls, df: pd.DataFrame) -> Series[bool]:
+        days = _days(df["AENDT"], df["ASTDT"]) + 1
+        return _passes(days.isna() | df["ADURN"].isna() | (df["ADURN"] == days))
+
+
+MODELS: dict[str, type[pa.DataFrameModel]] = {"adsl": ADSL, "adrs": ADRS, "adtte": ADTTE, "adae": ADAE}
+DATASETS: tuple[str, ...] = tuple(MODELS)
+
+#: Row-wise rules (the models' dataframe checks): rule -> (column reported, columns it reads).
+#: The reported column is the one a reader should look at first; a rule is skipped when a column it
+#: reads is missing from the file (the missing column is reported instead).
+ROW_RULES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
+    "adsl": {
+        "usubjid_is_studyid_subjid": ("USUBJID", ("STUDYID", "SUBJID", "USUBJID")),
+        "bmblast_present_iff_marrow_involved": ("BMBLAST", ("BMBLAST", "BMINV")),
+        "efffl_requires_saffl": ("EFFFL", ("EFFFL", "SAFFL")),
+        "hctdt_present_iff_hctfl": ("HCTDT", ("HCTDT", "HCTFL")),
+        "hctdt_after_trtsdt": ("HCTDT", ("HCTDT", "TRTSDT")),
+        "dthdt_present_iff_dthfl": ("DTHDT", ("DTHDT", "DTHFL")),
+        "dthdt_after_trtsdt": ("DTHDT", ("DTHDT", "TRTSDT")),
+        "lstalvdt_not_before_trtsdt": ("LSTALVDT", ("LSTALVDT", "TRTSDT")),
+        "lstalvdt_not_after_dthdt": ("LSTALVDT", ("LSTALVDT", "DTHDT")),
+        "hctdt_not_after_lstalvdt": ("HCTDT", ("HCTDT", "LSTALVDT", "DCUTDT")),
+        "dcutdt_constant": ("DCUTDT", ("DCUTDT",)),
+        "trtsdt_not_after_cutoff": ("TRTSDT", ("TRTSDT", "DCUTDT")),
+        "hctdt_not_after_cutoff": ("HCTDT", ("HCTDT", "DCUTDT")),
+        "dthdt_not_after_cutoff": ("DTHDT", ("DTHDT", "DCUTDT")),
+        "lstalvdt_not_after_cutoff": ("LSTALVDT", ("LSTALVDT", "DCUTDT")),
+    },
+    "adrs": {
+        "aval_matches_avalc": ("AVAL", ("AVAL", "AVALC")),
+    },
+    "adtte": {
+        "param_matches_paramcd": ("PARAM", ("PARAM", "PARAMCD")),
+        "one_row_per_patient_and_param": ("USUBJID", ("USUBJID", "PARAMCD")),
+        "adt_not_before_startdt": ("ADT", ("ADT", "STARTDT")),
+        "aval_equals_adt_minus_startdt": ("AVAL", ("AVAL", "ADT", "STARTDT")),
+        "evntdesc_present_iff_event": ("EVNTDESC", ("EVNTDESC", "CNSR")),
+        "cnsdtdsc_present_iff_censored": ("CNSDTDSC", ("CNSDTDSC", "CNSR")),
+        "os_event_is_death": ("EVNTDESC", ("EVNTDESC", "CNSR", "PARAMCD")),
+    },
+    "adae": {
+        "aedecod_matches_aecat": ("AEDECOD", ("AEDECOD", "AECAT")),
+        "one_row_per_patient_and_syndrome": ("AECAT", ("USUBJID", "AECAT")),
+        "aendt_not_before_astdt": ("AENDT", ("AENDT", "ASTDT")),
+        "adurn_present_iff_aendt": ("ADURN", ("ADURN", "AENDT")),
+        "adurn_equals_aendt_minus_astdt_plus_1": ("ADURN", ("ADURN", "AENDT", "ASTDT")),
+    },
+}
+
+
+def column_kinds(dataset: str) -> dict[str, str]:
+    """Each column of ``dataset`` in schema order with its kind: "str", "int", "float" or "date"."""
+    kinds = {}
+    for name, column in MODELS[dataset].to_schema().columns.items():
+        text = str(column.dtype).lower()
+        if "datetime" in text:
+            kinds[name] = "date"
+        elif "int" in text:
+            kinds[name] = "int"
+        elif "float" in text:
+            kinds[name] = "float"
+        else:
+            kinds[name] = "str"
+    return kinds
+
+
+def study_checks(dataset: str, study) -> dict[str, list[pa.Check]]:
+    """The column checks a study definition adds to ``dataset``: its trials, id patterns, diagnoses,
+    dose levels, adverse-event categories and first infusion (see :mod:`nscore.data.study`)."""
+    checks: dict[str, list[pa.Check]] = {
+        "STUDYID": [pa.Check.isin(list(study.trial_ids))],
+        "USUBJID": [pa.Check.str_matches(study.subject_id_pattern)],
+    }
+    if dataset == "adsl":
+        if study.subject_number_pattern:
+            checks["SUBJID"] = [pa.Check.str_matches(study.subject_number_pattern)]
+        checks["DIAG"] = [pa.Check.isin(list(study.diagnosis_codes))]
+        if study.dose_levels:
+            checks["DOSELVL"] = [pa.Check.isin(list(study.dose_level_codes))]
+        else:
+            checks["DOSELVL"] = [pa.Check.str_length(min_value=1)]
+        if study.first_infusion is not None:
+            start = pd.Timestamp(study.first_infusion)
+            checks["TRTSDT"] = [pa.Check(lambda s: _passes(s.isna() | (s >= start)),
+                                         name="trtsdt_not_before_study_start")]
+    if dataset == "adae":
+        checks["AECAT"] = [pa.Check.isin([c for c in AE_TERMS if c in study.adverse_events])]
+    return checks
+
+
+def validation_schema(dataset: str, columns=None, study=None) -> pa.DataFrameSchema:
+    """The schema used to validate a freshly read (possibly broken) file of ``dataset``.
+
+    Same rules as the model plus those of ``study`` (:func:`study_checks`), but integer columns are
+    nullable ``Int64`` (a missing or unparseable integer is then one ``not_null`` failure rather than
+    a dtype failure of the whole column) and only the columns in ``columns`` (default: all) are
+    checked, with the row rules whose inputs are all present.
+    """
+    schema = copy.deepcopy(MODELS[dataset].to_schema())
+    present = set(schema.columns) if columns is None else set(columns)
+    ints = {name: {"dtype": "Int64"} for name, kind in column_kinds(dataset).items() if kind == "int"}
+    schema = schema.update_columns(ints)
+    if study is not None:
+        updates = {}
+        for name, checks in study_checks(dataset, study).items():
+            if name in schema.columns:
+                updates[name] = {"checks": list(schema.columns[name].checks) + checks}
+        schema = schema.update_columns(updates)
+    # the loader has typed every cell already (reporting what it could not read): no coercion here
+    schema = schema.update_columns({name: {"coerce": False} for name in schema.columns})
+    schema.coerce = False
+    schema = schema.remove_columns([c for c in schema.columns if c not in present])
+    rules = ROW_RULES[dataset]
+    schema.checks = [c for c in schema.checks if set(rules[c.name][1]) <= present]
+    if study is not None and not study.usubjid_is_studyid_subjid:
+        schema.checks = [c for c in schema.checks if c.name != "usubjid_is_studyid_subjid"]
+    # Every row rule passes a row whose inputs are all missing (see the module notes), which is
+    # all pandera's ``ignore_na`` adds, at the price of an isna() of the whole frame per rule.
+    for check in schema.checks:
+        check.ignore_na = False
+    return schema
+
+
+def expected(dataset: str, column: str, rule: str, study=None) -> str:
+    """What ``rule`` allows in ``column`` of ``dataset``: the allowed values, pattern or range.
+
+    Why: a failure summary that says "isin" is half an answer; a data manager fixing a delivery
+    needs the controlled terms (from the study definition where the study sets them).
+    """
+    schema = validation_schema(dataset, study=study)
+    if column not in schema.columns:
+        return ""
+    for check in schema.columns[column].checks:
+        if check_rule_name(check.name) != rule:
+            continue
+        stats = check.statistics or {}
+        if "allowed_values" in stats:
+            return "one of " + ", ".join(str(v) for v in stats["allowed_values"])
+        if "pattern" in stats:
+            return f"matches {stats['pattern']}"
+        if {"min_value", "max_value"} <= set(stats):
+            return f"{stats['min_value']} to {stats['max_value']}"
+        if "min_value" in stats:
+            return f"{'>' if rule == 'gt' else '>='} {stats['min_value']}"
+    return ""
+
+
+_BUILTIN_RULES = {
+    "not_nullable": "not_null",
+    "field_uniqueness": "unique",
+    "column_in_dataframe": "missing_column",
+    "column_in_schema": "unexpected_column",
+    "greater_than_or_equal_to": "ge",
+    "greater_than": "gt",
+    "less_than_or_equal_to": "le",
+    "less_than": "lt",
+    "dtype": "type",
+    "coerce_dtype": "type",
+}
+
+
+def check_rule_name(check: str) -> str:
+    """Stable rule name for a pandera check label: ``isin(['M', 'F'])`` -> ``isin``."""
+    head = str(check).split("(", 1)[0]
+    return _BUILTIN_RULES.get(head, head)
+
+
+# --------------------------------------------------------------------------------------------
+# cross-dataset rules
+# --------------------------------------------------------------------------------------------
+FAILURE_COLUMNS = list(DataValidationError.COLUMNS)
+
+
+def _fmt(value) -> str:
+    """A cell value as a reader would see it in the CSV."""
+    if value is None or value is pd.NA or value is pd.NaT:
+        return ""
+    if isinstance(value, float) and np.isnan(value):
+        return ""
+    if isinstance(value, pd.Timestamp):
+        return value.date().isoformat() if value == value.normalize() else value.isoformat()
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+        return str(int(value))  # a SAS/Parquet number 6.0 reads as the 6 it stands for
+    return str(value)
+
+
+def _frame_of(frames, name: str):
+    if isinstance(frames, Mapping):
+        return frames.get(name)
+    return getattr(frames, name, None)
+
+
+def _file_labels(frames, files: Mapping[str, str] | None) -> dict[str, str]:
+    labels = {name: f"{name}.csv" for name in DATASETS}
+    known = files if files is not None else getattr(frames, "files", None)
+    for label in known or {}:
+        stem = str(label).split(".", 1)[0]
+        if stem in labels:
+            labels[stem] = str(label)
+    return labels
+
+
+def failures_table(file: str, frame: pd.DataFrame, mask, column: str, rule: str) -> pd.DataFrame:
+    """Failing rows of ``frame`` (where ``mask``) as a failures table; row = 1-based data row."""
+    mask = _fails(pd.Series(mask, index=frame.index))
+    hits = frame.loc[mask]
+    return pd.DataFrame(
+        {
+            "file": file,
+            "row": pd.array(_row_numbers(frame, hits.index), dtype="Int64"),
+            "column": column,
+            "rule": rule,
+            "value": [_fmt(v) for v in hits[column]] if column in hits else "",
+        },
+        columns=FAILURE_COLUMNS,
+    )
+
+
+def _row_numbers(frame: pd.DataFrame, index) -> list[int]:
+    positions = frame.index.get_indexer(index)
+    return [int(p) + 1 for p in positions]
+
+
+class CrossRule:
+    """A named rule across datasets; calling it returns its failures table.
+
+    ``needs`` maps dataset -> columns the rule reads; when a dataset or column is absent (already
+    reported as a missing file or column) the rule returns no failures rather than guessing.
+    """
+
+    def __init__(self, name: str, needs: dict[str, tuple[str, ...]], func: Callable):
+        self.name, self.needs, self.func = name, needs, func
+        self.__doc__ = func.__doc__
+        self.__name__ = name
+
+    def applicable(self, frames) -> bool:
+        for dataset, columns in self.needs.items():
+            frame = _frame_of(frames, dataset)
+            if frame is None or any(c not in frame.columns for c in columns):
+                return False
+        return True
+
+    def __call__(self, frames, files: Mapping[str, str] | None = None) -> pd.DataFrame:
+        if not self.applicable(frames):
+            return pd.DataFrame(columns=FAILURE_COLUMNS)
+        labels = _file_labels(frames, files)
+        data = {name: _frame_of(frames, name) for name in DATASETS}
+        parts = [p for p in self.func(data, labels) if len(p)]
+        if not parts:
+            return pd.DataFrame(columns=FAILURE_COLUMNS)
+        return pd.concat(parts, ignore_index=True)
+
+    def __repr__(self) -> str:
+        return f"<CrossRule {self.name}>"
+
+
+#: Every cross-dataset rule by name, in the order they run.
+CROSS_RULES: dict[str, CrossRule] = {}
+
+
+def _cross_rule(name: str, **needs: tuple[str, ...]):
+    def register(func):
+        rule = CrossRule(name, needs, func)
+        CROSS_RULES[name] = rule
+        return rule
+
+    return register
+
+
+#: Results shared by the rules of one :func:`run_cross_rules` call (per thread), keyed by the ids
+#: of the objects they were computed from (held here too, so an id is not reused while it lasts).
+_SHARED: ContextVar[dict[tuple, tuple[tuple, object]] | None] = ContextVar("_SHARED", default=None)
+
+
+def _shared(sources: tuple, compute: Callable):
+    """``compute()``, once per ``sources`` within a :func:`run_cross_rules` call.
+
+    Twenty rules look patients up in ADSL; keying ADSL by USUBJID and matching each dataset's ids
+    against it once, not once per rule, is most of their cost on a large cohort.
+    """
+    shared = _SHARED.get()
+    if shared is None:
+        return compute()
+    key = tuple(id(s) for s in sources)
+    if key not in shared:
+        shared[key] = (sources, compute())
+    return shared[key][1]
+
+
+def _patients(adsl: pd.DataFrame) -> pd.DataFrame:
+    """ADSL keyed by USUBJID (first row of a duplicated id; duplicates are reported elsewhere)."""
+
+    def compute():
+        known = adsl[adsl["USUBJID"].notna()]
+        return known.drop_duplicates("USUBJID", keep="first").set_index("USUBJID")
+
+    return _shared((adsl, "patients"), compute)
+
+
+def _positions(frame: pd.DataFrame, adsl: pd.DataFrame) -> np.ndarray:
+    """Position in :func:`_patients` of each row's patient (-1: missing id or not in ADSL)."""
+    return _shared((frame, adsl), lambda: _patients(adsl).index.get_indexer(frame["USUBJID"]))
+
+
+def _lookup(frame: pd.DataFrame, adsl: pd.DataFrame, column: str) -> pd.Series:
+    """ADSL ``column`` for each row of ``frame`` (NaN for an unknown patient), as ``Series.map``."""
+    values = _patients(adsl)[column].array.take(_positions(frame, adsl), allow_fill=True)
+    return pd.Series(values, index=frame.index, name=frame["USUBJID"].name)
+
+
+def _in_adsl(frame: pd.DataFrame, adsl: pd.DataFrame) -> pd.Series:
+    return pd.Series(_positions(frame, adsl) >= 0, index=frame.index, name=frame["USUBJID"].name)
+
+
+def _has(frame, *columns) -> bool:
+    return frame is not None and all(c in frame.columns for c in columns)
+
+
+def _orphans(data, labels, dataset):
+    frame, adsl = data[dataset], data["adsl"]
+    if not _has(frame, "USUBJID"):
+        return
+    bad = frame["USUBJID"].notna() & ~_in_adsl(frame, adsl)
+    yield failures_table(labels[dataset], frame, bad, "USUBJID", "usubjid_in_adsl")
+
+
+@_cross_rule("usubjid_in_adsl", adsl=("USUBJID",))
+def usubjid_in_adsl(data, labels):
+    """Every patient of ADRS, ADTTE and ADAE has an ADSL row."""
+    for dataset in ("adrs", "adtte", "adae"):
+        yield from _orphans(data, labels, dataset)
+
+
+def _studyid_matches(data, labels, dataset):
+    frame, adsl = data[dataset], data["adsl"]
+    if not _has(frame, "USUBJID", "STUDYID"):
+        return
+    expected = _lookup(frame, adsl, "STUDYID")
+    bad = expected.notna() & frame["STUDYID"].notna() & (frame["STUDYID"] != expected)
+    yield failures_table(labels[dataset], frame, bad, "STUDYID", "studyid_matches_adsl")
+
+
+@_cross_rule("studyid_matches_adsl", adsl=("USUBJID", "STUDYID"))
+def studyid_matches_adsl(data, labels):
+    """A patient's STUDYID is the same in every dataset."""
+    for dataset in ("adrs", "adtte", "adae"):
+        yield from _studyid_matches(data, labels, dataset)
+
+
+@_cross_rule("response_only_if_evaluable", adsl=("USUBJID", "EFFFL"), adrs=("USUBJID",))
+def response_only_if_evaluable(data, labels):
+    """ADRS holds responses of efficacy-evaluable patients (EFFFL = Y) only."""
+    adrs = data["adrs"]
+    efffl = _lookup(adrs, data["adsl"], "EFFFL")
+    yield failures_table(labels["adrs"], adrs, efffl == "N", "USUBJID", "response_only_if_evaluable")
+
+
+@_cross_rule("evaluable_has_response", adsl=("USUBJID", "EFFFL"), adrs=("USUBJID",))
+def evaluable_has_response(data, labels):
+    """Every efficacy-evaluable patient has a best-overall-response row (reported on ADSL)."""
+    adsl, adrs = data["adsl"], data["adrs"]
+    bad = (adsl["EFFFL"] == "Y") & adsl["USUBJID"].notna() & ~adsl["USUBJID"].isin(adrs["USUBJID"])
+    yield failures_table(labels["adsl"], adsl, bad, "USUBJID", "evaluable_has_response")
+
+
+@_cross_rule("tte_only_if_safety", adsl=("USUBJID", "SAFFL"), adtte=("USUBJID",))
+def tte_only_if_safety(data, labels):
+    """ADTTE holds safety-population patients (SAFFL = Y) only."""
+    adtte = data["adtte"]
+    saffl = _lookup(adtte, data["adsl"], "SAFFL")
+    yield failures_table(labels["adtte"], adtte, saffl == "N", "USUBJID", "tte_only_if_safety")
+
+
+@_cross_rule("ae_only_if_safety", adsl=("USUBJID", "SAFFL"), adae=("USUBJID",))
+def ae_only_if_safety(data, labels):
+    """ADAE holds safety-population patients (SAFFL = Y) only."""
+    adae = data["adae"]
+    saffl = _lookup(adae, data["adsl"], "SAFFL")
+    yield failures_table(labels["adae"], adae, saffl == "N", "USUBJID", "ae_only_if_safety")
+
+
+@_cross_rule("safety_patient_has_os_and_pfs", adsl=("USUBJID", "SAFFL"), adtte=("USUBJID", "PARAMCD"))
+def safety_patient_has_os_and_pfs(data, labels):
+    """Every safety-population patient has an OS row and a PFS row (reported on ADSL)."""
+    adsl, adtte = data["adsl"], data["adtte"]
+    safety = (adsl["SAFFL"] == "Y") & adsl["USUBJID"].notna()
+    has_os = adsl["USUBJID"].isin(adtte.loc[adtte["PARAMCD"] == "OS", "USUBJID"])
+    has_pfs = adsl["USUBJID"].isin(adtte.loc[adtte["PARAMCD"] == "PFS", "USUBJID"])
+    yield failures_table(labels["adsl"], adsl, safety & ~(has_os & has_pfs), "USUBJID", "safety_patient_has_os_and_pfs")
+
+
+@_cross_rule("startdt_equals_trtsdt", adsl=("USUBJID", "TRTSDT"), adtte=("USUBJID", "STARTDT"))
+def startdt_equals_trtsdt(data, labels):
+    """ADTTE times start at the infusion: STARTDT = ADSL.TRTSDT."""
+    adtte = data["adtte"]
+    trtsdt = _lookup(adtte, data["adsl"], "TRTSDT")
+    bad = _known(trtsdt, adtte["STARTDT"]) & (adtte["STARTDT"] != trtsdt)
+    yield failures_table(labels["adtte"], adtte, bad, "STARTDT", "startdt_equals_trtsdt")
+
+
+def _cutoff(adsl: pd.DataFrame):
+    return _cutoff_of(adsl["DCUTDT"])
+
+
+def _after_cutoff(data, labels, dataset, column, rule):
+    cutoff = _cutoff(data["adsl"])
+    if cutoff is None:
+        return
+    frame = data[dataset]
+    if not _has(frame, column):
+        return
+    bad = frame[column].notna() & (frame[column] > cutoff)
+    yield failures_table(labels[dataset], frame, bad, column, rule)
+
+
+@_cross_rule("adt_not_after_cutoff", adsl=("DCUTDT",))
+def adt_not_after_cutoff(data, labels):
+    """Response assessments and event/censoring dates are not after the data cutoff (ADSL.DCUTDT)."""
+    yield from _after_cutoff(data, labels, "adrs", "ADT", "adt_not_after_cutoff")
+    yield from _after_cutoff(data, labels, "adtte", "ADT", "adt_not_after_cutoff")
+
+
+@_cross_rule("astdt_not_after_cutoff", adsl=("DCUTDT",), adae=("ASTDT",))
+def astdt_not_after_cutoff(data, labels):
+    """An adverse event's onset is not after the data cutoff."""
+    yield from _after_cutoff(data, labels, "adae", "ASTDT", "astdt_not_after_cutoff")
+
+
+@_cross_rule("aendt_not_after_cutoff", adsl=("DCUTDT",), adae=("AENDT",))
+def aendt_not_after_cutoff(data, labels):
+    """An adverse event's resolution is not after the data cutoff."""
+    yield from _after_cutoff(data, labels, "adae", "AENDT", "aendt_not_after_cutoff")
+
+
+@_cross_rule("adt_after_trtsdt", adsl=("USUBJID", "TRTSDT"), adrs=("USUBJID", "ADT"))
+def adt_after_trtsdt(data, labels):
+    """A response is assessed after the infusion (ADRS.ADT > TRTSDT)."""
+    adrs = data["adrs"]
+    trtsdt = _lookup(adrs, data["adsl"], "TRTSDT")
+    bad = _known(trtsdt, adrs["ADT"]) & (adrs["ADT"] <= trtsdt)
+    yield failures_table(labels["adrs"], adrs, bad, "ADT", "adt_after_trtsdt")
+
+
+@_cross_rule("astdt_not_before_trtsdt", adsl=("USUBJID", "TRTSDT"), adae=("USUBJID", "ASTDT"))
+def astdt_not_before_trtsdt(data, labels):
+    """CRS/ICANS start on or after the infusion day."""
+    adae = data["adae"]
+    trtsdt = _lookup(adae, data["adsl"], "TRTSDT")
+    bad = _known(trtsdt, adae["ASTDT"]) & (adae["ASTDT"] < trtsdt)
+    yield failures_table(labels["adae"], adae, bad, "ASTDT", "astdt_not_before_trtsdt")
+
+
+@_cross_rule(
+    "astdy_equals_astdt_minus_trtsdt_plus_1",
+    adsl=("USUBJID", "TRTSDT"),
+    adae=("USUBJID", "ASTDT", "ASTDY"),
+)
+def astdy_equals_astdt_minus_trtsdt_plus_1(data, labels):
+    """ADaM study day of onset: ASTDY = ASTDT - TRTSDT + 1 (day 1 = infusion day)."""
+    adae = data["adae"]
+    trtsdt = _lookup(adae, data["adsl"], "TRTSDT")
+    expected = _days(adae["ASTDT"], trtsdt) + 1
+    bad = _known(expected, adae["ASTDY"]) & (adae["ASTDY"] != expected)
+    yield failures_table(labels["adae"], adae, bad, "ASTDY", "astdy_equals_astdt_minus_trtsdt_plus_1")
+
+
+@_cross_rule("grade5_requires_death", adsl=("USUBJID", "DTHFL"), adae=("USUBJID", "AETOXGR"))
+def grade5_requires_death(data, labels):
+    """A grade-5 (fatal) CRS or ICANS belongs to a patient who died (DTHFL = Y)."""
+    adae = data["adae"]
+    dthfl = _lookup(adae, data["adsl"], "DTHFL")
+    bad = (adae["AETOXGR"] == 5).fillna(False) & (dthfl == "N")
+    yield failures_table(labels["adae"], adae, bad, "AETOXGR", "grade5_requires_death")
+
+
+def _not_after_alive(data, labels, dataset, column, rule, rows=None):
+    """``column`` of ``dataset`` (where ``rows``) is not after the patient's last date known alive.
+
+    Why: a response assessment, a transplant, an adverse-event onset or a relapse are all dates the
+    patient was alive; one later than LSTALVDT (and so, for a patient who died, possibly after the
+    death) contradicts the record.
+    """
+    frame = data[dataset]
+    if not _has(frame, "USUBJID", column):
+        return
+    lstalvdt = _lookup(frame, data["adsl"], "LSTALVDT")
+    bad = _known(lstalvdt, frame[column]) & (frame[column] > lstalvdt)
+    cutoff = _cutoff(data["adsl"]) if "DCUTDT" in data["adsl"].columns else None
+    if cutoff is not None:
+        bad &= ~(frame[column] > cutoff).fillna(False)  # after the cutoff: reported as that, once
+    if rows is not None:
+        bad &= rows.fillna(False).astype(bool)
+    yield failures_table(labels[dataset], frame, bad, column, rule)
+
+
+@_cross_rule("adt_not_after_lstalvdt", adsl=("USUBJID", "LSTALVDT"), adrs=("USUBJID", "ADT"))
+def adt_not_after_lstalvdt(data, labels):
+    """A response is assessed while the patient is known alive (ADRS.ADT <= LSTALVDT)."""
+    yield from _not_after_alive(data, labels, "adrs", "ADT", "adt_not_after_lstalvdt")
+
+
+@_cross_rule("astdt_not_after_lstalvdt", adsl=("USUBJID", "LSTALVDT"), adae=("USUBJID", "ASTDT"))
+def astdt_not_after_lstalvdt(data, labels):
+    """An adverse event starts while the patient is known alive (ASTDT <= LSTALVDT)."""
+    yield from _not_after_alive(data, labels, "adae", "ASTDT", "astdt_not_after_lstalvdt")
+
+
+@_cross_rule("aendt_not_after_dthdt", adsl=("USUBJID", "DTHDT"), adae=("USUBJID", "AENDT"))
+def aendt_not_after_dthdt(data, labels):
+    """An adverse event does not resolve after the patient's death (AENDT <= DTHDT)."""
+    adae = data["adae"]
+    dthdt = _lookup(adae, data["adsl"], "DTHDT")
+    bad = _known(dthdt, adae["AENDT"]) & (adae["AENDT"] > dthdt)
+    yield failures_table(labels["adae"], adae, bad, "AENDT", "aendt_not_after_dthdt")
+
+
+def _tte(adtte: pd.DataFrame, paramcd: str) -> pd.DataFrame:
+    """The ``paramcd`` rows of ADTTE, one per patient (first if duplicated), keeping row labels."""
+
+    def compute():
+        rows = adtte[(adtte["PARAMCD"] == paramcd) & adtte["USUBJID"].notna()]
+        return rows[~rows["USUBJID"].duplicated(keep="first")]
+
+    return _shared((adtte, paramcd), compute)
+
+
+@_cross_rule("pfs_not_after_os", adtte=("USUBJID", "PARAMCD", "AVAL"))
+def pfs_not_after_os(data, labels):
+    """A patient's PFS time is not longer than the OS time (reported on the PFS row)."""
+    adtte = data["adtte"]
+    pfs = _tte(adtte, "PFS")
+    os_aval = pfs["USUBJID"].map(_tte(adtte, "OS").set_index("USUBJID")["AVAL"])
+    bad = _known(os_aval, pfs["AVAL"]) & (pfs["AVAL"].astype("Int64") > os_aval.astype("Int64"))
+    yield failures_table(labels["adtte"], adtte, _mask_on(adtte, pfs, bad), "AVAL", "pfs_not_after_os")
+
+
+def _os_with_adsl(data, *columns):
+    adtte = data["adtte"]
+    os_rows = _tte(adtte, "OS")
+    looked = {c: _lookup(os_rows, data["adsl"], c) for c in columns}
+    return adtte, os_rows, looked
+
+
+def _mask_on(adtte, rows, bad):
+    """A mask over all of ADTTE that is True on the failing ``rows``."""
+    mask = pd.Series(False, index=adtte.index)
+    mask[rows.index[_fails(pd.Series(bad, index=rows.index)).to_numpy()]] = True
+    return mask
+
+
+@_cross_rule("os_event_iff_death", adsl=("USUBJID", "DTHFL"), adtte=("USUBJID", "PARAMCD", "CNSR"))
+def os_event_iff_death(data, labels):
+    """A patient died (DTHFL = Y) exactly when the OS row is an event (CNSR = 0)."""
+    adtte, os_rows, adsl = _os_with_adsl(data, "DTHFL")
+    dthfl, cnsr = adsl["DTHFL"], os_rows["CNSR"]
+    bad = ((dthfl == "Y") & (cnsr == 1)) | ((dthfl == "N") & (cnsr == 0))
+    yield failures_table(labels["adtte"], adtte, _mask_on(adtte, os_rows, bad), "CNSR", "os_event_iff_death")
+
+
+@_cross_rule("os_adt_equals_dthdt", adsl=("USUBJID", "DTHDT"), adtte=("USUBJID", "PARAMCD", "CNSR", "ADT"))
+def os_adt_equals_dthdt(data, labels):
+    """An OS event happens on the death date: OS ADT = ADSL.DTHDT."""
+    adtte, os_rows, adsl = _os_with_adsl(data, "DTHDT")
+    dthdt = adsl["DTHDT"]
+    bad = (os_rows["CNSR"] == 0) & _known(dthdt, os_rows["ADT"]) & (os_rows["ADT"] != dthdt)
+    yield failures_table(labels["adtte"], adtte, _mask_on(adtte, os_rows, bad), "ADT", "os_adt_equals_dthdt")
+
+
+@_cross_rule(
+    "censored_os_adt_equals_lstalvdt",
+    adsl=("USUBJID", "LSTALVDT"),
+    adtte=("USUBJID", "PARAMCD", "CNSR", "ADT"),
+)
+def censored_os_adt_equals_lstalvdt(data, labels):
+    """Censored OS is censored on the last date known alive: OS ADT = ADSL.LSTALVDT."""
+    adtte, os_rows, adsl = _os_with_adsl(data, "LSTALVDT")
+    lstalvdt = adsl["LSTALVDT"]
+    bad = (os_rows["CNSR"] == 1) & _known(lstalvdt, os_rows["ADT"]) & (os_rows["ADT"] != lstalvdt)
+    yield failures_table(
+        labels["adtte"], adtte, _mask_on(adtte, os_rows, bad), "ADT", "censored_os_adt_equals_lstalvdt"
+    )
+
+
+@_cross_rule(
+    "pfs_death_requires_dthfl",
+    adsl=("USUBJID", "DTHFL"),
+    adtte=("USUBJID", "PARAMCD", "CNSR", "EVNTDESC"),
+)
+def pfs_death_requires_dthfl(data, labels):
+    """A PFS event described as DEATH belongs to a patient who died (DTHFL = Y)."""
+    adtte = data["adtte"]
+    dthfl = _lookup(adtte, data["adsl"], "DTHFL")
+    death = (adtte["PARAMCD"] == "PFS") & (adtte["CNSR"] == 0) & (adtte["EVNTDESC"] == "DEATH")
+    bad = death.fillna(False) & (dthfl == "N")
+    yield failures_table(labels["adtte"], adtte, bad, "EVNTDESC", "pfs_death_requires_dthfl")
+
+
+def run_cross_rules(frames, files: Mapping[str, str] | None = None, rules=None) -> pd.DataFrame:
+    """Run ``rules`` (default: all of :data:`CROSS_RULES`) and return all failures in one table."""
+    selected = CROSS_RULES.values() if rules is None else [CROSS_RULES[r] if isinstance(r, str) else r for r in rules]
+    token = _SHARED.set({})
+    try:
+        parts = [rule(frames, files) for rule in selected]
+    finally:
+        _SHARED.reset(token)
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return pd.DataFrame(columns=FAILURE_COLUMNS)
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,245 @@
+"""Data-dependent sentences of the methods chapter.
+
+Design (trials and diagnoses from the study definition), the analysis populations that apply,
+endpoints and response criteria for the diagnoses the study has, the adverse-event grading only
+when adverse events were collected, group comparisons and transplant analyses only when the data
+allow them, and the data model (datasets collected, optional variables not collected, delivered
+columns not used). Functions take the cohort (``versions.load``) and return MyST text.
+"""
+
+from __future__ import annotations
+
+from nscore.report.narrative import count, join
+from nscore.report.tables import RATE_YEARS, YEAR_DAYS, _inline
+
+__all__ = [
+    "design",
+    "populations",
+    "response_endpoint",
+    "ae_endpoint",
+    "criteria",
+    "ae_grading",
+    "rate_years_text",
+    "year_days_text",
+    "applicability",
+    "data_model",
+    "ELN_CODES",
+]
+
+#: Diagnosis codes whose responses follow the European LeukemiaNet recommendations (acute myeloid
+#: leukemia) rather than the general acute-leukemia marrow criteria.
+ELN_CODES = ("AML",)
+
+AE_LONG = {"CRS": "cytokine release syndrome (CRS)",
+           "ICANS": "immune effector cell-associated neurotoxicity syndrome (ICANS)"}
+
+
+def _collected(cohort, dataset: str, variable: str | None = None) -> bool:
+    """``cohort.collected(...)``, also for a plain namespace of frames (absent frame or column = not collected)."""
+    if hasattr(cohort, "collected"):
+        return bool(cohort.collected(dataset, variable))
+    frame = getattr(cohort, dataset, None)
+    return frame is not None and (variable is None or variable in frame.columns)
+
+
+def _study(cohort):
+    if getattr(cohort, "study", None) is None:
+        raise ValueError("the cohort carries no study definition (cohort.study)")
+    return cohort.study
+
+
+def _n_evaluable(cohort) -> int:
+    return int((cohort.adsl["EFFFL"] == "Y").sum())
+
+
+def _ae(cohort) -> tuple[str, ...]:
+    from nscore.analyses.safety import syndromes
+
+    return syndromes(cohort)
+
+
+def design(cohort, cutoff: str) -> str:
+    """"Design and populations" opening: the trials (ids), the diagnoses and the therapy, counted."""
+    study = _study(cohort)
+    trials = [_inline(t.id) for t in study.trials]
+    diags = [_inline(d.code) for d in study.diagnoses]
+    cite = f" {{cite:p}}`{_inline(study.published.source)}`" if study.published is not None else ""
+    if len(trials) == 1:
+        where = f"The analysis covers the patients of {count(1, 'trial')} (registration {trials[0]}){cite}."
+    else:
+        where = (f"The analysis pools the patients of {count(len(trials), 'trial')} (registrations "
+                 f"{join(trials)}){cite}.")
+    return (f"{where} Included are patients with {join(diags, 'or')} ({count(len(diags), 'diagnosis')} in the "
+            f"study definition) who received {_inline(study.therapy)}. Time zero for every time-to-event endpoint "
+            f"is the day of infusion (ADSL `TRTSDT`). This page was built for the data cutoff {cutoff}.")
+
+
+def populations(cohort) -> str:
+    """The analysis populations that apply, as a MyST definition list with a counted lead-in."""
+    ae = _ae(cohort)
+    n_eval = _n_evaluable(cohort)
+    safety = "every infused patient (ADSL `SAFFL = \"Y\"`); "
+    safety += (f"the denominator of the {join(ae)} rates and the population of the survival analyses."
+               if ae else "the population of the survival analyses.")
+    items = [("Safety population", safety)]
+    eff = ("infused patients with an assessable response (ADSL `EFFFL = \"Y\"`); the denominator of the "
+           "response rates. Patients whose best response could not be assessed after inclusion count as "
+           "non-responders.")
+    if n_eval == 0:
+        eff += " No patient of this cutoff is efficacy-evaluable, so no response rate is reported."
+    items.append(("Efficacy-evaluable population", eff))
+    if _collected(cohort, "adsl", "HCTFL"):
+        items.append(("Transplanted patients",
+                      "patients who received an allogeneic haematopoietic cell transplant (allo-HCT) after "
+                      "infusion, as consolidation in remission or as salvage (ADSL `HCTFL = \"Y\"`), with its date."))
+    lead = f"The analyses use {count(len(items), 'population')}:"
+    return "\n\n".join([lead] + [f"{term}\n: {text}" for term, text in items])
+
+
+def response_endpoint(cohort) -> str:
+    """ORR and CR/CRi definitions, or one line when nobody was evaluable for response."""
+    if _n_evaluable(cohort) == 0:
+        return ("No response was assessed in this cutoff's data (no patient is efficacy-evaluable), so the "
+                "response endpoints (overall response rate, CR/CRi rate) are not reported.")
+    return ("The overall response rate (ORR) is the share of evaluable patients whose best overall response was "
+            "complete remission (CR), CR with incomplete haematological recovery (CRi) or partial response (PR); "
+            "the CR/CRi rate counts CR and CRi only.")
+
+
+def ae_endpoint(cohort) -> str:
+    """How adverse events are counted, or that they were not collected."""
+    ae = _ae(cohort)
+    if not ae:
+        return "Adverse events were not collected in this cutoff's data."
+    names = join(AE_LONG.get(a, a) for a in ae)
+    verb = "is" if len(ae) == 1 else "are"
+    return f"{names[:1].upper() + names[1:]} {verb} counted once per patient at the maximum grade."
+
+
+def criteria(cohort) -> str:
+    """Bullets of the response criteria for the diagnoses the study lists (only families present)."""
+    study = _study(cohort)
+    mrd = _collected(cohort, "adrs", "MRDSTAT")
+    leuk = [d.code for d in study.diagnoses if d.criteria == "leukemia" and d.code not in ELN_CODES]
+    eln = [d.code for d in study.diagnoses if d.criteria == "leukemia" and d.code in ELN_CODES]
+    lymph = [d.code for d in study.diagnoses if d.criteria == "lymphoma"]
+    bullets = []
+    if leuk:
+        text = (f"- **{join(_inline(c) for c in leuk)}**: marrow CR is fewer than 5% blasts with no circulating "
+                "blasts and no extramedullary disease, with recovery of neutrophils and platelets; CRi is the same "
+                "without full count recovery.")
+        if mrd:
+            text += (" Measurable residual disease (MRD) is assessed by flow cytometry in remission, and the MRD "
+                     "status is recorded with the best response.")
+        bullets.append(text)
+    if eln:
+        bullets.append(f"- **{join(_inline(c) for c in eln)}**: CR, CRi and partial remission as defined by the "
+                       "European LeukemiaNet 2022 recommendations {cite:p}`dohner2022eln`.")
+    if lymph:
+        bullets.append(f"- **{join(_inline(c) for c in lymph)}**, and extramedullary disease in general: the Lugano "
+                       "classification {cite:p}`cheson2014lugano`, based on PET-CT or CT; complete metabolic or "
+                       "radiological response counts as CR and partial response as PR.")
+    lead = ("Response is assessed with the criteria of each disease:" if _n_evaluable(cohort)
+            else "No response was assessed in this cutoff's data; the study definition assigns these criteria:")
+    return "\n".join([lead, ""] + bullets)
+
+
+def ae_grading(cohort) -> str:
+    """What the ASTCT scale grades for the collected syndromes; one line when none were collected.
+
+    The chapter cites the scale in its own text; this says what applies to this cutoff.
+    """
+    ae = _ae(cohort)
+    if not ae:
+        return "Adverse events were not collected in this cutoff's data, so no toxicity grading applies."
+    what = {"CRS": "CRS grade by fever with hypotension and hypoxia and their treatment",
+            "ICANS": "ICANS grade by the ICE encephalopathy score, level of consciousness, seizures, motor "
+                     "findings and cerebral oedema"}
+    defs = [what[a] for a in ae if a in what]
+    text = f"This cutoff's data grade {join(ae)} from 1 to 5 on that scale"
+    return text + (f", which defines {join(defs)}." if defs else ".")
+
+
+def rate_years_text() -> str:
+    """"1 and 2 years": the times at which survival rates are read (``tables.RATE_YEARS``)."""
+    return join(str(y) for y in RATE_YEARS) + (" year" if tuple(RATE_YEARS) == (1,) else " years")
+
+
+def year_days_text() -> str:
+    """"365.25": days per year (``tables.YEAR_DAYS``)."""
+    return f"{YEAR_DAYS:g}"
+
+
+def applicability(cohort) -> str:
+    """Which of the generic methods above do not apply to this cutoff's data, in one sentence each;
+    ``""`` when all apply. Group comparisons need at least two diagnoses or prior-transplant
+    groups; the transplant analyses need transplants recorded (HCTFL collected, somebody transplanted)."""
+    adsl = cohort.adsl
+    groups = []
+    if adsl["DIAG"].nunique() >= 2:
+        groups.append("diagnosis")
+    if _collected(cohort, "adsl", "PRIORHCT") and adsl["PRIORHCT"].nunique() >= 2:
+        groups.append("number of prior transplants")
+    out = []
+    if not groups:
+        why = ["the data hold a single diagnosis"]
+        why.append("prior transplants were not collected" if not _collected(cohort, "adsl", "PRIORHCT")
+                   else "every patient has the same number of prior transplants")
+        out.append(f"In this cutoff's data no group comparison applies: {join(why)}.")
+    if not _collected(cohort, "adsl", "HCTFL"):
+        out.append("Transplants after infusion were not collected in this cutoff's data, so the transplant "
+                   "analyses are not reported.")
+    elif int((adsl["HCTFL"] == "Y").sum()) == 0:
+        out.append("No patient of this cutoff was transplanted after infusion, so the transplant analyses are "
+                   "not reported.")
+    return " ".join(out)
+
+
+def _optional_missing(cohort) -> dict[str, list[str]]:
+    from nscore.data.schema import OPTIONAL
+
+    out = {}
+    for dataset, names in OPTIONAL.items():
+        frame = getattr(cohort, dataset, None)
+        if frame is None:
+            continue
+        missing = sorted(n for n in names if n not in frame.columns)
+        if missing:
+            out[dataset] = missing
+    return out
+
+
+def _unused(notes) -> list[str]:
+    """"adsl.csv: not used: hgb, creat" -> "hgb and creat (adsl.csv)"."""
+    out = []
+    for note in notes or ():
+        text = str(note)
+        if ": not used: " in text:
+            file, cols = text.split(": not used: ", 1)
+            out.append(f"{join('`' + c.strip() + '`' for c in cols.split(','))} ({_inline(file)})")
+        else:
+            out.append(_inline(text))
+    return out
+
+
+def data_model(cohort) -> str:
+    """What this cutoff's delivery holds: datasets collected, optional variables not collected,
+    columns delivered but not used, and the reference to ``tbl-datasets``."""
+    from nscore.report.tables import DATASETS
+
+    held = [DATASETS[n][0] for n in DATASETS if getattr(cohort, n, None) is not None]
+    absent = [DATASETS[n][0] for n in DATASETS if getattr(cohort, n, None) is None]
+    parts = [f"{{numref}}`tbl-datasets` lists the {count(len(held), 'dataset')} of this cutoff ({join(held)})."]
+    if absent:
+        parts.append(f"{join(absent)} {'was' if len(absent) == 1 else 'were'} not collected.")
+    missing = _optional_missing(cohort)
+    if missing:
+        listed = [f"{join('`' + v + '`' for v in names)} ({DATASETS[ds][0]})" for ds, names in missing.items()]
+        parts.append(f"Optional variables not collected: {'; '.join(listed)}; the analyses that need them are "
+                     "left out and the pages say so.")
+    else:
+        parts.append("Every optional variable of the data model was collected.")
+    unused = _unused(getattr(cohort, "notes", ()))
+    if unused:
+        parts.append(f"Delivered but not used by any analysis: {'; '.join(unused)}.")
+    return " ".join(parts)

@@ -1,0 +1,875 @@
+"""Numbered, captioned clinical tables for the book, each with a CSV download.
+
+Why this route: a chapter cell displays a :class:`Table`, whose only rich output is ``text/markdown``
+holding a MyST ``{list-table}`` directive with a caption and a ``:name:``. The book's
+``_config.yml`` sets ``nb_render_markdown_format: myst``, so myst-nb parses that output as MyST:
+Sphinx then numbers it ("Table 3.2"), ``{numref}`tbl-...``` cross-references resolve, and the HTML
+is a real ``<table>`` whose ``<caption>`` carries the number and the caption text (checked on a test
+book with ``jupyter-book build -W -n``). A raw-HTML ``<table>`` output would be a table but neither
+numbered nor referable. The CSV download is an ``<a download>`` link with a ``data:`` URI, so the
+page needs no extra file and makes no request outside itself.
+
+A :class:`Table` must never carry ``text/html``: myst-nb prefers ``text/html`` over
+``text/markdown`` and would then skip the numbered directive.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping
+import math
+import re
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from nscore.errors import TableError
+
+__all__ = [
+    "YEAR_DAYS",
+    "RATE_YEARS",
+    "Table",
+    "FORMULA_START",
+    "csv_safe",
+    "csv_frame",
+    "TableError",
+    "table",
+    "pct",
+    "rate_text",
+    "ci_text",
+    "range_text",
+    "ROW_KINDS",
+]
+
+#: Days per year, for rates "n years after infusion" (one home: headline, results and methods read it).
+YEAR_DAYS = 365.25
+#: The times (years after infusion) at which survival rates are read from the curves: the results
+#: chapter's ``survival.REPORT_YEARS``, so landing, methods and results name the same years.
+from nscore.statistics.survival import REPORT_YEARS as RATE_YEARS  # noqa: E402
+
+FENCE = "````"  # four backticks: the directive may sit next to ``` code in a page
+_NAME_RULE = re.compile(r"^tbl-[a-z0-9][a-z0-9-]*$")
+# CommonMark lets any ASCII punctuation be backslash-escaped; these are the ones that can start
+# markup inside a list-table cell (emphasis, links, roles, html, math, list markers, headings).
+_ESCAPE = re.compile(r"([\\`*_\[\]<>#|~${}!])")
+# Columns that would identify a patient; a table holding one is refused.
+PATIENT_COLUMNS = frozenset({"USUBJID", "SUBJID"})
+
+
+#: Kinds of body row a grid table knows (``Table.row_kinds``): a heading row, a row indented under
+#: it, a plain row.
+ROW_KINDS = ("group", "indent", "")
+#: What an indented row's first cell starts with: two em spaces (kept by HTML, unlike spaces).
+INDENT = "\u2003\u2003"
+# reStructuredText: every ASCII punctuation character may be backslash-escaped and is then literal,
+# which keeps a cell from starting a list, a comment, a role, a substitution or a reference.
+_RST_ESCAPE = re.compile(r"([!-/:-@\[-`{-~])")
+
+
+def _rst(text: str) -> str:
+    """Plain text escaped for reStructuredText inline content."""
+    return _RST_ESCAPE.sub(r"\\\1", str(text).replace("\n", " ").strip())
+
+
+def _grid_lines(grid: list[list[int]], texts: dict[int, str], n_head: int) -> list[str]:
+    """The lines of a reStructuredText grid table.
+
+    ``grid[r][j]`` is the id of the cell at row ``r``, column ``j`` (a cell spanning rows or
+    columns repeats its id; spans are rectangles); ``texts[id]`` its one line of text; the first
+    ``n_head`` rows are the header. Widths are counted as docutils counts them (East Asian wide
+    characters take two columns).
+    """
+    from docutils.utils import column_width
+
+    n_rows, n_cols = len(grid), len(grid[0])
+    width = [1] * n_cols
+    extent: dict[int, tuple[int, int, int]] = {}  # id -> first row, first col, last col
+    for r in range(n_rows):
+        for j in range(n_cols):
+            cid = grid[r][j]
+            if cid not in extent:
+                last = j
+                while last + 1 < n_cols and grid[r][last + 1] == cid:
+                    last += 1
+                extent[cid] = (r, j, last)
+    for cid, (r, j, last) in sorted(extent.items(), key=lambda kv: kv[1][2] - kv[1][1]):
+        need = column_width(texts[cid])
+        have = sum(width[j:last + 1]) + 3 * (last - j)
+        if need > have:
+            width[last] += need - have
+
+    def vertical(r: int, k: int) -> bool:  # a line at column boundary k within row r
+        return k in (0, n_cols) or grid[r][k - 1] != grid[r][k]
+
+    def horizontal(b: int, j: int) -> bool:  # a line over column j at row boundary b
+        return b in (0, n_rows) or grid[b - 1][j] != grid[b][j]
+
+    lines = []
+    for b in range(n_rows + 1):
+        fill = "=" if b == n_head else "-"
+        out = []
+        for k in range(n_cols + 1):
+            above = b > 0 and vertical(b - 1, k)
+            below = b < n_rows and vertical(b, k)
+            left = k > 0 and horizontal(b, k - 1)
+            right = k < n_cols and horizontal(b, k)
+            if (left or right) and (above or below or k in (0, n_cols)):
+                out.append("+")
+            elif left or right:
+                out.append(fill)
+            else:
+                out.append("|" if above or below else " ")
+            if k < n_cols:
+                if right:
+                    out.append(fill * (width[k] + 2))
+                else:  # inside a cell spanning rows: blank
+                    out.append(" " * (width[k] + 2))
+        lines.append("".join(out))
+        if b == n_rows:
+            break
+        out, j = [], 0
+        while j < n_cols:
+            cid = grid[b][j]
+            first, start, last = extent[cid]
+            out.append("|" if vertical(b, j) else " ")
+            span = sum(width[j:last + 1]) + 3 * (last - j)
+            text = texts[cid] if first == b else ""
+            out.append(" " + text + " " * (span - column_width(text)) + " ")
+            j = last + 1
+        out.append("|")
+        lines.append("".join(out))
+    return lines
+
+
+def _inline(text: str) -> str:
+    """Plain text escaped for MyST inline content."""
+    return _ESCAPE.sub(r"\\\1", text)
+
+
+def _cell(value) -> str:
+    """Text of one cell, escaped so that MyST renders it literally."""
+    if value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA:
+        return "\u00a0"  # a visible empty cell; an empty list item would break the directive
+    text = str(value).replace("\n", " ").strip()
+    if not text:
+        return "\u00a0"
+    text = _ESCAPE.sub(r"\\\1", text)
+    if re.match(r"^[-+]\s", text) or re.match(r"^\d+[.)]\s", text):
+        text = "\\" + text  # would otherwise start a nested list
+    if text.startswith("%"):
+        text = "\\" + text  # a line starting with % is a MyST comment: the cell would be empty
+    return text
+
+
+#: A cell starting with one of these is run as a formula by spreadsheets (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Text that is a plain number (a sign, digits, a decimal point, an exponent, a percent sign): a
+#: spreadsheet reads it as that number, never as a formula, so it is left as it is.
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?%?")
+
+
+def csv_safe(value):
+    """``value`` as it may go into a downloadable CSV: text that a spreadsheet would run as a formula
+    gets a leading single quote (``"=HYPERLINK(...)"`` -> ``"'=HYPERLINK(...)"``).
+
+    The rule (OWASP, CSV injection): a text cell starting with ``=``, ``+``, ``-``, ``@``, a tab or
+    a carriage return is prefixed with ``'``, which spreadsheets show as text and never evaluate.
+    Numbers stay numbers: non-text values (ints, floats, a negative -0.5 included) are returned
+    unchanged, and so is text that is entirely a plain number (``"-0.5"``, ``"+2.3"``, ``"-12%"``).
+    Any other text starting with one of those characters is neutralised, even when it reads like a
+    number to a person (``"-<0.1"``, ``"+2.3 pp"``): it is text to a spreadsheet, which would try to
+    evaluate it.
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_START) and not _PLAIN_NUMBER.fullmatch(value):
+        return "'" + value
+    return value
+
+
+def csv_frame(frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with every text cell and column name passed through :func:`csv_safe`.
+
+    Numeric columns are not touched (their CSV formatting stays pandas' own).
+    """
+    out = frame.copy()
+    for i in range(out.shape[1]):
+        col = out.iloc[:, i]
+        if not (pd.api.types.is_numeric_dtype(col) or pd.api.types.is_bool_dtype(col)
+                or pd.api.types.is_datetime64_any_dtype(col)):
+            out.isetitem(i, col.astype(object).map(csv_safe))
+    out.columns = [csv_safe(c) for c in out.columns]
+    return out
+
+
+@dataclass(frozen=True)
+class Table:
+    """A captioned table that renders as a numbered Sphinx table plus a CSV download.
+
+    Parameters
+    ----------
+    frame : DataFrame
+        Aggregated values only (counts, rates, summaries). Its columns become the header row.
+    name : str
+        Cross-reference label, ``tbl-<words>`` (used with ``{numref}`` in the prose).
+    caption : str
+        One-line caption saying what is shown (MyST inline markup allowed).
+    notes : str, optional
+        A footnote paragraph under the table (abbreviations, methods).
+    csv_name : str, optional
+        File name of the download; defaults to ``<name>.csv``.
+    """
+
+    frame: pd.DataFrame
+    name: str
+    caption: str
+    notes: str | None = None
+    csv_name: str | None = None
+    widths: tuple[int, ...] | None = field(default=None)
+    header: tuple[tuple[str, int], ...] | None = None
+    row_kinds: tuple[str, ...] | None = None
+
+    def __post_init__(self):
+        if not _NAME_RULE.match(self.name or ""):
+            raise TableError(f"table name must match 'tbl-<lowercase words>', got {self.name!r}")
+        if not (self.caption or "").strip() or "\n" in self.caption:
+            raise TableError(f"table {self.name}: caption must be one non-empty line")
+        if not isinstance(self.frame, pd.DataFrame) or self.frame.shape[1] == 0:
+            raise TableError(f"table {self.name}: frame must be a DataFrame with at least one column")
+        bad = PATIENT_COLUMNS & {str(c).upper() for c in self.frame.columns}
+        if bad:
+            raise TableError(f"table {self.name}: patient-level column(s) {sorted(bad)} not allowed")
+        if self.header is not None:
+            spans = [int(span) for _, span in self.header]
+            if min(spans, default=0) < 1 or sum(spans) != self.frame.shape[1]:
+                raise TableError(f"table {self.name}: the spanning header {self.header!r} must cover the "
+                                 f"{self.frame.shape[1]} columns, each group at least one")
+        if self.row_kinds is not None:
+            if len(self.row_kinds) != len(self.frame):
+                raise TableError(f"table {self.name}: {len(self.row_kinds)} row kinds for {len(self.frame)} rows")
+            unknown = set(self.row_kinds) - set(ROW_KINDS)
+            if unknown:
+                raise TableError(f"table {self.name}: row kinds {sorted(unknown)}; allowed: {ROW_KINDS}")
+
+    # -- outputs -------------------------------------------------------------------------------
+    def csv(self) -> str:
+        """The table as CSV text (UTF-8, comma, header), as downloaded by readers.
+
+        Text a spreadsheet would run as a formula is neutralised (:func:`csv_safe`): numbers stay
+        numbers, a text cell or header starting with ``=``, ``+``, ``-``, ``@``, tab or carriage
+        return gets a leading single quote.
+        """
+        return csv_frame(self.frame).to_csv(index=False, lineterminator="\n")
+
+    def csv_href(self) -> str:
+        """``data:`` URI of the CSV download."""
+        payload = base64.b64encode(self.csv().encode("utf-8")).decode("ascii")
+        return f"data:text/csv;charset=utf-8;base64,{payload}"
+
+    def download_link(self) -> str:
+        """Raw-HTML download link (ignored by non-HTML builders such as LaTeX)."""
+        fname = self.csv_name or f"{self.name}.csv"
+        return (
+            f'<a class="nscore-csv-download" href="{self.csv_href()}" download="{fname}">'
+            f"Download this table as CSV ({fname})</a>"
+        )
+
+    def to_myst(self) -> str:
+        """MyST source: the ``{list-table}`` directive, the notes and the download link.
+
+        A table with a spanning ``header`` or ``row_kinds`` is written as a reStructuredText grid
+        table instead (:meth:`grid_table`, inside MyST's ``{eval-rst}``), the docutils table form
+        that has cells spanning columns and rows; it is numbered and referred to the same way.
+        """
+        if self.header is not None or self.row_kinds is not None:
+            out = self.grid_table()
+            if self.notes:
+                out += "\n" + self.notes.strip() + "\n"
+            return out + "\n" + self.download_link() + "\n"
+        lines = [f"{FENCE}{{list-table}} {self.caption}", f":name: {self.name}", ":header-rows: 1"]
+        if self.widths:
+            lines.append(":widths: " + " ".join(str(w) for w in self.widths))
+        lines.append("")
+        rows = [list(map(str, self.frame.columns))] + self.frame.astype(object).values.tolist()
+        for row in rows:
+            for j, value in enumerate(row):
+                lines.append(("* - " if j == 0 else "  - ") + _cell(value))
+        lines.append(FENCE)
+        out = "\n".join(lines) + "\n"
+        if self.notes:
+            out += "\n" + self.notes.strip() + "\n"
+        out += "\n" + self.download_link() + "\n"
+        return out
+
+    def grid_table(self) -> str:
+        """The table as an ``{eval-rst}`` block holding a ``.. table::`` directive with a grid table.
+
+        Header: with ``header`` (``((label, n_columns), ...)`` over the frame's columns, left to
+        right), a first header row of spanning labels over their columns; a group with an empty
+        label over one column merges with that column's label into one cell two rows high. Rows:
+        ``row_kinds`` gives each body row's kind, ``"group"`` (a heading row: its first cell bold),
+        ``"indent"`` (first cell indented under the heading) or ``""`` (plain). The caption is
+        plain text here (escaped, no MyST roles). Cell text is escaped for reStructuredText.
+        """
+        frame = self.frame.astype(object)
+        n_cols = frame.shape[1]
+        # a header's "(n = 334)" is never broken inside: no-break spaces around the "=" (page only)
+        labels = [str(c).replace(" = ", "\u00a0=\u00a0") for c in frame.columns]
+        # cells: (row, col) -> (cell id, text); a cell spanning rows/columns shares its id
+        grid: list[list[int]] = []
+        texts: dict[int, str] = {}
+        header = list(self.header) if self.header is not None else [("", 1)] * n_cols
+        two_rows = any(label for label, _ in header)
+        if two_rows:
+            top, bottom, col = [], [], 0
+            for label, span in header:
+                if not label and span == 1:
+                    cid = len(texts)
+                    texts[cid] = _rst(labels[col])
+                    top.append(cid)
+                    bottom.append(cid)
+                else:
+                    cid = len(texts)
+                    texts[cid] = _rst(label)
+                    top += [cid] * span
+                    for j in range(col, col + span):
+                        texts[len(texts)] = _rst(labels[j])
+                        bottom.append(len(texts) - 1)
+                col += span
+            grid += [top, bottom]
+        else:
+            row = []
+            for j in range(n_cols):
+                texts[len(texts)] = _rst(labels[j])
+                row.append(len(texts) - 1)
+            grid.append(row)
+        n_head = len(grid)
+        kinds = list(self.row_kinds) if self.row_kinds is not None else [""] * len(frame)
+        for values, kind in zip(frame.values.tolist(), kinds):
+            row = []
+            for j, value in enumerate(values):
+                text = "" if _missing(value) else str(value).replace("\n", " ").strip()
+                text = _rst(text)
+                if j == 0 and text and kind == "group":
+                    text = f"**{text}**"
+                elif j == 0 and text and kind == "indent":
+                    text = "\\" + INDENT + text  # escaped, so docutils keeps the leading em spaces
+                texts[len(texts)] = text
+                row.append(len(texts) - 1)
+            grid.append(row)
+        body = _grid_lines(grid, texts, n_head)
+        lines = [f"{FENCE}{{eval-rst}}", f".. table:: {_rst(self.caption)}", f"   :name: {self.name}", ""]
+        lines += ["   " + line for line in body]
+        lines.append(FENCE)
+        return "\n".join(lines) + "\n"
+
+    def _repr_markdown_(self) -> str:
+        return self.to_myst()
+
+    def __repr__(self) -> str:  # text/plain fallback (e.g. a terminal)
+        return f"Table {self.name}: {self.caption}\n{self.frame.to_string(index=False)}"
+
+
+def table(frame: pd.DataFrame, name: str, caption: str, notes: str | None = None, *,
+          index: bool = False, index_names: list[str] | None = None, **kw) -> Table:
+    """Build a :class:`Table`; with ``index=True`` the (multi-)index becomes leading columns.
+
+    Why: Table 1 from ``tableone`` and most grouped summaries carry their row labels in the index.
+    """
+    if not isinstance(frame, pd.DataFrame):
+        raise TableError(f"table {name}: expected a DataFrame, got {type(frame).__name__}")
+    df = frame.copy()
+    if isinstance(df.columns, pd.MultiIndex):
+        df.columns = [" ".join(str(p) for p in c if str(p) and not str(p).startswith("Unnamed")).strip()
+                      for c in df.columns]
+    if index:
+        names = index_names or [n if n else "" for n in df.index.names]
+        df = df.reset_index()
+        df.columns = list(names) + list(df.columns[len(names):])
+        if len(names) > 1:
+            # a grouped row label is printed once, on the first row of its group
+            first = df.columns[0]
+            df[first] = df[first].where(df[first].ne(df[first].shift()), "")
+    return Table(df.reset_index(drop=True), name, caption, notes, **kw)
+
+
+# -- number formatting for glue (presentation only) ------------------------------------------
+def _missing(v) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
+
+
+def pct(p: float, digits: int = 1) -> str:
+    """``0.8632 -> '86.3%'``; NaN (an estimate that exists in principle but not for these data, e.g.
+    a Kaplan-Meier rate beyond follow-up) -> ``'not estimable'``.
+
+    Raises
+    ------
+    TableError
+        ``p`` is None (nothing was computed: the data were not collected). Say "not collected"
+        where the value would go, never print a placeholder.
+    """
+    if p is None or p is pd.NA:
+        raise TableError("pct: no value (None); a value that was not collected reads 'not collected'")
+    if isinstance(p, float) and math.isnan(p):
+        return "not estimable"
+    return f"{100 * p:.{digits}f}%"
+
+
+def ci_text(lower: float, upper: float, digits: int = 1, percent: bool = True, level: int = 95) -> str:
+    """``'95% CI 82.2–89.8'`` for proportions (``percent=True``) or times.
+
+    A proportion always has both limits: a missing one raises :class:`TableError`. For times
+    (``percent=False``) a limit may be infinite (``inf``: not reached, as :mod:`nscore.statistics.survival`
+    returns it) or NaN (not estimable), printed as "NR" and "NE" as :func:`median_ci_text` does;
+    with neither limit finite the interval says nothing and reads ``'95% CI not estimable'``.
+    """
+    if percent:
+        if _missing(lower) or _missing(upper):
+            raise TableError(f"ci_text: a proportion's interval needs both limits, got {lower!r}, {upper!r}")
+        return f"{level}% CI {100 * lower:.{digits}f}\u2013{100 * upper:.{digits}f}"
+
+    def f(v):
+        if _missing(v):
+            return "NE"
+        v = float(v)
+        return "NR" if math.isinf(v) else f"{v:.{digits}f}"
+
+    lo, hi = f(lower), f(upper)
+    if lo in ("NE", "NR") and hi in ("NE", "NR"):
+        return f"{level}% CI not estimable" if "NE" in (lo, hi) else f"{level}% CI NR\u2013NR"
+    return f"{level}% CI {lo}\u2013{hi}"
+
+
+def rate_text(k: int, n: int, estimate: float, lower: float, upper: float, digits: int = 1) -> str:
+    """``'86.3% (284/329; 95% CI 82.2–89.8)'``."""
+    return f"{pct(estimate, digits)} ({k}/{n}; {ci_text(lower, upper, digits)})"
+
+
+def range_text(median: float, low: float, high: float, digits: int = 1) -> str:
+    """``'57 (range 28–227)'``; integers lose the decimals."""
+    def f(v):
+        return f"{v:.0f}" if float(v).is_integer() else f"{v:.{digits}f}"
+    return f"{f(median)} (range {f(low)}–{f(high)})"
+
+
+# -- presenters: aggregated frames -> display frames (no statistics here) --------------------
+def select(frame: pd.DataFrame, columns: Mapping[str, str], formats: Mapping[str, str] | None = None
+           ) -> pd.DataFrame:
+    """Keep ``columns`` (source name -> display name) in their given order, renamed.
+
+    ``formats`` maps a source column to a format string applied to each value, e.g.
+    ``{"percent": "{:.1f}"}``.
+    """
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise TableError(f"columns not in the frame: {', '.join(missing)}")
+    out = frame[list(columns)].copy()
+    for col, fmt in (formats or {}).items():
+        out[col] = [fmt.format(v) for v in out[col]]
+    return out.rename(columns=dict(columns))
+
+
+def glue_figures(frame: pd.DataFrame, key: str = "key", value: str = "display", prefix: str = "") -> list[str]:
+    """Glue one text per row (``prefix + row[key]`` -> ``row[value]``), hidden; returns the keys.
+
+    Why: the landing page glues every headline figure by its stable key, so the prose can cite
+    ``{glue:text}`hl_orr``` without a line of code per number.
+    """
+    from myst_nb import glue
+
+    keys = []
+    for k, v in zip(frame[key], frame[value]):
+        glue(f"{prefix}{k}", str(v), display=False)
+        keys.append(f"{prefix}{k}")
+    return keys
+
+
+#: One-line descriptions of the ADaM datasets (the data model, SPEC "Data model").
+DATASETS = {
+    "adsl": ("ADSL", "Subject level: one row per infused patient", "USUBJID"),
+    "adrs": ("ADRS", "Best overall response: one row per efficacy-evaluable patient", "USUBJID, PARAMCD"),
+    "adtte": ("ADTTE", "Time to event: one OS and one PFS row per safety patient", "USUBJID, PARAMCD"),
+    "adae": ("ADAE", "Adverse events: one row per patient and category, at the maximum grade",
+             "USUBJID, AECAT"),
+}
+
+
+def dataset_summary(cohort) -> pd.DataFrame:
+    """Dataset, content, key, rows and columns of each ADaM frame the cohort holds (sizes only).
+
+    A dataset that was not collected (``cohort.adae`` is None) has no row: the methods chapter says
+    in words what was not collected. The ADAE content names the categories the study collects.
+    """
+    rows = []
+    study = getattr(cohort, "study", None)
+    for attr, (name, what, key) in DATASETS.items():
+        frame = getattr(cohort, attr, None)
+        if frame is None:
+            continue
+        if attr == "adae" and study is not None and study.adverse_events:
+            from nscore.report.narrative import join
+
+            what = f"{join(study.adverse_events)}: one row per patient and category, at the maximum grade"
+        rows.append({"Dataset": name, "Content": what, "Key": key, "Rows": int(len(frame)),
+                     "Variables": int(frame.shape[1])})
+    return pd.DataFrame(rows, columns=["Dataset", "Content", "Key", "Rows", "Variables"])
+
+
+def n_distinct(frame: pd.DataFrame, column: str) -> int:
+    """Number of distinct non-missing values of ``column`` (e.g. trials, diagnoses)."""
+    return int(frame[column].nunique(dropna=True))
+
+
+def counts_by(frame: pd.DataFrame, rows: str, columns: str, *, row_label: str | None = None,
+              row_order: list[str] | None = None, column_order: list[str] | None = None,
+              total: str = "Total") -> pd.DataFrame:
+    """Patients per ``rows`` x ``columns`` with margins (a contingency table of counts only)."""
+    ct = pd.crosstab(frame[rows], frame[columns], margins=True, margins_name=total)
+    if column_order is not None:
+        ct = ct.reindex(columns=[c for c in column_order if c in ct.columns] + [total], fill_value=0)
+    if row_order is not None:
+        ct = ct.reindex([r for r in row_order if r in ct.index] + [total], fill_value=0)
+    ct.columns.name = None
+    return ct.reset_index().rename(columns={rows: row_label or rows})
+
+
+def grade_table(distribution: pd.DataFrame) -> pd.DataFrame:
+    """Maximum grade (rows: none, 1..5) by syndrome (columns), cells "n (%)".
+
+    ``distribution`` is ``nscore.analyses.safety.grade_distribution(...).table``.
+    """
+    d = distribution.copy()
+    d["cell"] = [f"{int(n)} ({p:.1f}%)" for n, p in zip(d["n"], d["percent"])]
+    d["Maximum ASTCT grade"] = ["No event" if int(g) == 0 else str(int(g)) for g in d["grade"]]
+    wide = d.pivot(index="Maximum ASTCT grade", columns="syndrome", values="cell")
+    order = ["No event"] + [str(g) for g in range(1, 6)]
+    wide = wide.reindex([o for o in order if o in wide.index])
+    wide.columns.name = None
+    return wide.reset_index()
+
+
+def changes_table(comparison: pd.DataFrame) -> pd.DataFrame:
+    """Headline figures side by side per cutoff with the change (from ``headline.compare_cutoffs``)."""
+    dates = [c for c in comparison.columns if isinstance(c, str) and c.endswith(" display")]
+    out = pd.DataFrame({"Figure": comparison["label"]})
+    for c in dates:
+        out[c.removesuffix(" display")] = comparison[c]
+    out["Change (latest vs previous)"] = comparison["change_display"]
+    return out
+
+
+def expert_profiles(path) -> "Markdown":
+    """The expert profiles of ``data/experts.yml`` as MyST admonitions (one per expert).
+
+    Rendered as Markdown (not HTML) so the profiles reach the PDF as well.
+    """
+    import yaml
+    from IPython.display import Markdown
+
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    experts = (data or {}).get("experts")
+    if not experts:
+        raise TableError(f"{path}: no 'experts' list")
+    parts = []
+    for e in experts:
+        missing = [k for k in ("name", "degrees", "role_in_study", "summary", "affiliations", "positions")
+                   if not e.get(k)]
+        if missing:
+            raise TableError(f"{path}: expert {e.get('name', '?')!r} lacks {', '.join(missing)}")
+        lines = [f":::{{admonition}} {e['name']}, {e['degrees']}", ":class: tip nscore-expert", "",
+                 f"*{e['role_in_study']}.*", "", e["summary"].strip(), ""]
+        for title, key in (("Affiliations", "affiliations"), ("Current positions", "positions"),
+                           ("Training and licensure", "training"), ("Professional service", "memberships"),
+                           ("Honours", "honours")):
+            items = e.get(key) or []
+            if items:
+                lines += [f"**{title}**", ""] + ["- " + _inline(str(i)) for i in items] + [""]
+        lines.append(":::")
+        parts.append("\n".join(lines))
+    return Markdown("\n\n".join(parts))
+
+
+#: How each Kaplan-Meier confidence-interval transform is described in the methods chapter.
+CI_TRANSFORM_TEXT = {
+    "log-log": "the log-log transform (an interval for log(-log S(t)), mapped back; the default of "
+               "lifelines, and R's survfit with conf.type = \"log-log\")",
+    "log": "the log transform (an interval for log S(t), mapped back; the default of R's survfit, "
+           "conf.type = \"log\")",
+    "plain": "no transform (S(t) plus or minus z standard errors, truncated to [0, 1]; R's "
+             "conf.type = \"plain\")",
+}
+
+
+def ci_transform_text(ci: str) -> str:
+    """Sentence fragment naming a KM CI transform (for the methods chapter)."""
+    if ci not in CI_TRANSFORM_TEXT:
+        raise TableError(f"unknown confidence-interval transform {ci!r}; one of {sorted(CI_TRANSFORM_TEXT)}")
+    return CI_TRANSFORM_TEXT[ci]
+
+
+def wide(frame: pd.DataFrame, index: str, columns: str, values: str, *, index_label: str | None = None,
+         column_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """Long aggregated rows -> one row per ``index`` level, one column per ``columns`` level.
+
+    Row and column order follow first appearance (the analysis functions already order levels).
+    """
+    rows = list(dict.fromkeys(frame[index]))
+    cols = list(dict.fromkeys(frame[columns]))
+    out = frame.pivot(index=index, columns=columns, values=values).reindex(index=rows, columns=cols)
+    out.columns.name = None
+    out = out.reset_index().rename(columns={index: index_label or index})
+    return out.rename(columns=dict(column_labels or {}))
+
+
+def stack(frames: list[pd.DataFrame]) -> pd.DataFrame:
+    """Aggregated tables with the same columns, one under the other."""
+    return pd.concat(list(frames), ignore_index=True)
+
+
+def lookup(frame: pd.DataFrame, value: str = "display", **where) -> object:
+    """The one ``value`` of the row matching every ``column=value`` in ``where`` (for glue).
+
+    Raises :class:`TableError` unless exactly one row matches, so a renamed level cannot silently
+    glue the wrong number.
+    """
+    mask = pd.Series(True, index=frame.index)
+    for col, v in where.items():
+        if col not in frame.columns:
+            raise TableError(f"lookup: no column {col!r}")
+        mask &= frame[col].astype(str) == str(v)
+    hits = frame.loc[mask, value]
+    if len(hits) != 1:
+        raise TableError(f"lookup {where}: expected one row, found {len(hits)}")
+    out = hits.iloc[0]
+    return out.item() if hasattr(out, "item") else out
+
+
+def _read_experts(path) -> list[dict]:
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh)
+    experts = (data or {}).get("experts")
+    if not experts:
+        raise TableError(f"{path}: no 'experts' list")
+    return experts
+
+
+def experts_study(path) -> str | None:
+    """The study id (``study:`` in ``data/experts.yml``) whose publication the experts presented."""
+    import yaml
+
+    with open(path, encoding="utf-8") as fh:
+        data = yaml.safe_load(fh) or {}
+    study = data.get("study")
+    return str(study) if study else None
+
+
+def expert_overview(path) -> pd.DataFrame:
+    """One row per expert of ``data/experts.yml``: name, role, first affiliation, first position."""
+    rows = []
+    for e in _read_experts(path):
+        rows.append({"Investigator": f"{e['name']}, {e['degrees']}", "Role in the study": e["role_in_study"],
+                     "Affiliation": (e.get("affiliations") or [""])[0],
+                     "Current position": (e.get("positions") or [""])[0]})
+    return pd.DataFrame(rows)
+
+
+def _iso(c) -> str:
+    return c.isoformat() if hasattr(c, "isoformat") else str(c)
+
+
+def data_kind(source: Mapping | None) -> str:
+    """'simulated' or 'real' from a cutoff's source record (source.json; absent = not simulated)."""
+    return "simulated" if (source or {}).get("simulated") is True else "real"
+
+
+def version_links(cutoffs, current=None, *, data_dir=None) -> "Markdown":
+    """Links to the stable site of every stored cutoff (``../v/<cutoff>/index.html``).
+
+    The pipeline publishes each cutoff's site at ``v/<cutoff>/`` and places redirect stubs so that
+    this relative link works from the site root (newest cutoff) and from every version's copy.
+    Raw HTML, so Sphinx does not try to resolve the targets as documents. With ``data_dir``, each
+    link says whether that cutoff's data are simulated or real (its stored source.json), so a list
+    holding both kinds says which is which.
+    """
+    from IPython.display import Markdown
+
+    items = []
+    for c in cutoffs:
+        iso = _iso(c)
+        here = current is not None and iso == _iso(current)
+        kind = ""
+        if data_dir is not None:
+            from nscore.data import versions
+
+            manifest = versions.read_manifest(versions.cutoff_dir(data_dir, iso))
+            kind = f" ({data_kind(manifest.get('source'))} data)"
+        mark = " (this version)" if here else ""
+        items.append(f'<li><a class="nscore-version-link" href="../v/{iso}/index.html">Data cutoff {iso}</a>'
+                     f"{kind}{mark}</li>")
+    return Markdown('<ul class="nscore-versions">\n' + "\n".join(items) + "\n</ul>\n")
+
+
+def manifest_table(manifest: Mapping) -> pd.DataFrame:
+    """File, rows and SHA-256 of one stored data version (from ``versions.read_manifest``)."""
+    files = manifest.get("files") or {}
+    return pd.DataFrame([{"File": name, "Rows": int(v.get("rows", 0)), "SHA-256": v.get("sha256", "")}
+                         for name, v in sorted(files.items())])
+
+
+def origin_text(source: Mapping | None) -> str:
+    """Where one cutoff's data come from, in a few words, from its source record (source.json).
+
+    Simulated: ``"generated by nscore.data.simulate, seed 20251206"`` (parts not recorded are left out;
+    the kind itself is :func:`data_kind`).
+    Real: the record's own ``origin``/``source``/``description`` text if it has one, else
+    ``"delivered export (no origin recorded)"``. Never "n/a".
+    """
+    src = dict(source or {})
+    if data_kind(src) == "simulated":
+        parts = [f"generated by {src[k]}" if k == "generator" else f"seed {src[k]}"
+                 for k in ("generator", "seed") if src.get(k) is not None and str(src[k]).strip()]
+        return ", ".join(parts) if parts else "generator not recorded"
+    for key in ("origin", "source", "description", "citation", "reference"):
+        value = src.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    return "delivered export (no origin recorded)"
+
+
+def versions_table(manifests: list[Mapping]) -> pd.DataFrame:
+    """One row per stored cutoff: data version hash, simulated or real, origin and patient rows (ADSL)."""
+    rows = []
+    for m in manifests:
+        src = m.get("source") or {}
+        adsl = (m.get("files") or {}).get("adsl.csv", {})
+        rows.append({"Data cutoff": m.get("cutoff", ""), "Data version": m.get("version", ""),
+                     "Data": data_kind(src), "Origin": origin_text(src),
+                     "Patients (ADSL rows)": int(adsl.get("rows", 0))})
+    return pd.DataFrame(rows, columns=["Data cutoff", "Data version", "Data", "Origin", "Patients (ADSL rows)"])
+
+
+def packages_table(versions_by_package: Mapping[str, str]) -> pd.DataFrame:
+    """Package and installed version (from ``provenance.package_versions``)."""
+    return pd.DataFrame([{"Package": k, "Version": v} for k, v in versions_by_package.items()])
+
+
+def bundle_link(cutoff, simulated: bool | None = None) -> "Markdown":
+    """Download link of the reviewer bundle of ``cutoff`` (zip of executed notebooks, manifest, lock).
+
+    The pipeline writes it to ``v/<cutoff>/_downloads/reviewer-bundle-<cutoff>.zip`` in each
+    version's site; the link is relative to a chapter page, so it works at the site root and in
+    every version copy. Raw HTML: Sphinx must not treat the zip as a document. ``simulated`` (the
+    cutoff's ``cohort.simulated``) adds what kind of data the bundle describes.
+    """
+    from IPython.display import Markdown
+
+    iso = _iso(cutoff)
+    name = f"reviewer-bundle-{iso}.zip"
+    kind = "" if simulated is None else (" (simulated data)" if simulated else " (real patient data)")
+    return Markdown(f'<p><a class="nscore-bundle-link" href="../_downloads/{name}" download="{name}">'
+                    f"Download the reviewer bundle for data cutoff {iso}{kind} ({name})</a></p>\n")
+
+
+def median_ci_text(median: float, lower: float, upper: float, unit: str = "days") -> str:
+    """The one way a Kaplan-Meier median is printed: ``'547 days (95% CI 480–NR)'``,
+    ``'not reached (95% CI 900–NR)'``, or just ``'not reached'`` when even the lower limit is not
+    reached (the interval then says nothing more). ``inf`` = not reached (NR); NaN = not estimable
+    (NE), as :mod:`nscore.statistics.survival` returns them."""
+    def f(v):
+        v = float("nan") if v is None else float(v)
+        return "NE" if math.isnan(v) else "NR" if math.isinf(v) else f"{v:.0f}"
+    median = float("nan") if median is None else float(median)
+    if math.isnan(median):
+        return "not estimable"
+    ci = f"95% CI {f(lower)}\u2013{f(upper)}"
+    if math.isinf(median):
+        return "not reached" if f(lower) in ("NR", "NE") else f"not reached ({ci})"
+    return f"{median:.0f}" + (f" {unit}" if unit else "") + f" ({ci})"
+
+
+def survival_text(estimate: float, lower: float, upper: float) -> str:
+    """``'64.7% (95% CI 58.9–69.9)'``; NaN (beyond follow-up) -> 'not estimable'."""
+    if estimate is None or not math.isfinite(float(estimate)):
+        return "not estimable"
+    return f"{100 * estimate:.1f}% (95% CI {100 * lower:.1f}\u2013{100 * upper:.1f})"
+
+
+def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = RATE_YEARS) -> pd.DataFrame:
+    """One row per fitted Kaplan-Meier curve: patients, events, median (95% CI), rates at ``years``.
+
+    ``curves`` maps a display name to a fitted :class:`nscore.statistics.survival.KaplanMeier`.
+    """
+    rows = []
+    for name, km in curves.items():
+        at = km.survival_at([y * YEAR_DAYS for y in years]).reset_index(drop=True)
+        row = {"Endpoint": name, "Patients": int(km.n_), "Events": int(km.events_),
+               "Median (95% CI)": median_ci_text(km.median_, *km.median_ci_)}
+        for i, y in enumerate(years):
+            row[f"{y}-year estimate (95% CI)"] = survival_text(at.loc[i, "survival"], at.loc[i, "lower"],
+                                                               at.loc[i, "upper"])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def km_group_table(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
+                   group_label: str = "Group") -> pd.DataFrame:
+    """Per-group KM summary (``kaplan_meier_by(...).table`` or ``landmark(...).table``) for display."""
+    labels = dict(labels or {})
+    name_col = "group" if "group" in table.columns else "label"
+    return pd.DataFrame({
+        group_label: [labels.get(str(g), str(g)) for g in table[name_col]],
+        "Patients": table["n"].astype(int),
+        "Events": table["events"].astype(int),
+        "Median, days (95% CI)": [median_ci_text(m, lo, hi, unit="") for m, lo, hi in zip(table["median"], table["lower"], table["upper"])],
+    })
+
+
+def p_text(p: float) -> str:
+    """``'p = 0.17'`` (p >= 0.1), ``'p = 0.012'`` (0.001 <= p < 0.1), ``'p < 0.001'``."""
+    if p is None or not math.isfinite(float(p)):
+        return "p not computed"
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
+
+
+def logrank_text(result) -> str:
+    """``'log-rank chi-square 3.55 on 2 df, p = 0.17'`` from a ``LogRankResult`` (or 'not tested')."""
+    if result is None:
+        return "not tested (fewer than two groups)"
+    return f"log-rank chi-square {result.test_statistic:.2f} on {result.df} df, {p_text(result.p_value)}"
+
+
+def hr_text(hr: float, lower: float, upper: float) -> str:
+    """``'0.34 (95% CI 0.23–0.49)'``."""
+    return f"{hr:.2f} (95% CI {lower:.2f}\u2013{upper:.2f})"
+
+
+def cif_table(cif, years: tuple[int, ...] = RATE_YEARS, event_label: str = "Relapse or progression",
+              competing_label: str = "Death without relapse or progression") -> pd.DataFrame:
+    """Cumulative incidence of the event and of the competing event at ``years`` (from
+    ``survival.cumulative_incidence``), as display text with 95% CIs."""
+    at = cif.at([y * YEAR_DAYS for y in years]).reset_index(drop=True)
+    rows = []
+    for label, sfx in ((event_label, ""), (competing_label, "_competing")):
+        row = {"Event": label}
+        for i, y in enumerate(years):
+            row[f"{y} year{'s' if y > 1 else ''} (95% CI)"] = survival_text(
+                at.loc[i, "cif" + sfx], at.loc[i, "lower" + sfx], at.loc[i, "upper" + sfx])
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def reproduction_display(table: pd.DataFrame | None) -> pd.DataFrame:
+    """The published-vs-reproduced rows for display, with a yes/no match column.
+
+    ``None`` (the published cutoff is not stored) gives a one-row table saying so, so the page
+    still builds and states why the comparison is missing.
+    """
+    if table is None:
+        return pd.DataFrame([{"Figure": "(published cutoff not stored)", "Published": "", "Reproduced": "",
+                              "Match": "no"}])
+    return pd.DataFrame({"Figure": table["figure"], "Published": table["published"],
+                         "Reproduced": table["reproduced"],
+                         "Match": ["yes" if m else "no" for m in table["match"]]})
