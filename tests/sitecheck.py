@@ -30,7 +30,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import nbformat
 import yaml
 
-from nscore.build import pdf, pipeline
+from nscore.build import browser, pipeline
 
 from nscore.report import render
 
@@ -424,11 +424,11 @@ def walk_site(site: Path, screenshots: Path = SCREENSHOTS, chart_timeout_ms: int
         old.unlink()
     reports = []
     anchor_cache: dict = {}
-    with pdf.serve_directory(site) as base, sync_playwright() as pw, pdf.launch_chromium(
+    with browser.serve_directory(site) as base, sync_playwright() as pw, browser.launch_chromium(
         pw, viewport={"width": 1280, "height": 900}
     ) as context:
         foreign: list[str] = []
-        pdf.block_foreign_requests(context, base, foreign)
+        browser.block_foreign_requests(context, base, foreign)
         for page_path in site_pages(site):
             rel = page_path.relative_to(site).as_posix()
             report = PageReport(rel)
@@ -449,7 +449,7 @@ def walk_site(site: Path, screenshots: Path = SCREENSHOTS, chart_timeout_ms: int
                 tab.close()
                 reports.append(report)
                 continue
-            report.charts, report.charts_rendered = pdf.wait_for_charts(tab, chart_timeout_ms)
+            report.charts, report.charts_rendered = browser.wait_for_charts(tab, chart_timeout_ms)
             tab.wait_for_timeout(200)  # late console messages
             text = tab.inner_text("body")
             html_text = page_path.read_text(errors="replace")

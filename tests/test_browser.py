@@ -37,13 +37,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import sitecheck  # noqa: E402
 
-from nscore.build import pdf  # noqa: E402
+from nscore.build import browser  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not pdf.chromium_available(),
-        reason=f"Chromium not installed at {pdf.CHROMIUM} (apt-get install chromium) or playwright missing",
+        not browser.chromium_available(),
+        reason=f"Chromium not installed at {browser.CHROMIUM} (apt-get install chromium) or playwright missing",
     ),
 ]
 
@@ -226,19 +226,19 @@ def check_site(site: Path, widths=WIDTHS, chart_timeout_ms: int = 30_000) -> lis
     axe = axe_script()
     pages = [p for p in sitecheck.site_pages(site) if not sitecheck.is_redirect_stub(p)]
     results = []
-    with pdf.serve_directory(site) as base, sync_playwright() as pw:
+    with browser.serve_directory(site) as base, sync_playwright() as pw:
         for width in widths:
             # a fresh profile per width: nothing cached, so every page's weight is all it loads
-            with pdf.launch_chromium(pw, viewport={"width": width, "height": 900}) as context:
+            with browser.launch_chromium(pw, viewport={"width": width, "height": 900}) as context:
                 foreign: list[str] = []
-                pdf.block_foreign_requests(context, base, foreign)
+                browser.block_foreign_requests(context, base, foreign)
                 for page_path in pages:
                     rel = page_path.relative_to(site).as_posix()
                     tab = context.new_page()
                     # the cache is per profile: a page's weight counts what it loads itself
                     tab.route("**/*", lambda route: route.continue_())
                     tab.goto(base + rel, wait_until="load")
-                    pdf.wait_for_charts(tab, chart_timeout_ms)
+                    browser.wait_for_charts(tab, chart_timeout_ms)
                     tab.wait_for_timeout(150)  # charts re-laid out to their box
                     found = tab.evaluate(_PAGE_JS)
                     tab.add_script_tag(content=axe)

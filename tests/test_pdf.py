@@ -19,13 +19,13 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import sitecheck  # noqa: E402
 
-from nscore.build import pdf  # noqa: E402
+from nscore.build import browser, pdf  # noqa: E402
 
 pypdf = pytest.importorskip("pypdf", reason="pypdf extracts the PDF text (pip install pypdf)")
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not pdf.chromium_available(), reason=f"Chromium not installed at {pdf.CHROMIUM} or playwright missing"),
+    pytest.mark.skipif(not browser.chromium_available(), reason=f"Chromium not installed at {browser.CHROMIUM} or playwright missing"),
 ]
 
 

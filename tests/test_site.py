@@ -18,15 +18,15 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 import sitecheck  # noqa: E402
 
-from nscore.build import pdf
+from nscore.build import browser
 
 from nscore.report import render  # noqa: E402
 
 pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(
-        not pdf.chromium_available(),
-        reason=f"Chromium not installed at {pdf.CHROMIUM} (apt-get install chromium) or playwright missing",
+        not browser.chromium_available(),
+        reason=f"Chromium not installed at {browser.CHROMIUM} (apt-get install chromium) or playwright missing",
     ),
 ]
 

@@ -5,138 +5,25 @@ is needed anyway by the browser tests. The single page is served on localhost, e
 left to render with the vendored vega (the renderer's static images stay as fallback), and then
 Chromium prints it. Figure and table numbers come from Sphinx's ``numfig``, as on the site.
 
-``serve_directory`` and ``launch_chromium`` are shared with the browser tests (tests/sitecheck.py).
+Chromium itself is driven by :mod:`nscore.build.browser`, which the browser tests share.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import http.server
-import os
 import re
 import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin, urlsplit
 
+from nscore.build.browser import (CHROMIUM, block_foreign_requests, chromium_available, launch_chromium,
+                                  serve_directory, wait_for_charts)
 from nscore.errors import BuildError
-
-#: Debian's chromium; override with NSCORE_CHROMIUM.
-CHROMIUM = os.environ.get("NSCORE_CHROMIUM", "/usr/bin/chromium")
-
-#: Flags for a headless, quiet, offline-minded Chromium (running as root needs --no-sandbox).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-#: Selector of chart containers the page must have rendered: ours and altair's default.
-CHART_SELECTOR = ".nscore-chart-view, .vega-embed"
-#: A container is rendered when it holds one of these.
-RENDERED_SELECTOR = "svg, canvas"
-
-
-def chromium_available() -> bool:
-    """True if the Chromium binary exists and playwright can be imported."""
-    if not (Path(CHROMIUM).is_file() and os.access(CHROMIUM, os.X_OK)):
-        return False
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        return False
-    return True
-
-
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 - signature fixed by http.server
-        """Keep test and build output readable (requests are checked in the browser instead)."""
-
-
-@contextlib.contextmanager
-def serve_directory(directory: Path) -> Iterator[str]:
-    """Serve ``directory`` on 127.0.0.1 (free port) in a thread; yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(directory))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-@contextlib.contextmanager
-def launch_chromium(playwright, user_data_dir: Path | None = None, **context_options):
-    """A fresh persistent Chromium context (new profile directory), closed on exit.
-
-    A fresh profile per run: no cache or service worker from an earlier run can hide a request.
-    """
-    own_dir = user_data_dir is None
-    profile = Path(tempfile.mkdtemp(prefix="nscore-chromium-")) if own_dir else Path(user_data_dir)
-    context = playwright.chromium.launch_persistent_context(
-        str(profile),
-        executable_path=CHROMIUM,
-        headless=True,
-        args=CHROMIUM_ARGS,
-        **context_options,
-    )
-    try:
-        yield context
-    finally:
-        context.close()
-        if own_dir:
-            shutil.rmtree(profile, ignore_errors=True)
-
-
-def block_foreign_requests(context, base_url: str, record: list[str]) -> None:
-    """Abort every request whose origin is not ``base_url``'s, recording its URL in ``record``."""
-    origin = urlsplit(base_url).netloc
-
-    def handle(route):
-        url = route.request.url
-        parts = urlsplit(url)
-        if parts.scheme in ("data", "blob", "about") or parts.netloc == origin:
-            route.continue_()
-        else:
-            record.append(url)
-            route.abort()
-
-    context.route("**/*", handle)
-
-
-def wait_for_charts(page, timeout_ms: int = 30_000) -> tuple[int, int]:
-    """Wait until every chart container holds an SVG or canvas; returns (containers, rendered)."""
-    script = """([sel, done]) => {
-        const boxes = Array.from(document.querySelectorAll(sel));
-        const ok = boxes.filter(b => b.querySelector(done) !== null).length;
-        return ok === boxes.length;
-    }"""
-    with contextlib.suppress(Exception):  # timeout: the counts below tell what is missing
-        page.wait_for_function(script, arg=[CHART_SELECTOR, RENDERED_SELECTOR], timeout=timeout_ms)
-    return page.evaluate(
-        """([sel, done]) => {
-            const boxes = Array.from(document.querySelectorAll(sel));
-            return [boxes.length, boxes.filter(b => b.querySelector(done) !== null).length];
-        }""",
-        [CHART_SELECTOR, RENDERED_SELECTOR],
-    )
-
 
 #: A4 (210 mm) minus the 15 mm side margins of ``print_to_pdf``, in CSS pixels (96 per inch):
 #: the page is laid out at this width, so what fits here fits on paper.
