@@ -1,0 +1,369 @@
+"""The one way a statistic becomes text: every number the book prints goes through this module.
+
+Each function formats one kind of quantity and takes either plain numbers or the ARD rows of one
+analysis (a DataFrame with the ARD columns ``group_var``, ``group_level``, ``stat``, ``value``, as
+:mod:`nscore.analyses.ard` records them; pass ``group=(var, level)`` to pick a subgroup's rows).
+The same quantity therefore reads the same on every page, in every table and in the PDF.
+
+Journal conventions (written here once; the tests in ``tests/test_format.py`` pin each of them)
+---------------------------------------------------------------------------------------------
+- **Counts**: digits, no thousands separator (``329``). ``n/N`` is ``284/329``.
+- **Percentages**: one decimal and a percent sign (``86.3%``), rounded half-up on the exact value:
+  ``k/N`` as an exact fraction when the count and denominator are known (278/329 = 84.4984...%
+  prints ``84.5%``), otherwise the decimal value as stored (its shortest repr), never binary float
+  noise. ARD percentages are on the 0-100 scale (``unit == "%"``), and so are the plain-number
+  arguments here.
+- **Confidence intervals**: ``95% CI 82.1–89.8`` (en dash, no spaces, same decimals as the
+  estimate, no percent sign on the limits). A limit not reached reads ``NR``, a limit not
+  estimable ``NE``; an interval with neither limit finite reads ``95% CI not estimable``.
+- **A proportion (a rate with counts)**: ``86.3% (284/329; 95% CI 82.1–89.8)``; without its
+  interval ``86.3% (284/329)``. This is the form of the ORR on every page (landing page, Results,
+  Discussion, tables).
+- **A rate without counts** (a Kaplan-Meier or cumulative-incidence estimate at a time):
+  ``64.7% (95% CI 58.9–69.9)``; beyond follow-up (NaN) ``not estimable``.
+- **Medians of time** (Kaplan-Meier): ``547 days (95% CI 480–NR)``; ``not reached (95% CI 900–NR)``;
+  just ``not reached`` when even the lower limit is not reached; ``not estimable`` (NaN). Days are
+  whole numbers. In ARD values ``inf`` means not reached and NaN not estimable.
+- **Summaries of a distribution**: ``57 (range 28–227)`` and ``57 (IQR 40–80)``; whole values lose
+  their decimals, others keep one.
+- **p-values**: ``p = 0.17`` (p >= 0.1, two decimals), ``p = 0.012`` (three decimals below 0.1),
+  ``p < 0.001``; a p that was not computed reads ``p not computed``.
+- **Hazard ratios**: two decimals with their interval, ``0.34 (95% CI 0.23–0.49)``.
+- **Times**: ``547 days``; months are days / (365.25 / 12) with one decimal, ``18.0 months``.
+
+Nothing here computes a statistic: values come in computed; the exact rounding of ``k/N`` is the
+only arithmetic. A value that is missing where the quantity needs it raises :class:`FormatError`
+(never "nan%" or "n/a" on a page).
+"""
+
+from __future__ import annotations
+
+import math
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Mapping
+
+import pandas as pd
+
+from nscore.errors import TableError
+
+__all__ = [
+    "FormatError",
+    "DASH",
+    "YEAR_DAYS",
+    "MONTH_DAYS",
+    "stats",
+    "number",
+    "count",
+    "n_of_N",
+    "percent",
+    "ci",
+    "proportion",
+    "rate",
+    "median",
+    "range_",
+    "iqr",
+    "p_value",
+    "hazard_ratio",
+    "logrank",
+    "days",
+    "months",
+    "ci_transform",
+    "CI_TRANSFORM_TEXT",
+]
+
+#: The dash between two limits (en dash, U+2013).
+DASH = "\u2013"
+#: Days per year (survival rates "n years after infusion" and months).
+YEAR_DAYS = 365.25
+MONTH_DAYS = YEAR_DAYS / 12
+
+
+class FormatError(TableError):
+    """A value cannot be printed as the quantity asked for (missing where it is needed, wrong rows)."""
+
+
+# ------------------------------------------------------------------------------------ ARD rows
+def _is_rows(x) -> bool:
+    return isinstance(x, pd.DataFrame)
+
+
+def stats(rows: pd.DataFrame, group: tuple[str, str] | None = None) -> dict[str, float]:
+    """``{stat: value}`` of one analysis's ARD rows (overall rows, or ``group=(var, level)``).
+
+    Raises :class:`FormatError` when the rows hold more than one analysis or a stat twice.
+    """
+    if not _is_rows(rows):
+        raise FormatError(f"expected ARD rows (a DataFrame), got {type(rows).__name__}")
+    missing = {"stat", "value"} - set(rows.columns)
+    if missing:
+        raise FormatError(f"ARD rows lack column(s) {sorted(missing)}")
+    sel = rows
+    if "group_var" in rows.columns:
+        var, level = group if group is not None else ("", "")
+        sel = rows[(rows["group_var"].fillna("").astype(str) == str(var))
+                   & (rows["group_level"].fillna("").astype(str) == str(level))]
+    if "analysis_id" in sel.columns and sel["analysis_id"].nunique() > 1:
+        raise FormatError(f"rows of several analyses: {sorted(sel['analysis_id'].unique())}")
+    if sel["stat"].duplicated().any():
+        raise FormatError(f"a statistic appears twice: {sorted(sel.loc[sel['stat'].duplicated(), 'stat'])}")
+    if sel.empty:
+        raise FormatError(f"no ARD rows for group {group!r}")
+    return {str(s): float(v) for s, v in zip(sel["stat"], sel["value"])}
+
+
+def _get(s: Mapping[str, float], *names: str, default=None):
+    for name in names:
+        if name in s:
+            return s[name]
+    if default is not None:
+        return default
+    raise FormatError(f"ARD rows lack the statistic {' or '.join(names)} (have {sorted(s)})")
+
+
+# ------------------------------------------------------------------------------------ numbers
+def _float(v) -> float:
+    if v is None or v is pd.NA:
+        return math.nan
+    return float(v)
+
+
+def _half_up(value, digits: int) -> str:
+    """``value`` rounded half-up to ``digits`` decimals: an exact Fraction/int, or a float by its repr."""
+    if isinstance(value, Fraction):
+        q = Decimal(value.numerator) / Decimal(value.denominator)
+    else:
+        q = Decimal(repr(float(value)))
+    out = q.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+    if out == 0:
+        out = abs(out)  # never "-0.0"
+    return f"{out:f}"
+
+
+def number(value, digits: int = 0) -> str:
+    """A finite value rounded half-up to ``digits`` decimals (``NR`` for inf, ``NE`` for NaN)."""
+    v = _float(value)
+    if math.isnan(v):
+        return "NE"
+    if math.isinf(v):
+        return "NR"
+    return _half_up(v, digits)
+
+
+def _whole(v, what: str) -> int:
+    v = _float(v)
+    if not math.isfinite(v) or not v.is_integer() or v < 0:
+        raise FormatError(f"{what} must be a whole number >= 0, got {v!r}")
+    return int(v)
+
+
+def count(n, group: tuple[str, str] | None = None) -> str:
+    """A count as digits: ``329``. From rows: the ``n`` statistic."""
+    if _is_rows(n):
+        n = _get(stats(n, group), "n", "N")
+    return str(_whole(n, "a count"))
+
+
+def n_of_N(k, n=None, group: tuple[str, str] | None = None) -> str:
+    """``284/329``."""
+    if _is_rows(k):
+        s = stats(k, group)
+        k, n = _get(s, "n"), _get(s, "N")
+    return f"{_whole(k, 'n')}/{_whole(n, 'N')}"
+
+
+def percent(value, n=None, *, digits: int = 1, group: tuple[str, str] | None = None) -> str:
+    """``86.3%``: ``percent(284, 329)`` (exact k/N), ``percent(86.32)`` (a 0-100 value) or rows.
+
+    From rows, ``n`` and ``N`` are used when present (exact), else ``percent``/``estimate``.
+    NaN reads ``not estimable``.
+    """
+    if _is_rows(value):
+        s = stats(value, group)
+        if "n" in s and "N" in s and s["N"] > 0:
+            value, n = s["n"], s["N"]
+        else:
+            value, n = _get(s, "percent", "estimate", "rate"), None
+    if n is not None:
+        k, n = _whole(value, "k"), _whole(n, "N")
+        if n == 0:
+            raise FormatError("a percentage needs a positive denominator (N = 0)")
+        if k > n:
+            raise FormatError(f"k > N ({k}/{n})")
+        return _half_up(Fraction(100 * k, n), digits) + "%"
+    v = _float(value)
+    if math.isnan(v):
+        return "not estimable"
+    if math.isinf(v):
+        raise FormatError("a percentage cannot be infinite")
+    return _half_up(v, digits) + "%"
+
+
+def ci(lower, upper=None, *, digits: int = 1, level: int = 95, group: tuple[str, str] | None = None) -> str:
+    """``95% CI 82.1–89.8``; limits as stored (percent 0-100 or days). ``NR``/``NE`` limits;
+    neither limit finite: ``95% CI not estimable``."""
+    if _is_rows(lower):
+        s = stats(lower, group)
+        lower, upper = _get(s, "lower"), _get(s, "upper")
+    lo, hi = number(lower, digits), number(upper, digits)
+    if lo in ("NE", "NR") and hi in ("NE", "NR"):
+        return f"{level}% CI not estimable"
+    return f"{level}% CI {lo}{DASH}{hi}"
+
+
+def proportion(k, n=None, lower=None, upper=None, *, with_ci: bool = True, digits: int = 1,
+               group: tuple[str, str] | None = None) -> str:
+    """The one form of a rate with counts: ``86.3% (284/329; 95% CI 82.1–89.8)``.
+
+    Plain numbers: ``k``, ``n`` and the exact limits on the 0-100 scale. ``with_ci=False`` gives
+    ``86.3% (284/329)``.
+    """
+    if _is_rows(k):
+        s = stats(k, group)
+        k, n = _get(s, "n"), _get(s, "N")
+        if with_ci:
+            lower, upper = _get(s, "lower"), _get(s, "upper")
+    text = f"{percent(k, n, digits=digits)} ({n_of_N(k, n)}"
+    if with_ci:
+        if math.isnan(_float(lower)) or math.isnan(_float(upper)):
+            raise FormatError(f"a proportion's interval needs both limits, got {lower!r}, {upper!r}")
+        text += f"; {ci(lower, upper, digits=digits)}"
+    return text + ")"
+
+
+def rate(estimate, lower=None, upper=None, *, digits: int = 1, group: tuple[str, str] | None = None) -> str:
+    """A rate without counts (KM or cumulative incidence at a time, 0-100): ``64.7% (95% CI 58.9–69.9)``;
+    NaN: ``not estimable``."""
+    if _is_rows(estimate):
+        s = stats(estimate, group)
+        estimate = _get(s, "estimate", "rate", "percent")
+        lower, upper = s.get("lower", math.nan), s.get("upper", math.nan)
+    if not math.isfinite(_float(estimate)):
+        return "not estimable"
+    return f"{percent(estimate, digits=digits)} ({ci(lower, upper, digits=digits)})"
+
+
+def median(value, lower=None, upper=None, *, unit: str = "days", group: tuple[str, str] | None = None) -> str:
+    """A Kaplan-Meier median of time: ``547 days (95% CI 480–NR)``, ``not reached (95% CI 900–NR)``,
+    ``not reached`` (the lower limit not reached either, or not estimable), ``not estimable``.
+
+    ``inf`` = not reached, NaN = not estimable (as :mod:`nscore.statistics.survival` returns them).
+    ``unit=""`` prints the bare number (a table column that names the unit).
+    """
+    if _is_rows(value):
+        s = stats(value, group)
+        value = _get(s, "median", "estimate")
+        lower, upper = s.get("lower", math.nan), s.get("upper", math.nan)
+    v = _float(value)
+    if math.isnan(v):
+        return "not estimable"
+    interval = ci(lower, upper, digits=0)
+    if math.isinf(v):
+        return "not reached" if number(lower) in ("NR", "NE") else f"not reached ({interval})"
+    return number(v) + (f" {unit}" if unit else "") + f" ({interval})"
+
+
+def _summary_number(v, digits: int) -> str:
+    v = _float(v)
+    if not math.isfinite(v):
+        raise FormatError(f"a summary of observed values must be finite, got {v!r}")
+    return number(v, 0 if v.is_integer() else digits)
+
+
+def range_(center, low=None, high=None, *, digits: int = 1, group: tuple[str, str] | None = None) -> str:
+    """``57 (range 28–227)``: the median and the range of observed values."""
+    if _is_rows(center):
+        s = stats(center, group)
+        center, low, high = _get(s, "median"), _get(s, "min"), _get(s, "max")
+    return (f"{_summary_number(center, digits)} (range {_summary_number(low, digits)}{DASH}"
+            f"{_summary_number(high, digits)})")
+
+
+def iqr(center, q1=None, q3=None, *, digits: int = 1, group: tuple[str, str] | None = None) -> str:
+    """``57 (IQR 40–80)``: the median and the interquartile range."""
+    if _is_rows(center):
+        s = stats(center, group)
+        center, q1, q3 = _get(s, "median"), _get(s, "q1"), _get(s, "q3")
+    return (f"{_summary_number(center, digits)} (IQR {_summary_number(q1, digits)}{DASH}"
+            f"{_summary_number(q3, digits)})")
+
+
+def p_value(p, group: tuple[str, str] | None = None) -> str:
+    """``p = 0.17`` (p >= 0.1), ``p = 0.012`` (0.001 <= p < 0.1), ``p < 0.001``; NaN: ``p not computed``."""
+    if _is_rows(p):
+        p = _get(stats(p, group), "p")
+    p = _float(p)
+    if not math.isfinite(p):
+        return "p not computed"
+    if p < 0.001:
+        return "p < 0.001"
+    return f"p = {_half_up(p, 3)}" if p < 0.1 else f"p = {_half_up(p, 2)}"
+
+
+def hazard_ratio(hr, lower=None, upper=None, *, group: tuple[str, str] | None = None) -> str:
+    """``0.34 (95% CI 0.23–0.49)``."""
+    if _is_rows(hr):
+        s = stats(hr, group)
+        hr, lower, upper = _get(s, "hr", "estimate"), _get(s, "lower"), _get(s, "upper")
+    if not math.isfinite(_float(hr)):
+        return "not estimable"
+    return f"{number(hr, 2)} ({ci(lower, upper, digits=2)})"
+
+
+def logrank(statistic, df=None, p=None, *, group: tuple[str, str] | None = None) -> str:
+    """``log-rank chi-square 3.55 on 2 df, p = 0.17``; ``None`` -> not tested.
+
+    Takes the chi-square statistic, degrees of freedom and p; a ``LogRankResult``-like object
+    (``test_statistic``, ``df``, ``p_value``); or rows (stats ``chisq``/``estimate``, ``df``, ``p``).
+    """
+    if statistic is None:
+        return "not tested (fewer than two groups)"
+    if _is_rows(statistic):
+        s = stats(statistic, group)
+        statistic, df, p = _get(s, "chisq", "statistic", "estimate"), _get(s, "df"), _get(s, "p")
+    elif hasattr(statistic, "test_statistic"):
+        statistic, df, p = statistic.test_statistic, statistic.df, statistic.p_value
+    return f"log-rank chi-square {number(statistic, 2)} on {_whole(df, 'df')} df, {p_value(p)}"
+
+
+def days(value, *, digits: int = 0, group: tuple[str, str] | None = None) -> str:
+    """``547 days`` (``1 day``); inf ``not reached``, NaN ``not estimable``."""
+    if _is_rows(value):
+        value = _get(stats(value, group), "median", "estimate", "time")
+    v = _float(value)
+    if math.isnan(v):
+        return "not estimable"
+    if math.isinf(v):
+        return "not reached"
+    text = number(v, digits)
+    return f"{text} day" if text == "1" else f"{text} days"
+
+
+def months(value_days, *, digits: int = 1, group: tuple[str, str] | None = None) -> str:
+    """A time in days as months (days / 30.4375): ``18.0 months``."""
+    if _is_rows(value_days):
+        value_days = _get(stats(value_days, group), "median", "estimate", "time")
+    v = _float(value_days)
+    if math.isnan(v):
+        return "not estimable"
+    if math.isinf(v):
+        return "not reached"
+    return f"{number(v / MONTH_DAYS, digits)} months"
+
+
+#: How each Kaplan-Meier confidence-interval transform is described in the methods chapter.
+CI_TRANSFORM_TEXT = {
+    "log-log": "the log-log transform (an interval for log(-log S(t)), mapped back; the default of "
+               "lifelines, and R's survfit with conf.type = \"log-log\")",
+    "log": "the log transform (an interval for log S(t), mapped back; the default of R's survfit, "
+           "conf.type = \"log\")",
+    "plain": "no transform (S(t) plus or minus z standard errors, truncated to [0, 1]; R's "
+             "conf.type = \"plain\")",
+}
+
+
+def ci_transform(name: str) -> str:
+    """The words naming a Kaplan-Meier CI transform (Methods)."""
+    if name not in CI_TRANSFORM_TEXT:
+        raise FormatError(f"unknown confidence-interval transform {name!r}; one of {sorted(CI_TRANSFORM_TEXT)}")
+    return CI_TRANSFORM_TEXT[name]
