@@ -18,7 +18,7 @@ import pytest
 from nscore.analyses import safety as sf
 from nscore.statistics import survival
 from nscore.analyses.efficacy import format_percent, proportion
-from nscore.analyses.headline import COLUMNS
+from nscore.report.headline_text import COLUMNS  # headline figures with their text
 from nscore.report.prose import discussion as pd_
 from nscore.report.tables import YEAR_DAYS
 

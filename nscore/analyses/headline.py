@@ -3,7 +3,8 @@
 One function computes the figures for one cohort, so the landing page and the "What changed" page
 cannot disagree; ``compare_cutoffs`` lines the figures of several stored versions up side by side.
 Survival figures are Kaplan-Meier estimates from ``nscore.statistics.survival`` (log-log CIs by default), not
-the abstract's medians of observed times.
+the abstract's medians of observed times. Numbers only: the text of a figure and of a change is
+:mod:`nscore.report.headline_text` (report layer).
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import pandas as pd
 
 from nscore.errors import AnalysisInputError
 from nscore.analyses.cohort import _flag
-from nscore.analyses.efficacy import Proportion, format_percent, proportion, response_rates
+from nscore.analyses.efficacy import Proportion, proportion, response_rates
 from nscore.analyses.safety import SYNDROMES, incidence, syndromes
-from nscore.report.tables import RATE_YEARS, YEAR_DAYS, median_ci_text
+from nscore.statistics.survival import REPORT_YEARS as RATE_YEARS, YEAR_DAYS
 
 __all__ = ["YEAR_DAYS", "RATE_YEARS", "HEADLINE_KEYS", "STATUSES", "headline_figures", "compare_cutoffs",
            "cohort_cutoff"]
 
-# YEAR_DAYS (days per year, 365.25) and RATE_YEARS (1 and 2) live in nscore.report.tables and are
-# re-exported here: the rates below, the results tables and the methods text read the same numbers.
+# YEAR_DAYS (days per year, 365.25) and RATE_YEARS (= survival.REPORT_YEARS, 1 and 2) live in
+# nscore.statistics.survival and are re-exported here: the rates below, the results tables and the
+# methods text read the same numbers.
 
 #: What a row's ``status`` says: ``"estimated"`` (a value), ``"not reached"`` (a median the curve
 #: never reached), ``"not estimable"`` (e.g. a rate beyond the follow-up), ``"not evaluable"`` (no
@@ -37,7 +39,7 @@ HEADLINE_KEYS = (
     "pfs_1y", "pfs_2y", "hct_rate", "crs_g3", "icans_g3", "followup_median",
 )
 
-COLUMNS = ["key", "label", "value", "lower", "upper", "display", "unit", "status", "k", "n"]
+COLUMNS = ["key", "label", "value", "lower", "upper", "unit", "status", "k", "n"]
 
 
 def cohort_cutoff(cohort) -> date:
@@ -50,21 +52,18 @@ def cohort_cutoff(cohort) -> date:
 
 def _rate_row(key: str, label: str, p: Proportion) -> dict:
     return {"key": key, "label": label, "value": 100 * p.estimate, "lower": 100 * p.lower,
-            "upper": 100 * p.upper,
-            "display": f"{format_percent(p.k, p.n)} ({p.k}/{p.n}; 95% CI "
-                       f"{100 * p.lower:.1f}\u2013{100 * p.upper:.1f})",
-            "unit": "%", "status": "estimated", "k": p.k, "n": p.n}
+            "upper": 100 * p.upper, "unit": "%", "status": "estimated", "k": p.k, "n": p.n}
 
 
-def _missing_row(key: str, label: str, status: str, display: str, unit: str = "%") -> dict:
+def _missing_row(key: str, label: str, status: str, unit: str = "%") -> dict:
     """A figure with no value: not collected, or no patient to compute it on."""
     return {"key": key, "label": label, "value": np.nan, "lower": np.nan, "upper": np.nan,
-            "display": display, "unit": unit, "status": status, "k": None, "n": None}
+            "unit": unit, "status": status, "k": None, "n": None}
 
 
 def _count_row(key: str, label: str, n: int) -> dict:
     return {"key": key, "label": label, "value": float(n), "lower": np.nan, "upper": np.nan,
-            "display": str(n), "unit": "patients", "status": "estimated", "k": None, "n": None}
+            "unit": "patients", "status": "estimated", "k": None, "n": None}
 
 
 def _median_status(median) -> str:
@@ -106,15 +105,13 @@ def _km_rows(adtte: pd.DataFrame, paramcd: str, name: str, ci: str) -> list[dict
     km = survival.kaplan_meier(adtte, paramcd, ci=ci)
     lo, hi = _ci_pair(getattr(km, "median_ci_", None))
     rows = [{"key": f"{name.lower()}_median", "label": f"Median {name} (Kaplan-Meier)",
-             "value": _finite(km.median_), "lower": _finite(lo), "upper": _finite(hi),
-             "display": median_ci_text(km.median_, lo, hi), "unit": "days",
+             "value": _finite(km.median_), "lower": lo, "upper": hi, "unit": "days",
              "status": _median_status(km.median_), "k": None, "n": None}]
     at = km.survival_at([y * YEAR_DAYS for y in RATE_YEARS]).reset_index(drop=True)
     for i, yr in enumerate(RATE_YEARS):
         s, l, u = (100 * _finite(at.loc[i, c]) for c in ("survival", "lower", "upper"))
-        disp = "not estimable" if math.isnan(s) else f"{s:.1f}% (95% CI {l:.1f}\u2013{u:.1f})"
         rows.append({"key": f"{name.lower()}_{yr}y", "label": f"{yr}-year {name} (Kaplan-Meier)",
-                     "value": s, "lower": l, "upper": u, "display": disp, "unit": "%",
+                     "value": s, "lower": l, "upper": u, "unit": "%",
                      "status": "not estimable" if math.isnan(s) else "estimated", "k": None, "n": None})
     return rows
 
@@ -132,9 +129,12 @@ def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns ``key``, ``label``, ``value`` (float; NaN when not reached / not estimable),
-        ``lower``, ``upper`` (95% CI where one exists), ``display`` (text for the page), ``unit``
-        ("patients", "%", "days"). Keys in ``HEADLINE_KEYS`` order.
+        Columns ``key``, ``label``, ``value`` (float; NaN when not reached / not estimable: see
+        ``status``), ``lower``, ``upper`` (95% CI where one exists; for the medians ``inf`` = limit
+        not reached, NaN = not estimable, as :mod:`nscore.statistics.survival` returns them),
+        ``unit`` ("patients", "%", "days"), ``status`` (:data:`STATUSES`), ``k``, ``n`` (counts of a
+        rate). Keys in ``HEADLINE_KEYS`` order. The text of a figure:
+        :func:`nscore.report.headline_text.with_display`.
 
     Notes
     -----
@@ -158,7 +158,7 @@ def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
         rows.append(_rate_row("cr_cri", "CR/CRi rate", rr.cr_cri))
     else:
         for key, label in (("orr", "Overall response rate (CR/CRi/PR)"), ("cr_cri", "CR/CRi rate")):
-            rows.append(_missing_row(key, label, "not evaluable", "no patient evaluable for response"))
+            rows.append(_missing_row(key, label, "not evaluable"))
     os_rows = _km_rows(cohort.adtte, "OS", "OS", ci)
     pfs_rows = _km_rows(cohort.adtte, "PFS", "PFS", ci)
     rows += [os_rows[0], pfs_rows[0], os_rows[1], os_rows[2], pfs_rows[1], pfs_rows[2]]
@@ -166,14 +166,14 @@ def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
     if "HCTFL" in adsl.columns:
         rows.append(_rate_row("hct_rate", hct_label, proportion(int(_flag(adsl["HCTFL"]).sum()), len(adsl))))
     else:
-        rows.append(_missing_row("hct_rate", hct_label, "not collected", "not collected"))
+        rows.append(_missing_row("hct_rate", hct_label, "not collected"))
     collected = syndromes(cohort)
     for syndrome in SYNDROMES:
         key, label = f"{syndrome.lower()}_g3", f"Grade >=3 {syndrome}"
         if syndrome in collected:
             rows.append(_rate_row(key, label, incidence(cohort, syndrome).grade_3_plus))
         else:
-            rows.append(_missing_row(key, label, "not collected", "not collected"))
+            rows.append(_missing_row(key, label, "not collected"))
     fu = survival.median_follow_up(cohort.adtte, "OS")
     if isinstance(fu, dict):
         med, lo, hi = (_raw(fu.get(k)) for k in ("median", "lower", "upper"))
@@ -182,41 +182,9 @@ def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
     else:
         med, lo, hi = (_raw(v) for v in fu)
     rows.append({"key": "followup_median", "label": "Median follow-up (reverse Kaplan-Meier)",
-                 "value": _finite(med), "lower": _finite(lo), "upper": _finite(hi),
-                 "display": median_ci_text(med, lo, hi), "unit": "days", "status": _median_status(med),
+                 "value": _finite(med), "lower": lo, "upper": hi, "unit": "days", "status": _median_status(med),
                  "k": None, "n": None})
     return pd.DataFrame(rows, columns=COLUMNS)
-
-
-def _short(x: float, unit: str, status: str | None = None) -> str:
-    if math.isnan(x):
-        if status and status != "estimated":
-            return status
-        return "not reached" if unit == "days" else "not estimable"
-    return {"%": f"{x:.1f}%", "days": f"{x:.0f} days"}.get(unit, f"{x:.0f}")
-
-
-def _change_text(diff: float, unit: str, prev: float, last: float, prev_status: str | None = None,
-                 last_status: str | None = None) -> str:
-    """The change between two cutoffs in words: "+3.1 percentage points", "+184 days",
-    "not reached \u2192 612 days" when a figure becomes estimable, "not collected \u2192 10.2%",
-    "no change". ``*_status`` (a headline row's ``status``) names why a value is missing."""
-    if math.isnan(prev) or math.isnan(last):
-        a, b = _short(prev, unit, prev_status), _short(last, unit, last_status)
-        if math.isnan(prev) and math.isnan(last) and a == b:
-            return f"{a} at both cutoffs"
-        return f"{a} \u2192 {b}"
-    if diff == 0:
-        return "no change"
-    suffix = {"%": " percentage points", "days": " days"}.get(unit, "")
-    step = 0.1 if unit == "%" else 1
-    if abs(diff) < step / 2:  # would print as "+0.0" or "-0.0"
-        return f"{'+' if diff > 0 else '-'}<{step:g}{suffix}"
-    if unit == "%":
-        return f"{diff:+.1f} percentage points"
-    if unit == "days":
-        return f"{diff:+.0f} days"
-    return f"{diff:+.0f}"
 
 
 def compare_cutoffs(cohorts: list, ci: str = "log-log") -> pd.DataFrame:
@@ -231,9 +199,10 @@ def compare_cutoffs(cohorts: list, ci: str = "log-log") -> pd.DataFrame:
     -------
     DataFrame
         One row per headline figure: ``key``, ``label``, ``unit``, then for each cutoff (ISO date,
-        oldest first) a float column named by the date and a text column ``"<date> display"``, then
-        ``change`` (latest - previous, NaN with a single cutoff or a figure not estimable at either)
-        and ``change_display``.
+        oldest first) a float column named by the date and its row ``status`` in ``"<date> status"``,
+        then ``change`` (latest - previous, NaN with a single cutoff or a figure not estimable at
+        either). ``attrs["figures"]``: each cutoff's :func:`headline_figures` by ISO date. The text
+        (``"<date> display"``, ``change_display``): :func:`nscore.report.headline_text.comparison_text`.
     """
     if not cohorts:
         raise AnalysisInputError("compare_cutoffs needs at least one cohort")
@@ -245,15 +214,11 @@ def compare_cutoffs(cohorts: list, ci: str = "log-log") -> pd.DataFrame:
     out = figs[0][1][["key", "label", "unit"]].copy()
     for name, f in figs:
         out[name] = f["value"].to_numpy()
-        out[f"{name} display"] = f["display"].to_numpy()
+        out[f"{name} status"] = f["status"].to_numpy()
     if len(figs) >= 2:
         prev, last = figs[-2][0], figs[-1][0]
         out["change"] = out[last] - out[prev]
-        out["change_display"] = [
-            _change_text(d, u, p, l, ps, ls) for d, u, p, l, ps, ls in
-            zip(out["change"], out["unit"], out[prev], out[last], figs[-2][1]["status"], figs[-1][1]["status"])
-        ]
     else:
         out["change"] = np.nan
-        out["change_display"] = "only one cutoff"
+    out.attrs["figures"] = dict(figs)
     return out

@@ -547,7 +547,12 @@ def grade_table(distribution: pd.DataFrame) -> pd.DataFrame:
 
 
 def changes_table(comparison: pd.DataFrame) -> pd.DataFrame:
-    """Headline figures side by side per cutoff with the change (from ``headline.compare_cutoffs``)."""
+    """Headline figures side by side per cutoff with the change (from ``headline.compare_cutoffs``;
+    its text from :func:`nscore.report.headline_text.comparison_text` when not there yet)."""
+    if "change_display" not in comparison.columns:
+        from nscore.report.headline_text import comparison_text  # headline_text imports this module
+
+        comparison = comparison_text(comparison)
     dates = [c for c in comparison.columns if isinstance(c, str) and c.endswith(" display")]
     out = pd.DataFrame({"Figure": comparison["label"]})
     for c in dates:

@@ -66,6 +66,8 @@ HCT_GROUPS = ("No HCT", "HCT")
 #: Years after infusion at which the book reports survival and cumulative incidence estimates
 #: (the Results chapter's tables and sentences read them from here).
 REPORT_YEARS = (1, 2)
+#: Days per year, to read rates "n years after infusion" (added by ARD-A for analyses.headline; one home).
+YEAR_DAYS = 365.25
 _TOL = math.sqrt(np.finfo(float).eps)  # R's quantile.survfit tolerance
 
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from nscore.report import tables
+from nscore.report.headline_text import with_display
 from nscore.analyses.efficacy import format_percent
 from nscore.report.narrative import capitalize, count, join, sentence
 
@@ -129,6 +130,8 @@ def _series(key: str) -> Series:
 
 # ----------------------------------------------------------------------------- small helpers
 def _fig(figures, key: str) -> Mapping:
+    if "key" in getattr(figures, "columns", ()):
+        figures = with_display(figures)  # the text of each figure (headline figures are numbers)
     frame = figures.set_index("key") if "key" in getattr(figures, "columns", ()) else figures
     if key not in frame.index:
         raise KeyError(f"headline figure {key!r} missing")

@@ -14,6 +14,7 @@ import math
 from typing import Iterable, Mapping
 
 from nscore.report.narrative import capitalize, count, join, sentence
+from nscore.report.headline_text import with_display
 from nscore.report.tables import RATE_YEARS, _inline, origin_text
 
 __all__ = [
@@ -144,6 +145,8 @@ def intro(cohort, abstract_study: str | None, presenters: Iterable[str] = (), af
 
 
 def _fig(figures, key: str) -> Mapping:
+    if "key" in getattr(figures, "columns", ()):
+        figures = with_display(figures)  # the text of each figure (headline figures are numbers)
     frame = figures.set_index("key") if "key" in getattr(figures, "columns", ()) else figures
     if key not in frame.index:
         raise KeyError(f"headline figure {key!r} missing")
