@@ -26,8 +26,10 @@ book: $(STAMP)
 	@echo "Site: $(CURDIR)/_build/html/index.html  (every data cutoff under _build/html/v/<cutoff>/)"
 
 # pytest exit 5 means nothing was collected: a broken suite, reported as such (make fails either way).
+# No bytecode files: a test run leaves the checkout as it found it (caches go to a temporary
+# directory, tests/conftest.py; pyproject's addopts switch off .pytest_cache).
 test: $(STAMP)
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@PYTHONDONTWRITEBYTECODE=1 $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): the suite is broken" >&2; fi; \
 	exit $$rc
 

@@ -1,5 +1,9 @@
 """Shared fixtures: a small valid simulated cohort on disk, and the shipped cutoffs.
 
+Nothing a test run writes lands in the checkout: the build's cache (``NSCORE_CACHE_DIR``) and
+hypothesis's example database and storage point into one temporary directory per session, removed at
+the end (``make test`` also runs pytest without its own cache and without bytecode files).
+
 Malformed-input tests start from ``valid_dir`` (a fresh copy per test) and change one thing; the
 helpers below edit a CSV as text cells, so every untouched byte stays as the simulator wrote it.
 """
@@ -7,6 +11,8 @@ helpers below edit a CSV as text cells, so every untouched byte stays as the sim
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -20,6 +26,36 @@ LATER_CUTOFF = "2026-02-01"
 #: Small enough to validate in a fraction of a second, large enough to hold deaths, transplants,
 #: relapses, a non-evaluable patient and both syndromes (checked in ``small_frames``).
 SMALL_N = 40
+
+# --------------------------------------------------------------------------------------------
+# caches go to a temporary directory, never into the checkout
+# --------------------------------------------------------------------------------------------
+SESSION_TMP = Path(tempfile.mkdtemp(prefix="nscore-tests-"))
+#: The data layer's cache (:mod:`nscore.data.cache`) for every load in this session, as a build's
+#: chapter kernels have it; a test of plain reads unsets it (``monkeypatch.delenv``).
+os.environ["NSCORE_CACHE_DIR"] = str(SESSION_TMP / "cache")
+os.environ["HYPOTHESIS_STORAGE_DIRECTORY"] = str(SESSION_TMP / "hypothesis")
+
+
+def _hypothesis_outside_the_checkout() -> None:
+    """Hypothesis keeps its example database and caches in ``./.hypothesis``: point it at SESSION_TMP.
+
+    The environment variable above covers a hypothesis not imported yet; set_hypothesis_home_dir one
+    already imported by its pytest plugin.
+    """
+    try:
+        from hypothesis import configuration
+    except ImportError:
+        return
+    configuration.set_hypothesis_home_dir(SESSION_TMP / "hypothesis")
+
+
+_hypothesis_outside_the_checkout()
+
+
+def pytest_unconfigure(config):
+    shutil.rmtree(SESSION_TMP, ignore_errors=True)
+
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import PROJECT, SMALL_N, edit
-from nscore.data import versions
+from nscore.data import cache, versions
 from nscore.errors import DataValidationError, NscoreError, StaleOutputError
 from nscore.data.load import DATASETS, load_cohort
 
@@ -302,55 +302,159 @@ def test_readme_row_counts_match_the_shipped_manifests(shipped_dir):
         assert f"| {cutoff.isoformat()} | {rows} |" in readme
 
 
-def test_validated_cohort_is_cached_per_data_bytes_and_code(valid_dir, store_root, monkeypatch):
-    """A chapter's load reuses the validation the build already did; any data byte or a change
-    to the validation code means validating again."""
-    import pandas.testing as pdt
+# --------------------------------------------------------------------------------------------
+# the build's cache of validated cohorts (nscore.data.cache)
+# --------------------------------------------------------------------------------------------
+def files_under(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
+
+@pytest.fixture
+def counted_validation(monkeypatch):
+    """Each real validation of a stored cutoff (``load_cohort`` called by check_manifest)."""
     from nscore.data import load as load_module
-
-    stored = versions.store(valid_dir, store_root)
-    first = versions.load(store_root)
-    cached = list((store_root.parent / "_build" / "cache" / "validated").glob("*.pickle"))
-    assert len(cached) == 1
 
     calls = []
     real = load_module.load_cohort
-    monkeypatch.setattr(versions, "load_cohort", lambda d: calls.append(d) or real(d))
-    again = versions.load(store_root)
-    assert calls == []                                   # served from the cache
+    monkeypatch.setattr(versions, "load_cohort", lambda d, **kw: calls.append(d) or real(d, **kw))
+    return calls
+
+
+def test_plain_load_reads_and_writes_no_cache(valid_dir, store_root, monkeypatch, counted_validation):
+    """Without a cache directory (a notebook by hand, a script) a load validates and writes nothing."""
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    stored = versions.store(valid_dir, store_root)
+    counted_validation.clear()  # the store's own validation
+    before = files_under(store_root.parent)
+    versions.load(store_root)
+    versions.load(store_root)
+    assert len(counted_validation) == 2
+    assert files_under(store_root.parent) == before
+
+
+def test_shipped_load_writes_nothing_in_the_checkout(shipped_dir, monkeypatch):
+    """The old cache place, _build/cache/validated in the checkout, is never written by a read."""
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    old_place = PROJECT / "_build" / "cache" / "validated"
+    before = files_under(old_place) if old_place.is_dir() else set()
+    store_before = tree_hash(shipped_dir)
+    versions.load(PROJECT / "data", shipped_dir.name)
+    assert (files_under(old_place) if old_place.is_dir() else set()) == before
+    assert tree_hash(shipped_dir) == store_before
+
+
+def test_cache_hit_serves_the_same_cohort_and_writes_only_in_the_cache_dir(
+        valid_dir, store_root, tmp_path, monkeypatch, counted_validation):
+    import pandas.testing as pdt
+
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    stored = versions.store(valid_dir, store_root)
+    counted_validation.clear()  # the store's own validation
+    cache_dir = tmp_path / "build-cache"
+    before = files_under(tmp_path)
+    first = versions.load(store_root, cache_dir=cache_dir)
+    assert len(counted_validation) == 1
+    new = files_under(tmp_path) - before
+    assert len(new) == 1 and all(n.startswith("build-cache/validated/2025-08-01-") and n.endswith(".pickle")
+                                 for n in new)
+    assert files_under(tmp_path) - new == before  # nothing else written, nothing removed
+
+    again = versions.load(store_root, cache_dir=cache_dir)
+    assert len(counted_validation) == 1  # served from the cache
     for name in ("adsl", "adrs", "adtte", "adae"):
         pdt.assert_frame_equal(getattr(again, name), getattr(first, name))
-    assert (again.version, again.cutoff, again.source) == (first.version, first.cutoff, stored)
+    assert (again.version, again.cutoff, again.source, again.files) == (first.version, first.cutoff, stored, first.files)
 
-    # the validation code is part of the key
-    monkeypatch.setattr(versions, "_VALIDATION_CODE", ("schema.py", "load.py"))
+    # the environment variable the build sets for its chapter kernels is the same cache
+    monkeypatch.setenv(cache.ENV_VAR, str(cache_dir))
     versions.load(store_root)
-    assert len(calls) == 1
+    assert len(counted_validation) == 1
+    assert len(files_under(cache_dir)) == 1
 
-    # an edited data file is never served from the cache: it is reported as stale
+
+@pytest.mark.parametrize("component", ["pandas", "numpy", "pandera", "pyarrow", "python"])
+def test_cache_misses_when_a_package_or_python_changes(component, valid_dir, store_root, tmp_path,
+                                                       monkeypatch, counted_validation):
+    versions.store(valid_dir, store_root)
+    counted_validation.clear()  # the store's own validation
+    versions.load(store_root, cache_dir=tmp_path / "c")
+    real = cache._versions()
+    assert component in real
+    monkeypatch.setattr(cache, "_versions", lambda: {**real, component: real[component] + "-other"})
+    versions.load(store_root, cache_dir=tmp_path / "c")
+    assert len(counted_validation) == 2
+    assert len(files_under(tmp_path / "c")) == 2
+
+
+def test_cache_misses_when_the_validation_code_changes(valid_dir, store_root, tmp_path, monkeypatch,
+                                                       counted_validation):
+    versions.store(valid_dir, store_root)
+    counted_validation.clear()  # the store's own validation
+    versions.load(store_root, cache_dir=tmp_path / "c")
+    code = cache._code_files()
+    names = {f"{p.parent.name}/{p.name}" for p in code}
+    assert {"data/schema.py", "data/load.py", "data/study.py", "data/versions.py", "nscore/errors.py"} <= names
+    changed = tmp_path / "schema.py"
+    changed.write_text(code[0].read_text(encoding="utf-8") + "\n# changed\n", encoding="utf-8")
+    # the same file names, one file's bytes changed
+    monkeypatch.setattr(cache, "_code_files", lambda: [changed if p == code[0] else p for p in code])
+    versions.load(store_root, cache_dir=tmp_path / "c")
+    assert len(counted_validation) == 2
+
+
+def test_cache_misses_when_the_manifest_bytes_change(valid_dir, store_root, tmp_path, counted_validation):
+    stored = versions.store(valid_dir, store_root)
+    counted_validation.clear()  # the store's own validation
+    versions.load(store_root, cache_dir=tmp_path / "c")
+    manifest = stored / versions.MANIFEST
+    manifest.write_text(json.dumps(json.loads(manifest.read_text(encoding="utf-8")), indent=4), encoding="utf-8")
+    versions.load(store_root, cache_dir=tmp_path / "c")  # same content, other bytes: validated again
+    assert len(counted_validation) == 2
+
+
+def test_edited_data_is_never_served_from_the_cache(valid_dir, store_root, tmp_path, counted_validation):
+    stored = versions.store(valid_dir, store_root)
+    counted_validation.clear()  # the store's own validation
+    versions.load(store_root, cache_dir=tmp_path / "c")
     adsl = stored / "adsl.csv"
     adsl.write_bytes(adsl.read_bytes().replace(b",M,", b",F,", 1))
-    with pytest.raises(StaleOutputError, match="adsl.csv"):
-        versions.load(store_root)
+    with pytest.raises(StaleOutputError, match=r"adsl\.csv: sha256 [0-9a-f]{12}\.\.\. does not match manifest\.json"):
+        versions.load(store_root, cache_dir=tmp_path / "c")
 
 
-def test_store_leaves_its_validation_for_the_next_load(valid_dir, store_root, monkeypatch):
-    """``nscore update`` validates a delivery once: the build's load reuses the store's validation,
-    and gets the same cohort a fresh validation of the stored files gives."""
+def test_damaged_cache_entry_is_validated_again_and_replaced(valid_dir, store_root, tmp_path, counted_validation):
+    versions.store(valid_dir, store_root)
+    counted_validation.clear()  # the store's own validation
+    versions.load(store_root, cache_dir=tmp_path / "c")
+    (entry,) = (tmp_path / "c" / cache.SUBDIR).iterdir()
+    entry.write_bytes(b"not a pickle")
+    cohort = versions.load(store_root, cache_dir=tmp_path / "c")
+    assert len(counted_validation) == 2 and cohort.cutoff == date(2025, 8, 1)
+    assert cache.get(entry).version == cohort.version  # overwritten with the fresh validation
+
+
+def test_store_leaves_its_validation_for_the_next_load(valid_dir, store_root, tmp_path, counted_validation):
+    """``nscore update`` validates a delivery once: the build's load reuses the store's validation
+    (given the build's cache dir), and gets the same cohort a fresh validation of the stored files gives."""
     import pandas.testing as pdt
 
     from nscore.data import load as load_module
 
-    stored = versions.store(valid_dir, store_root)
-    calls = []
-    real = load_module.load_cohort
-    monkeypatch.setattr(versions, "load_cohort", lambda d: calls.append(d) or real(d))
-    from_store = versions.load(store_root)
-    assert calls == []
+    stored = versions.store(valid_dir, store_root, cache_dir=tmp_path / "c")
+    counted_validation.clear()  # the store's own validation
+    from_store = versions.load(store_root, cache_dir=tmp_path / "c")
+    assert counted_validation == []
     assert from_store.source == stored
-    fresh = real(stored)
+    fresh = load_module.load_cohort(stored)
     for name in ("adsl", "adrs", "adtte", "adae"):
         pdt.assert_frame_equal(getattr(from_store, name), getattr(fresh, name))
     assert (from_store.version, from_store.cutoff, from_store.simulated, from_store.files) == \
         (fresh.version, fresh.cutoff, fresh.simulated, fresh.files)
+
+
+def test_store_without_a_cache_dir_writes_only_the_store(valid_dir, store_root, tmp_path, monkeypatch):
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    before = files_under(tmp_path)
+    stored = versions.store(valid_dir, store_root)
+    assert {n for n in files_under(tmp_path) - before} == {
+        str(p.relative_to(tmp_path)) for p in stored.iterdir()}

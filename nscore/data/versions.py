@@ -21,7 +21,6 @@ import dataclasses
 import hashlib
 import json
 import os
-import pickle
 import shutil
 import tarfile
 import tempfile
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from nscore.data import intake, reads
+from nscore.data import cache, intake, reads
 from nscore.files import write_atomic
 from nscore.errors import DataValidationError, IntakeWarningError, NscoreError, StaleOutputError
 from nscore.data.load import DATASETS, FORMATS, SOURCE_FILE, Cohort, load_cohort, sha256_file
@@ -303,7 +302,7 @@ def check_manifest(directory, cohort: Cohort | None = None) -> Cohort:
     return cohort
 
 
-def load(data_dir="data", cutoff="latest") -> Cohort:
+def load(data_dir="data", cutoff="latest", *, cache_dir=None) -> Cohort:
     """The validated cohort of one stored cutoff: the chapters' one entry point to the data.
 
     Parameters
@@ -312,6 +311,10 @@ def load(data_dir="data", cutoff="latest") -> Cohort:
         Data store root (holds ``cutoffs/``); relative paths resolve as in :func:`resolve_data_dir`.
     cutoff : str or date
         ``"latest"`` or ``"YYYY-MM-DD"``.
+    cache_dir : str or Path, optional
+        The build's cache directory (default: ``$NSCORE_CACHE_DIR``, which ``nscore build`` sets for
+        its chapter kernels). Only with one is a validation reused or kept
+        (:mod:`nscore.data.cache`); without one this reads and validates and writes nothing.
 
     Raises
     ------
@@ -321,50 +324,27 @@ def load(data_dir="data", cutoff="latest") -> Cohort:
         If the data break a rule, or the cutoff is not stored.
     """
     directory = cutoff_dir(data_dir, cutoff)
-    cache = _validated_cache(directory)
-    if cache is not None and cache.is_file():
-        with open(cache, "rb") as handle:
-            cohort = dataclasses.replace(pickle.load(handle), source=directory)
+    entry = _validated_cache(directory, cache_dir)
+    cohort = cache.get(entry) if entry is not None else None
+    if cohort is not None:
+        cohort = dataclasses.replace(cohort, source=directory)
     else:
         cohort = check_manifest(directory)
-        if cache is not None:
-            _write_atomically(cache, pickle.dumps(cohort, protocol=pickle.HIGHEST_PROTOCOL))
+        if entry is not None:
+            cache.put(entry, cohort)
     reads.record(cohort.cutoff.isoformat(), cohort.version)  # enters the chapter's rebuild key
     return cohort
 
 
-#: The code that decides whether data are valid and how they are typed: a change to any of these
-#: files invalidates every cached validation.
-_VALIDATION_CODE = ("schema.py", "load.py", "versions.py", "study.py")
-
-
-def _validated_cache(directory: Path) -> Path | None:
-    """Where the validated cohort of ``directory`` is cached, or None when it cannot be.
-
-    Why: every chapter loads its cutoff, and validating 100,000 patients takes seconds; the build
-    validates each cutoff once and the chapters reuse the result. The key is the manifest's bytes
-    (the files have just been checked against it, so this is the data's exact bytes) and the
-    validation code, so a cached cohort is what a fresh validation would return. The cache lives in
-    ``_build/cache/validated/`` beside the data store (``data/``), never inside it.
-    """
+def _validated_cache(directory: Path, cache_dir=None) -> Path | None:
+    """Where the validated cohort of ``directory`` is kept in the build's cache, or None: no cache
+    directory in force, or files that do not match their manifest (:func:`check_manifest` reports
+    them; an edited file is never served from the cache)."""
+    root = cache.directory(cache_dir)
     manifest_path = directory / MANIFEST
-    if not manifest_path.is_file() or _hash_problems(directory, read_manifest(directory)):
-        return None  # check_manifest will report it
-    digest = hashlib.sha256(manifest_path.read_bytes())
-    here = Path(__file__).parent
-    for name in _VALIDATION_CODE:
-        digest.update((here / name).read_bytes())
-    digest.update(pd.__version__.encode())
-    store_root = directory.parent.parent
-    return store_root.parent / "_build" / "cache" / "validated" / f"{directory.name}-{digest.hexdigest()[:16]}.pickle"
-
-
-def _write_atomically(path: Path, payload: bytes) -> None:
-    """Write via a temporary file and rename, so parallel chapter kernels never read half a file."""
-    try:
-        write_atomic(path, payload)
-    except OSError:  # a read-only checkout still loads, just without the cache
-        pass
+    if root is None or not manifest_path.is_file() or _hash_problems(directory, read_manifest(directory)):
+        return None
+    return cache.entry(root, directory)
 
 
 # --------------------------------------------------------------------------------------------
@@ -415,7 +395,7 @@ def _copy_exact(src: Path, dst: Path) -> None:
 
 
 def store(src, data_dir="data", replace: bool = False, *, check_intake: bool = False,
-          accept_warnings: bool = False) -> Path:
+          accept_warnings: bool = False, cache_dir=None) -> Path:
     """Validate a delivery and store it as data/cutoffs/<DCUTDT>/ with a manifest; return that path.
 
     ``src`` is a directory or a .zip/.tar.gz archive holding adsl, adrs, adtte and adae (each as
@@ -431,6 +411,10 @@ def store(src, data_dir="data", replace: bool = False, *, check_intake: bool = F
     accept_warnings : bool
         Store it despite those warnings, recording them in ``intake.json`` beside the data (written
         in the same atomic store and listed in the manifest).
+    cache_dir : str or Path, optional
+        The build's cache directory (default: ``$NSCORE_CACHE_DIR``): with one, the delivery's
+        validation is kept there for the build that follows (``nscore update``); without, nothing
+        is written outside the store.
 
     Raises
     ------
@@ -462,10 +446,9 @@ def store(src, data_dir="data", replace: bool = False, *, check_intake: bool = F
         target = _store_validated(cohort, delivery, resolve_data_dir(data_dir), replace, intake_record=record)
     # the stored files are the delivery's bytes, so this validation is the stored cutoff's: keep it
     # for the build that follows a store (``nscore update``) instead of validating the data twice
-    cache = _validated_cache(target)
-    if cache is not None and not cache.is_file():
-        _write_atomically(cache, pickle.dumps(dataclasses.replace(cohort, source=target),
-                                              protocol=pickle.HIGHEST_PROTOCOL))
+    entry = _validated_cache(target, cache_dir)
+    if entry is not None and not entry.is_file():
+        cache.put(entry, dataclasses.replace(cohort, source=target))
     return target
 
 
