@@ -20,7 +20,7 @@ import pytest
 from nscore.report import figures, render
 
 from nscore.statistics import survival
-from nscore.report.figures import FigureError
+from nscore.errors import FigureError
 
 SUBJECT_ID = re.compile(r"NCT\d{8}-\d{4}")
 
@@ -283,3 +283,27 @@ def test_static_chart_images_do_not_grow_with_the_cohort(rendered_by_size):
     assert large["km by DIAG"].marks > 0.9 * large["km by DIAG"].bound  # saturated at 20,000
     total = {n: sum(len(v.svg) for v in rendered_by_size[n].values()) for n in SIZES}
     assert total[SIZES[1]] <= 1.1 * total[SIZES[0]], total
+
+
+def test_importing_figures_leaves_altairs_renderer_alone():
+    """No import-time side effect: a fresh interpreter importing the module keeps altair's default
+    renderer; a figure still shows through the book's renderer (its own ``_repr_mimebundle_``)."""
+    import subprocess
+    import sys
+
+    code = ("import altair as alt; before = alt.renderers.active; "
+            "import nscore.report.figures; print(before, alt.renderers.active)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out[0] == out[1] == "default"
+
+
+def test_a_figure_renders_through_the_book_renderer_whatever_altair_is_set_to():
+    import altair as alt
+
+    km = survival.kaplan_meier(_adtte(40, seed=3), "OS")
+    fig = figures.km_plot(km, title="OS", alt_text="Overall survival of forty patients")
+    assert isinstance(fig, figures.Figure) and fig.to_dict() == fig.chart.to_dict()
+    with alt.renderers.enable("json"):
+        bundle = fig._repr_mimebundle_()
+    assert set(bundle) == {"text/html", "image/svg+xml", "image/png", "text/plain"}
+    assert "nscore-chart" in bundle["text/html"] and "Overall survival of forty patients" in bundle["text/plain"]

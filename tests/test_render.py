@@ -128,17 +128,6 @@ def test_chart_with_url_data_is_refused():
         render.mimebundle(chart.to_dict())
 
 
-def test_enable_switches_altair_to_the_renderer():
-    previous = alt.renderers.active
-    try:
-        render.enable()
-        assert alt.renderers.active == render.RENDERER_NAME
-        shown = _chart()._repr_mimebundle_()
-        shown = shown[0] if isinstance(shown, tuple) else shown
-        assert "nscore-chart" in shown["text/html"] and "image/png" in shown
-    finally:
-        alt.renderers.enable(previous)
-
 
 def test_vega_lite_version_matches_altair_and_vendored_copy():
     """The browser's vega-lite, vl-convert's and altair's schema are the same 5.x line."""

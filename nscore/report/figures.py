@@ -29,6 +29,8 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
+import functools
+
 import altair as alt
 import numpy as np
 import pandas as pd
@@ -36,9 +38,6 @@ import pandas as pd
 from nscore.report import render
 from nscore.errors import FigureError
 
-# Charts displayed or glued from a chapter go through the book's offline renderer (interactive
-# HTML with local vega scripts + SVG/PNG for the PDF and for readers without JavaScript).
-render.enable()
 
 __all__ = [
     "OKABE_ITO",
@@ -56,6 +55,7 @@ __all__ = [
     "cif_plot",
     "simon_makuch_plot",
     "embedded_rows",
+    "Figure",
 ]
 
 #: Okabe & Ito (2008) colour-universal-design palette: distinguishable under the common forms of
@@ -93,6 +93,38 @@ WIDTH = 560
 
 # Fields that would identify a patient; charts refuse frames that carry them.
 _PATIENT_FIELDS = frozenset({"USUBJID", "SUBJID"})
+
+
+
+class Figure:
+    """A chart as a chapter shows it: displayed or glued, it renders through the book's offline
+    renderer (:func:`nscore.report.render.mimebundle`: interactive HTML with the site's own vega
+    scripts, plus SVG and PNG for the PDF and for readers without JavaScript).
+
+    Why a wrapper and not altair's renderer registry: switching altair's global renderer on import
+    would change every chart of the process as a side effect of an import; a figure carries its
+    own way of being shown instead. ``chart`` is the altair chart, ``to_dict()`` its spec.
+    """
+
+    def __init__(self, chart: alt.TopLevelMixin):
+        self.chart = chart
+
+    def to_dict(self, **kwargs) -> dict:
+        return self.chart.to_dict(**kwargs)
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return render.mimebundle(self.to_dict())
+
+    def __repr__(self) -> str:
+        return f"<Figure: {self.to_dict().get('description', '').strip()}>"
+
+
+def _figure(build):
+    """Public chart builders return a :class:`Figure`."""
+    @functools.wraps(build)
+    def wrapper(*args, **kwargs) -> Figure:
+        return Figure(build(*args, **kwargs))
+    return wrapper
 
 
 def _check(frame: pd.DataFrame, columns: list[str], what: str) -> pd.DataFrame:
@@ -241,6 +273,7 @@ def draws_band(curves, band: bool | None = None) -> bool:
 # ---------------------------------------------------------------------------------------------
 # Kaplan-Meier
 # ---------------------------------------------------------------------------------------------
+@_figure
 def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
             x_title: str = "Months since infusion", risk_months: list[float] | None = None,
             band: bool | None = None, max_day: float | None = None,
@@ -339,6 +372,7 @@ def km_plot(curves, *, title: str, alt_text: str, y_title: str = "Probability",
 # ---------------------------------------------------------------------------------------------
 # forest plot
 # ---------------------------------------------------------------------------------------------
+@_figure
 def forest_plot(rows: pd.DataFrame, *, title: str, alt_text: str,
                 endpoints: tuple[str, ...] = ("ORR", "CR/CRi")) -> alt.Chart:
     """Rates with exact 95% CIs per subgroup level, one panel per endpoint.
@@ -377,6 +411,7 @@ def forest_plot(rows: pd.DataFrame, *, title: str, alt_text: str,
 # ---------------------------------------------------------------------------------------------
 # grade distribution
 # ---------------------------------------------------------------------------------------------
+@_figure
 def grade_stacked_bar(counts: pd.DataFrame, *, title: str, alt_text: str,
                       include_none: bool = True) -> alt.Chart:
     """Share of the safety population by maximum ASTCT grade, stacked, one bar per syndrome.
@@ -419,6 +454,7 @@ def grade_stacked_bar(counts: pd.DataFrame, *, title: str, alt_text: str,
 # ---------------------------------------------------------------------------------------------
 # patient flow
 # ---------------------------------------------------------------------------------------------
+@_figure
 def flow_diagram(nodes: pd.DataFrame, *, title: str, alt_text: str) -> alt.LayerChart:
     """CONSORT/STROBE-style flow: main boxes down the left, exclusion boxes to the right.
 
@@ -495,6 +531,7 @@ def _risk_table(risk: pd.DataFrame, groups: list[str], domain: list[float], tick
                  title=alt.TitleParams("Number at risk", anchor="start", fontSize=11, fontWeight="normal"))
 
 
+@_figure
 def cif_plot(curves, *, title: str, alt_text: str, y_title: str = "Cumulative incidence",
              event_label: str = "Relapse or progression",
              competing_label: str = "Death without relapse or progression") -> alt.Chart:
@@ -548,6 +585,7 @@ def cif_plot(curves, *, title: str, alt_text: str, y_title: str = "Cumulative in
     return alt.layer(*layers).properties(width=WIDTH, height=300, title=title, description=alt_text)
 
 
+@_figure
 def simon_makuch_plot(curves, *, title: str, alt_text: str, y_title: str = "Overall survival",
                       labels: Mapping[str, str] | None = None) -> alt.VConcatChart:
     """Simon-Makuch curves: survival by *current* transplant status, numbers at risk below.

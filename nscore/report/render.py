@@ -2,7 +2,7 @@
 
 Why a renderer of our own: altair's default HTML loads vega, vega-lite and vega-embed from a
 CDN, so a reader without network sees nothing, and the LaTeX/PDF builders drop outputs that
-have no image. Every chart shown while ``render.enable()`` is active gets a mimebundle with
+have no image. Every chart a chapter shows (a :class:`nscore.report.figures.Figure`) gets a mimebundle with
 
 ``text/html``
     a ``<div class="nscore-chart">`` holding (1) a static fallback image (the SVG below, with the
@@ -23,12 +23,9 @@ download links point at that file by a relative path (:func:`images_to_files`). 
 carries each chart's spec and alt text, not three base64 copies of its images (a third larger
 than the bytes they encode), and the site still works offline and without JavaScript.
 
-Usage (nscore.report.figures calls this on import)::
-
-    from nscore.report import render
-    render.enable()          # alt.renderers.enable("nscore")
-    chart = alt.Chart(...).properties(description="Kaplan-Meier curve of ...")
-    chart                    # displayed through this renderer
+Usage: a chart builder of :mod:`nscore.report.figures` returns a ``Figure``, whose
+``_repr_mimebundle_`` is ``render.mimebundle(chart.to_dict())``; nothing switches altair's global
+renderer.
 
 A chart without a non-empty top-level ``description`` or one that loads data from a URL is
 refused with :class:`RenderError`: the description is the figure's alt text, and a URL would be
@@ -55,7 +52,6 @@ from PIL import Image
 from nscore.files import write_atomic
 from nscore.errors import RenderError
 
-RENDERER_NAME = "nscore"
 
 #: Pinned copies served from ``_static`` (see _static/vendor/README.md for origin and licences).
 VENDORED = {
@@ -296,17 +292,6 @@ def mimebundle(spec: dict, **metadata: Any) -> dict[str, Any]:
         "image/png": base64.b64encode(png).decode(),
         "text/plain": f"<Figure: {prepared['description'].strip()}>",
     }
-
-
-def register() -> None:
-    """Make the renderer known to altair under ``RENDERER_NAME`` (idempotent)."""
-    alt.renderers.register(RENDERER_NAME, mimebundle)
-
-
-def enable() -> None:
-    """Register and switch altair to this renderer; every chart displayed afterwards uses it."""
-    register()
-    alt.renderers.enable(RENDERER_NAME)
 
 
 # --------------------------------------------------------------------------- Sphinx side
