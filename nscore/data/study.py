@@ -29,6 +29,7 @@ __all__ = [
     "PublishedFigure",
     "Published",
     "Study",
+    "value_in_sentence",
     "parse_study",
     "read_study",
     "default_study_path",
@@ -62,13 +63,15 @@ class DoseLevel:
 
 @dataclass(frozen=True)
 class PublishedFigure:
-    """One published number: as printed, and the statistic (with arguments) that recomputes it."""
+    """One published number: as printed, the statistic (with arguments) that recomputes it, and the
+    sentence of the source (``Published.source``) it is quoted from, when the study gives it."""
 
     key: str
     label: str
     value: str
     statistic: str
     args: tuple[tuple[str, Any], ...] = ()
+    sentence: str | None = None
 
     @property
     def kwargs(self) -> dict[str, Any]:
@@ -296,12 +299,52 @@ def _published(raw: dict, problems: _Problems) -> Published | None:
         if not isinstance(args, dict):
             problems.add(f"{where}args", "study_field_not_mapping", args)
             args = None
+        sentence = _text(item, "sentence", problems, where, required=False)
+        if sentence is not None and value is not None and not value_in_sentence(str(value), sentence):
+            problems.add(f"{where}value", "study_value_not_in_sentence", value)
         if None not in (key, label, statistic, value, args):
-            figures.append(PublishedFigure(key, label, str(value), statistic, tuple(sorted(args.items()))))
+            figures.append(PublishedFigure(key, label, str(value), statistic, tuple(sorted(args.items())),
+                                           sentence))
     _unique([f.key for f in figures], "published.figures", problems)
     if source is None or cutoff is None:
         return None
     return Published(source, cutoff, tuple(figures))
+
+
+_NUMBER = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_UNITS = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+          "fifteen sixteen seventeen eighteen nineteen").split()
+_TENS = "twenty thirty forty fifty sixty seventy eighty ninety".split()
+_NUMBER_WORD = re.compile(r"\b(?:(%s)(?:-(%s))?|(%s))\b" % ("|".join(_TENS), "|".join(_UNITS[1:10]), "|".join(_UNITS)),
+                          re.IGNORECASE)
+
+
+def _spelled_as_numerals(text: str) -> str:
+    """``text`` with number words below a hundred as numerals ("Eighty-eight" -> "88", "four" -> "4")."""
+    def numeral(m: re.Match) -> str:
+        if m.group(3):
+            return str(_UNITS.index(m.group(3).lower()))
+        tens = 10 * (_TENS.index(m.group(1).lower()) + 2)
+        return str(tens + (_UNITS.index(m.group(2).lower()) if m.group(2) else 0))
+    return _NUMBER_WORD.sub(numeral, text)
+
+
+def value_in_sentence(value: str, sentence: str) -> bool:
+    """Whether a published ``value`` is what ``sentence`` prints.
+
+    Either ``value`` occurs in the sentence as it stands, as whole words and numbers ("86.3% (284/329)";
+    "4" is not in "24" nor "1.4"), or its numbers occur
+    there one after the other, with the sentence's words between them and number words read as
+    numerals: "24 (range, 2–67)" in "The median age was 24 years (range, 2–67 years)", "88 (26.3%)"
+    in "Eighty-eight patients (26.3%)". A value without a number must occur as it stands.
+    """
+    if re.search(r"(?<![0-9A-Za-z])(?<![0-9]\.)" + re.escape(value) + r"(?![0-9A-Za-z])(?!\.[0-9])", sentence):
+        return True
+    wanted = _NUMBER.findall(value)
+    if not wanted:
+        return False
+    found = _NUMBER.findall(_spelled_as_numerals(sentence))
+    return any(found[i:i + len(wanted)] == wanted for i in range(len(found) - len(wanted) + 1))
 
 
 _KNOWN_FIELDS = {"id", "title", "therapy", "subject_id_pattern", "subject_number_pattern",
