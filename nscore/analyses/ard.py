@@ -45,7 +45,7 @@ STAMPS = ("cutoff", "data_version", "chapter", "cell")
 #: The statistics a row may name.
 STATS = frozenset({"n", "N", "percent", "estimate", "lower", "upper", "p", "median", "q1", "q3", "min", "max",
                    "events", "hr", "rate", "time", "statistic", "df", "mean", "sd", "count"})
-UNITS = frozenset({"%", "days", "patients", "years", "cells/kg", ""})
+UNITS = frozenset({"%", "days", "patients", "years", "10^6 cells/kg", ""})
 MIME = "application/vnd.nscore.ard+json"
 #: A valid analysis id: ASCII lower-case letters, digits, ``_``, ``.`` and ``-``.
 ID_RULE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")

@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import math
+
 import numpy as np
 import pandas as pd
 
+from nscore.analyses import ard
 from nscore.errors import AnalysisInputError
 
 __all__ = [
@@ -246,6 +249,21 @@ class PatientFlow:
     n_hct_not_after_cr: int | None = None
     n_hct_timing_unknown: int | None = None
 
+    def rows(self) -> list[dict]:
+        """ARD rows: ``flow.<box key>`` (n patients per box of the diagram, drawn or not) and, when
+        transplants were collected, ``flow.hct_total``, ``flow.hct_before_cr``,
+        ``flow.hct_timing_unknown``."""
+        out = [ard.row(f"flow.{key}", "n", n, population="infused", endpoint="Patient flow", unit="patients",
+                       label=str(label))
+               for key, label, n in self.table[["key", "label", "n"]].itertuples(index=False)]
+        extra = (("hct_total", self.n_hct_total, "Allo-HCT after infusion (all infused)"),
+                 ("hct_before_cr", self.n_hct_not_after_cr, "CR/CRi transplanted on or before the response date"),
+                 ("hct_timing_unknown", self.n_hct_timing_unknown,
+                  "CR/CRi transplanted, timing relative to the response unknown"))
+        out += [ard.row(f"flow.{key}", "n", n, population="infused", endpoint="Patient flow", unit="patients",
+                        label=label) for key, n, label in extra if n is not None]
+        return out
+
 
 def _response_dates(adrs: pd.DataFrame, usubjid: pd.Series) -> np.ndarray:
     """ADT of each patient's first BOR row in ADRS, as datetime64 (NaT: no row, or ADT empty).
@@ -450,6 +468,51 @@ class BaselineTable:
     variables: tuple[str, ...] = ()
     footnotes: dict = None
     dose_levels: tuple[tuple[str, float], ...] = ()
+
+    def rows(self) -> list[dict]:
+        """ARD rows ``baseline.<variable>`` (lower-case code: baseline.sex, baseline.age, ...).
+
+        Categorical: per level n, N (patients of the column with a known value) and percent
+        (NaN when N = 0); group_var is the variable (``SEX``, level ``Male``) for the Overall
+        column and ``DIAG,<VAR>`` (level ``<diagnosis>,<level>``) for a diagnosis column; unknown
+        values are level ``Unknown`` (n only). Continuous (AGE years, DOSE6 10^6 cells/kg): n,
+        median, q1, q3, min, max with group_var "" (Overall) or ``DIAG``.
+        """
+        out = []
+        pop = "infused"
+
+        def group(var, g, level=None):
+            if level is None:
+                return ("", "") if g == "Overall" else ("DIAG", str(g))
+            return (var, str(level)) if g == "Overall" else (f"DIAG,{var}", f"{g},{level}")
+
+        for r in self.counts.itertuples(index=False):
+            gv, gl = group(r.variable, r.group, r.level)
+            common = dict(population=pop, endpoint=_T1_LABELS.get(r.variable, r.variable), group_var=gv,
+                          group_level=gl)
+            aid = f"baseline.{r.variable.lower()}"
+            out += [ard.row(aid, "n", r.n, unit="patients", label=f"{r.level}", **common),
+                    ard.row(aid, "N", r.denominator, unit="patients", label="Patients with a known value", **common),
+                    ard.row(aid, "percent", r.percent if r.denominator else math.nan, unit="%", label=f"{r.level}",
+                            **common)]
+        for r in self.unknown.itertuples(index=False):
+            if r.variable not in self.variables:
+                continue
+            gv, gl = group(r.variable, r.group, "Unknown")
+            out.append(ard.row(f"baseline.{r.variable.lower()}", "n", r.n, population=pop,
+                               endpoint=_T1_LABELS.get(r.variable, r.variable), group_var=gv, group_level=gl,
+                               unit="patients", label="Unknown"))
+        units = {"AGE": "years", "DOSE6": "10^6 cells/kg"}
+        for r in self.summaries.itertuples(index=False):
+            gv, gl = group(r.variable, r.group)
+            common = dict(population=pop, endpoint=_T1_LABELS.get(r.variable, r.variable), group_var=gv,
+                          group_level=gl)
+            aid = f"baseline.{r.variable.lower()}"
+            out.append(ard.row(aid, "n", r.n, unit="patients", label="Patients with a known value", **common))
+            out += [ard.row(aid, stat, getattr(r, stat), unit=units.get(r.variable, ""),
+                            label=f"{_T1_LABELS.get(r.variable, r.variable)}: {stat}", **common)
+                    for stat in ("median", "q1", "q3", "min", "max")]
+        return out
 
     @property
     def by_diagnosis(self) -> bool:

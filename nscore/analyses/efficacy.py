@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy.stats import binomtest
 
+from nscore.analyses import ard
 from nscore.analyses.cohort import (
     CR_CRI,
     RESPONDER,
@@ -34,7 +35,13 @@ __all__ = [
     "MRDNegativity",
     "mrd_negativity",
     "PROPORTION_COLUMNS",
+    "EVALUABLE",
+    "EXACT",
 ]
+
+#: ARD population of the response analyses, and the method of every exact interval.
+EVALUABLE = "efficacy-evaluable (EFFFL)"
+EXACT = "Clopper-Pearson exact"
 
 PROPORTION_COLUMNS = ["k", "n", "estimate", "lower", "upper"]
 
@@ -66,6 +73,22 @@ class Proportion:
     def as_row(self) -> dict:
         """The proportion as a dict of ``PROPORTION_COLUMNS`` (for building tables)."""
         return {"k": self.k, "n": self.n, "estimate": self.estimate, "lower": self.lower, "upper": self.upper}
+
+    def rows(self, analysis_id: str, *, population: str = "", endpoint: str = "", group_var: str = "",
+             group_level: str = "", label: str = "") -> list[dict]:
+        """ARD rows: ``n`` (k), ``N`` (n), ``percent``, ``lower``, ``upper`` (percent, exact CI)."""
+        level = round(100 * (1 - self.alpha))
+        common = dict(population=population, endpoint=endpoint, group_var=group_var, group_level=group_level)
+        what = label or endpoint or analysis_id
+        return [
+            ard.row(analysis_id, "n", self.k, unit="patients", label=f"{what}: patients with the event", **common),
+            ard.row(analysis_id, "N", self.n, unit="patients", label=f"{what}: patients in the denominator", **common),
+            ard.row(analysis_id, "percent", 100 * self.estimate, unit="%", method=EXACT, label=what, **common),
+            ard.row(analysis_id, "lower", 100 * self.lower, unit="%", method=EXACT,
+                    label=f"{what}: lower {level}% confidence limit", **common),
+            ard.row(analysis_id, "upper", 100 * self.upper, unit="%", method=EXACT,
+                    label=f"{what}: upper {level}% confidence limit", **common),
+        ]
 
     def format(self, digits: int = 1, ci: bool = False) -> str:
         """``"86.3% (284/329)"``, the abstract's style; with ``ci=True`` the exact interval follows."""
@@ -157,6 +180,25 @@ class ResponseRates:
     cr_cri: Proportion
     counts: pd.DataFrame
 
+    def rows(self) -> list[dict]:
+        """ARD rows: ``efficacy.orr``, ``efficacy.cr_cri`` (n, N, percent, exact CI) and
+        ``efficacy.best_response`` (n, N, percent per best overall response)."""
+        out = (self.orr.rows("efficacy.orr", population=EVALUABLE, endpoint="ORR",
+                             label="Overall response rate (CR/CRi/PR)")
+               + self.cr_cri.rows("efficacy.cr_cri", population=EVALUABLE, endpoint="CR/CRi",
+                                  label="CR/CRi rate"))
+        total = int(self.counts["n"].sum())
+        for response, n, pct in self.counts[["response", "n", "percent"]].itertuples(index=False):
+            common = dict(population=EVALUABLE, endpoint="Best overall response", group_var="AVALC",
+                          group_level=str(response))
+            out += [ard.row("efficacy.best_response", "n", n, unit="patients",
+                            label=f"Best overall response {response}: patients", **common),
+                    ard.row("efficacy.best_response", "N", total, unit="patients",
+                            label="Efficacy-evaluable patients", **common),
+                    ard.row("efficacy.best_response", "percent", pct, unit="%",
+                            label=f"Best overall response {response}", **common)]
+        return out
+
 
 def _rates(n: int, responders: int, cr_cri: int, alpha: float) -> tuple[Proportion, Proportion]:
     """ORR and CR/CRi rate of ``n`` evaluable patients from the counts of each."""
@@ -198,6 +240,22 @@ class SubgroupResponse:
     """
 
     table: pd.DataFrame
+
+    def rows(self) -> list[dict]:
+        """ARD rows: ``efficacy.orr.subgroup`` and ``efficacy.cr_cri.subgroup``, one set (n, N,
+        percent, exact CI) per subgroup level; group_var is the derived variable in upper case
+        (DIAGNOSIS, PRIOR_HCT_ANY, MARROW_BLASTS, DOSE_LEVEL, AGE_GROUP), "" for all evaluable."""
+        out = []
+        ids = {"ORR": "efficacy.orr.subgroup", "CR/CRi": "efficacy.cr_cri.subgroup"}
+        for r in self.table.itertuples(index=False):
+            overall = r.variable == "overall"
+            p = Proportion(k=int(r.k), n=int(r.n), estimate=float(r.estimate), lower=float(r.lower),
+                           upper=float(r.upper))
+            out += p.rows(ids[r.endpoint], population=EVALUABLE, endpoint=r.endpoint,
+                          group_var="" if overall else str(r.variable).upper(),
+                          group_level="" if overall else str(r.level),
+                          label=f"{r.endpoint} rate" + ("" if overall else f", {r.subgroup} {r.level}"))
+        return out
 
     def comparable(self) -> pd.DataFrame:
         """``table`` without the subgroups that have a single level in the data.
@@ -267,6 +325,26 @@ class MRDNegativity:
     proportion: Proportion | None
     n_cr_cri: int
     n_unknown: int
+
+    def rows(self) -> list[dict]:
+        """ARD rows: ``efficacy.mrd_negative`` (n, N, percent, exact CI; N = 0 and NaN percent
+        when no CR/CRi patient has a known status) and ``efficacy.mrd_unknown`` (n: CR/CRi
+        patients with unknown MRD, N: CR/CRi patients)."""
+        pop = "CR/CRi with known MRD status"
+        if self.proportion is not None:
+            out = self.proportion.rows("efficacy.mrd_negative", population=pop, endpoint="MRD negativity",
+                                       label="MRD negativity among CR/CRi")
+        else:
+            out = [ard.row("efficacy.mrd_negative", stat, v, population=pop, endpoint="MRD negativity",
+                           unit=u, method=EXACT if u == "%" else "", label="MRD negativity among CR/CRi")
+                   for stat, v, u in (("n", 0, "patients"), ("N", 0, "patients"), ("percent", math.nan, "%"),
+                                      ("lower", math.nan, "%"), ("upper", math.nan, "%"))]
+        common = dict(population="CR/CRi", endpoint="MRD status unknown")
+        out += [ard.row("efficacy.mrd_unknown", "n", self.n_unknown, unit="patients",
+                        label="CR/CRi patients with unknown MRD status", **common),
+                ard.row("efficacy.mrd_unknown", "N", self.n_cr_cri, unit="patients", label="CR/CRi patients",
+                        **common)]
+        return out
 
 
 def mrd_negativity(cohort, alpha: float = 0.05) -> MRDNegativity:

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from nscore.analyses.cohort import _flag, _require, derive_subgroups, dose_level_order, level_counts
+from nscore.analyses import ard
 from nscore.analyses.efficacy import Proportion, proportion
 from nscore.errors import AnalysisInputError, NotCollectedError
 
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 SYNDROMES = ("CRS", "ICANS")
+#: ARD population of the safety analyses.
+SAFETY = "infused (SAFFL)"
 GRADES = (0, 1, 2, 3, 4, 5)
 
 
@@ -117,6 +120,14 @@ class Incidence:
     grade_1_2: Proportion
     grade_3_plus: Proportion
 
+    def rows(self) -> list[dict]:
+        """ARD rows ``safety.<crs|icans>.any``, ``.g1_2``, ``.g3``: n, N, percent, exact CI."""
+        s = self.syndrome
+        base = f"safety.{s.lower()}"
+        return (self.any_grade.rows(f"{base}.any", population=SAFETY, endpoint=s, label=f"{s}, any grade")
+                + self.grade_1_2.rows(f"{base}.g1_2", population=SAFETY, endpoint=s, label=f"{s}, grade 1-2")
+                + self.grade_3_plus.rows(f"{base}.g3", population=SAFETY, endpoint=s, label=f"{s}, grade >=3"))
+
 
 def incidence(cohort, syndrome: str = "CRS", alpha: float = 0.05) -> Incidence:
     """Any-grade, grade 1-2 and grade >= 3 incidence of CRS or ICANS with Clopper-Pearson CIs.
@@ -152,6 +163,19 @@ class GradeDistribution:
 
     table: pd.DataFrame
     n_safety: int
+
+    def rows(self) -> list[dict]:
+        """ARD rows ``safety.<syndrome>.grade``: per maximum grade (group_var GRADE, level "0".."5";
+        0 = no event) n, N and percent of the safety population."""
+        out = []
+        for s, grade, n, pct in self.table[["syndrome", "grade", "n", "percent"]].itertuples(index=False):
+            common = dict(population=SAFETY, endpoint=s, group_var="GRADE", group_level=str(int(grade)))
+            what = f"{s}, maximum grade {int(grade)}" if grade else f"{s}, no event"
+            out += [ard.row(f"safety.{s.lower()}.grade", "n", n, unit="patients", label=what, **common),
+                    ard.row(f"safety.{s.lower()}.grade", "N", self.n_safety, unit="patients",
+                            label="Safety population", **common),
+                    ard.row(f"safety.{s.lower()}.grade", "percent", pct, unit="%", label=what, **common)]
+        return out
 
 
 def grade_distribution(cohort) -> GradeDistribution:
@@ -211,6 +235,26 @@ class OnsetDuration:
     def n_events(self, syndrome: str) -> int:
         """Safety patients who had ``syndrome``."""
         return int(self.row(syndrome, ONSET)["n_events"])
+
+    def rows(self) -> list[dict]:
+        """ARD rows ``safety.<syndrome>.onset`` / ``.duration``: events (patients with the
+        syndrome), n (with a value), median, min, max (days; NaN when there is no value) and
+        ``safety.<syndrome>.duration.unresolved`` n (events without a resolution date)."""
+        out = []
+        for r in self.table.itertuples(index=False):
+            kind = "onset" if r.measure == ONSET else "duration"
+            aid = f"safety.{r.syndrome.lower()}.{kind}"
+            common = dict(population=SAFETY, endpoint=r.syndrome)
+            what = f"{r.syndrome} {r.measure}"
+            out += [ard.row(aid, "events", r.n_events, unit="patients", label=f"Patients with {r.syndrome}",
+                            **common),
+                    ard.row(aid, "n", r.n, unit="patients", label=f"{what}: patients with a value", **common)]
+            out += [ard.row(aid, stat, getattr(r, stat), unit="days", label=f"{what}: {stat}", **common)
+                    for stat in ("median", "min", "max")]
+            if kind == "duration":
+                out.append(ard.row(f"{aid}.unresolved", "n", r.n_ongoing, unit="patients",
+                                   label=f"{r.syndrome} events without a resolution date", **common))
+        return out
 
 
 def _median_range(values: pd.Series) -> tuple[int, float, float, float, str]:
@@ -288,6 +332,20 @@ class Grade3By:
     levels: tuple[str, ...] = ()
     n_unknown: int = 0
     n_safety: int = 0
+
+    def rows(self) -> list[dict]:
+        """ARD rows ``safety.<syndrome>.g3.by_dose`` / ``.by_blasts``: per level (group_var
+        DOSELVL / BLASTS) n, N, percent, exact CI; ``safety.g3.by_dose.unknown`` n (level unknown)."""
+        suffix, var = ("by_dose", "DOSELVL") if self.by == "DOSELVL" else ("by_blasts", "BLASTS")
+        out = []
+        for r in self.table.itertuples(index=False):
+            p = Proportion(k=int(r.k), n=int(r.n), estimate=float(r.estimate), lower=float(r.lower),
+                           upper=float(r.upper))
+            out += p.rows(f"safety.{r.syndrome.lower()}.g3.{suffix}", population=SAFETY, endpoint=r.syndrome,
+                          group_var=var, group_level=str(r.level), label=f"{r.syndrome} grade >=3, {r.level}")
+        out.append(ard.row(f"safety.g3.{suffix}.unknown", "n", self.n_unknown, population=SAFETY,
+                           unit="patients", label=f"Safety patients whose {var} is unknown"))
+        return out
 
 
 _BY = {"DOSELVL": ("dose_level", ()),
