@@ -226,6 +226,10 @@ class Table:
     widths: tuple[int, ...] | None = field(default=None)
     header: tuple[tuple[str, int], ...] | None = None
     row_kinds: tuple[str, ...] | None = None
+    #: ARD key of a cell, ``{(row position, column name): key}``: the cell is written with the
+    #: ``{ard}`` role (:mod:`nscore.report.trace`). A cell holding a :class:`nscore.report.trace.Traced`
+    #: value carries its own key. The CSV download holds the plain text either way.
+    keys: Mapping[tuple[int, str], str] | None = None
 
     def __post_init__(self):
         if not _NAME_RULE.match(self.name or ""):
@@ -242,6 +246,9 @@ class Table:
             if min(spans, default=0) < 1 or sum(spans) != self.frame.shape[1]:
                 raise TableError(f"table {self.name}: the spanning header {self.header!r} must cover the "
                                  f"{self.frame.shape[1]} columns, each group at least one")
+        for (i, col) in (self.keys or {}):
+            if col not in self.frame.columns or not 0 <= int(i) < len(self.frame):
+                raise TableError(f"table {self.name}: a key for cell ({i}, {col!r}), which is not in the table")
         if self.row_kinds is not None:
             if len(self.row_kinds) != len(self.frame):
                 raise TableError(f"table {self.name}: {len(self.row_kinds)} row kinds for {len(self.frame)} rows")
@@ -250,6 +257,17 @@ class Table:
                 raise TableError(f"table {self.name}: row kinds {sorted(unknown)}; allowed: {ROW_KINDS}")
 
     # -- outputs -------------------------------------------------------------------------------
+    def _traced(self, i: int, col, value):
+        """The cell's value as a :class:`~nscore.report.trace.Traced` when it has a key, else None."""
+        from nscore.report.trace import Traced
+
+        if isinstance(value, Traced):
+            return value
+        key = (self.keys or {}).get((i, col))
+        if key is None or _missing(value) or not str(value).strip():
+            return None
+        return Traced(str(value).replace("\n", " ").strip(), key)
+
     def csv(self) -> str:
         """The table as CSV text (UTF-8, comma, header), as downloaded by readers.
 
@@ -288,10 +306,11 @@ class Table:
         if self.widths:
             lines.append(":widths: " + " ".join(str(w) for w in self.widths))
         lines.append("")
-        rows = [list(map(str, self.frame.columns))] + self.frame.astype(object).values.tolist()
-        for row in rows:
+        lines += ["* - " + _cell(c) if j == 0 else "  - " + _cell(c) for j, c in enumerate(map(str, self.frame.columns))]
+        for i, row in enumerate(self.frame.astype(object).values.tolist()):
             for j, value in enumerate(row):
-                lines.append(("* - " if j == 0 else "  - ") + _cell(value))
+                t = self._traced(i, self.frame.columns[j], value)
+                lines.append(("* - " if j == 0 else "  - ") + (t.myst() if t is not None else _cell(value)))
         lines.append(FENCE)
         out = "\n".join(lines) + "\n"
         if self.notes:
@@ -343,11 +362,12 @@ class Table:
             grid.append(row)
         n_head = len(grid)
         kinds = list(self.row_kinds) if self.row_kinds is not None else [""] * len(frame)
-        for values, kind in zip(frame.values.tolist(), kinds):
+        for i, (values, kind) in enumerate(zip(frame.values.tolist(), kinds)):
             row = []
             for j, value in enumerate(values):
+                t = self._traced(i, frame.columns[j], value)
                 text = "" if _missing(value) else str(value).replace("\n", " ").strip()
-                text = _rst(text)
+                text = t.rst() if t is not None else _rst(text)
                 if j == 0 and text and kind == "group":
                     text = f"**{text}**"
                 elif j == 0 and text and kind == "indent":

@@ -1,0 +1,349 @@
+"""The ``{ard}`` role: every number on a page carries the analysis result it comes from.
+
+Markup (written by :func:`role`, never by hand)::
+
+    {ard}`86.3% (284/329; 95% CI 82.1–89.8) <efficacy.orr>`          MyST
+    :ard:`86.3% (284/329; 95% CI 82.1–89.8) <efficacy.orr>`          reStructuredText (grid tables)
+
+``TEXT`` is what the reader sees (formatted by :mod:`nscore.report.format`); ``KEY`` is an ARD
+``row_key`` (``analysis_id|group_var=group_level|stat``), an ``analysis_id`` (its overall rows), or
+``analysis_id|group_var=group_level`` (one subgroup's rows).
+
+Where the note's content comes from (the simple, robust way chosen)
+--------------------------------------------------------------------
+The page's own executed notebook. Its last cell (tags ``remove-cell``, ``nscore-ard``) holds the
+chapter's ARD rows as a display output of MIME type :data:`ARD_MIME` (``{"rows": [...]}``,
+:mod:`nscore.analyses.ard`). When Sphinx reads a page, the role reads ``<srcdir>/<docname>.ipynb``
+once (:func:`page_rows`, cached by path and modification time), looks the key up and stores the
+note's fields on the node, so the rendered note always matches the rows recorded in the same
+execution as the text. Carrying the fields inside the role text was rejected: it would make every
+number's markup a few hundred characters and duplicate what the notebook already holds. A key
+with no row on the page (or a page without ARD output) is a Sphinx warning naming the page and the
+key; the site builds with ``-W``, so it fails the build.
+
+What each builder shows
+-----------------------
+- HTML: ``<span class="nscore-ard" tabindex="0" data-ard="KEY" aria-describedby="ID">TEXT
+  <span class="nscore-ard-note" role="tooltip" id="ID">…</span></span>``. The note (statistic,
+  population and N, method, cutoff and data version, analysis id, where it is shown and the
+  executed notebook's cell with a download link) is shown on hover and on keyboard focus (CSS
+  ``:hover``/``:focus-within``, so its links can be tabbed to), dismissed with Escape
+  (``nscore-ard.js``), read by screen readers as the span's description, and hidden in print
+  (the PDF is printed from the HTML). Stylesheet and script are files of this package
+  (``nscore/report/static``), copied into the site's ``_static``: nothing is fetched.
+- Every other builder (LaTeX, text, man...): ``TEXT`` only.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from html import escape
+from pathlib import Path
+
+from docutils import nodes
+
+__all__ = ["ARD_MIME", "ROLE", "Traced", "traced", "role", "rst_role", "parse", "page_rows", "resolve", "setup"]
+
+#: MIME type of the display output holding a chapter's ARD rows (``{"rows": [...]}``).
+ARD_MIME = "application/vnd.nscore.ard+json"
+#: The role's name.
+ROLE = "ard"
+#: Class of the span around a traced number (tests and the coverage count look for it).
+CLASS = "nscore-ard"
+STATIC = Path(__file__).resolve().parent / "static"
+CSS_FILE = "nscore-ard.css"
+JS_FILE = "nscore-ard.js"
+
+_ROLE_TEXT = re.compile(r"^(?P<text>.*?)\s*<(?P<key>[^<>\s][^<>]*)>$", re.S)
+_KEY = re.compile(r"^[a-z0-9_.-]+(\|[^|<>`\s=]*=[^|<>`]*(\|[A-Za-z0-9_.-]+)?)?$")
+
+
+# ------------------------------------------------------------------------------------ markup
+def _check(text: str, key: str) -> None:
+    if not str(text).strip():
+        raise ValueError("an ard role needs the text the reader sees")
+    if "`" in str(text) or "\n" in str(text):
+        raise ValueError(f"ard role text must be one line without backticks: {text!r}")
+    if not _KEY.match(str(key)):
+        raise ValueError(f"not an ARD key (analysis_id, analysis_id|var=level or a row_key): {key!r}")
+
+
+def role(text: str, key: str) -> str:
+    """MyST markup of a traced number: ``{ard}`TEXT <KEY>```."""
+    _check(text, key)
+    return f"{{{ROLE}}}`{text} <{key}>`"
+
+
+_RST_SPECIAL = re.compile(r"([\\`<>])")
+
+
+def rst_role(text: str, key: str) -> str:
+    """reStructuredText markup of a traced number (for grid tables): ``:ard:`TEXT <KEY>```."""
+    _check(text, key)
+    shown = _RST_SPECIAL.sub(r"\\\1", str(text))
+    return f":{ROLE}:`{shown} <{key}>`"
+
+
+def parse(content: str) -> tuple[str, str]:
+    """``(TEXT, KEY)`` of a role's content ``TEXT <KEY>``; ValueError otherwise."""
+    m = _ROLE_TEXT.match(content.strip())
+    if not m or not m.group("text").strip():
+        raise ValueError(f"the ard role reads 'TEXT <KEY>', got {content!r}")
+    return m.group("text").strip(), m.group("key")
+
+
+class Traced(str):
+    """A formatted number that knows its ARD key: a table cell holding one is written with the
+    role (:class:`nscore.report.tables.Table`); anywhere else it is the plain text (CSV downloads,
+    ``str()``, f-strings)."""
+
+    key: str
+
+    def __new__(cls, text: str, key: str):
+        _check(text, key)
+        obj = super().__new__(cls, text)
+        obj.key = key
+        return obj
+
+    def myst(self) -> str:
+        return role(str(self), self.key)
+
+    def rst(self) -> str:
+        return rst_role(str(self), self.key)
+
+
+def traced(text: str, key: str) -> Traced:
+    """``text`` (from :mod:`nscore.report.format`) carrying its ARD ``key``, for table cells."""
+    return Traced(text, key)
+
+
+# ------------------------------------------------------------------------------------ ARD rows
+_CACHE: dict[str, tuple[float, list[dict] | None]] = {}
+
+
+def notebook_rows(path) -> list[dict] | None:
+    """The ARD rows of an executed notebook (all :data:`ARD_MIME` outputs, in order), or None."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    mtime = path.stat().st_mtime
+    hit = _CACHE.get(str(path))
+    if hit and hit[0] == mtime:
+        return hit[1]
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    rows, found = [], False
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            data = (out.get("data") or {}).get(ARD_MIME)
+            if data is None:
+                continue
+            if isinstance(data, str):
+                data = json.loads(data)
+            found = True
+            rows.extend(data.get("rows", []))
+    result = rows if found else None
+    _CACHE[str(path)] = (mtime, result)
+    return result
+
+
+def page_rows(srcdir, docname: str) -> list[dict] | None:
+    """The ARD rows of page ``docname`` (from ``<srcdir>/<docname>.ipynb``), or None."""
+    return notebook_rows(Path(srcdir) / f"{docname}.ipynb")
+
+
+def row_key(row: dict) -> str:
+    return f"{row['analysis_id']}|{row.get('group_var') or ''}={row.get('group_level') or ''}|{row['stat']}"
+
+
+def resolve(rows: list[dict], key: str) -> list[dict]:
+    """The rows ``key`` names: a row_key (one row), ``analysis_id|var=level`` or an analysis_id
+    (its overall rows, or all its rows when it has no overall row)."""
+    parts = key.split("|")
+    if len(parts) == 3:
+        return [r for r in rows if row_key(r) == key]
+    if len(parts) == 2:
+        var, _, level = parts[1].partition("=")
+        return [r for r in rows if r["analysis_id"] == parts[0] and (r.get("group_var") or "") == var
+                and (r.get("group_level") or "") == level]
+    mine = [r for r in rows if r["analysis_id"] == key]
+    overall = [r for r in mine if not (r.get("group_var") or "")]
+    return overall or mine
+
+
+def _num(v) -> str:
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return str(v)
+    return str(int(f)) if f.is_integer() else f"{f:g}"
+
+
+def note_fields(rows: list[dict], key: str, all_rows: list[dict]) -> dict[str, str]:
+    """What the note says, from the rows ``key`` names (first row for the shared fields)."""
+    first = rows[0]
+    stat = key.split("|")[2] if key.count("|") == 2 else ""
+    label = first.get("label") or first.get("endpoint") or first["analysis_id"]
+    group = ""
+    if first.get("group_var"):
+        group = f"{first['group_var']} = {first.get('group_level', '')}"
+    # N: the analysis group's N (else n) row
+    same = [r for r in all_rows if r["analysis_id"] == first["analysis_id"]
+            and (r.get("group_var") or "") == (first.get("group_var") or "")
+            and (r.get("group_level") or "") == (first.get("group_level") or "")]
+    big = {r["stat"]: r["value"] for r in same}
+    n = big.get("N", big.get("n"))
+    return {
+        "key": key, "analysis_id": first["analysis_id"], "label": str(label), "stat": stat,
+        "group": group, "population": str(first.get("population") or ""),
+        "n": "" if n is None else _num(n), "method": str(first.get("method") or ""),
+        "cutoff": str(first.get("cutoff") or ""), "data_version": str(first.get("data_version") or ""),
+        "cell": "" if first.get("cell") in (None, "") else _num(first["cell"]),
+    }
+
+
+# ------------------------------------------------------------------------------------ Sphinx
+class ard_number(nodes.inline):
+    """A traced number: its text as children, the note's fields as ``ard_*`` attributes."""
+
+
+def _role(name, rawtext, text, lineno, inliner, options=None, content=None):
+    from sphinx.util import logging
+
+    logger = logging.getLogger(__name__)
+    env = inliner.document.settings.env
+    docname = env.docname
+    try:
+        shown, key = parse(text)
+    except ValueError as exc:
+        msg = inliner.reporter.error(f"{exc} (page {docname})", line=lineno)
+        return [inliner.problematic(rawtext, rawtext, msg)], [msg]
+    rows = page_rows(env.srcdir, docname)
+    hits = resolve(rows, key) if rows else []
+    node = ard_number(rawtext, "", nodes.Text(shown), classes=[CLASS])
+    node["ard_key"] = key
+    if not hits:
+        why = "the page has no ARD output" if rows is None else "no ARD row has this key"
+        logger.warning(f"unknown ARD key {key!r} on page {docname!r} ({why})",
+                       location=(docname, lineno), type="nscore", subtype="ard")
+        return [nodes.Text(shown)], []
+    for k, v in note_fields(hits, key, rows).items():
+        node[f"ard_{k}"] = v
+    return [node], []
+
+
+def _link_tables(app, doctree, docname) -> None:
+    """``doctree-resolved``: each traced number learns the table of this page that shows its
+    analysis (a number inside a table: that table), for the note's "Shown in Table 2.3" link."""
+
+    numbers = app.env.toc_fignumbers.get(docname, {}).get("table", {})
+    shown: dict[str, tuple[str, str]] = {}
+    for table in doctree.findall(nodes.table):
+        ids = table.get("ids") or []
+        if not ids:
+            continue
+        num = numbers.get(ids[0])
+        label = "Table " + ".".join(map(str, num)) if num else "the table"
+        for n in table.findall(ard_number):
+            n["ard_where"], n["ard_where_label"] = ids[0], label + " (this table)"
+            shown.setdefault(n.get("ard_analysis_id", ""), (ids[0], label))
+    for n in doctree.findall(ard_number):
+        if "ard_where" not in n and n.get("ard_analysis_id") in shown:
+            n["ard_where"], n["ard_where_label"] = shown[n["ard_analysis_id"]]
+
+
+def _text_only(app, doctree, docname) -> None:
+    """``doctree-resolved``: every builder but HTML shows the number's text only."""
+    if app.builder.format == "html":
+        return
+    for n in list(doctree.findall(ard_number)):
+        n.parent.replace(n, [child.deepcopy() for child in n.children])
+
+
+def _source_link(builder, docname: str) -> str:
+    """Relative link from the page to its executed notebook as the site copies it (``_sources``)."""
+    from sphinx.util.osutil import relative_uri
+
+    if not builder.config.html_copy_source:
+        return ""
+    source = builder.env.doc2path(docname, False)
+    source = str(source).replace("\\", "/")
+    if not source.endswith(".ipynb"):
+        return ""
+    suffix = builder.config.html_sourcelink_suffix
+    if suffix and not source.endswith(suffix):
+        source += suffix
+    return relative_uri(builder.get_target_uri(docname), "_sources/" + source)
+
+
+def _visit_html(self, node) -> None:
+    count = getattr(self, "_nscore_ard_count", 0) + 1
+    self._nscore_ard_count = count
+    docname = self.builder.current_docname
+    note_id = f"ard-note-{count}"
+    key = node["ard_key"]
+    self.body.append(f'<span class="{CLASS}" tabindex="0" data-ard="{escape(key)}" '
+                     f'aria-describedby="{note_id}">')
+    node["ard_note_id"] = note_id
+    node["ard_docname"] = docname
+
+
+def _note_html(self, node) -> str:
+    g = node.get
+    parts = [f'<strong class="nscore-ard-label">{escape(g("ard_label", ""))}</strong>']
+    what = []
+    if g("ard_group"):
+        what.append(escape(g("ard_group")))
+    if g("ard_population"):
+        pop = escape(g("ard_population"))
+        what.append(pop + (f", N\u00a0=\u00a0{escape(g('ard_n'))}" if g("ard_n") else ""))
+    if what:
+        parts.append("Population: " + "; ".join(what))
+    if g("ard_method"):
+        parts.append("Method: " + escape(g("ard_method")))
+    if g("ard_cutoff"):
+        version = g("ard_data_version", "")
+        parts.append(f"Data cutoff {escape(g('ard_cutoff'))}"
+                     + (f", data version <code>{escape(version[:12])}</code>" if version else ""))
+    parts.append(f"Analysis <code>{escape(g('ard_key', ''))}</code>")
+    links = []
+    if g("ard_where"):
+        links.append(f'shown in <a href="#{escape(g("ard_where"))}">{escape(g("ard_where_label", "the table"))}</a>')
+    href = _source_link(self.builder, g("ard_docname"))
+    cell = f" (cell [{escape(g('ard_cell'))}])" if g("ard_cell") else ""
+    if href:
+        links.append(f'computed in the <a href="{escape(href)}" download>executed notebook</a>{cell}')
+    elif cell:
+        links.append(f"computed in the executed notebook{cell}")
+    if links:
+        text = "; ".join(links)
+        parts.append(text[:1].upper() + text[1:])
+    body = "".join(f'<span class="nscore-ard-line">{p}</span>' for p in parts)
+    return f'<span class="nscore-ard-note" role="tooltip" id="{node["ard_note_id"]}">{body}</span>'
+
+
+def _depart_html(self, node) -> None:
+    self.body.append(_note_html(self, node) + "</span>")
+
+
+def _static(app, config) -> None:
+    """``config-inited``: this package's static files join the site's ``_static``."""
+    if str(STATIC) not in map(str, config.html_static_path):
+        config.html_static_path.append(str(STATIC))
+
+
+def _assets(app) -> None:
+    if app.builder.format == "html":
+        app.add_css_file(CSS_FILE)
+        app.add_js_file(JS_FILE, loading_method="defer")
+
+
+def setup(app):
+    """Sphinx extension: ``sphinx: extra_extensions: [nscore.report.trace]`` in ``_config.yml``."""
+    app.add_node(ard_number, html=(_visit_html, _depart_html))
+    app.add_role(ROLE, _role)
+    app.connect("config-inited", _static)
+    app.connect("builder-inited", _assets)
+    app.connect("doctree-resolved", _link_tables)
+    app.connect("doctree-resolved", _text_only, priority=900)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
