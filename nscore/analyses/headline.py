@@ -21,8 +21,8 @@ from nscore.analyses.efficacy import Proportion, proportion, response_rates
 from nscore.analyses.safety import SYNDROMES, incidence, syndromes
 from nscore.statistics.survival import REPORT_YEARS as RATE_YEARS, YEAR_DAYS
 
-__all__ = ["YEAR_DAYS", "RATE_YEARS", "HEADLINE_KEYS", "STATUSES", "headline_figures", "compare_cutoffs",
-           "cohort_cutoff"]
+__all__ = ["YEAR_DAYS", "RATE_YEARS", "HEADLINE_KEYS", "STATUSES", "headline_figures", "headline_rows",
+           "compare_cutoffs", "cohort_cutoff"]
 
 # YEAR_DAYS (days per year, 365.25) and RATE_YEARS (= survival.REPORT_YEARS, 1 and 2) live in
 # nscore.statistics.survival and are re-exported here: the rates below, the results tables and the
@@ -185,6 +185,46 @@ def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
                  "value": _finite(med), "lower": lo, "upper": hi, "unit": "days", "status": _median_status(med),
                  "k": None, "n": None})
     return pd.DataFrame(rows, columns=COLUMNS)
+
+
+_POPULATIONS = {"orr": "efficacy-evaluable (EFFFL)", "cr_cri": "efficacy-evaluable (EFFFL)",
+                "crs_g3": "infused (SAFFL)", "icans_g3": "infused (SAFFL)"}
+
+
+def headline_rows(figures: pd.DataFrame, ci: str = "log-log") -> list[dict]:
+    """The headline figures (:func:`headline_figures`) as ARD rows ``headline.<key>``.
+
+    Counts: stat ``n``. Rates with a count (ORR, transplants, grade >= 3): ``n``, ``N``,
+    ``percent``, ``lower``, ``upper``. Kaplan-Meier rates: ``rate``, ``lower``, ``upper``. Medians:
+    ``median`` (``inf`` when not reached, NaN when not estimable), ``lower``, ``upper``. A figure with
+    no value (not collected, not evaluable) keeps its rows with NaN values.
+    """
+    from nscore.analyses import ard
+
+    out = []
+    km = f"Kaplan-Meier, {ci} 95% CI"
+    for r in figures.to_dict(orient="records"):
+        key, unit, status = r["key"], r["unit"], r["status"]
+        aid = f"headline.{key}"
+        common = dict(population=_POPULATIONS.get(key, "infused (SAFFL)"), endpoint=r["label"], label=r["label"])
+        if unit == "patients":
+            out.append(ard.row(aid, "n", r["value"], unit="patients", **common))
+        elif unit == "days":
+            method = km if key != "followup_median" else f"reverse {km}"
+            value = math.inf if status == "not reached" else r["value"]
+            out += [ard.row(aid, "median", value, unit="days", method=method, **common),
+                    ard.row(aid, "lower", r["lower"], unit="days", method=method, **common),
+                    ard.row(aid, "upper", r["upper"], unit="days", method=method, **common)]
+        elif key.endswith(("_1y", "_2y")):
+            out += [ard.row(aid, stat, r[col], unit="%", method=km, **common)
+                    for stat, col in (("rate", "value"), ("lower", "lower"), ("upper", "upper"))]
+        else:
+            exact = "Clopper-Pearson exact"
+            out += [ard.row(aid, "n", r["k"], unit="patients", **common),
+                    ard.row(aid, "N", r["n"], unit="patients", **common)]
+            out += [ard.row(aid, stat, r[stat if stat != "percent" else "value"], unit="%", method=exact, **common)
+                    for stat in ("percent", "lower", "upper")]
+    return out
 
 
 def compare_cutoffs(cohorts: list, ci: str = "log-log") -> pd.DataFrame:

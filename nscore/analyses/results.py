@@ -1,0 +1,164 @@
+"""The analysis plan of the book: every analysis the chapters show, as ARD rows, for any cutoff.
+
+:func:`book_results` runs, on one cohort, each analysis the chapters call, with the parameters the
+chapters use (``km_ci = "log-log"``, ``landmark_day = 100``, ``survival.REPORT_YEARS``), under the
+same conditions the chapters show it (a response analysis only with evaluable patients, curves by
+diagnosis only with two or more diagnoses, adverse-event tables only when collected, ...). So the
+build can write any stored cutoff's ARD and What changed can compare cutoffs without executing the
+notebooks. The chapters record the same rows as they run (:mod:`nscore.analyses.ard`); a test holds
+the two to the same analysis ids.
+
+An analysis that does not apply to a cohort gives no rows and its reason is listed in the frame's
+``attrs["skipped"]`` (``{analysis: reason}``); odd cohorts (no adverse events, one diagnosis, no
+response assessment, everyone censored) never raise.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pandas as pd
+
+from nscore.analyses import ard
+from nscore.analyses import cohort as cohort_analyses
+from nscore.analyses import efficacy, headline, safety
+from nscore.analyses import survival_rows as sr
+from nscore.errors import NscoreError
+from nscore.statistics import survival
+
+__all__ = ["KM_CI", "LANDMARK_DAY", "CHAPTERS", "book_results", "plan"]
+
+#: The chapters' parameters (chapters/src/results.md, methods.md).
+KM_CI = "log-log"
+LANDMARK_DAY = 100
+#: Which chapter shows which group of analyses (the chapter that records them first).
+CHAPTERS = {"headline": "index", "flow": "results", "baseline": "results", "efficacy": "results",
+            "survival": "results", "transplant": "results", "relapse": "results", "safety": "safety"}
+
+
+def _headline(c, ci, day):
+    return headline.headline_rows(headline.headline_figures(c, ci=ci), ci=ci)
+
+
+def _flow(c, ci, day):
+    return cohort_analyses.patient_flow(c).rows()
+
+
+def _baseline(c, ci, day):
+    return cohort_analyses.baseline_table(c).rows()
+
+
+def _efficacy(c, ci, day):
+    if cohort_analyses.patient_flow(c).n_evaluable == 0:
+        raise _Skip("no patient evaluable for response")
+    return (efficacy.response_rates(c).rows() + efficacy.mrd_negativity(c).rows()
+            + efficacy.response_by_subgroup(c).rows())
+
+
+def _survival(c, ci, day):
+    rows = (sr.km_rows(survival.kaplan_meier(c.adtte, "OS", ci=ci), "os.km", endpoint="OS")
+            + sr.km_rows(survival.kaplan_meier(c.adtte, "PFS", ci=ci), "pfs.km", endpoint="PFS")
+            + sr.follow_up_rows(survival.median_follow_up(c.adtte, "OS", ci=ci), "followup.os"))
+    by_diag = survival.kaplan_meier_by(c.adtte, c.adsl, "OS", "DIAG", ci=ci)
+    if len(by_diag.curves) > 1:  # the chapter shows curves by diagnosis only then
+        rows += sr.km_by_rows(by_diag, "os.km.diag", endpoint="OS")
+    if _collected(c, "adsl", "PRIORHCT"):
+        by_hct = survival.kaplan_meier_by(c.adtte, c.adsl, "OS", "PRIORHCT", ci=ci)
+        if len(by_hct.curves) > 1:
+            rows += sr.km_by_rows(by_hct, "os.km.priorhct", endpoint="OS")
+    return rows
+
+
+def _transplant(c, ci, day):
+    """The chapter's transplant analyses (report.prose.results.transplant_analyses), same rules."""
+    flow = cohort_analyses.patient_flow(c)
+    if flow.n_hct_total is None:
+        raise _Skip("transplants not collected")
+    if flow.n_hct_total == 0:
+        raise _Skip("nobody transplanted")
+    rows = []
+    lm = survival.landmark(c.adtte, c.adsl, "OS", day=day, ci=ci)
+    if lm.n_included and set(lm.curves) >= set(survival.HCT_GROUPS):
+        rows += sr.landmark_rows(lm, "os.landmark")
+    try:
+        rows += sr.td_cox_rows(survival.transplant_time_dependent_cox(c.adtte, c.adsl, "OS"), "os.hct.tdcox")
+    except NscoreError:
+        pass  # not estimable: the chapter says why, and there is no number
+    return rows
+
+
+def _relapse(c, ci, day):
+    return sr.cif_rows(survival.cumulative_incidence(c.adtte, "PFS"), "relapse.cif")
+
+
+def _safety(c, ci, day):
+    collected = safety.syndromes(c)
+    if not collected:
+        raise _Skip("adverse events not collected")
+    rows = []
+    for s in collected:
+        rows += safety.incidence(c, s).rows()
+    rows += safety.grade_distribution(c).rows()
+    rows += safety.onset_duration(c).rows()
+    for by in ("DOSELVL", "blasts"):
+        try:
+            rows += safety.grade3_by(c, by).rows()
+        except safety.NotCollectedError:
+            pass
+    return rows
+
+
+class _Skip(Exception):
+    """An analysis that does not apply to this cohort (the reason is its message)."""
+
+
+def _collected(c, dataset: str, column: str) -> bool:
+    check = getattr(c, "collected", None)
+    if callable(check):
+        return bool(check(dataset, column))
+    frame = getattr(c, dataset, None)
+    return frame is not None and column in frame.columns
+
+
+#: name -> rows(cohort, ci, landmark_day); names are the keys of :data:`CHAPTERS`.
+PLAN: dict[str, Callable] = {"headline": _headline, "flow": _flow, "baseline": _baseline, "efficacy": _efficacy,
+                             "survival": _survival, "transplant": _transplant, "relapse": _relapse,
+                             "safety": _safety}
+
+
+def plan() -> list[tuple[str, str]]:
+    """The analysis groups of the book and the chapter that shows each: ``[(name, chapter), ...]``."""
+    return [(name, CHAPTERS[name]) for name in PLAN]
+
+
+def book_results(cohort, *, ci: str = KM_CI, landmark_day: float = LANDMARK_DAY) -> pd.DataFrame:
+    """Every analysis the chapters show, on ``cohort``, as one ARD (:data:`nscore.analyses.ard.COLUMNS`).
+
+    Rows are stamped with the cohort's cutoff and data version and the chapter that shows them;
+    ``cell`` is None (not executed in a notebook). ``attrs["skipped"]``: ``{group: reason}`` for
+    the analysis groups that do not apply (or failed on these data: the error's message).
+    """
+    cutoff = headline.cohort_cutoff(cohort).isoformat()
+    version = str(getattr(cohort, "version", "") or "")
+    parts, skipped = [], {}
+    for name, run in PLAN.items():
+        try:
+            rows = run(cohort, ci, landmark_day)
+        except _Skip as exc:
+            skipped[name] = str(exc)
+            continue
+        except (NscoreError, ValueError, KeyError, ZeroDivisionError) as exc:
+            skipped[name] = f"{type(exc).__name__}: {exc}"
+            continue
+        part = ard.frame(rows)
+        if len(part):
+            part["cutoff"], part["data_version"], part["chapter"], part["cell"] = cutoff, version, CHAPTERS[name], None
+            parts.append(part)
+    if parts:
+        out = pd.concat(parts, ignore_index=True)[ard.COLUMNS]
+    else:
+        out = pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object) for c in ard.COLUMNS})
+    out["cell"] = out["cell"].astype(object)
+    ard.validate(out)
+    out.attrs["skipped"] = skipped
+    return out
