@@ -1,0 +1,187 @@
+"""What changed, number by number: two cutoffs' ARDs compared row by row.
+
+:func:`compare` lines up every ARD row (by its row key) of an earlier and a later cutoff and marks
+the ones that moved beyond the thresholds of the one documented config, ``data/what-changed.yml``
+(:func:`load_thresholds`; the rules are documented in ``data/README.md``, "What changed:
+thresholds"), and the analyses and rows added or dropped. The full comparison is the returned
+frame; ``frame[frame["changed"]]`` is what the What changed page lists.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from nscore.analyses import ard
+from nscore.errors import AnalysisInputError
+
+__all__ = ["THRESHOLDS_FILE", "THRESHOLD_KEYS", "load_thresholds", "check_thresholds", "compare", "COLUMNS",
+           "KINDS"]
+
+THRESHOLDS_FILE = "what-changed.yml"
+#: The keys of the thresholds config and their types.
+THRESHOLD_KEYS = {"version": int, "percent_points": float, "days": float, "count": float,
+                  "hazard_ratio_relative": float, "p_value_level": float, "ci_excludes_previous": bool,
+                  "reached": bool, "estimable": bool}
+#: What a compared row is: same row in both, new in the later ARD, gone from it.
+KINDS = ("both", "added", "dropped")
+COLUMNS = ["row_key", "analysis_id", "group_var", "group_level", "stat", "unit", "label", "previous_cutoff",
+           "current_cutoff", "previous", "current", "change", "kind", "rule", "changed"]
+_POINT = ("percent", "rate", "estimate", "median", "hr")  # statistics a CI (lower/upper) belongs to
+_COUNTS = ("n", "N", "events")
+
+
+def check_thresholds(raw) -> dict:
+    """The thresholds as a dict of :data:`THRESHOLD_KEYS`; every key required, no other allowed."""
+    if not isinstance(raw, dict):
+        raise AnalysisInputError(f"{THRESHOLDS_FILE}: expected a mapping, got {type(raw).__name__}")
+    missing = sorted(set(THRESHOLD_KEYS) - set(raw))
+    extra = sorted(set(raw) - set(THRESHOLD_KEYS))
+    if missing or extra:
+        raise AnalysisInputError(f"{THRESHOLDS_FILE}: missing keys {missing}, unknown keys {extra}")
+    out = {}
+    for key, kind in THRESHOLD_KEYS.items():
+        v = raw[key]
+        if kind is bool:
+            if not isinstance(v, bool):
+                raise AnalysisInputError(f"{THRESHOLDS_FILE}: {key} must be true or false, got {v!r}")
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
+            raise AnalysisInputError(f"{THRESHOLDS_FILE}: {key} must be a number >= 0, got {v!r}")
+        out[key] = kind(v)
+    return out
+
+
+def load_thresholds(path=None) -> dict:
+    """Read and check the thresholds config (default: ``data/what-changed.yml`` of the project)."""
+    import yaml
+
+    if path is None:
+        from nscore.data.versions import project_root
+
+        path = project_root(Path(__file__)) / "data" / THRESHOLDS_FILE
+    path = Path(path)
+    if not path.is_file():
+        raise AnalysisInputError(f"thresholds config {path} not found")
+    with open(path, encoding="utf-8") as fh:
+        return check_thresholds(yaml.safe_load(fh))
+
+
+def _keyed(frame: pd.DataFrame) -> pd.DataFrame:
+    f = ard.frame(frame)
+    f["row_key"] = ard.row_key(f)
+    if f["row_key"].duplicated().any():
+        dup = sorted(set(f.loc[f["row_key"].duplicated(), "row_key"]))[:3]
+        raise AnalysisInputError(f"ARD has duplicate row keys: {dup}")
+    return f.set_index("row_key")
+
+
+def _cutoff(frame: pd.DataFrame) -> str:
+    if "cutoff" in frame.columns and len(frame):
+        values = sorted(set(frame["cutoff"].astype(str)))
+        return values[0] if len(values) == 1 else ",".join(values)
+    return ""
+
+
+def _ci_of(frame: pd.DataFrame) -> dict:
+    """(analysis_id, group_var, group_level) -> (lower, upper) of the later ARD."""
+    lim = frame[frame["stat"].isin(("lower", "upper"))]
+    out: dict = {}
+    for (a, gv, gl, stat), v in zip(lim[["analysis_id", "group_var", "group_level", "stat"]].itertuples(index=False,
+                                                                                                         name=None),
+                                    lim["value"]):
+        pair = out.setdefault((a, gv, gl), [math.nan, math.nan])
+        pair[0 if stat == "lower" else 1] = v
+    return out
+
+
+def _rules(stat: str, unit: str, prev: float, cur: float, ci, t: dict) -> list[str]:
+    rules = []
+    pn, cn = math.isnan(prev), math.isnan(cur)
+    if pn or cn:
+        if pn != cn and t["estimable"]:
+            rules.append("became estimable" if pn else "no longer estimable")
+        return rules
+    pi, ci_ = math.isinf(prev), math.isinf(cur)
+    if pi or ci_:
+        if pi != ci_ and t["reached"]:
+            what = "median" if stat == "median" else "limit"
+            rules.append(f"{what} became reached" if pi else f"{what} no longer reached")
+        return rules
+    diff = cur - prev
+    if stat in _COUNTS and abs(diff) > t["count"]:
+        rules.append(f"count changed by {diff:+g}")
+    elif unit == "%" and stat in ("percent", "rate", "estimate") and abs(diff) > t["percent_points"]:
+        rules.append(f"moved more than {t['percent_points']:g} percentage points")
+    elif unit == "days" and stat == "median" and abs(diff) > t["days"]:
+        rules.append(f"moved more than {t['days']:g} days")
+    elif stat == "hr" and prev > 0 and cur > 0 and abs(cur / prev - 1) > t["hazard_ratio_relative"]:
+        rules.append(f"hazard ratio moved more than {100 * t['hazard_ratio_relative']:g}%")
+    elif stat == "p" and (prev < t["p_value_level"]) != (cur < t["p_value_level"]):
+        rules.append(f"p crossed {t['p_value_level']:g}")
+    if t["ci_excludes_previous"] and stat in _POINT and ci is not None:
+        lo, hi = ci
+        if not (math.isnan(lo) or math.isnan(hi)) and not lo <= prev <= hi:
+            rules.append("CI no longer contains the earlier estimate")
+    return rules
+
+
+def compare(previous: pd.DataFrame, current: pd.DataFrame, thresholds: dict | None = None) -> pd.DataFrame:
+    """Every row of two cutoffs' ARDs side by side, with what changed beyond its threshold.
+
+    Parameters
+    ----------
+    previous, current : DataFrame
+        ARDs (:data:`nscore.analyses.ard.COLUMNS`, or result rows) of the earlier and the later cutoff.
+    thresholds : dict, optional
+        :func:`load_thresholds` (default: read ``data/what-changed.yml``).
+
+    Returns
+    -------
+    DataFrame
+        :data:`COLUMNS`, one row per row key of either ARD (later ARD's order, then the dropped
+        rows): ``previous``/``current`` values (NaN when absent), ``change`` (current - previous;
+        NaN unless both finite), ``kind`` (:data:`KINDS`), ``rule`` (why it is listed, rules joined
+        by "; "; empty when within every threshold) and ``changed`` (listed). Rules: a median or
+        limit becoming reached or no longer reached; a value becoming estimable or not; a count
+        changing by more than ``count``; a percentage moving more than ``percent_points``; a median
+        moving more than ``days``; a hazard ratio moving more than ``hazard_ratio_relative``; a
+        p-value crossing ``p_value_level``; the later CI no longer containing the earlier estimate;
+        "analysis added"/"analysis dropped" (its id is in one ARD only), else "row added"/"row
+        dropped" (e.g. a new subgroup level).
+    """
+    t = check_thresholds(thresholds) if thresholds is not None else load_thresholds()
+    p, c = _keyed(previous), _keyed(current)
+    p_ids, c_ids = set(p["analysis_id"]), set(c["analysis_id"])
+    ci = _ci_of(c)
+    rows = []
+    for key in list(c.index) + [k for k in p.index if k not in c.index]:
+        in_p, in_c = key in p.index, key in c.index
+        src = c.loc[key] if in_c else p.loc[key]
+        prev = float(p.loc[key, "value"]) if in_p else math.nan
+        cur = float(c.loc[key, "value"]) if in_c else math.nan
+        if in_p and in_c:
+            kind = "both"
+            rules = _rules(src["stat"], src["unit"], prev, cur,
+                           ci.get((src["analysis_id"], src["group_var"], src["group_level"])), t)
+        elif in_c:
+            kind = "added"
+            rules = ["analysis added" if src["analysis_id"] not in p_ids else "row added"]
+        else:
+            kind = "dropped"
+            rules = ["analysis dropped" if src["analysis_id"] not in c_ids else "row dropped"]
+        change = cur - prev if math.isfinite(prev) and math.isfinite(cur) else math.nan
+        rows.append({"row_key": key, "analysis_id": src["analysis_id"], "group_var": src["group_var"],
+                     "group_level": src["group_level"], "stat": src["stat"], "unit": src["unit"],
+                     "label": src["label"], "previous": prev, "current": cur, "change": change, "kind": kind,
+                     "rule": "; ".join(rules), "changed": bool(rules)})
+    out = pd.DataFrame(rows, columns=[c_ for c_ in COLUMNS if c_ not in ("previous_cutoff", "current_cutoff")])
+    out.insert(7, "previous_cutoff", _cutoff(previous))
+    out.insert(8, "current_cutoff", _cutoff(current))
+    out["previous"] = out["previous"].astype(float)
+    out["current"] = out["current"].astype(float)
+    out["change"] = out["change"].astype(float)
+    out["changed"] = out["changed"].astype(bool)
+    return out
+
