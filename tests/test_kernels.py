@@ -15,7 +15,7 @@ import papermill as pm
 import pytest
 from papermill.exceptions import PapermillExecutionError
 
-from nscore.build import kernels, pipeline
+from nscore.build import execute, kernels
 
 pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="forked kernels need POSIX fork")
 
@@ -37,7 +37,7 @@ def notebook(tmp: Path, name: str, *cells: str) -> Path:
 def run(server, root: Path, nb: Path, env: dict | None = None, **kw) -> str:
     """Execute ``nb`` in a kernel forked by ``server``; return its stdout."""
     out = nb.with_suffix(".out.ipynb")
-    km = pipeline._kernel_manager_class(root, env or {}, forkserver=server)
+    km = execute.kernel_manager_class(root, env or {}, forkserver=server)
     pm.execute_notebook(str(nb), str(out), kernel_name="python3", kernel_manager_class=km,
                         progress_bar=False, **kw)
     done = nbformat.read(out, as_version=4)

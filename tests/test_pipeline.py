@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from nscore.build import pipeline
-from nscore.errors import BuildError, ChapterExecutionError, DataValidationError
+from nscore.build import kernels, keys, pipeline
+from nscore.errors import BuildError, ChapterExecutionError, DataValidationError, NscoreError
 
 TOY = Path(__file__).parent / "toy"
 sys.path.insert(0, str(TOY))
@@ -320,8 +320,6 @@ def test_chapters_follow_toc_order(toy):
 def test_a_second_concurrent_build_is_refused(toy):
     import fcntl
 
-    from nscore.errors import NscoreError
-
     with open(toy / "_build" / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(NscoreError, match="another nscore build is running"):
@@ -333,7 +331,7 @@ def test_chapters_run_in_forked_kernels_and_fall_back_when_the_zygote_fails(toy,
     assert meta["kernel"].startswith("forked")
     # a zygote that dies while importing: the build says so and starts ordinary kernels
     (toy / "dies_on_import.py").write_text("import os\nos._exit(3)\n")
-    monkeypatch.setattr(pipeline.kernels, "PRELOAD", ("dies_on_import",))
+    monkeypatch.setattr(kernels, "PRELOAD", ("dies_on_import",))
     messages: list[str] = []
     report = pipeline.build(make_project(toy), force=True, progress=messages.append)
     assert sorted(report.executed) == [(CUTOFF, "index"), (CUTOFF, "second")]
@@ -350,14 +348,14 @@ def test_front_matter_is_what_jupytext_reads(tmp_path):
     project = pipeline.Project(Path(__file__).resolve().parents[1])
     for ch in project.chapters():
         nb = jupytext.read(project.source(ch), fmt="md:myst")
-        ours = pipeline._front_matter(project.source(ch))
+        ours = keys.front_matter(project.source(ch))
         assert ours.get("nscore") == nb.metadata.get("nscore"), ch.name
         assert ours["kernelspec"] == nb.metadata["kernelspec"], ch.name
     (tmp_path / "none.md").write_text("# No front matter\n")
-    assert pipeline._front_matter(tmp_path / "none.md") == {}
+    assert keys.front_matter(tmp_path / "none.md") == {}
     (tmp_path / "open.md").write_text("---\nnscore:\n  data: all\n# never closed\n")
-    with pytest.raises(pipeline.NscoreError, match="never closed"):
-        pipeline._front_matter(tmp_path / "open.md")
+    with pytest.raises(NscoreError, match="never closed"):
+        keys.front_matter(tmp_path / "open.md")
 
 
 # --------------------------------------------------------------------------------------------------

@@ -333,7 +333,7 @@ def test_pipeline_site_builds_are_marked_staged(tmp_path, monkeypatch):
     (``NSCORE_STAGED_BOOK``) so that nscore.report.render does not check or re-execute them again."""
     import subprocess
 
-    from nscore.build import pipeline
+    from nscore.build import pipeline, site
 
     seen = {}
 
@@ -343,8 +343,8 @@ def test_pipeline_site_builds_are_marked_staged(tmp_path, monkeypatch):
         (Path(cwd) / "_build" / "html" / "index.html").write_text("<html></html>")
         return subprocess.CompletedProcess(cmd, 0)
 
-    monkeypatch.setattr(pipeline.subprocess, "run", run)
+    monkeypatch.setattr(site.subprocess, "run", run)
     book = tmp_path / "book"
     book.mkdir()
-    pipeline._jupyter_book_build(pipeline.Project(tmp_path), book, lambda m: None, "test", None)
+    site.jupyter_book_build(pipeline.Project(tmp_path), book, lambda m: None, "test", None)
     assert seen.get(pipeline.STAGED_ENV) == "1"

@@ -23,6 +23,7 @@ from typing import Any
 
 from nscore.build.browser import (CHROMIUM, block_foreign_requests, chromium_available, launch_chromium,
                                   serve_directory, wait_for_charts)
+from nscore.build.site import jupyter_book_command
 from nscore.errors import BuildError
 
 #: A4 (210 mm) minus the 15 mm side margins of ``print_to_pdf``, in CSS pixels (96 per inch):
@@ -55,8 +56,6 @@ def build_singlehtml(project_root: Path, work_dir: Path) -> Path:
     Uses the executed notebooks as they are (``execute_notebooks: off`` in ``_config.yml``) and
     a build directory of its own, so a concurrent site build in ``_build/`` is not disturbed.
     """
-    from nscore.build.pipeline import jupyter_book_command  # pipeline calls pdf lazily: no cycle
-
     cmd = jupyter_book_command() + [
         "build", str(project_root), "--builder", "singlehtml", "--path-output", str(work_dir),
     ]

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 
 from nscore.errors import DataValidationError
-from nscore.build.pipeline import DataVersion, verify_manifests
+from nscore.build.store import DataVersion, verify_manifests
 
 
 def _sha(p: Path) -> str:
