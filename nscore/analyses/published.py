@@ -26,7 +26,9 @@ from nscore.analyses.cohort import _flag, _require
 from nscore.analyses.efficacy import ResponseRates, format_percent, response_rates
 from nscore.analyses.safety import max_grades
 
-__all__ = ["STATISTICS", "SharedCohort", "Reproduction", "reproduction_table", "observed_time"]
+__all__ = ["STATISTICS", "SharedCohort", "Reproduction", "reproduction_table", "observed_time",
+           "observed_time_rows", "ARD_MAP", "published_rows", "reproduction_join", "PUBLISHED_COLUMNS",
+           "JOIN_COLUMNS"]
 
 DASH = "\u2013"  # the abstract's en dash in ranges
 
@@ -267,3 +269,129 @@ def reproduction_table(cohort, published=None) -> Reproduction | None:
                         all_match=n_match == len(table) and len(table) > 0,
                         cutoff=cutoff, is_published_cutoff=cutoff == published.cutoff,
                         source=published.source)
+
+
+# --------------------------------------------------------------------------------------------
+# Published versus reproduced as a join with the ARD (issue 13)
+# --------------------------------------------------------------------------------------------
+def observed_time_rows(cohort) -> list[dict]:
+    """ARD rows ``os.observed_time`` and ``pfs.observed_time``: n, median, min, max of the observed
+    times (events and censored alike, days), the abstract's "median OS/PFS" (:func:`observed_time`)."""
+    from nscore.analyses import ard
+
+    _require(cohort.adtte, ["PARAMCD", "AVAL"], "ADTTE")
+    out = []
+    for paramcd in ("OS", "PFS"):
+        v = pd.to_numeric(cohort.adtte.loc[cohort.adtte["PARAMCD"] == paramcd, "AVAL"], errors="coerce").dropna()
+        aid = f"{paramcd.lower()}.observed_time"
+        common = dict(population="infused (SAFFL)", endpoint=paramcd, method="median of observed times")
+        what = f"{paramcd} observed time (events and censored)"
+        out.append(ard.row(aid, "n", len(v), unit="patients", label=f"{what}: patients", **common))
+        for stat in ("median", "min", "max"):
+            value = getattr(v, stat)() if len(v) else float("nan")
+            out.append(ard.row(aid, stat, value, unit="days", label=f"{what}: {stat}", **common))
+    return out
+
+
+_SEX = {"M": "Male", "F": "Female"}
+
+
+def _count_pct_map(column, value, **_):
+    level = _SEX.get(value, value) if column == "SEX" else value
+    return (f"baseline.{column.lower()}", column, str(level), ("n", "percent"))
+
+
+#: Published statistic -> f(**args) -> (analysis_id, group_var, group_level, stats): the ARD row(s)
+#: a published figure is, and which statistic each number of its printed value is (in order). A
+#: statistic missing here (a date, a word, a sum of table rows) has no ARD row: it stays in the
+#: text comparison of :func:`reproduction_table` only.
+ARD_MAP: dict[str, Callable[..., tuple]] = {
+    "n_patients": lambda **_: ("flow.infused", "", "", ("n",)),
+    "count_pct": _count_pct_map,
+    "median_range": lambda column, **_: (f"baseline.{column.lower()}", "", "", ("median", "min", "max")),
+    "prior_hct_exactly": lambda count, **_: ("baseline.priorhct", "PRIORHCT", str(count), ("n",)),
+    "marrow_blasts_at_least": lambda percent, **_: ("baseline.blast20", "BLAST20", f"\u2265{percent:g}%",
+                                                    ("percent", "n", "N")),
+    "median_dose": lambda **_: ("baseline.dose6", "", "", ("median",)),
+    "n_evaluable": lambda **_: ("flow.evaluable", "", "", ("n",)),
+    "orr": lambda **_: ("efficacy.orr", "", "", ("percent", "n", "N")),
+    "cr_cri": lambda **_: ("efficacy.cr_cri", "", "", ("percent", "n", "N")),
+    "hct_after_cart": lambda **_: ("headline.hct_rate", "", "", ("n", "percent")),
+    "observed_time": lambda paramcd, **_: (f"{paramcd.lower()}.observed_time", "", "", ("median", "min", "max")),
+    "ae_percent_fraction": lambda category, low, high, **_: (
+        f"safety.{category.lower()}.{_grades(low, high)}", "", "", ("percent", "n", "N")),
+    "ae_percent": lambda category, low, high, **_: (
+        f"safety.{category.lower()}.{_grades(low, high)}", "", "", ("percent",)),
+}
+
+
+def _grades(low: int, high: int) -> str:
+    return {(1, 5): "any", (1, 2): "g1_2", (3, 5): "g3"}.get((int(low), int(high)), f"g{low}_{high}")
+
+
+_NUMBER = __import__("re").compile(r"[0-9]+(?:\.[0-9]+)?")
+
+PUBLISHED_COLUMNS = ["key", "figure", "analysis_id", "group_var", "group_level", "stat", "published_value",
+                     "decimals", "published_text", "sentence", "source"]
+JOIN_COLUMNS = PUBLISHED_COLUMNS + ["row_key", "reproduced_value", "reproduced_rounded", "status", "match"]
+
+
+def published_rows(published) -> pd.DataFrame:
+    """The published figures as rows in the ARD shape: one row per number of each figure.
+
+    ``published``: :class:`nscore.data.study.Published`. Columns :data:`PUBLISHED_COLUMNS`:
+    ``analysis_id``/``group_var``/``group_level``/``stat`` name the ARD row (``analysis_id`` ""
+    when the figure has no ARD row, see :data:`ARD_MAP`), ``published_value`` the number as
+    printed and ``decimals`` its decimals (the precision of the comparison), ``published_text``
+    the figure as printed, ``sentence`` the source sentence when the study definition gives one.
+    """
+    rows = []
+    for fig in published.figures:
+        sentence = getattr(fig, "sentence", None) or ""
+        base = {"key": fig.key, "figure": fig.label, "published_text": fig.value, "sentence": sentence,
+                "source": published.source}
+        mapper = ARD_MAP.get(fig.statistic)
+        numbers = _NUMBER.findall(fig.value)
+        if mapper is None or not numbers:
+            rows.append({**base, "analysis_id": "", "group_var": "", "group_level": "", "stat": "",
+                         "published_value": float("nan"), "decimals": 0})
+            continue
+        aid, gv, gl, stats = mapper(**fig.kwargs)
+        for stat, text in zip(stats, numbers):
+            decimals = len(text.split(".", 1)[1]) if "." in text else 0
+            rows.append({**base, "analysis_id": aid, "group_var": gv, "group_level": gl, "stat": stat,
+                         "published_value": float(text), "decimals": decimals})
+    return pd.DataFrame(rows, columns=PUBLISHED_COLUMNS)
+
+
+def _round_half_up(x: float, decimals: int) -> float:
+    from decimal import ROUND_HALF_UP, Decimal
+
+    if x != x or x in (float("inf"), float("-inf")):
+        return x
+    return float(Decimal(repr(float(x))).quantize(Decimal(1).scaleb(-decimals), rounding=ROUND_HALF_UP))
+
+
+def reproduction_join(published: pd.DataFrame, ard_rows: pd.DataFrame) -> pd.DataFrame:
+    """The reproduction table as a join: each published number (:func:`published_rows`) beside the
+    ARD row it names (left join on analysis_id, group_var, group_level, stat).
+
+    Columns :data:`JOIN_COLUMNS`: ``reproduced_value`` (the ARD value, NaN without a row),
+    ``reproduced_rounded`` (rounded half-up to the published decimals), ``status`` ("match",
+    "differs", "no ARD row": the analysis does not give this number, or the figure has no ARD
+    mapping) and ``match`` (bool).
+    """
+    from nscore.analyses import ard
+
+    rows = ard.frame(ard_rows)
+    rows = rows.assign(row_key=ard.row_key(rows))
+    keys = ["analysis_id", "group_var", "group_level", "stat"]
+    out = published.merge(rows[keys + ["row_key", "value"]], on=keys, how="left", validate="many_to_one")
+    out = out.rename(columns={"value": "reproduced_value"})
+    out["reproduced_value"] = out["reproduced_value"].astype(float)
+    out["reproduced_rounded"] = [_round_half_up(v, int(d)) for v, d in zip(out["reproduced_value"], out["decimals"])]
+    has = out["row_key"].notna() & (out["analysis_id"] != "")
+    out["match"] = has & (out["reproduced_rounded"] == out["published_value"])
+    out["status"] = ["match" if m else "differs" if h else "no ARD row" for m, h in zip(out["match"], has)]
+    out["row_key"] = out["row_key"].fillna("")
+    return out[JOIN_COLUMNS]

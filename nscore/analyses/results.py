@@ -21,7 +21,7 @@ import pandas as pd
 
 from nscore.analyses import ard
 from nscore.analyses import cohort as cohort_analyses
-from nscore.analyses import efficacy, headline, safety
+from nscore.analyses import efficacy, headline, published, safety
 from nscore.analyses import survival_rows as sr
 from nscore.errors import NscoreError
 from nscore.statistics import survival
@@ -58,7 +58,8 @@ def _efficacy(c, ci, day):
 def _survival(c, ci, day):
     rows = (sr.km_rows(survival.kaplan_meier(c.adtte, "OS", ci=ci), "os.km", endpoint="OS")
             + sr.km_rows(survival.kaplan_meier(c.adtte, "PFS", ci=ci), "pfs.km", endpoint="PFS")
-            + sr.follow_up_rows(survival.median_follow_up(c.adtte, "OS", ci=ci), "followup.os"))
+            + sr.follow_up_rows(survival.median_follow_up(c.adtte, "OS", ci=ci), "followup.os")
+            + published.observed_time_rows(c))
     by_diag = survival.kaplan_meier_by(c.adtte, c.adsl, "OS", "DIAG", ci=ci)
     if len(by_diag.curves) > 1:  # the chapter shows curves by diagnosis only then
         rows += sr.km_by_rows(by_diag, "os.km.diag", endpoint="OS")
