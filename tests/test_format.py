@@ -63,7 +63,8 @@ def test_rows_of_a_group_and_wrong_rows():
 def test_ci_limits_nr_ne():
     assert fmt.ci(82.14, 89.83) == "95% CI 82.1\u201389.8"
     assert fmt.ci(480, INF, digits=0) == "95% CI 480\u2013NR"
-    assert fmt.ci(NAN, INF) == "95% CI not estimable"
+    assert fmt.ci(NAN, INF) == "95% CI NE\u2013NR"
+    assert fmt.ci(NAN, NAN) == "95% CI not estimable"
     assert fmt.ci(NAN, 12.0) == "95% CI NE\u201312.0"
 
 

@@ -13,7 +13,9 @@ from hypothesis import strategies as st
 
 from nscore.report import narrative as nv
 from nscore.report import tables
-from nscore.analyses.efficacy import format_percent, proportion
+from nscore.analyses.efficacy import proportion
+from nscore.report import format as fmt
+from nscore.report.format import percent as format_percent
 
 # ------------------------------------------------------------------------------ plural and count
 
@@ -173,8 +175,8 @@ def test_compare_rates_exact_agrees_with_fractions(a, b):
 # ------------------------------------------------------------------------------- median phrase
 
 
-def test_median_phrase_reuses_median_ci_text():
-    assert nv.median_phrase(547, 480, math.inf) == tables.median_ci_text(547, 480, math.inf) \
+def test_median_phrase_reuses_the_formatter():
+    assert nv.median_phrase(547, 480, math.inf) == fmt.median(547, 480, math.inf) \
         == "547 days (95% CI 480\u2013NR)"
     assert nv.median_phrase(30, 20, 41, unit="") == "30 (95% CI 20\u201341)"
     assert nv.median_phrase(3, 2, 4, unit="months") == "3 months (95% CI 2\u20134)"

@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pandas as pd
 import pytest
 
-from nscore.report import tables
+from nscore.report import format as fmt, tables
 from nscore.report.tables import Table, TableError
 
 
@@ -146,14 +146,14 @@ def test_wide_keeps_first_appearance_order():
     ((5.0, float("nan"), math.inf), "5 days (95% CI NE\u2013NR)"),
     ((float("nan"), float("nan"), float("nan")), "not estimable"),
 ])
-def test_median_ci_text(args, text):
-    assert tables.median_ci_text(*args) == text
+def test_median_text(args, text):
+    assert fmt.median(*args) == text
 
 
 @pytest.mark.parametrize("p, text", [(0.17, "p = 0.17"), (0.0123, "p = 0.012"), (0.00004, "p < 0.001"),
                                      (float("nan"), "p not computed")])
 def test_p_text(p, text):
-    assert tables.p_text(p) == text
+    assert fmt.p_value(p) == text
 
 
 def test_km_summary_reads_the_fitted_curve():
@@ -221,20 +221,26 @@ def test_cell_starting_with_percent_is_not_a_myst_comment():
 
 
 # --------------------------------------------------------------- missing values never read "n/a"
-def test_pct_and_ci_text_never_print_placeholders():
-    import math
+def test_formatters_left_tables_for_format():
+    """The formatters moved to nscore.report.format (issue 13): tables only presents."""
+    for gone in ("pct", "ci_text", "rate_text", "range_text", "median_ci_text", "survival_text", "p_text",
+                 "logrank_text", "hr_text", "ci_transform_text"):
+        assert not hasattr(tables, gone), gone
 
-    assert tables.pct(0.8632) == "86.3%"
-    assert tables.pct(float("nan")) == "not estimable"
-    with pytest.raises(TableError, match="not collected"):
-        tables.pct(None)
-    assert tables.ci_text(0.822, 0.898) == "95% CI 82.2\u201389.8"
+
+def test_table_cells_carry_their_ard_key():
+    from nscore.report import trace
+
+    frame = pd.DataFrame({"Figure": ["ORR", "CR"], "Estimate": [trace.traced("86.3%", "efficacy.orr"), "50.0%"]})
+    t = tables.table(frame, "tbl-x", "Caption", keys={(1, "Estimate"): "efficacy.cr_cri"})
+    text = t.to_myst()
+    assert "  - {ard}`86.3% <efficacy.orr>`" in text and "  - {ard}`50.0% <efficacy.cr_cri>`" in text
+    assert "ard" not in t.csv() and "86.3%" in t.csv()
+    grid = tables.table(frame, "tbl-y", "Caption", row_kinds=("", ""), keys={(1, "Estimate"): "efficacy.cr_cri"})
+    text = grid.to_myst()
+    assert ":ard:`86.3% <efficacy.orr>`" in text and ":ard:`50.0% <efficacy.cr_cri>`" in text
     with pytest.raises(TableError):
-        tables.ci_text(float("nan"), 0.5)
-    assert tables.ci_text(480, math.inf, digits=0, percent=False) == "95% CI 480\u2013NR"
-    assert tables.ci_text(float("nan"), 900, digits=0, percent=False) == "95% CI NE\u2013900"
-    assert tables.ci_text(float("nan"), math.inf, digits=0, percent=False) == "95% CI not estimable"
-    assert tables.rate_text(284, 329, 0.8632, 0.822, 0.898) == "86.3% (284/329; 95% CI 82.2\u201389.8)"
+        tables.table(frame, "tbl-z", "Caption", keys={(5, "Estimate"): "efficacy.orr"})
 
 
 def test_dataset_summary_leaves_out_what_was_not_collected():

@@ -15,7 +15,8 @@ Journal conventions (written here once; the tests in ``tests/test_format.py`` pi
   arguments here.
 - **Confidence intervals**: ``95% CI 82.1–89.8`` (en dash, no spaces, same decimals as the
   estimate, no percent sign on the limits). A limit not reached reads ``NR``, a limit not
-  estimable ``NE``; an interval with neither limit finite reads ``95% CI not estimable``.
+  estimable ``NE`` (``95% CI NE–NR``); an interval with both limits not estimable reads
+  ``95% CI not estimable``.
 - **A proportion (a rate with counts)**: ``86.3% (284/329; 95% CI 82.1–89.8)``; without its
   interval ``86.3% (284/329)``. This is the form of the ORR on every page (landing page, Results,
   Discussion, tables).
@@ -70,6 +71,9 @@ __all__ = [
     "months",
     "ci_transform",
     "CI_TRANSFORM_TEXT",
+    "headline",
+    "short",
+    "change",
 ]
 
 #: The dash between two limits (en dash, U+2013).
@@ -201,12 +205,12 @@ def percent(value, n=None, *, digits: int = 1, group: tuple[str, str] | None = N
 
 def ci(lower, upper=None, *, digits: int = 1, level: int = 95, group: tuple[str, str] | None = None) -> str:
     """``95% CI 82.1–89.8``; limits as stored (percent 0-100 or days). ``NR``/``NE`` limits;
-    neither limit finite: ``95% CI not estimable``."""
+    both limits not estimable: ``95% CI not estimable``."""
     if _is_rows(lower):
         s = stats(lower, group)
         lower, upper = _get(s, "lower"), _get(s, "upper")
     lo, hi = number(lower, digits), number(upper, digits)
-    if lo in ("NE", "NR") and hi in ("NE", "NR"):
+    if lo == hi == "NE":
         return f"{level}% CI not estimable"
     return f"{level}% CI {lo}{DASH}{hi}"
 
@@ -367,3 +371,66 @@ def ci_transform(name: str) -> str:
     if name not in CI_TRANSFORM_TEXT:
         raise FormatError(f"unknown confidence-interval transform {name!r}; one of {sorted(CI_TRANSFORM_TEXT)}")
     return CI_TRANSFORM_TEXT[name]
+
+
+# ------------------------------------------------------------------ headline figures and changes
+#: Text of a headline figure that has no value, by its ``status`` (nscore.analyses.headline.STATUSES).
+MISSING_TEXT = {"not evaluable": "no patient evaluable for response", "not collected": "not collected",
+                "not estimable": "not estimable", "not reached": "not reached"}
+
+
+def headline(row: Mapping) -> str:
+    """One headline figure (a row of :func:`nscore.analyses.headline.headline_figures`) as printed:
+    ``334``, ``86.3% (284/329; 95% CI 82.1–89.8)``, ``547 days (95% CI 480–NR)``,
+    ``64.7% (95% CI 58.9–69.9)``, or why there is no value (its ``status``)."""
+    unit, status = row.get("unit"), row.get("status")
+    value, lower, upper = _float(_num(row.get("value"))), _float(_num(row.get("lower"))), _float(_num(row.get("upper")))
+    if unit == "patients":
+        return "not collected" if math.isnan(value) else count(value)
+    if unit == "days":
+        return median(math.inf if status == "not reached" else value, lower, upper)
+    if status != "estimated" or math.isnan(value):
+        return MISSING_TEXT.get(status, "not estimable")
+    k, n = _num(row.get("k")), _num(row.get("n"))
+    if not (math.isnan(k) or math.isnan(n)):
+        return proportion(k, n, lower, upper)
+    return rate(value, lower, upper)
+
+
+def _num(x) -> float:
+    try:
+        return float(x)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def short(value, unit: str, status: str | None = None) -> str:
+    """A value without its interval (What changed): ``86.3%``, ``547 days``, ``334``; a missing
+    value reads its status (``not reached``, ``not collected``...)."""
+    x = _num(value)
+    if math.isnan(x) or math.isinf(x):
+        if status and status != "estimated":
+            return status
+        return "not reached" if math.isinf(x) or unit == "days" else "not estimable"
+    return {"%": percent(x), "days": days(x)}.get(unit, number(x))
+
+
+def change(diff, unit: str, prev, last, prev_status: str | None = None, last_status: str | None = None) -> str:
+    """The change of a figure between two cutoffs: ``+3.1 percentage points``, ``+184 days``,
+    ``not reached → 612 days`` (a figure becomes estimable), ``not collected → 10.2%``,
+    ``no change``; a change that rounds to zero reads ``+<0.1 percentage points``."""
+    prev, last, diff = _num(prev), _num(last), _num(diff)
+    if not (math.isfinite(prev) and math.isfinite(last)):
+        a, b = short(prev, unit, prev_status), short(last, unit, last_status)
+        if not math.isfinite(prev) and not math.isfinite(last) and a == b:
+            return f"{a} at both cutoffs"
+        return f"{a} \u2192 {b}"
+    if diff == 0:
+        return "no change"
+    suffix = {"%": " percentage points", "days": " days"}.get(unit, "")
+    digits = 1 if unit == "%" else 0
+    step = 10 ** -digits
+    if abs(diff) < step / 2:  # would print as "+0.0" or "-0.0"
+        return f"{'+' if diff > 0 else '-'}<{step:g}{suffix}"
+    sign = "+" if diff > 0 else "-"
+    return f"{sign}{number(abs(diff), digits)}{suffix}"

@@ -4,8 +4,7 @@ A chapter sentence such as "spread over the 5 trials" or "ICANS was less common"
 the data it was written against. The functions here compute those words from the numbers, so the
 sentence stays true for any cohort: "1 trial", "no deaths", "as common as", "not reached", "only
 one diagnosis: no comparison". They build words and sentences only; numbers are formatted by
-:mod:`nscore.report.tables` (e.g. :func:`nscore.report.tables.median_ci_text`) and :mod:`nscore.analyses.efficacy`, and
-reused here, never formatted a second way.
+:mod:`nscore.report.format` (the one formatter) and reused here, never formatted a second way.
 
 Conventions
 -----------
@@ -182,7 +181,7 @@ def compare_rates(a, b, *, digits: int | None = 1, more: str = "more common than
         ``upper``), such as :class:`nscore.analyses.efficacy.Proportion`.
     digits : int or None
         Compare the percentages as the book prints them (rounded half-up to ``digits`` decimals,
-        :func:`nscore.analyses.efficacy.format_percent`), so two rates that print the same read ``same``
+        :func:`nscore.report.format.percent`), so two rates that print the same read ``same``
         (41/333 and 37/300 both print 12.3%). ``None`` compares the exact fractions.
     more, less, same : str
         The words for a > b, a < b, and a tie (equal as printed; e.g. 0/5 and 0/9, or 1/2 and 2/4).
@@ -207,9 +206,9 @@ def compare_rates(a, b, *, digits: int | None = 1, more: str = "more common than
     if digits is None:
         ra, rb = Fraction(ka, na), Fraction(kb, nb)
     else:
-        from nscore.analyses.efficacy import format_percent
+        from nscore.report.format import percent
 
-        ra, rb = (Fraction(format_percent(k, n, digits).rstrip("%")) for k, n in ((ka, na), (kb, nb)))
+        ra, rb = (Fraction(percent(k, n, digits=digits).rstrip("%")) for k, n in ((ka, na), (kb, nb)))
     if ra == rb:
         return same
     word = more if ra > rb else less
@@ -242,7 +241,7 @@ def median_phrase(median, lower, upper, unit: str = "days", *, nan_is_not_reache
 
     ``"547 days (95% CI 480–NR)"``; ``"not reached (95% CI 900–NR)"``; ``"not reached, nor was
     the lower limit of its 95% CI"`` when the lower limit is not reached either; ``"not reached
-    (95% CI not estimable)"``; ``"not estimable"``. The numbers come from :func:`nscore.report.tables.median_ci_text`.
+    (95% CI not estimable)"``; ``"not estimable"``. The numbers come from :func:`nscore.report.format.median`.
 
     Parameters
     ----------
@@ -255,7 +254,7 @@ def median_phrase(median, lower, upper, unit: str = "days", *, nan_is_not_reache
         Read a NaN median (and NaN limits) as "not reached", for values stored the way
         :mod:`nscore.analyses.headline` stores them (NaN when not reached).
     """
-    from nscore.report.tables import median_ci_text
+    from nscore.report.format import median as median_ci_text
 
     def raw(v):
         v = float("nan") if v is None else float(v)
@@ -263,7 +262,7 @@ def median_phrase(median, lower, upper, unit: str = "days", *, nan_is_not_reache
 
     median, lower, upper = raw(median), raw(lower), raw(upper)
     text = median_ci_text(median, lower, upper, unit=unit)
-    if text == "not reached":  # median_ci_text drops the interval when its lower limit says nothing
+    if text == "not reached":  # format.median drops the interval when its lower limit says nothing
         if math.isinf(lower):
             return "not reached, nor was the lower limit of its 95% CI"
         return "not reached (95% CI not estimable)"

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from nscore.errors import TableError
+from nscore.report import format as fmt
 
 __all__ = [
     "YEAR_DAYS",
@@ -34,11 +35,34 @@ __all__ = [
     "csv_frame",
     "TableError",
     "table",
-    "pct",
-    "rate_text",
-    "ci_text",
-    "range_text",
     "ROW_KINDS",
+    "select",
+    "glue_figures",
+    "wide",
+    "stack",
+    "lookup",
+    "km_summary",
+    "km_group_table",
+    "cif_table",
+    "grade_table",
+    "changes_table",
+    "with_display",
+    "comparison_text",
+    "headline_columns",
+    "reproduction_display",
+    "dataset_summary",
+    "counts_by",
+    "n_distinct",
+    "manifest_table",
+    "versions_table",
+    "packages_table",
+    "origin_text",
+    "data_kind",
+    "version_links",
+    "bundle_link",
+    "expert_overview",
+    "expert_profiles",
+    "experts_study",
 ]
 
 #: Days per year, for rates "n years after infusion" (one home: headline, results and methods read it).
@@ -416,60 +440,6 @@ def _missing(v) -> bool:
     return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
-def pct(p: float, digits: int = 1) -> str:
-    """``0.8632 -> '86.3%'``; NaN (an estimate that exists in principle but not for these data, e.g.
-    a Kaplan-Meier rate beyond follow-up) -> ``'not estimable'``.
-
-    Raises
-    ------
-    TableError
-        ``p`` is None (nothing was computed: the data were not collected). Say "not collected"
-        where the value would go, never print a placeholder.
-    """
-    if p is None or p is pd.NA:
-        raise TableError("pct: no value (None); a value that was not collected reads 'not collected'")
-    if isinstance(p, float) and math.isnan(p):
-        return "not estimable"
-    return f"{100 * p:.{digits}f}%"
-
-
-def ci_text(lower: float, upper: float, digits: int = 1, percent: bool = True, level: int = 95) -> str:
-    """``'95% CI 82.2–89.8'`` for proportions (``percent=True``) or times.
-
-    A proportion always has both limits: a missing one raises :class:`TableError`. For times
-    (``percent=False``) a limit may be infinite (``inf``: not reached, as :mod:`nscore.statistics.survival`
-    returns it) or NaN (not estimable), printed as "NR" and "NE" as :func:`median_ci_text` does;
-    with neither limit finite the interval says nothing and reads ``'95% CI not estimable'``.
-    """
-    if percent:
-        if _missing(lower) or _missing(upper):
-            raise TableError(f"ci_text: a proportion's interval needs both limits, got {lower!r}, {upper!r}")
-        return f"{level}% CI {100 * lower:.{digits}f}\u2013{100 * upper:.{digits}f}"
-
-    def f(v):
-        if _missing(v):
-            return "NE"
-        v = float(v)
-        return "NR" if math.isinf(v) else f"{v:.{digits}f}"
-
-    lo, hi = f(lower), f(upper)
-    if lo in ("NE", "NR") and hi in ("NE", "NR"):
-        return f"{level}% CI not estimable" if "NE" in (lo, hi) else f"{level}% CI NR\u2013NR"
-    return f"{level}% CI {lo}\u2013{hi}"
-
-
-def rate_text(k: int, n: int, estimate: float, lower: float, upper: float, digits: int = 1) -> str:
-    """``'86.3% (284/329; 95% CI 82.2–89.8)'``."""
-    return f"{pct(estimate, digits)} ({k}/{n}; {ci_text(lower, upper, digits)})"
-
-
-def range_text(median: float, low: float, high: float, digits: int = 1) -> str:
-    """``'57 (range 28–227)'``; integers lose the decimals."""
-    def f(v):
-        return f"{v:.0f}" if float(v).is_integer() else f"{v:.{digits}f}"
-    return f"{f(median)} (range {f(low)}–{f(high)})"
-
-
 # -- presenters: aggregated frames -> display frames (no statistics here) --------------------
 def select(frame: pd.DataFrame, columns: Mapping[str, str], formats: Mapping[str, str] | None = None
            ) -> pd.DataFrame:
@@ -557,7 +527,7 @@ def grade_table(distribution: pd.DataFrame) -> pd.DataFrame:
     ``distribution`` is ``nscore.analyses.safety.grade_distribution(...).table``.
     """
     d = distribution.copy()
-    d["cell"] = [f"{int(n)} ({p:.1f}%)" for n, p in zip(d["n"], d["percent"])]
+    d["cell"] = [f"{fmt.count(n)} ({fmt.percent(p)})" for n, p in zip(d["n"], d["percent"])]
     d["Maximum ASTCT grade"] = ["No event" if int(g) == 0 else str(int(g)) for g in d["grade"]]
     wide = d.pivot(index="Maximum ASTCT grade", columns="syndrome", values="cell")
     order = ["No event"] + [str(g) for g in range(1, 6)]
@@ -566,13 +536,66 @@ def grade_table(distribution: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index()
 
 
+def headline_columns() -> list[str]:
+    """The headline figures' columns with their text (``display``) after ``upper``."""
+    from nscore.analyses.headline import COLUMNS
+
+    return COLUMNS[:5] + ["display"] + COLUMNS[5:]
+
+
+def with_display(figures: pd.DataFrame) -> pd.DataFrame:
+    """``figures`` (:func:`nscore.analyses.headline.headline_figures`) with a ``display`` column, the
+    text of each figure by :func:`nscore.report.format.headline`. Rows that already carry a text keep it."""
+    out = figures.copy()
+    texts = [fmt.headline(row) for _, row in out.iterrows()]
+    if "display" in out.columns:
+        have = out["display"].notna()
+        out["display"] = [d if h else t for d, h, t in zip(out["display"], have, texts)]
+    else:
+        out["display"] = texts
+    if "key" in out.columns:
+        cols = headline_columns()
+        out = out[[c for c in cols if c in out.columns] + [c for c in out.columns if c not in cols]]
+    return out
+
+
+def comparison_text(comparison: pd.DataFrame) -> pd.DataFrame:
+    """``comparison`` (:func:`nscore.analyses.headline.compare_cutoffs`) with a text column
+    ``"<date> display"`` after each cutoff's value and ``change_display`` after ``change``.
+
+    A cell is the figure as on the landing page (with its CI) when the comparison carries each
+    cutoff's figures (``comparison.attrs["figures"]``), else the short value
+    (:func:`nscore.report.format.short`); the change is :func:`nscore.report.format.change`.
+    """
+    figures = comparison.attrs.get("figures") or {}
+    if "change_display" in comparison.columns:
+        return comparison
+    dates = [c.removesuffix(" status") for c in comparison.columns
+             if isinstance(c, str) and c.endswith(" status")]
+    out = pd.DataFrame({c: comparison[c] for c in ("key", "label", "unit")})
+    for d in dates:
+        out[d] = comparison[d]
+        if d in figures:
+            out[f"{d} display"] = with_display(figures[d])["display"].to_numpy()
+        else:
+            out[f"{d} display"] = [fmt.short(v, u, s) for v, u, s in
+                                   zip(comparison[d], comparison["unit"], comparison[f"{d} status"])]
+    out["change"] = comparison["change"]
+    if len(dates) >= 2:
+        prev, last = dates[-2], dates[-1]
+        out["change_display"] = [
+            fmt.change(dv, u, a, b, sa, sb) for dv, u, a, b, sa, sb in
+            zip(comparison["change"], comparison["unit"], comparison[prev], comparison[last],
+                comparison[f"{prev} status"], comparison[f"{last} status"])]
+    else:
+        out["change_display"] = "only one cutoff"
+    return out
+
+
 def changes_table(comparison: pd.DataFrame) -> pd.DataFrame:
     """Headline figures side by side per cutoff with the change (from ``headline.compare_cutoffs``;
-    its text from :func:`nscore.report.headline_text.comparison_text` when not there yet)."""
-    if "change_display" not in comparison.columns:
-        from nscore.report.headline_text import comparison_text  # headline_text imports this module
-
-        comparison = comparison_text(comparison)
+    its text from :func:`comparison_text` when not there yet)."""
+    comparison = comparison_text(comparison)
     dates = [c for c in comparison.columns if isinstance(c, str) and c.endswith(" display")]
     out = pd.DataFrame({"Figure": comparison["label"]})
     for c in dates:
@@ -611,24 +634,6 @@ def expert_profiles(path) -> "Markdown":
         lines.append(":::")
         parts.append("\n".join(lines))
     return Markdown("\n\n".join(parts))
-
-
-#: How each Kaplan-Meier confidence-interval transform is described in the methods chapter.
-CI_TRANSFORM_TEXT = {
-    "log-log": "the log-log transform (an interval for log(-log S(t)), mapped back; the default of "
-               "lifelines, and R's survfit with conf.type = \"log-log\")",
-    "log": "the log transform (an interval for log S(t), mapped back; the default of R's survfit, "
-           "conf.type = \"log\")",
-    "plain": "no transform (S(t) plus or minus z standard errors, truncated to [0, 1]; R's "
-             "conf.type = \"plain\")",
-}
-
-
-def ci_transform_text(ci: str) -> str:
-    """Sentence fragment naming a KM CI transform (for the methods chapter)."""
-    if ci not in CI_TRANSFORM_TEXT:
-        raise TableError(f"unknown confidence-interval transform {ci!r}; one of {sorted(CI_TRANSFORM_TEXT)}")
-    return CI_TRANSFORM_TEXT[ci]
 
 
 def wide(frame: pd.DataFrame, index: str, columns: str, values: str, *, index_label: str | None = None,
@@ -796,30 +801,6 @@ def bundle_link(cutoff, simulated: bool | None = None) -> "Markdown":
                     f"Download the reviewer bundle for data cutoff {iso}{kind} ({name})</a></p>\n")
 
 
-def median_ci_text(median: float, lower: float, upper: float, unit: str = "days") -> str:
-    """The one way a Kaplan-Meier median is printed: ``'547 days (95% CI 480–NR)'``,
-    ``'not reached (95% CI 900–NR)'``, or just ``'not reached'`` when even the lower limit is not
-    reached (the interval then says nothing more). ``inf`` = not reached (NR); NaN = not estimable
-    (NE), as :mod:`nscore.statistics.survival` returns them."""
-    def f(v):
-        v = float("nan") if v is None else float(v)
-        return "NE" if math.isnan(v) else "NR" if math.isinf(v) else f"{v:.0f}"
-    median = float("nan") if median is None else float(median)
-    if math.isnan(median):
-        return "not estimable"
-    ci = f"95% CI {f(lower)}\u2013{f(upper)}"
-    if math.isinf(median):
-        return "not reached" if f(lower) in ("NR", "NE") else f"not reached ({ci})"
-    return f"{median:.0f}" + (f" {unit}" if unit else "") + f" ({ci})"
-
-
-def survival_text(estimate: float, lower: float, upper: float) -> str:
-    """``'64.7% (95% CI 58.9–69.9)'``; NaN (beyond follow-up) -> 'not estimable'."""
-    if estimate is None or not math.isfinite(float(estimate)):
-        return "not estimable"
-    return f"{100 * estimate:.1f}% (95% CI {100 * lower:.1f}\u2013{100 * upper:.1f})"
-
-
 def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = RATE_YEARS) -> pd.DataFrame:
     """One row per fitted Kaplan-Meier curve: patients, events, median (95% CI), rates at ``years``.
 
@@ -829,10 +810,9 @@ def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = RATE_YEARS
     for name, km in curves.items():
         at = km.survival_at([y * YEAR_DAYS for y in years]).reset_index(drop=True)
         row = {"Endpoint": name, "Patients": int(km.n_), "Events": int(km.events_),
-               "Median (95% CI)": median_ci_text(km.median_, *km.median_ci_)}
+               "Median (95% CI)": fmt.median(km.median_, *km.median_ci_)}
         for i, y in enumerate(years):
-            row[f"{y}-year estimate (95% CI)"] = survival_text(at.loc[i, "survival"], at.loc[i, "lower"],
-                                                               at.loc[i, "upper"])
+            row[f"{y}-year estimate (95% CI)"] = fmt.rate(*(100 * at.loc[i, c] for c in ("survival", "lower", "upper")))
         rows.append(row)
     return pd.DataFrame(rows)
 
@@ -846,29 +826,8 @@ def km_group_table(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
         group_label: [labels.get(str(g), str(g)) for g in table[name_col]],
         "Patients": table["n"].astype(int),
         "Events": table["events"].astype(int),
-        "Median, days (95% CI)": [median_ci_text(m, lo, hi, unit="") for m, lo, hi in zip(table["median"], table["lower"], table["upper"])],
+        "Median, days (95% CI)": [fmt.median(m, lo, hi, unit="") for m, lo, hi in zip(table["median"], table["lower"], table["upper"])],
     })
-
-
-def p_text(p: float) -> str:
-    """``'p = 0.17'`` (p >= 0.1), ``'p = 0.012'`` (0.001 <= p < 0.1), ``'p < 0.001'``."""
-    if p is None or not math.isfinite(float(p)):
-        return "p not computed"
-    if p < 0.001:
-        return "p < 0.001"
-    return f"p = {p:.3f}" if p < 0.1 else f"p = {p:.2f}"
-
-
-def logrank_text(result) -> str:
-    """``'log-rank chi-square 3.55 on 2 df, p = 0.17'`` from a ``LogRankResult`` (or 'not tested')."""
-    if result is None:
-        return "not tested (fewer than two groups)"
-    return f"log-rank chi-square {result.test_statistic:.2f} on {result.df} df, {p_text(result.p_value)}"
-
-
-def hr_text(hr: float, lower: float, upper: float) -> str:
-    """``'0.34 (95% CI 0.23–0.49)'``."""
-    return f"{hr:.2f} (95% CI {lower:.2f}\u2013{upper:.2f})"
 
 
 def cif_table(cif, years: tuple[int, ...] = RATE_YEARS, event_label: str = "Relapse or progression",
@@ -880,8 +839,8 @@ def cif_table(cif, years: tuple[int, ...] = RATE_YEARS, event_label: str = "Rela
     for label, sfx in ((event_label, ""), (competing_label, "_competing")):
         row = {"Event": label}
         for i, y in enumerate(years):
-            row[f"{y} year{'s' if y > 1 else ''} (95% CI)"] = survival_text(
-                at.loc[i, "cif" + sfx], at.loc[i, "lower" + sfx], at.loc[i, "upper" + sfx])
+            row[f"{y} year{'s' if y > 1 else ''} (95% CI)"] = fmt.rate(
+                *(100 * at.loc[i, c + sfx] for c in ("cif", "lower", "upper")))
         rows.append(row)
     return pd.DataFrame(rows)
 

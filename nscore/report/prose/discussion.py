@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from nscore.report import tables
-from nscore.report.headline_text import with_display
-from nscore.analyses.efficacy import format_percent
+from nscore.report.tables import with_display
+from nscore.report.format import percent as format_percent
 from nscore.report.narrative import capitalize, count, join, sentence
 
 __all__ = [

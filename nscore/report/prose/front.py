@@ -14,7 +14,7 @@ import math
 from typing import Iterable, Mapping
 
 from nscore.report.narrative import capitalize, count, join, sentence
-from nscore.report.headline_text import with_display
+from nscore.report.tables import with_display
 from nscore.report.tables import RATE_YEARS, _inline, origin_text
 
 __all__ = [

@@ -21,10 +21,9 @@ whatever the data:
 - call data simulated unless the cutoff read says so (``cohort.simulated``), or call the
   published figures "the abstract" unless the study definition holds published figures.
 
-Numbers are formatted by :mod:`nscore.report.tables` (medians, survival estimates, hazard ratios, p-values,
-log-rank results) and :class:`nscore.analyses.efficacy.Proportion.format` (rates); the only formatter added
-here is :func:`prior_hct_label` (a prior-transplant count as a group label, "1 prior allo-HCT"),
-which :mod:`nscore.report.tables` lacks.
+Numbers are formatted by :mod:`nscore.report.format` (the one formatter: rates, medians, survival
+estimates, hazard ratios, p-values, log-rank results); the only label built here is
+:func:`prior_hct_label` (a prior-transplant count as a group label, "1 prior allo-HCT").
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
-from nscore.report import tables
+from nscore.report import format as fmt, tables
 from nscore.report.narrative import capitalize, count, directive, events_phrase, join, median_phrase, sentence
 
 __all__ = [
@@ -368,11 +367,11 @@ def forest_alt_text(subgroups: Sequence[str]) -> str:
 def estimates_at(curve, years: Sequence[int]) -> list[str]:
     """Kaplan-Meier estimate (95% CI) of ``curve`` at each of ``years`` after infusion, as text.
 
-    Printed by :func:`nscore.report.tables.survival_text`; beyond follow-up "not estimable (follow-up is
+    Printed by :func:`nscore.report.format.rate`; beyond follow-up "not estimable (follow-up is
     shorter)".
     """
     at = curve.survival_at([y * tables.YEAR_DAYS for y in years]).reset_index(drop=True)
-    return [_beyond(tables.survival_text(at.loc[i, "survival"], at.loc[i, "lower"], at.loc[i, "upper"]))
+    return [_beyond(fmt.rate(*(100 * at.loc[i, c] for c in ("survival", "lower", "upper"))))
             for i in range(len(years))]
 
 
@@ -504,7 +503,7 @@ def logrank_phrase(result, *, event: str = "death", events: str | None = None) -
         return "log-rank not tested: fewer than two groups"
     if n_events == 0 or result.logrank is None:
         return f"log-rank not tested: {events_phrase(0, event, events)}"
-    return tables.logrank_text(result.logrank)
+    return fmt.logrank(result.logrank)
 
 
 def _lower_first(text: str) -> str:
@@ -674,8 +673,8 @@ def transplant_paragraphs(t: TransplantAnalyses) -> str:
         body.append("In the **Cox model with transplant as a time-dependent covariate**, fitted to "
                     f"{'the' if c.n_subjects == 1 else 'all'} {count(c.n_subjects, 'patient')} and "
                     f"{events_phrase(c.events, 'death')}, the hazard ratio of death after transplant "
-                    f"compared with before it was {tables.hr_text(c.hr, c.lower, c.upper)} "
-                    f"({tables.p_text(c.p_value)}).")
+                    f"compared with before it was {fmt.hazard_ratio(c.hr, c.lower, c.upper)} "
+                    f"({fmt.p_value(c.p_value)}).")
     if t.simon_makuch is not None:
         body.append("The **Simon-Makuch plot** ({numref}`fig-simon-makuch`) shows the survival curves "
                     "by current transplant status.")
@@ -697,8 +696,8 @@ def _incidence_at(cif, years: Sequence[int]) -> tuple[list[str], list[str]]:
     at = cif.at([y * tables.YEAR_DAYS for y in years]).reset_index(drop=True)
 
     def texts(sfx: str) -> list[str]:
-        return [_beyond(tables.survival_text(at.loc[i, "cif" + sfx], at.loc[i, "lower" + sfx],
-                                             at.loc[i, "upper" + sfx])) for i in range(len(years))]
+        return [_beyond(fmt.rate(*(100 * at.loc[i, c + sfx] for c in ("cif", "lower", "upper"))))
+                for i in range(len(years))]
 
     return texts(""), texts("_competing")
 
