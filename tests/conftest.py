@@ -82,10 +82,12 @@ def valid_dir(tmp_path, small_frames) -> Path:
 
 @pytest.fixture
 def shipped_dir() -> Path:
-    """The shipped published cutoff, data/cutoffs/2025-08-01/ (read only: never edit it in a test)."""
+    """The shipped published cutoff, data/cutoffs/2025-08-01/ (read only: never edit it in a test).
+
+    The shipped data are part of the repository: a missing file fails the test (no skip).
+    """
     path = SHIPPED / PUBLISHED_CUTOFF
-    if not (path / "adsl.csv").is_file():
-        pytest.skip("shipped data not generated yet (run `nscore simulate`)")
+    assert (path / "adsl.csv").is_file(), f"{path}: the shipped data are missing (`nscore simulate` regenerates them)"
     return path
 
 
@@ -137,6 +139,22 @@ def keys(failures: pd.DataFrame) -> set[tuple]:
 # --------------------------------------------------------------------------------------------
 # in CI a skip is a failure
 # --------------------------------------------------------------------------------------------
+def _under_ci() -> bool:
+    return os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector):
+    """Under ``CI=true`` a module skipped as a whole (``pytest.importorskip`` or
+    ``pytest.skip(allow_module_level=True)`` at import) is a collection error, not a silent skip."""
+    outcome = yield
+    report = outcome.get_result()
+    if _under_ci() and report.skipped:
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
+        report.outcome = "failed"
+        report.longrepr = f"{collector.nodeid}: skipped under CI, where every tool is installed: {reason}"
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Under ``CI=true`` (what .ci/run runs with) a skipped test fails.
@@ -146,8 +164,7 @@ def pytest_runtest_makereport(item, call):
     """
     outcome = yield
     report = outcome.get_result()
-    if os.environ.get("CI", "").lower() in ("1", "true", "yes") and report.skipped \
-            and not hasattr(report, "wasxfail"):
+    if _under_ci() and report.skipped and not hasattr(report, "wasxfail"):
         reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else report.longrepr
         report.outcome = "failed"
         report.longrepr = f"skipped under CI, where every tool is installed: {reason}"

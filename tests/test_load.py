@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.util
 import json
 import shutil
 from datetime import date
@@ -198,8 +197,6 @@ def test_xpt_copy_of_shipped_data_gives_identical_analyses(shipped_dir, tmp_path
     xpt = load_cohort(_copy_as(shipped, tmp_path / "xpt", "xpt"))
     for name in DATASETS:
         pd.testing.assert_frame_equal(getattr(xpt, name), getattr(shipped, name), check_exact=True)
-    if importlib.util.find_spec("nscore.analyses.headline") is None:
-        pytest.skip("nscore.analyses.headline not available")
     from nscore.analyses.headline import headline_figures
 
     pd.testing.assert_frame_equal(headline_figures(xpt), headline_figures(shipped), check_exact=True)

@@ -1,8 +1,9 @@
 """The simulated cohort: exact reproduction of the abstract, data-model rules, cutoff consistency, scale.
 
 Expected published values are copied from the abstract (ASH 2025, Zhang X, Lu P et al., "CD7 CAR-T
-Cell Therapy Based on 'Natural Selection' ... A Large Cohort Study",
-/work/shared/seed/000_a34d2ef30ea8f0ef.txt); each row cites the sentence it comes from. Aggregates
+Cell Therapy Based on 'Natural Selection' ... A Large Cohort Study", bib key zhang2025ash; its
+sentences are quoted in data/study.yml, ``published.figures[].sentence``); each row cites the
+sentence it comes from. Aggregates
 are computed with plain pandas from the written CSV files, not with nscore's own analysis code.
 """
 
@@ -294,7 +295,8 @@ def test_in_memory_frames_equal_the_files(published):
 
 
 def test_shipped_data_validate():
-    load = pytest.importorskip("nscore.data.load")
+    from nscore.data import load
+
     for cutoff in sim.SHIPPED_CUTOFFS:
         cohort = load.load_cohort(SHIPPED / cutoff.isoformat())
         assert cohort.cutoff == cutoff and cohort.simulated
@@ -392,7 +394,8 @@ def test_large_cohort_rules_hold(large):
 
 def test_large_cohort_validates(large, tmp_path):
     """Up to ~20,000 patients the subject numbers keep the 4-digit SUBJID of the data model."""
-    load = pytest.importorskip("nscore.data.load")
+    from nscore.data import load
+
     assert large["adsl"]["SUBJID"].str.len().eq(4).all()
     sim.write_cohort(large, tmp_path)
     assert len(load.load_cohort(tmp_path).adsl) == 20_000

@@ -114,8 +114,9 @@ def test_store_bad_delivery_changes_nothing(valid_dir, later_dir, store_root):
 
 def test_store_bad_delivery_creates_no_store(valid_dir, store_root):
     break_it(valid_dir)
-    with pytest.raises(DataValidationError):
+    with pytest.raises(DataValidationError, match=r"^\S+: data validation failed: 1 problem\(s\)\n") as info:
         versions.store(valid_dir, store_root)
+    assert info.value.failures[["file", "row", "column", "rule"]].values.tolist() == [["adae.csv", 1, "AETOXGR", "in_range"]]
     assert not store_root.exists()
 
 
@@ -192,8 +193,9 @@ def test_store_from_zip_and_tar_gz(valid_dir, later_dir, tmp_path, store_root):
 
 def test_bad_archive_changes_nothing(valid_dir, tmp_path, store_root):
     break_it(valid_dir)
-    with pytest.raises(DataValidationError):
+    with pytest.raises(DataValidationError, match=r"^\S+: data validation failed: 1 problem\(s\)\n") as info:
         versions.store(_zip(valid_dir, tmp_path / "bad.zip"), store_root)
+    assert info.value.failures[["file", "row", "column", "rule"]].values.tolist() == [["adae.csv", 1, "AETOXGR", "in_range"]]
     assert not store_root.exists()
 
 
