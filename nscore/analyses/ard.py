@@ -181,8 +181,14 @@ def _execution_count():
     shell = get_ipython()
     if shell is None:
         return None
-    count = getattr(shell, "execution_count", None)
-    return int(count) if isinstance(count, (int, np.integer)) else None
+    # IPython counts the running cell before it runs it (execution_count is already the next one);
+    # the displayhook's prompt_count is the running cell's number, as Out[n] shows it.
+    hook = getattr(shell, "displayhook", None)
+    count = getattr(hook, "prompt_count", None)
+    if count is None:
+        count = getattr(shell, "execution_count", None)
+        count = count - 1 if isinstance(count, (int, np.integer)) else None
+    return int(count) if isinstance(count, (int, np.integer)) and count > 0 else None
 
 
 class Recorder:
