@@ -151,7 +151,7 @@ def test_cohort_identity(valid_dir, csv_cohort):
 
 
 def test_cohort_is_frozen(csv_cohort):
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'version'"):
         csv_cohort.version = "000000000000"
 
 
