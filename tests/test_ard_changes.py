@@ -1,0 +1,131 @@
+"""What changed, number by number (nscore.analyses.changes): each rule on hand-made ARDs, and the
+thresholds config data/what-changed.yml."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import yaml
+
+from cohorts import ROOT
+from nscore.analyses import ard, changes
+from nscore.errors import AnalysisInputError
+
+T = {"version": 1, "percent_points": 5.0, "days": 30.0, "count": 0.0, "hazard_ratio_relative": 0.2,
+     "p_value_level": 0.05, "ci_excludes_previous": True, "reached": True, "estimable": True}
+
+
+def A(*rows, cutoff="2025-08-01"):
+    """An ARD from (analysis_id, group_var, group_level, stat, value, unit) tuples."""
+    f = ard.frame([ard.row(a, s, v, group_var=gv, group_level=gl, unit=u) for a, gv, gl, s, v, u in rows])
+    return f.assign(cutoff=cutoff)
+
+
+def rule(prev_rows, cur_rows, key, thresholds=T):
+    cmp = changes.compare(A(*prev_rows), A(*cur_rows, cutoff="2026-02-01"), thresholds).set_index("row_key")
+    return cmp.loc[key, "rule"], bool(cmp.loc[key, "changed"])
+
+
+def test_config_file_is_the_documented_one():
+    t = changes.load_thresholds()
+    raw = yaml.safe_load((ROOT / "data" / "what-changed.yml").read_text(encoding="utf-8"))
+    assert t == changes.check_thresholds(raw) and set(t) == set(changes.THRESHOLD_KEYS)
+    readme = (ROOT / "data" / "README.md").read_text(encoding="utf-8")
+    assert "what-changed.yml" in readme
+    for key in changes.THRESHOLD_KEYS:
+        assert f"`{key}`" in readme, key
+
+
+@pytest.mark.parametrize("raw, message", [
+    ({**T, "extra": 1}, "unknown keys"),
+    ({k: v for k, v in T.items() if k != "days"}, "missing keys"),
+    ({**T, "days": -1}, "number >= 0"),
+    ({**T, "reached": "yes"}, "true or false"),
+    ([1, 2], "mapping"),
+])
+def test_bad_thresholds_refused(raw, message):
+    with pytest.raises(AnalysisInputError, match=message):
+        changes.check_thresholds(raw)
+
+
+def test_median_becoming_reached_and_no_longer_reached():
+    r, c = rule([("os.km", "", "", "median", math.inf, "days")], [("os.km", "", "", "median", 612, "days")],
+                "os.km|=|median")
+    assert (r, c) == ("median became reached", True)
+    r, _ = rule([("os.km", "", "", "upper", 900, "days")], [("os.km", "", "", "upper", math.inf, "days")],
+                "os.km|=|upper")
+    assert r == "limit no longer reached"
+    r, c = rule([("os.km", "", "", "median", math.inf, "days")], [("os.km", "", "", "median", math.inf, "days")],
+                "os.km|=|median")
+    assert (r, c) == ("", False)
+
+
+def test_estimable_rule():
+    r, _ = rule([("os.km", "YEARS", "2", "rate", math.nan, "%")], [("os.km", "YEARS", "2", "rate", 63.9, "%")],
+                "os.km|YEARS=2|rate")
+    assert r == "became estimable"
+    r, _ = rule([("os.km", "YEARS", "2", "rate", 63.9, "%")], [("os.km", "YEARS", "2", "rate", math.nan, "%")],
+                "os.km|YEARS=2|rate")
+    assert r == "no longer estimable"
+
+
+def test_percent_threshold_is_strict():
+    key = "efficacy.orr|=|percent"
+    assert rule([("efficacy.orr", "", "", "percent", 80.0, "%")], [("efficacy.orr", "", "", "percent", 85.0, "%")],
+                key) == ("", False)  # exactly 5 points: within
+    r, c = rule([("efficacy.orr", "", "", "percent", 80.0, "%")], [("efficacy.orr", "", "", "percent", 85.1, "%")],
+                key)
+    assert c and r == "moved more than 5 percentage points"
+
+
+def test_count_change_any_and_with_a_threshold():
+    prev, cur = [("os.km", "", "", "events", 115, "patients")], [("os.km", "", "", "events", 116, "patients")]
+    assert rule(prev, cur, "os.km|=|events") == ("count changed by +1", True)
+    assert rule(prev, cur, "os.km|=|events", {**T, "count": 1}) == ("", False)
+
+
+def test_ci_no_longer_containing_the_earlier_estimate():
+    prev = [("os.km", "YEARS", "1", "rate", 72.0, "%"), ("os.km", "YEARS", "1", "lower", 67.0, "%"),
+            ("os.km", "YEARS", "1", "upper", 77.0, "%")]
+    cur = [("os.km", "YEARS", "1", "rate", 68.0, "%"), ("os.km", "YEARS", "1", "lower", 64.0, "%"),
+           ("os.km", "YEARS", "1", "upper", 71.9, "%")]
+    r, c = rule(prev, cur, "os.km|YEARS=1|rate")
+    assert c and r == "CI no longer contains the earlier estimate"  # 4 points: only the CI rule
+    assert rule(prev, cur, "os.km|YEARS=1|rate", {**T, "ci_excludes_previous": False}) == ("", False)
+    cur_wide = cur[:2] + [("os.km", "YEARS", "1", "upper", 72.0, "%")]
+    assert rule(prev, cur_wide, "os.km|YEARS=1|rate") == ("", False)  # the limit itself still contains it
+
+
+def test_median_days_hr_and_p_rules():
+    assert rule([("followup.os", "", "", "median", 933, "days")], [("followup.os", "", "", "median", 964, "days")],
+                "followup.os|=|median")[0] == "moved more than 30 days"
+    assert rule([("os.hct.tdcox", "", "", "hr", 0.30, "")], [("os.hct.tdcox", "", "", "hr", 0.37, "")],
+                "os.hct.tdcox|=|hr")[0] == "hazard ratio moved more than 20%"
+    assert rule([("os.hct.tdcox", "", "", "hr", 0.30, "")], [("os.hct.tdcox", "", "", "hr", 0.35, "")],
+                "os.hct.tdcox|=|hr") == ("", False)
+    assert rule([("os.km.diag.logrank", "", "", "p", 0.04, "")], [("os.km.diag.logrank", "", "", "p", 0.06, "")],
+                "os.km.diag.logrank|=|p")[0] == "p crossed 0.05"
+
+
+def test_analyses_and_rows_added_or_dropped():
+    prev = A(("safety.crs.g3", "", "", "percent", 10.2, "%"), ("efficacy.orr.subgroup", "DIAGNOSIS", "AML", "n", 3, "patients"),
+             ("efficacy.orr.subgroup", "DIAGNOSIS", "T-ALL", "n", 100, "patients"))
+    cur = A(("efficacy.orr.subgroup", "DIAGNOSIS", "T-ALL", "n", 100, "patients"),
+            ("efficacy.orr.subgroup", "DIAGNOSIS", "PTCL", "n", 2, "patients"),
+            ("os.landmark", "", "", "N", 300, "patients"), cutoff="2026-02-01")
+    cmp = changes.compare(prev, cur, T).set_index("row_key")
+    assert list(cmp.columns) == [c for c in changes.COLUMNS if c != "row_key"]
+    assert cmp.loc["os.landmark|=|N", ["kind", "rule"]].tolist() == ["added", "analysis added"]
+    assert cmp.loc["safety.crs.g3|=|percent", ["kind", "rule"]].tolist() == ["dropped", "analysis dropped"]
+    assert cmp.loc["efficacy.orr.subgroup|DIAGNOSIS=PTCL|n", "rule"] == "row added"
+    assert cmp.loc["efficacy.orr.subgroup|DIAGNOSIS=AML|n", "rule"] == "row dropped"
+    assert cmp.loc["efficacy.orr.subgroup|DIAGNOSIS=T-ALL|n", ["kind", "changed"]].tolist() == ["both", False]
+    assert set(cmp["previous_cutoff"]) == {"2025-08-01"} and set(cmp["current_cutoff"]) == {"2026-02-01"}
+    assert math.isnan(cmp.loc["os.landmark|=|N", "previous"]) and math.isnan(cmp.loc["os.landmark|=|N", "change"])
+
+
+def test_duplicate_keys_refused():
+    dup = A(("os.km", "", "", "N", 1, "patients"), ("os.km", "", "", "N", 2, "patients"))
+    with pytest.raises(AnalysisInputError, match="duplicate"):
+        changes.compare(dup, dup, T)
