@@ -16,6 +16,7 @@ import pandas as pd
 import pytest
 
 from nscore.statistics import survival as sv
+from nscore.statistics import regression as rg
 
 from nscore.errors import NscoreError
 
@@ -250,7 +251,7 @@ def test_cox_lung_efron(lung):
         "ph_ecog": (0.46372847537, 0.113577266162, 1.5899911901, 1.2726751778, 1.9864235813,
                     4.447066652e-05),
     }
-    res = sv.cox(lung[0], lung[1], "OS", ["age", "sex", "ph_ecog"])
+    res = rg.cox(lung[0], lung[1], "OS", ["age", "sex", "ph_ecog"])
     assert res.n == 227 and res.n_dropped == 1 and res.events == 164
     t = res.table.set_index("term")
     for term, vals in r.items():
@@ -267,7 +268,7 @@ def test_cox_veteran_categorical(veteran):
         "celltype[smallcell]": (-0.44239886441, 0.255467959203, 8.332350454e-02),
         "celltype[squamous]": (-1.15773326679, 0.292936876381, 7.744907933e-05),
     }
-    res = sv.cox(veteran[0], veteran[1], "OS", ["karno", "celltype"])
+    res = rg.cox(veteran[0], veteran[1], "OS", ["karno", "celltype"])
     t = res.table.set_index("term")
     for term, vals in r.items():
         got = t.loc[term, ["coef", "se", "p"]].to_numpy(dtype=float)
@@ -279,7 +280,7 @@ def test_cox_veteran_categorical(veteran):
 
 def test_cox_refuses_transplant_flag(jasa):
     with pytest.raises(sv.ImmortalTimeBiasError, match="immortal-time"):
-        sv.cox(jasa[0], jasa[1], "OS", ["HCTFL"])
+        rg.cox(jasa[0], jasa[1], "OS", ["HCTFL"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -536,7 +537,7 @@ def test_smoke_simulated_cutoff_tables_are_aggregated():
               sv.kaplan_meier_by(adtte, adsl, "PFS", "DIAG").table,
               sv.logrank(adtte, adsl, "OS", "DIAG").table,
               sv.median_follow_up(adtte).table,
-              sv.cox(adtte, adsl, "OS", ["AGE", "DIAG"]).table,
+              rg.cox(adtte, adsl, "OS", ["AGE", "DIAG"]).table,
               sv.landmark(adtte, adsl, "OS", day=100).steps,
               sv.transplant_time_dependent_cox(adtte, adsl, "OS").table,
               sv.simon_makuch(adtte, adsl, "OS").table,

@@ -25,6 +25,7 @@ import pandas as pd
 from hypothesis import given, settings, strategies as st
 
 from nscore.statistics import survival as sv
+from nscore.statistics.inputs import CI_TYPES
 
 SETTINGS = settings(max_examples=60, deadline=None)
 EPS = 1e-12
@@ -57,7 +58,7 @@ def _le(a, b):
 
 
 @SETTINGS
-@given(cohorts(), st.sampled_from(sv.CI_TYPES))
+@given(cohorts(), st.sampled_from(CI_TYPES))
 def test_kaplan_meier_properties(data, ci):
     adtte, _ = data
     km = sv.KaplanMeier(ci=ci).fit(adtte, "PFS")

@@ -1,8 +1,20 @@
-"""Time-to-event analyses of the cohort, checked against R's ``survival`` package.
+"""Time-to-event analyses of the cohort, checked against R's ``survival`` package: the chapters' API.
 
 Every function takes ADaM frames (ADTTE, and ADSL where a patient attribute is needed) and returns
 an estimator or a frozen result whose ``.table`` holds aggregated rows only (never one row per
-patient), so chapters can plot and glue them directly.
+patient), so chapters can plot and record them directly.
+
+What lives where (one cohesive thing per module)
+------------------------------------------------
+* here: what the chapters call -- Kaplan-Meier (overall, by group, log-rank), median follow-up,
+  the transplant analyses (landmark, counting process, time-dependent Cox, Simon-Makuch),
+  cumulative incidence with a competing risk -- and the constants they share (endpoints' event
+  descriptions, ``REPORT_YEARS``, ``YEAR_DAYS``). About 730 lines: one API, kept whole so that a
+  chapter reads ``survival.<function>`` for every time-to-event result.
+* :mod:`nscore.statistics.inputs`: argument checks and one endpoint's ADTTE rows (+ ADSL).
+* :mod:`nscore.statistics.estimators`: the array-level estimators, each reproducing an R function.
+* :mod:`nscore.statistics.regression`: Cox regression on baseline covariates.
+* :mod:`nscore.statistics.proportions`: exact binomial proportions.
 
 Conventions shared by the whole module
 --------------------------------------
@@ -15,23 +27,36 @@ Conventions shared by the whole module
   uses log by default: the transform is a parameter and the default here is ``"log-log"``.
 * Where the estimate is 1 (before the first event) or 0 the interval is the point itself; R reports
   NA there for the transforms that are undefined.
-* "Not reached" (a curve, or a confidence limit, that never drops to 0.5) is ``math.inf``; use
-  :func:`nscore.report.tables.median_ci_text` to print a median with its CI.  A lower median limit R reports as NA while the median is
-  reached (the lower curve is undefined where S = 0, e.g. all remaining patients fail at once)
-  is NaN, "not estimable".
+* "Not reached" (a curve, or a confidence limit, that never drops to 0.5) is ``math.inf``; the
+  report layer prints it (``nscore.report.format``).  A lower median limit R reports as NA while
+  the median is reached (the lower curve is undefined where S = 0, e.g. all remaining patients
+  fail at once) is NaN, "not estimable".
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Sequence
+from typing import Sequence
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from nscore.errors import ImmortalTimeBiasError, SurvivalInputError
+from nscore.statistics.estimators import _aalen_johansen, _binary_efron_cox, _confint, _product_limit_cp, _r_median
+from nscore.statistics.inputs import (
+    _check_alpha,
+    _check_ci,
+    _endpoint,
+    _group_values,
+    _guard_hct,
+    _hct_day,
+    _require_transplants,
+    _times,
+    _with_adsl,
+)
+from nscore.statistics.regression import _cox_table
 
 __all__ = [
     "SurvivalInputError",
@@ -44,8 +69,6 @@ __all__ = [
     "LogRankResult",
     "median_follow_up",
     "FollowUp",
-    "cox",
-    "CoxResult",
     "landmark",
     "LandmarkResult",
     "counting_process",
@@ -56,199 +79,21 @@ __all__ = [
     "cumulative_incidence",
     "CumulativeIncidence",
     "REPORT_YEARS",
+    "YEAR_DAYS",
+    "RELAPSE",
+    "DEATH",
+    "HCT_GROUPS",
 ]
 
-CI_TYPES = ("log-log", "log", "plain")
-ENDPOINTS = ("OS", "PFS")
 RELAPSE = "RELAPSE OR PROGRESSION"
 DEATH = "DEATH"
 HCT_GROUPS = ("No HCT", "HCT")
 #: Years after infusion at which the book reports survival and cumulative incidence estimates
 #: (the Results chapter's tables and sentences read them from here).
 REPORT_YEARS = (1, 2)
-#: Days per year, to read rates "n years after infusion" (added by ARD-A for analyses.headline; one home).
+#: Days per year (Julian year), to read a rate "n years after infusion" at day n * YEAR_DAYS: the
+#: one home of this constant (tables, prose and headline figures import it from here).
 YEAR_DAYS = 365.25
-_TOL = math.sqrt(np.finfo(float).eps)  # R's quantile.survfit tolerance
-
-
-# --------------------------------------------------------------------------------------------------
-# argument and frame checks
-# --------------------------------------------------------------------------------------------------
-
-def _check_alpha(alpha: float) -> float:
-    if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < float(alpha) < 1:
-        raise SurvivalInputError(f"alpha parameter must be between 0 and 1 (got {alpha!r})")
-    return float(alpha)
-
-
-def _check_ci(ci: str) -> str:
-    if ci not in CI_TYPES:
-        raise SurvivalInputError(f"ci must be one of {CI_TYPES} (got {ci!r})")
-    return ci
-
-
-def _require_columns(frame: pd.DataFrame, columns: Sequence[str], name: str) -> None:
-    if not isinstance(frame, pd.DataFrame):
-        raise SurvivalInputError(f"{name} must be a pandas DataFrame (got {type(frame).__name__})")
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise SurvivalInputError(f"{name} lacks required column(s) {missing}")
-
-
-def _endpoint(adtte: pd.DataFrame, paramcd: str, extra: Sequence[str] = ()) -> pd.DataFrame:
-    """Rows of one PARAMCD: USUBJID, checked AVAL/CNSR, ``EVENT = 1 - CNSR`` and ``extra`` columns.
-
-    Only the columns an analysis reads are carried: every survival function starts here, and at a
-    million patients copying the text columns of ADTTE cost more than the analysis.
-    """
-    _require_columns(adtte, ["USUBJID", "PARAMCD", "AVAL", "CNSR", *extra], "adtte")
-    rows = (adtte["PARAMCD"].isin([paramcd]).to_numpy(dtype=bool) if isinstance(paramcd, str)
-            else np.zeros(len(adtte), dtype=bool))
-    if not rows.any():
-        raise SurvivalInputError(f"PARAMCD {paramcd!r} has no rows in adtte")
-    columns = list(dict.fromkeys(["USUBJID", "AVAL", "CNSR", *extra]))
-    d = adtte[columns].take(np.flatnonzero(rows))
-    d.index = pd.RangeIndex(len(d))
-    if d["USUBJID"].duplicated().any():
-        raise SurvivalInputError(f"adtte must hold one {paramcd} row per USUBJID (duplicates found)")
-    aval = pd.to_numeric(d["AVAL"], errors="coerce")
-    if aval.isna().any() or (aval < 0).any():
-        raise SurvivalInputError(f"AVAL must be a number >= 0 on every {paramcd} row")
-    cnsr = pd.to_numeric(d["CNSR"], errors="coerce")
-    if not cnsr.isin([0, 1]).all():
-        raise SurvivalInputError(f"CNSR must be 0 (event) or 1 (censored) on every {paramcd} row")
-    d["AVAL"] = aval.astype(float)
-    d["CNSR"] = cnsr.astype(int)
-    d["EVENT"] = 1 - d["CNSR"]
-    return d
-
-
-def _with_adsl(d: pd.DataFrame, adsl: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
-    """Attach ADSL ``columns`` to endpoint rows; every ADTTE patient must be in ADSL.
-
-    A lookup of each row's position in ADSL (one hash of the identifiers) rather than a merge,
-    which at a million patients spent seconds on indicator and validation passes.
-    """
-    _require_columns(adsl, ["USUBJID", *columns], "adsl")
-    ids = pd.Index(adsl["USUBJID"])
-    if not ids.is_unique:
-        raise SurvivalInputError("adsl must hold one row per USUBJID (duplicates found)")
-    pos = ids.get_indexer(d["USUBJID"])
-    if (pos < 0).any():
-        raise SurvivalInputError("every ADTTE USUBJID must be in adsl")
-    cols = [c for c in dict.fromkeys(columns) if c not in d.columns]
-    attached = adsl[cols].take(pos)
-    attached.index = d.index
-    return pd.concat([d, attached], axis=1)
-
-
-def _require_transplants(adsl: pd.DataFrame, what: str) -> list[str]:
-    """The ADSL transplant columns ``what`` reads; a clear error when transplants were not collected."""
-    if isinstance(adsl, pd.DataFrame) and "HCTDT" not in adsl.columns:
-        raise SurvivalInputError(
-            f"{what} needs the transplant date (ADSL HCTDT), which was not collected in these data")
-    return ["TRTSDT", "HCTDT"] + (["HCTFL"] if isinstance(adsl, pd.DataFrame) and "HCTFL" in adsl.columns else [])
-
-
-def _hct_day(d: pd.DataFrame) -> pd.Series:
-    """Days from infusion (TRTSDT) to transplant (HCTDT); NaN if not transplanted."""
-    hctdt = pd.to_datetime(d["HCTDT"], errors="coerce")
-    trtsdt = pd.to_datetime(d["TRTSDT"], errors="coerce")
-    if trtsdt.isna().any():
-        raise SurvivalInputError("TRTSDT must be a date on every patient row")
-    if "HCTFL" in d.columns:
-        flag = d["HCTFL"].eq("Y")
-        if (flag != hctdt.notna()).any():
-            raise SurvivalInputError("HCTDT must be present if and only if HCTFL = 'Y'")
-    return (hctdt - trtsdt).dt.days.astype(float)
-
-
-def _times(times: Iterable[float] | float) -> np.ndarray:
-    t = np.atleast_1d(np.asarray(times, dtype=float))
-    if t.ndim != 1 or np.isnan(t).any() or (t < 0).any():
-        raise SurvivalInputError("times must be numbers >= 0")
-    return t
-
-
-def _confint(p: np.ndarray, se_log: np.ndarray, z: float, ci: str,
-             fill: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Pointwise CI as R's ``survfit_confint(p, se, logse=TRUE)``.
-
-    With ``fill`` the interval is the point itself where p is 0 or 1 (or se is infinite); without
-    it those places are NaN exactly where R gives NA (needed for R's median CI).
-    """
-    p = np.asarray(p, dtype=float)
-    se = np.asarray(se_log, dtype=float)
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        if ci == "plain":
-            half = z * se * p
-            lower, upper = np.maximum(p - half, 0.0), np.minimum(p + half, 1.0)
-        elif ci == "log":
-            lower, upper = p * np.exp(-z * se), np.minimum(p * np.exp(z * se), 1.0)
-        else:  # log-log
-            s2 = z * se / np.log(p)
-            lower = np.exp(-np.exp(np.log(-np.log(p)) - s2))
-            upper = np.exp(-np.exp(np.log(-np.log(p)) + s2))
-    if not fill:
-        na = (p <= 0) | ((p >= 1) & (ci == "log-log"))
-        return np.where(na, np.nan, lower), np.where(na, np.nan, upper)
-    point = (p <= 0) | (p >= 1) | ~np.isfinite(se)
-    lower = np.where(point, p, lower)
-    upper = np.where(point, p, upper)
-    return lower, upper
-
-
-def _findq(x: np.ndarray, y: np.ndarray, p: float, tol: float = _TOL) -> float:
-    """R's ``survival:::findq`` for one probability: the time the cumulative curve ``y`` reaches p.
-
-    Returns ``inf`` where R returns NA (the curve never reaches p: "not reached").
-    """
-    x = np.asarray(x, dtype=float)
-    y = np.asarray(y, dtype=float)
-    if np.all(np.isnan(y)) or np.nanmax(y) < p:
-        return math.inf
-    xmax = x[-1]
-    keep = ~pd.Series(y).duplicated().to_numpy()
-    x, y = x[keep], y[keep]
-    last_is_na = bool(np.isnan(y[-1]))  # R checks y[n] before approx drops the NAs
-    ok = ~np.isnan(y)
-    x, y = x[ok], y[ok]
-
-    def step_index(grid: np.ndarray) -> float:
-        # approx(grid, 1:n, p, method="constant", f=1): index of the first grid point >= p
-        # (exact hit on grid point i gives i); NA when p is outside the grid.
-        if p < grid[0] or p > grid[-1]:
-            return math.nan
-        hits = np.nonzero(grid == p)[0]
-        if hits.size:
-            return float(hits[0])
-        return float(np.searchsorted(grid, p, side="left"))
-
-    i1, i2 = step_index(y + tol), step_index(y - tol)
-    if math.isnan(i1) or math.isnan(i2):
-        q = math.nan
-    else:
-        q = (x[int(i1)] + x[int(i2)]) / 2
-    if p == 0:
-        q = x[0]
-    if not last_is_na and abs(p - y[-1]) < tol and not math.isnan(i1):
-        q = (x[int(i1)] + xmax) / 2
-    return math.inf if math.isnan(q) else float(q)
-
-
-def _r_median(time, surv, lower, upper, p: float = 0.5) -> tuple[float, float, float]:
-    """Median and CI as R's ``quantile.survfit`` (first time 0; flat 0.5 segments averaged)."""
-    x = np.concatenate([[0.0], np.asarray(time, dtype=float)])
-
-    def cum(s):
-        return np.concatenate([[0.0], 1 - np.asarray(s, dtype=float)])
-
-    med, lo, hi = _findq(x, cum(surv), p), _findq(x, cum(lower), p), _findq(x, cum(upper), p)
-    if math.isfinite(med) and math.isinf(lo):
-        # the lower curve lies below the estimate, so it cannot be "not reached" when the
-        # estimate is; R's NA comes from an undefined limit (S = 0): not estimable.
-        lo = math.nan
-    return med, lo, hi
 
 
 # --------------------------------------------------------------------------------------------------
@@ -410,6 +255,7 @@ def kaplan_meier(adtte: pd.DataFrame, paramcd: str, *, alpha: float = 0.05, ci: 
 # log-rank and curves by group
 # --------------------------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class LogRankResult:
     """Log-rank test (R ``survdiff``, rho = 0); ``table``: group, n, observed, expected, o_minus_e."""
@@ -448,13 +294,6 @@ def _logrank_arrays(durations, events, groups, by: str) -> LogRankResult:
     return LogRankResult(test_statistic=float(res.test_statistic),
                          df=int(res.degrees_of_freedom), p_value=float(res.p_value),
                          table=pd.DataFrame(rows), by=by)
-
-
-def _group_values(d: pd.DataFrame, by: str) -> pd.Series:
-    g = d[by]
-    if g.isna().any():
-        raise SurvivalInputError(f"grouping column {by!r} must not be missing")
-    return g.astype(str)
 
 
 def logrank(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, by: str) -> LogRankResult:
@@ -513,14 +352,6 @@ def kaplan_meier_by(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, by: s
     return KaplanMeierByResult(by=by, curves=curves, logrank=test, table=table, steps=steps)
 
 
-def _guard_hct(name: str) -> None:
-    if name in ("HCTFL", "HCTDT"):
-        raise ImmortalTimeBiasError(
-            f"{name} must not define baseline groups or covariates: transplant happens after "
-            "infusion (immortal-time bias); use landmark, transplant_time_dependent_cox or "
-            "simon_makuch")
-
-
 # --------------------------------------------------------------------------------------------------
 # follow-up
 # --------------------------------------------------------------------------------------------------
@@ -556,96 +387,6 @@ def median_follow_up(adtte: pd.DataFrame, paramcd: str = "OS", *, alpha: float =
                            "upper": hi, "method": "reverse Kaplan-Meier", "ci": ci,
                            "conf_level": 1 - km.alpha}])
     return FollowUp(median=km.median_, lower=lo, upper=hi, n=km.n_, ci=ci, table=table)
-
-
-# --------------------------------------------------------------------------------------------------
-# Cox proportional hazards
-# --------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class CoxResult:
-    """Cox model; ``table``: term, coef, se, hr, lower, upper, z, p (CI on the HR scale)."""
-
-    table: pd.DataFrame = field(repr=False)
-    n: int
-    events: int
-    n_dropped: int
-    concordance: float
-    log_likelihood: float
-
-
-def _design(d: pd.DataFrame, covariates: Sequence[str],
-            reference: Mapping[str, str] | None) -> tuple[pd.DataFrame, list[str]]:
-    """Numeric design columns; text columns become 0/1 indicators against a reference level."""
-    reference = dict(reference or {})
-    out, names = {}, []
-    for c in covariates:
-        col = d[c]
-        if pd.api.types.is_bool_dtype(col) or not pd.api.types.is_numeric_dtype(col):
-            levels = sorted(col.dropna().astype(str).unique())
-            ref = reference.get(c, levels[0] if levels else None)
-            if ref not in levels:
-                raise SurvivalInputError(f"reference level {ref!r} of {c!r} is not in the data")
-            for lev in levels:
-                if lev == ref:
-                    continue
-                name = f"{c}[{lev}]"
-                out[name] = np.where(col.isna(), np.nan, (col.astype(str) == lev).astype(float))
-                names.append(name)
-        else:
-            out[c] = col.astype(float).to_numpy()
-            names.append(c)
-    return pd.DataFrame(out, index=d.index), names
-
-
-def _cox_table(summary: pd.DataFrame, alpha: float) -> pd.DataFrame:
-    lo = [c for c in summary.columns if c.startswith("exp(coef) lower")][0]
-    hi = [c for c in summary.columns if c.startswith("exp(coef) upper")][0]
-    return pd.DataFrame({
-        "term": summary.index.astype(str), "coef": summary["coef"].to_numpy(),
-        "se": summary["se(coef)"].to_numpy(), "hr": summary["exp(coef)"].to_numpy(),
-        "lower": summary[lo].to_numpy(), "upper": summary[hi].to_numpy(),
-        "z": summary["z"].to_numpy(), "p": summary["p"].to_numpy(),
-        "conf_level": 1 - alpha,
-    })
-
-
-def cox(adtte: pd.DataFrame, adsl: pd.DataFrame, paramcd: str, covariates: Sequence[str], *,
-        alpha: float = 0.05, reference: Mapping[str, str] | None = None) -> CoxResult:
-    """Cox proportional-hazards model of ``paramcd`` on baseline ADSL ``covariates``.
-
-    Parameters
-    ----------
-    covariates : list of ADSL column names.  Numeric columns enter as they are; text columns as
-        indicators against ``reference[col]`` (default: first level in sorted order, like an R
-        factor read from CSV).
-    reference : optional mapping column -> reference level.
-
-    Notes
-    -----
-    lifelines ``CoxPHFitter`` (Efron ties, Wald CIs and p-values), equal to R
-    ``coxph(..., ties="efron")``.  Patients with a missing covariate are dropped (``n_dropped``).
-    Proportional hazards is assumed, not tested here.  HCTFL/HCTDT are refused
-    (:class:`ImmortalTimeBiasError`): use :func:`transplant_time_dependent_cox`.
-    """
-    from lifelines import CoxPHFitter
-
-    alpha = _check_alpha(alpha)
-    if isinstance(covariates, str) or not len(covariates):
-        raise SurvivalInputError("covariates must be a non-empty list of ADSL column names")
-    for c in covariates:
-        _guard_hct(c)
-    d = _with_adsl(_endpoint(adtte, paramcd), adsl, list(covariates))
-    X, names = _design(d, covariates, reference)
-    frame = pd.concat([d[["AVAL", "EVENT"]], X], axis=1)
-    keep = frame.notna().all(axis=1)
-    frame = frame.loc[keep]
-    cph = CoxPHFitter(alpha=alpha)
-    cph.fit(frame, duration_col="AVAL", event_col="EVENT", fit_options={"precision": 1e-10})
-    return CoxResult(table=_cox_table(cph.summary, alpha), n=int(keep.sum()),
-                     events=int(frame["EVENT"].sum()), n_dropped=int((~keep).sum()),
-                     concordance=float(cph.concordance_index_),
-                     log_likelihood=float(cph.log_likelihood_))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -819,95 +560,6 @@ def transplant_time_dependent_cox(adtte: pd.DataFrame, adsl: pd.DataFrame, param
                                   n_intervals=int(len(frame)), events=int(frame["event"].sum()))
 
 
-def _binary_efron_cox(start, stop, event, x, alpha: float, term: str = "hct",
-                      tol: float = 1e-10, max_iter: int = 50) -> pd.DataFrame:
-    """Cox model on (start, stop] rows with ONE binary covariate, Efron ties, fitted exactly.
-
-    Why not lifelines here: ``CoxTimeVaryingFitter`` rebuilds every risk set with full-length
-    masks, which is quadratic in the number of rows (minutes at 100,000 patients).  With a single
-    0/1 covariate the Efron partial likelihood depends on the data only through, at each distinct
-    event time, the numbers at risk and the events in each group, so those counts (sorted
-    searches, O(n log n)) are sufficient and the fit is the same as R's
-    ``coxph(Surv(start, stop, event) ~ x)`` (Newton-Raphson from 0, Wald test and interval).
-
-    At event time j with r = exp(beta), risk-score sums A = n0 + n1 r and B = d0 + d1 r, the
-    log-likelihood term is ``d1 beta - sum_{k<d} log(A - (k/d) B)``.
-    """
-    start, stop, event, x = (np.asarray(a, dtype=float) for a in (start, stop, event, x))
-    times = np.unique(stop[event == 1])
-    if times.size == 0:
-        raise SurvivalInputError("time-dependent Cox needs at least one event")
-
-    def at_risk(mask):  # rows with start < t <= stop
-        return (np.searchsorted(np.sort(start[mask]), times, side="left")
-                - np.searchsorted(np.sort(stop[mask]), times, side="left")).astype(float)
-
-    def events(mask):
-        t = stop[mask & (event == 1)]
-        return np.searchsorted(np.sort(t), times, side="right") - np.searchsorted(np.sort(t), times, side="left")
-
-    n0, n1 = at_risk(x == 0), at_risk(x == 1)
-    d0, d1 = events(x == 0).astype(float), events(x == 1).astype(float)
-    d = (d0 + d1).astype(int)
-    j = np.repeat(np.arange(times.size), d)                      # one row per tied event
-    frac = np.arange(d.sum()) - np.repeat(np.cumsum(d) - d, d)   # k = 0 .. d_j - 1
-    frac = frac / d[j]
-
-    def score_info(beta):
-        r = math.exp(beta)
-        c = (n0[j] + n1[j] * r) - frac * (d0[j] + d1[j] * r)
-        dc = n1[j] * r - frac * d1[j] * r                        # dC/dbeta (= d2C/dbeta2)
-        q = dc / c
-        return d1.sum() - q.sum(), float((q - q * q).sum())
-
-    beta = 0.0
-    for _ in range(max_iter):
-        u, info = score_info(beta)
-        if info <= 0:
-            raise SurvivalInputError("time-dependent Cox did not converge (no information on hct)")
-        step = u / info
-        beta += step
-        if abs(step) < tol:
-            break
-    else:  # pragma: no cover - a 1-D concave likelihood converges in a few steps
-        raise SurvivalInputError("time-dependent Cox did not converge")
-    _, info = score_info(beta)
-    se = 1.0 / math.sqrt(info)
-    zq = stats.norm.ppf(1 - alpha / 2)
-    z = beta / se
-    return pd.DataFrame({
-        "term": [term], "coef": [beta], "se": [se], "hr": [math.exp(beta)],
-        "lower": [math.exp(beta - zq * se)], "upper": [math.exp(beta + zq * se)],
-        "z": [z], "p": [float(2 * stats.norm.sf(abs(z)))], "conf_level": [1 - alpha],
-    })
-
-
-def _product_limit_cp(start, stop, event, alpha: float, ci: str) -> pd.DataFrame:
-    """Product-limit on (start, stop] data, R ``survfit(Surv(start, stop, event))`` semantics.
-
-    At risk at t: start < t <= stop.  Rows at every distinct stop time.
-    """
-    start, stop, event = (np.asarray(a, dtype=float) for a in (start, stop, event))
-    times = np.unique(stop)
-    # counts by sorted search (O(n log n)): at risk = #(start < t) - #(stop < t)
-    n = (np.searchsorted(np.sort(start), times, side="left")
-         - np.searchsorted(np.sort(stop), times, side="left")).astype(float)
-
-    def ending_at(t_end):
-        t_end = np.sort(t_end)
-        return (np.searchsorted(t_end, times, side="right") - np.searchsorted(t_end, times, side="left")).astype(float)
-
-    d, exits = ending_at(stop[event == 1]), ending_at(stop[event == 0])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        surv = np.cumprod(np.where(n > 0, 1 - d / n, 1.0))
-        term = np.where(d > 0, d / (n * (n - d)), 0.0)
-    se_log = np.sqrt(np.cumsum(term))
-    lower, upper = _confint(surv, se_log, stats.norm.ppf(1 - alpha / 2), ci)
-    return pd.DataFrame({"time": times, "at_risk": n.astype(int), "events": d.astype(int),
-                         "exits": exits.astype(int), "survival": surv, "lower": lower,
-                         "upper": upper})
-
-
 @dataclass(frozen=True)
 class SimonMakuchResult:
     """Simon-Makuch curves by current transplant status.
@@ -1035,59 +687,6 @@ class CumulativeIncidence:
             v = np.where(idx >= 0, tab[c].to_numpy()[np.maximum(idx, 0)], before)
             out[c] = np.where(beyond, np.nan, v)
         return out
-
-
-def _aalen_johansen(durations, cause, alpha: float, ci: str) -> pd.DataFrame:
-    """AJ estimate for two causes (1, 2; 0 = censored) with infinitesimal-jackknife SE (as R)."""
-    # Patients with the same (time, cause) have identical jackknife derivatives, so the work is
-    # done once per distinct pair, weighted by how many patients share it (exact, and independent
-    # of cohort size: at most three pairs per distinct time). The pairs and their counts come from
-    # one lexsort, in np.unique(axis=0)'s order (np.unique over rows took a second at 1M patients).
-    durations, cause = np.asarray(durations, dtype=float), np.asarray(cause, dtype=int)
-    order = np.lexsort((cause, durations))
-    T_all, c_all = durations[order], cause[order]
-    first = np.flatnonzero(np.r_[True, (T_all[1:] != T_all[:-1]) | (c_all[1:] != c_all[:-1])])
-    T, c = T_all[first], c_all[first]
-    w = np.diff(np.r_[first, T_all.size]).astype(float)
-    n_obs = T.size
-    times = np.unique(T)
-    S, F1, F2 = 1.0, 0.0, 0.0
-    dS, dF1, dF2 = np.zeros(n_obs), np.zeros(n_obs), np.zeros(n_obs)
-    z = stats.norm.ppf(1 - alpha / 2)
-    rows = []
-    for t in times:
-        at = T >= t
-        now = T == t
-        n = w[at].sum()
-        dn1, dn2 = (now & (c == 1)), (now & (c == 2))
-        d1, d2 = w[dn1].sum(), w[dn2].sum()
-        h1, h2 = d1 / n, d2 / n
-        if d1 + d2:
-            # derivatives with respect to each patient's case weight (infinitesimal jackknife)
-            dh1 = (dn1 - at * h1) / n
-            dh2 = (dn2 - at * h2) / n
-            dF1 = dF1 + dS * h1 + S * dh1
-            dF2 = dF2 + dS * h2 + S * dh2
-            F1, F2 = F1 + S * h1, F2 + S * h2
-            dS = dS * (1 - h1 - h2) - S * (dh1 + dh2)
-            S = S * (1 - h1 - h2)
-        rows.append((t, n, d1, d2, w[now & (c == 0)].sum(), F1, np.sqrt((w * dF1 ** 2).sum()),
-                     F2, np.sqrt((w * dF2 ** 2).sum()), S))
-    tab = pd.DataFrame(rows, columns=["time", "at_risk", "events", "competing_events", "censored",
-                                      "cif", "std_err", "cif_competing", "std_err_competing",
-                                      "event_free"])
-    for suffix, p, se in (("", "cif", "std_err"), ("_competing", "cif_competing",
-                                                    "std_err_competing")):
-        prob = tab[p].to_numpy()
-        with np.errstate(divide="ignore", invalid="ignore"):
-            se_log = np.where(prob > 0, tab[se].to_numpy() / prob, 0.0)  # R: logse = FALSE
-        lo, hi = _confint(prob, se_log, z, ci)
-        tab["lower" + suffix], tab["upper" + suffix] = lo, hi
-    order = ["time", "at_risk", "events", "competing_events", "censored", "cif", "std_err",
-             "lower", "upper", "cif_competing", "std_err_competing", "lower_competing",
-             "upper_competing", "event_free"]
-    return tab[order].astype({"at_risk": int, "events": int, "competing_events": int,
-                              "censored": int})
 
 
 def cumulative_incidence(adtte: pd.DataFrame, paramcd: str = "PFS", event: str = RELAPSE,
