@@ -152,3 +152,11 @@ def test_write_csv_parquet_and_dictionary(tmp_path):
     assert math.isinf(csv.loc[1, "value"]) and math.isnan(csv.loc[2, "value"])
     d = pd.read_csv(tmp_path / "ard" / "ard-dictionary.csv")
     assert d["column"].tolist() == ard.COLUMNS
+
+
+def test_combine_keeps_the_first_chapters_row():
+    a = _rows().assign(cutoff="2025-08-01", data_version="v", chapter="index", cell=1)[ard.COLUMNS]
+    b = a.assign(chapter="discussion", cell=5)
+    out = ard.combine([a, b])
+    assert len(out) == len(a) and set(out["chapter"]) == {"index"}
+    assert ard.combine([]).empty

@@ -32,7 +32,7 @@ from nscore.files import write_atomic
 __all__ = [
     "COLUMNS", "RESULT_COLUMNS", "STAMPS", "STATS", "UNITS", "MIME", "ID_RULE", "DICTIONARY",
     "row", "frame", "row_key", "validate", "rows_of", "Recorder", "recorder", "start", "record", "emit",
-    "to_payload", "from_payload", "read_notebook", "write",
+    "to_payload", "from_payload", "read_notebook", "write", "combine",
 ]
 
 #: The ARD columns, in order (exact names of the shared contract).
@@ -359,6 +359,21 @@ def read_notebook(notebook) -> pd.DataFrame:
         return pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object) for c in COLUMNS})
     out = pd.concat(parts, ignore_index=True)
     return out[[c for c in COLUMNS if c in out.columns]]
+
+
+def combine(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:
+    """One cutoff's ARD from the chapters' ARDs (in book order): a row key recorded by several
+    chapters (the landing page and the Discussion both show the headline figures) keeps the first
+    chapter's row, so every row key is unique within the cutoff."""
+    parts = [f for f in frames if f is not None and len(f)]
+    if not parts:
+        return pd.DataFrame({c: pd.Series(dtype=float if c == "value" else object) for c in COLUMNS})
+    out = pd.concat(parts, ignore_index=True)
+    out = out[[c for c in COLUMNS if c in out.columns]]
+    keys = row_key(out)
+    if "cutoff" in out.columns:
+        keys = out["cutoff"].astype(str) + "#" + keys
+    return validate(out.loc[~keys.duplicated()].reset_index(drop=True))
 
 
 # ---------------------------------------------------------------------------------------- writing
