@@ -29,6 +29,7 @@ from typing import Iterable
 __all__ = [
     "plural",
     "count",
+    "number",
     "join",
     "capitalize",
     "sentence",
@@ -84,7 +85,7 @@ def _whole(n, name: str = "n") -> int:
     return value
 
 
-def count(n, singular: str, plural: str | None = None, zero: str | None = "no") -> str:
+def count(n, singular: str, plural: str | None = None, zero: str | None = "no", *, key: str | None = None) -> str:
     """``n`` things: ``"1 trial"``, ``"5 trials"``, ``"no trials"``.
 
     Parameters
@@ -96,6 +97,9 @@ def count(n, singular: str, plural: str | None = None, zero: str | None = "no") 
     zero : str or None
         The word printed instead of the digit 0 ("no trials", or e.g. "none of the"); ``None``
         prints "0 trials".
+    key : str or None
+        The ARD key of the count: the digits are written with the ``{ard}`` role
+        (:mod:`nscore.report.trace`), so the page links the number to its row.
 
     Returns
     -------
@@ -106,7 +110,17 @@ def count(n, singular: str, plural: str | None = None, zero: str | None = "no") 
     noun = singular if n == 1 else (plural if plural is not None else _plural(singular))
     if n == 0 and zero is not None:
         return f"{zero} {noun}"
-    return f"{n} {noun}"
+    return f"{number(n, key)} {noun}"
+
+
+def number(n, key: str | None = None) -> str:
+    """A whole count as digits, with the ``{ard}`` role when ``key`` is given."""
+    n = _whole(n)
+    if key is None:
+        return str(n)
+    from nscore.report.trace import role
+
+    return role(str(n), key)
 
 
 def join(items: Iterable, conj: str = "and") -> str:
@@ -236,7 +250,8 @@ def compare_if_collected(a, b, *, not_comparable: str = "not comparable", **kwar
 
 
 # ------------------------------------------------------------------------------- survival words
-def median_phrase(median, lower, upper, unit: str = "days", *, nan_is_not_reached: bool = False) -> str:
+def median_phrase(median, lower, upper, unit: str = "days", *, nan_is_not_reached: bool = False,
+                  key: str | None = None) -> str:
     """What follows "The median ... was": the median with its 95% CI, or "not reached".
 
     ``"547 days (95% CI 480–NR)"``; ``"not reached (95% CI 900–NR)"``; ``"not reached, nor was
@@ -253,6 +268,8 @@ def median_phrase(median, lower, upper, unit: str = "days", *, nan_is_not_reache
     nan_is_not_reached : bool
         Read a NaN median (and NaN limits) as "not reached", for values stored the way
         :mod:`nscore.analyses.headline` stores them (NaN when not reached).
+    key : str or None
+        The ARD key of the median: the formatted part is written with the ``{ard}`` role.
     """
     from nscore.report.format import median as median_ci_text
 
@@ -262,20 +279,26 @@ def median_phrase(median, lower, upper, unit: str = "days", *, nan_is_not_reache
 
     median, lower, upper = raw(median), raw(lower), raw(upper)
     text = median_ci_text(median, lower, upper, unit=unit)
+    shown = text
+    if key is not None:
+        from nscore.report.trace import role
+
+        shown = role(text, key)
     if text == "not reached":  # format.median drops the interval when its lower limit says nothing
         if math.isinf(lower):
-            return "not reached, nor was the lower limit of its 95% CI"
-        return "not reached (95% CI not estimable)"
-    return text
+            return f"{shown}, nor was the lower limit of its 95% CI"
+        return f"{shown} (95% CI not estimable)"
+    return shown
 
 
-def events_phrase(n, what: str, plural: str | None = None) -> str:
+def events_phrase(n, what: str, plural: str | None = None, *, key: str | None = None) -> str:
     """``"no deaths"``, ``"1 death"``, ``"12 deaths"``.
 
     ``what`` is the singular event; pass ``plural`` for phrases whose plural is not regular:
-    ``events_phrase(3, "relapse or progression", "relapses or progressions")``.
+    ``events_phrase(3, "relapse or progression", "relapses or progressions")``. ``key``: the ARD
+    key of the count (see :func:`count`).
     """
-    return count(n, what, plural, zero="no")
+    return count(n, what, plural, zero="no", key=key)
 
 
 def groups_sentence(n_groups, what: str, sentence: str = "The smaller groups carry wide uncertainty.",

@@ -43,7 +43,7 @@ from pathlib import Path
 
 from docutils import nodes
 
-__all__ = ["ARD_MIME", "ROLE", "Traced", "traced", "role", "rst_role", "parse", "page_rows", "resolve", "setup"]
+__all__ = ["ARD_MIME", "ROLE", "Traced", "traced", "cite", "cell", "select", "auto", "role", "rst_role", "roles", "plain", "parse", "page_rows", "resolve", "setup"]
 
 #: MIME type of the display output holding a chapter's ARD rows (``{"rows": [...]}``).
 ARD_MIME = "application/vnd.nscore.ard+json"
@@ -85,6 +85,19 @@ def rst_role(text: str, key: str) -> str:
     return f":{ROLE}:`{shown} <{key}>`"
 
 
+_MYST_ROLE = re.compile(r"\{ard\}`(?P<content>[^`]*)`")
+
+
+def roles(markup: str) -> list[tuple[str, str]]:
+    """``(TEXT, KEY)`` of every ``{ard}`` role in MyST ``markup``, in order."""
+    return [parse(m.group("content")) for m in _MYST_ROLE.finditer(markup)]
+
+
+def plain(markup: str) -> str:
+    """``markup`` with every ``{ard}`` role replaced by its TEXT (what the reader sees)."""
+    return _MYST_ROLE.sub(lambda m: parse(m.group("content"))[0], markup)
+
+
 def parse(content: str) -> tuple[str, str]:
     """``(TEXT, KEY)`` of a role's content ``TEXT <KEY>``; ValueError otherwise."""
     m = _ROLE_TEXT.match(content.strip())
@@ -116,6 +129,100 @@ class Traced(str):
 def traced(text: str, key: str) -> Traced:
     """``text`` (from :mod:`nscore.report.format`) carrying its ARD ``key``, for table cells."""
     return Traced(text, key)
+
+
+# ------------------------------------------------------------------------- citing ARD rows in prose
+def rows_frame(source):
+    """ARD rows as a DataFrame: an analysis result (its ``rows()``), a frame, or a list of row dicts."""
+    import pandas as pd
+
+    if isinstance(source, pd.DataFrame):
+        return source
+    from nscore.analyses import ard
+
+    return ard.rows_of(source)
+
+
+def select(source, key: str):
+    """The rows of ``source`` that ``key`` names (see :func:`resolve`), as a DataFrame.
+
+    Raises :class:`nscore.report.format.FormatError` when none do: a number is never printed
+    without the row it comes from.
+    """
+    from nscore.report.format import FormatError
+
+    frame = rows_frame(source)
+    records = frame.to_dict("records")
+    if not resolve(records, key):
+        raise FormatError(f"no ARD row has the key {key!r}")
+    return frame.iloc[[i for i, r in enumerate(records) if _named(r, key)]]
+
+
+def _named(r: dict, key: str) -> bool:
+    parts = key.split("|")
+    if len(parts) == 3:
+        return row_key(r) == key
+    if len(parts) == 2:
+        var, _, level = parts[1].partition("=")
+        return r["analysis_id"] == parts[0] and (r.get("group_var") or "") == var and \
+            (r.get("group_level") or "") == level
+    return r["analysis_id"] == key and not (r.get("group_var") or "")
+
+
+def _group(key: str) -> tuple[str, str]:
+    parts = key.split("|")
+    if len(parts) >= 2:
+        var, _, level = parts[1].partition("=")
+        return var, level
+    return "", ""
+
+
+def auto(rows, group: tuple[str, str] | None = None) -> str:
+    """The formatter a set of rows calls for, by the statistics they hold (proportion, median,
+    rate, hazard ratio, log-rank, p, count, percent)."""
+    from nscore.report import format as fmt
+
+    have = set(rows["stat"])
+    if {"n", "N", "lower", "upper"} <= have:
+        return fmt.proportion(rows, group=group)
+    if "median" in have and {"lower", "upper"} <= have:
+        return fmt.median(rows, group=group)
+    if "median" in have and {"min", "max"} <= have:
+        return fmt.range_(rows, group=group)
+    if "median" in have and {"q1", "q3"} <= have:
+        return fmt.iqr(rows, group=group)
+    if "rate" in have or ("estimate" in have and {"lower", "upper"} <= have and "hr" not in have):
+        return fmt.rate(rows, group=group)
+    if "hr" in have:
+        return fmt.hazard_ratio(rows, group=group)
+    if {"statistic", "df", "p"} <= have:
+        return fmt.logrank(rows, group=group)
+    if have == {"p"}:
+        return fmt.p_value(rows, group=group)
+    if have <= {"n", "N", "events"} and len(have) == 1:
+        return fmt.count(rows.assign(stat="n"), group=group)
+    if have == {"percent"}:
+        return fmt.percent(rows, group=group)
+    if have == {"median"}:
+        return fmt.days(rows, group=group)
+    if have == {"time"}:
+        return fmt.days(rows, group=group)
+    raise fmt.FormatError(f"no formatter for the statistics {sorted(have)}")
+
+
+def cite(source, key: str, how=None, **kwargs) -> str:
+    """A traced number for prose: ``{ard}`TEXT <key>``` with TEXT = ``how(rows)`` (a function of
+    :mod:`nscore.report.format`; default :func:`auto`), rows = the rows of ``source`` (an analysis
+    result, its rows, or the recorder's frame) that ``key`` names."""
+    rows = select(source, key)
+    text = (how or auto)(rows, group=_group(key), **kwargs)
+    return role(text, key)
+
+
+def cell(source, key: str, how=None, **kwargs) -> Traced:
+    """:func:`cite` for a table cell: the text carrying its key (:class:`Traced`)."""
+    rows = select(source, key)
+    return Traced((how or auto)(rows, group=_group(key), **kwargs), key)
 
 
 # ------------------------------------------------------------------------------------ ARD rows
@@ -157,8 +264,8 @@ def row_key(row: dict) -> str:
 
 
 def resolve(rows: list[dict], key: str) -> list[dict]:
-    """The rows ``key`` names: a row_key (one row), ``analysis_id|var=level`` or an analysis_id
-    (its overall rows, or all its rows when it has no overall row)."""
+    """The rows ``key`` names: a row_key (one row), ``analysis_id|var=level`` (that group's rows)
+    or an analysis_id (its overall rows)."""
     parts = key.split("|")
     if len(parts) == 3:
         return [r for r in rows if row_key(r) == key]
@@ -166,9 +273,7 @@ def resolve(rows: list[dict], key: str) -> list[dict]:
         var, _, level = parts[1].partition("=")
         return [r for r in rows if r["analysis_id"] == parts[0] and (r.get("group_var") or "") == var
                 and (r.get("group_level") or "") == level]
-    mine = [r for r in rows if r["analysis_id"] == key]
-    overall = [r for r in mine if not (r.get("group_var") or "")]
-    return overall or mine
+    return [r for r in rows if r["analysis_id"] == key and not (r.get("group_var") or "")]
 
 
 def _num(v) -> str:
@@ -179,26 +284,33 @@ def _num(v) -> str:
     return str(int(f)) if f.is_integer() else f"{f:g}"
 
 
+#: Statistics that say what a set of rows is about (their label and method name the note).
+PRIMARY = ("percent", "rate", "estimate", "median", "hr", "statistic", "p", "mean", "n", "N", "events", "time")
+_LABEL_NOISE = re.compile(r"\s*\((?:inf|NaN)[^)]*\)")
+
+
 def note_fields(rows: list[dict], key: str, all_rows: list[dict]) -> dict[str, str]:
-    """What the note says, from the rows ``key`` names (first row for the shared fields)."""
-    first = rows[0]
-    stat = key.split("|")[2] if key.count("|") == 2 else ""
-    label = first.get("label") or first.get("endpoint") or first["analysis_id"]
+    """What the note says, from the rows ``key`` names: the label and method of the main statistic
+    (a proportion's percent, a median...), population and N of the analysis group, cutoff, data
+    version and the cell that recorded them."""
+    by_stat = {r["stat"]: r for r in rows}
+    first = next((by_stat[s] for s in PRIMARY if s in by_stat), rows[0])
+    label = _LABEL_NOISE.sub("", str(first.get("label") or first.get("endpoint") or first["analysis_id"]))
+    method = first.get("method") or next((r.get("method") for r in rows if r.get("method")), "")
     group = ""
     if first.get("group_var"):
         group = f"{first['group_var']} = {first.get('group_level', '')}"
-    # N: the analysis group's N (else n) row
     same = [r for r in all_rows if r["analysis_id"] == first["analysis_id"]
             and (r.get("group_var") or "") == (first.get("group_var") or "")
             and (r.get("group_level") or "") == (first.get("group_level") or "")]
     big = {r["stat"]: r["value"] for r in same}
     n = big.get("N", big.get("n"))
     return {
-        "key": key, "analysis_id": first["analysis_id"], "label": str(label), "stat": stat,
-        "group": group, "population": str(first.get("population") or ""),
-        "n": "" if n is None else _num(n), "method": str(first.get("method") or ""),
-        "cutoff": str(first.get("cutoff") or ""), "data_version": str(first.get("data_version") or ""),
-        "cell": "" if first.get("cell") in (None, "") else _num(first["cell"]),
+        "key": key, "analysis_id": first["analysis_id"], "label": label, "group": group,
+        "population": str(first.get("population") or ""), "n": "" if n is None else _num(n),
+        "method": str(method or ""), "cutoff": str(first.get("cutoff") or ""),
+        "data_version": str(first.get("data_version") or ""),
+        "cell": "" if first.get("cell") in (None, "") or first.get("cell") != first.get("cell") else _num(first["cell"]),
     }
 
 

@@ -33,7 +33,8 @@ from dataclasses import dataclass, field
 from typing import Mapping, Sequence
 
 from nscore.report import format as fmt, tables
-from nscore.report.narrative import capitalize, count, directive, events_phrase, join, median_phrase, sentence
+from nscore.report.narrative import capitalize, count, directive, events_phrase, join, median_phrase, number, sentence
+from nscore.report.trace import cite
 
 __all__ = [
     "figure",
@@ -118,34 +119,40 @@ def flow_paragraph(flow, therapy: str, figure_name: str = "fig-flow") -> str:
     date and transplants whose order cannot be told are explained when there are any.
     """
     n_inf, n_saf, n_eff = flow.n_infused, flow.n_safety, flow.n_evaluable
-    parts = [f"{capitalize(count(n_inf, 'patient'))} received {therapy}."]
+
+    def k(box):  # the ARD key of a box of the flow diagram (flow.rows())
+        return f"flow.{box}|=|n"
+
+    parts = [f"{capitalize(count(n_inf, 'patient', key=k('infused')))} received {therapy}."]
     if n_saf == n_inf:
         parts.append("The safety population (patients with a confirmed infusion) holds "
-                     + ("that patient." if n_inf == 1 else f"all {n_inf}."))
+                     + ("that patient." if n_inf == 1 else f"all {number(n_saf, k('safety'))}."))
     elif n_saf == 0:
         parts.append("None had a confirmed infusion, so the safety population is empty.")
     else:
-        parts.append(f"The safety population (patients with a confirmed infusion) holds {n_saf} of them.")
+        parts.append(f"The safety population (patients with a confirmed infusion) holds "
+                     f"{number(n_saf, k('safety'))} of them.")
     if n_saf:
         if n_eff == 0:
             parts.append("No patient was evaluable for response.")
         elif n_eff == n_saf:
             parts.append("That patient was evaluable for response." if n_saf == 1
-                         else f"All {n_saf} were evaluable for response.")
+                         else f"All {number(n_eff, k('evaluable'))} were evaluable for response.")
         else:
-            parts.append(f"{n_eff} {_was(n_eff)} evaluable for response and {flow.n_not_evaluable} "
-                         f"{_was(flow.n_not_evaluable)} not.")
+            parts.append(f"{number(n_eff, k('evaluable'))} {_was(n_eff)} evaluable for response and "
+                         f"{number(flow.n_not_evaluable, k('not_evaluable'))} {_was(flow.n_not_evaluable)} not.")
     if n_eff:
         n_resp, n_cr = flow.n_responders, flow.n_cr_cri
+        resp, cr = number(n_resp, k("responders")), number(n_cr, k("cr_cri"))
         if n_resp == 0:
             parts.append("None of the evaluable patients responded.")
         elif n_cr == 0:
-            parts.append(f"Of the evaluable patients, {n_resp} responded, none with CR or CRi.")
+            parts.append(f"Of the evaluable patients, {resp} responded, none with CR or CRi.")
         elif n_cr == n_resp:
-            parts.append(f"Of the evaluable patients, {n_resp} responded, all with CR or CRi."
-                         if n_resp > 1 else "Of the evaluable patients, 1 responded, with CR or CRi.")
+            parts.append(f"Of the evaluable patients, {resp} responded, all with CR or CRi."
+                         if n_resp > 1 else f"Of the evaluable patients, {resp} responded, with CR or CRi.")
         else:
-            parts.append(f"Of the evaluable patients, {n_resp} responded and {n_cr} reached CR or CRi.")
+            parts.append(f"Of the evaluable patients, {resp} responded and {cr} reached CR or CRi.")
     parts.extend(_flow_transplants(flow))
     return " ".join(parts)[:-1] + f" ({{numref}}`{figure_name}`)."
 
@@ -316,10 +323,10 @@ def mrd_sentence(mrd, collected: bool) -> str:
     if mrd.proportion is None:
         who = "the patient" if mrd.n_cr_cri == 1 else f"the {mrd.n_cr_cri} patients"
         return f"No MRD assessment was recorded for {who} in CR or CRi, so MRD negativity is not reported."
-    text = (f"Among patients in CR or CRi with a known MRD status, {mrd.proportion.format(ci=True)} "
+    text = (f"Among patients in CR or CRi with a known MRD status, {cite(mrd, 'efficacy.mrd_negative')} "
             "were MRD-negative")
     if mrd.n_unknown:
-        text += f"; {mrd.n_unknown} had no MRD assessment recorded"
+        text += f"; {number(mrd.n_unknown, 'efficacy.mrd_unknown|=|n')} had no MRD assessment recorded"
     return text + "."
 
 
@@ -346,8 +353,8 @@ def response_paragraph(rates, mrd, mrd_collected: bool, subgroups: Sequence[str]
 
     ``subgroups``: :func:`subgroup_names` (empty: no forest plot is shown, and none is referred to).
     """
-    text = [f"The overall response rate among evaluable patients was {rates.orr.format(ci=True)} and "
-            f"the CR/CRi rate {rates.cr_cri.format(ci=True)} ({{numref}}`tbl-response`, "
+    text = [f"The overall response rate among evaluable patients was {cite(rates, 'efficacy.orr')} and "
+            f"the CR/CRi rate {cite(rates, 'efficacy.cr_cri')} ({{numref}}`tbl-response`, "
             "{numref}`tbl-bor`).", mrd_sentence(mrd, mrd_collected)]
     if subgroups:
         text.append(f"Response by {join(subgroups)} is shown in "
@@ -364,51 +371,76 @@ def forest_alt_text(subgroups: Sequence[str]) -> str:
 
 
 # --------------------------------------------------------------------------------- survival
-def estimates_at(curve, years: Sequence[int]) -> list[str]:
+def estimates_at(curve, years: Sequence[int], key: str | None = None) -> list[str]:
     """Kaplan-Meier estimate (95% CI) of ``curve`` at each of ``years`` after infusion, as text.
+
+    ``key``: the curve's ARD analysis id (``os.km``): each estimate is written with the ``{ard}``
+    role and the key of its year (``os.km|YEARS=1``, as :func:`nscore.analyses.survival_rows.km_rows`
+    records it).
 
     Printed by :func:`nscore.report.format.rate`; beyond follow-up "not estimable (follow-up is
     shorter)".
     """
     at = curve.survival_at([y * tables.YEAR_DAYS for y in years]).reset_index(drop=True)
-    return [_beyond(fmt.rate(*(100 * at.loc[i, c] for c in ("survival", "lower", "upper"))))
-            for i in range(len(years))]
+    texts = [fmt.rate(*(100 * at.loc[i, c] for c in ("survival", "lower", "upper"))) for i in range(len(years))]
+    if key is None:
+        return [_beyond(t) for t in texts]
+    from nscore.report.trace import role
+
+    return [BEYOND_FOLLOW_UP if t == "not estimable" else role(t, f"{key}|YEARS={y}") for t, y in zip(texts, years)]
 
 
-def _follow_up(km_os, follow_up) -> str:
+def _follow_up(km_os, follow_up, keys: Mapping[str, str] = {}) -> str:
     if km_os.n_ - km_os.events_ == 0:
         return ("Every patient died before the cutoff, so the median follow-up by the reverse "
                 "Kaplan-Meier method is not estimable.")
     return ("The median follow-up, estimated by the reverse Kaplan-Meier method, was "
-            f"{median_phrase(follow_up.median, follow_up.lower, follow_up.upper)}.")
+            f"{median_phrase(follow_up.median, follow_up.lower, follow_up.upper, key=keys.get('followup'))}.")
+
+
+#: ARD analysis ids of the survival paragraph's numbers (as the Results chapter records them with
+#: :mod:`nscore.analyses.survival_rows`).
+SURVIVAL_KEYS = {"os": "os.km", "pfs": "pfs.km", "followup": "followup.os"}
 
 
 def survival_paragraph(km_os, km_pfs, follow_up, years: Sequence[int],
                        os_figure: str = "fig-km-os", pfs_figure: str = "fig-km-pfs",
-                       table: str = "tbl-survival") -> str:
+                       table: str = "tbl-survival", keys: Mapping[str, str] | None = None) -> str:
     """Follow-up, OS and PFS medians with their events, and the estimates at ``years``.
+
+    ``keys``: the ARD analysis ids of the curves and the follow-up (default :data:`SURVIVAL_KEYS`;
+    ``{}`` writes plain numbers); each number is then written with the ``{ard}`` role.
 
     No events: "no deaths were observed" and survival stays at 100% (its median not reached),
     instead of a median of "not reached" next to "0 deaths".
     """
-    out = [_follow_up(km_os, follow_up)]
+    keys = dict(SURVIVAL_KEYS if keys is None else keys)
+    out = [_follow_up(km_os, follow_up, keys)]
+    os_id, pfs_id = keys.get("os"), keys.get("pfs")
+
+    def ev(km, k):
+        return None if k is None else f"{k}|=|events"
+
+    def med(km, k):
+        return median_phrase(km.median_, *km.median_ci_, key=k)
+
     if km_os.events_ == 0:
         os_text = (f"No deaths were observed, so overall survival stays at 100% and its median is not "
                    f"reached ({{numref}}`{os_figure}`)")
     else:
-        os_text = (f"With {events_phrase(km_os.events_, 'death')} observed, the Kaplan-Meier median "
-                   f"overall survival was {median_phrase(km_os.median_, *km_os.median_ci_)} "
+        os_text = (f"With {events_phrase(km_os.events_, 'death', key=ev(km_os, os_id))} observed, the Kaplan-Meier "
+                   f"median overall survival was {med(km_os, os_id)} "
                    f"({{numref}}`{os_figure}`)")
     if km_pfs.events_ == 0:
         pfs_text = (f"no relapse, progression or death was observed, so progression-free survival "
                     f"stays at 100% as well ({{numref}}`{pfs_figure}`)")
     else:
-        pfs_text = (f"with {events_phrase(km_pfs.events_, 'relapse, progression or death', 'relapses, progressions or deaths')}, "
+        pfs_text = (f"with {events_phrase(km_pfs.events_, 'relapse, progression or death', 'relapses, progressions or deaths', key=ev(km_pfs, pfs_id))}, "
                     f"the median progression-free survival was "
-                    f"{median_phrase(km_pfs.median_, *km_pfs.median_ci_)} ({{numref}}`{pfs_figure}`)")
+                    f"{med(km_pfs, pfs_id)} ({{numref}}`{pfs_figure}`)")
     out.append(f"{os_text}; {pfs_text}.")
     if years and (km_os.events_ or km_pfs.events_):
-        os_at, pfs_at = estimates_at(km_os, years), estimates_at(km_pfs, years)
+        os_at, pfs_at = estimates_at(km_os, years, os_id), estimates_at(km_pfs, years, pfs_id)
         words = _years(years)
         clauses = [f"At {words[0]} after infusion, overall survival was estimated at {os_at[0]} and "
                    f"progression-free survival at {pfs_at[0]}"]
