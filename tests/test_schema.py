@@ -9,7 +9,7 @@ import pandas as pd
 import pandera.pandas as pa
 import pytest
 
-from nscore.data import schema
+from nscore.data import crossrules, schema
 from nscore.data.load import load_cohort
 
 #: The rules of SPEC.md's data model, by the name a failure reports. Changing a name breaks the
@@ -76,9 +76,9 @@ def test_models_are_strict_and_coercing(dataset):
 
 
 def test_cross_rules_registry():
-    assert set(schema.CROSS_RULES) == SPEC_CROSS_RULES
-    for name, rule in schema.CROSS_RULES.items():
-        assert rule.name == name and getattr(schema, name) is rule and rule.__doc__
+    assert set(crossrules.CROSS_RULES) == SPEC_CROSS_RULES
+    for name, rule in crossrules.CROSS_RULES.items():
+        assert rule.name == name and getattr(crossrules, name) is rule and rule.__doc__
 
 
 def test_typed_frames_validate_against_models(frames):
@@ -104,14 +104,14 @@ def test_model_is_strict_about_columns(frames):
 
 
 def test_cross_rule_alone_on_frames_and_on_cohort(frames, valid_dir):
-    assert schema.pfs_not_after_os(frames).empty
-    assert schema.pfs_not_after_os(load_cohort(valid_dir)).empty
+    assert crossrules.pfs_not_after_os(frames).empty
+    assert crossrules.pfs_not_after_os(load_cohort(valid_dir)).empty
     broken = dict(frames)
     adtte = frames["adtte"].copy()
     pfs = adtte.index[adtte["PARAMCD"] == "PFS"][0]
     adtte.loc[pfs, "AVAL"] = 10**6
     broken["adtte"] = adtte
-    failures = schema.pfs_not_after_os(broken, files={"adtte.xpt": None})
+    failures = crossrules.pfs_not_after_os(broken, files={"adtte.xpt": None})
     assert failures.to_dict("records") == [
         {"file": "adtte.xpt", "row": pfs + 1, "column": "AVAL", "rule": "pfs_not_after_os", "value": "1000000"}
     ]
@@ -123,7 +123,7 @@ def test_cross_rules_compose(frames):
     adae.loc[0, "ASTDY"] = adae.loc[0, "ASTDY"] + 1
     adae.loc[1, "USUBJID"] = "NCT04572308-9999"
     broken["adae"] = adae
-    picked = schema.run_cross_rules(broken, rules=["astdy_equals_astdt_minus_trtsdt_plus_1", schema.usubjid_in_adsl])
+    picked = crossrules.run_cross_rules(broken, rules=["astdy_equals_astdt_minus_trtsdt_plus_1", crossrules.usubjid_in_adsl])
     assert sorted(zip(picked["rule"], picked["row"])) == [
         ("astdy_equals_astdt_minus_trtsdt_plus_1", 1),
         ("usubjid_in_adsl", 2),
@@ -133,10 +133,10 @@ def test_cross_rules_compose(frames):
 
 def test_cross_rules_skip_what_is_missing(frames):
     no_adtte = {k: v for k, v in frames.items() if k != "adtte"}
-    assert schema.run_cross_rules(no_adtte).empty
+    assert crossrules.run_cross_rules(no_adtte).empty
     no_column = dict(frames, adsl=frames["adsl"].drop(columns=["DTHFL"]))
-    assert schema.os_event_iff_death(no_column).empty
-    assert not schema.os_event_iff_death.applicable(no_column)
+    assert crossrules.os_event_iff_death(no_column).empty
+    assert not crossrules.os_event_iff_death.applicable(no_column)
 
 
 def test_check_rule_names_are_stable():

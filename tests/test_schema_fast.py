@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nscore.data import schema
+from nscore.data import crossrules, schema
 
 _MISSING = {"str": np.nan, "int": pd.NA, "float": np.nan, "date": pd.NaT}
 _DTYPES = {"str": object, "int": "Int64", "float": "float64", "date": "datetime64[ns]"}
@@ -51,20 +51,20 @@ def test_lookup_gives_what_series_map_gives(small_frames):
     known = adsl[adsl["USUBJID"].notna()].drop_duplicates("USUBJID", keep="first").set_index("USUBJID")
     for column in adsl.columns.drop("USUBJID"):
         expected = adae["USUBJID"].map(known[column])
-        pd.testing.assert_series_equal(schema._lookup(adae, adsl, column), expected, check_exact=True)
+        pd.testing.assert_series_equal(crossrules._lookup(adae, adsl, column), expected, check_exact=True)
     expected = adae["USUBJID"].isin(known.index)
-    pd.testing.assert_series_equal(schema._in_adsl(adae, adsl), expected, check_exact=True)
+    pd.testing.assert_series_equal(crossrules._in_adsl(adae, adsl), expected, check_exact=True)
 
 
 def test_cross_rules_share_lookups_only_within_one_run(small_frames):
     adsl, adae = _with_unknown_and_missing_ids(small_frames)
     frames = {**small_frames, "adsl": adsl, "adae": adae}
-    first = schema.run_cross_rules(frames)
-    assert schema._SHARED.get() is None
+    first = crossrules.run_cross_rules(frames)
+    assert crossrules._SHARED.get() is None
     assert ("adae.csv", 1, "USUBJID", "usubjid_in_adsl") in {
         (r.file, r.row, r.column, r.rule) for r in first.itertuples()
     }
     adsl.loc[adsl.index[-2], "USUBJID"] = "NCT04572308-9999"  # the same frame objects, changed
-    second = schema.run_cross_rules(frames)
+    second = crossrules.run_cross_rules(frames)
     orphans = second[second["rule"] == "usubjid_in_adsl"]
     assert not ((orphans["file"] == "adae.csv") & (orphans["row"] == 1)).any()

@@ -26,7 +26,7 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from nscore.data import schema
+from nscore.data import crossrules, schema
 from nscore.errors import DataValidationError, NscoreError
 from nscore.data.study import STUDY_FILE, Study, read_study
 
@@ -357,7 +357,7 @@ def _read_raw(path: Path, label: str | None = None) -> tuple[pd.DataFrame | None
 # --------------------------------------------------------------------------------------------
 def _as_text(series: pd.Series) -> pd.Series:
     """Cell values as the strings a reader sees (for failure reports)."""
-    return series.map(schema._fmt)
+    return series.map(schema.cell_text)
 
 
 def _na(v) -> bool:
@@ -604,7 +604,7 @@ def _cap(label: str, rule: str, column: str | None, positions: np.ndarray, raw_c
     """The failures at ``positions`` (0-based rows), at most MAX_FAILURES_PER_RULE plus a count row."""
     shown = positions[:MAX_FAILURES_PER_RULE]
     if raw_column is not None:
-        values = [schema._fmt(v) for v in raw_column.to_numpy()[shown]]
+        values = [schema.cell_text(v) for v in raw_column.to_numpy()[shown]]
     else:
         values = [""] * len(shown)
     part = pd.DataFrame({"file": label, "row": shown + 1, "column": column, "rule": rule, "value": values},
@@ -685,11 +685,11 @@ def _schema_failures_pandera(
             if is_unparsed(row, column):
                 continue  # already reported as unparseable
         if column is not None and column not in raw.columns:
-            column_value = schema._fmt(getattr(case, "failure_case"))
+            column_value = schema.cell_text(getattr(case, "failure_case"))
         elif row is not None and column is not None:
-            column_value = schema._fmt(raw[column].iat[row - 1])
+            column_value = schema.cell_text(raw[column].iat[row - 1])
         else:
-            column_value = schema._fmt(getattr(case, "failure_case"))
+            column_value = schema.cell_text(getattr(case, "failure_case"))
         key = (rule, row, column)
         if key in seen:
             continue
@@ -964,7 +964,7 @@ def load_cohort(directory, default_study=None, max_bytes: int = MAX_DELIVERY_BYT
     adsl = typed.get("adsl")
     if adsl is not None and len(adsl) == 0:
         failures.append(_failure(labels["adsl"], rule="no_patients", value="0 rows"))
-    failures.append(schema.run_cross_rules(typed, files={labels[d]: None for d in typed}))
+    failures.append(crossrules.run_cross_rules(typed, files={labels[d]: None for d in typed}))
 
     table = _table(failures)
     if len(table):
