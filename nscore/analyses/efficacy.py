@@ -8,12 +8,13 @@ are small (e.g. 9 PTCL patients) and the rates are close to 1, where Wald interv
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import pandas as pd
-from scipy.stats import binomtest
 
 from nscore.analyses import ard
+from nscore.statistics.proportions import PROPORTION_COLUMNS, Proportion as _Proportion
+from nscore.statistics.proportions import proportion as _stat_proportion
 from nscore.analyses.cohort import (
     CR_CRI,
     RESPONDER,
@@ -43,12 +44,11 @@ __all__ = [
 EVALUABLE = "efficacy-evaluable (EFFFL)"
 EXACT = "Clopper-Pearson exact"
 
-PROPORTION_COLUMNS = ["k", "n", "estimate", "lower", "upper"]
-
 
 @dataclass(frozen=True)
-class Proportion:
-    """A binomial proportion k/n with its two-sided exact confidence interval.
+class Proportion(_Proportion):
+    """A binomial proportion k/n with its exact confidence interval
+    (:class:`nscore.statistics.proportions.Proportion`, the one computation), with its ARD rows.
 
     Attributes
     ----------
@@ -61,18 +61,6 @@ class Proportion:
     alpha : float
         1 - confidence level.
     """
-
-    k: int
-    n: int
-    estimate: float
-    lower: float
-    upper: float
-    method: str = "Clopper-Pearson"
-    alpha: float = 0.05
-
-    def as_row(self) -> dict:
-        """The proportion as a dict of ``PROPORTION_COLUMNS`` (for building tables)."""
-        return {"k": self.k, "n": self.n, "estimate": self.estimate, "lower": self.lower, "upper": self.upper}
 
     def rows(self, analysis_id: str, *, population: str = "", endpoint: str = "", group_var: str = "",
              group_level: str = "", label: str = "") -> list[dict]:
@@ -117,45 +105,11 @@ def format_percent(k: int, n: int, digits: int = 1) -> str:
 
 
 def proportion(k: int, n: int, alpha: float = 0.05) -> Proportion:
-    """Exact (Clopper-Pearson) confidence interval of a binomial proportion.
-
-    Parameters
-    ----------
-    k : int
-        Number of successes, 0 <= k <= n.
-    n : int
-        Number of trials, n > 0.
-    alpha : float
-        Two-sided error rate, 0 < alpha < 1 (0.05 gives a 95% interval).
-
-    Returns
-    -------
-    Proportion
-
-    Notes
-    -----
-    Computed with ``scipy.stats.binomtest(k, n).proportion_ci(method="exact")``, the inversion of two
-    one-sided binomial tests (Clopper and Pearson 1934), identical to R's ``binom.test``. The
-    interval is conservative: coverage is at least 1 - alpha for every true proportion, and the
-    bound is exactly 0 (1) when k = 0 (k = n).
-    """
-    if isinstance(k, bool) or isinstance(n, bool):
-        raise AnalysisInputError("k and n must be integers, not booleans")
-    try:
-        k_i, n_i = int(k), int(n)
-    except (TypeError, ValueError) as exc:
-        raise AnalysisInputError(f"k and n must be integers, got k={k!r}, n={n!r}") from exc
-    if k_i != k or n_i != n:
-        raise AnalysisInputError(f"k and n must be whole numbers, got k={k!r}, n={n!r}")
-    if n_i <= 0:
-        raise AnalysisInputError(f"n must be > 0, got n={n_i}")
-    if not 0 <= k_i <= n_i:
-        raise AnalysisInputError(f"k must satisfy 0 <= k <= n, got k={k_i}, n={n_i}")
-    if not (isinstance(alpha, (int, float)) and 0 < alpha < 1 and not math.isnan(alpha)):
-        raise AnalysisInputError(f"alpha must be between 0 and 1, got {alpha!r}")
-    ci = binomtest(k_i, n_i).proportion_ci(confidence_level=1 - alpha, method="exact")
-    return Proportion(k=k_i, n=n_i, estimate=k_i / n_i, lower=float(ci.low), upper=float(ci.high),
-                      alpha=float(alpha))
+    """Exact (Clopper-Pearson) confidence interval of a binomial proportion:
+    :func:`nscore.statistics.proportions.proportion` (checked against R there), as an analysis
+    :class:`Proportion` (with ARD rows). Raises ``AnalysisInputError`` for bad counts or alpha."""
+    p = _stat_proportion(k, n, alpha)
+    return Proportion(**{f.name: getattr(p, f.name) for f in fields(_Proportion)})
 
 
 # --------------------------------------------------------------------------------------------
