@@ -31,7 +31,7 @@ def test_shipped_ards_are_valid_and_stamped(shipped_ards):
         assert list(f.columns) == ard.COLUMNS
         assert set(f["cutoff"]) == {cutoff}
         assert f["data_version"].str.fullmatch(r"[0-9a-f]{12}").all()
-        assert set(f["chapter"]) == {"index", "results", "safety"}
+        assert set(f["chapter"]) == {"index", "results", "safety", "discussion"}
         assert f.attrs["skipped"] == {}
 
 
@@ -105,7 +105,7 @@ def test_book_results_on_every_matrix_cohort(matrix_dir, name):
     ard.validate(f)
     assert set(f.attrs["skipped"]) == set(EXPECTED_SKIPS[name]), f.attrs["skipped"]
     ids = set(f["analysis_id"])
-    assert {"flow.infused", "os.km", "pfs.km", "followup.os", "headline.n_infused"} <= ids
+    assert {"flow.infused", "os.km", "pfs.km", "followup.os", "headline.n_infused", "followup.potential"} <= ids
     if name == "one_diagnosis":
         assert "os.km.diag" not in ids  # one curve: the chapter shows no curves by diagnosis
     if name == "tiny_censored":  # everyone censored: medians not reached, no events

@@ -216,3 +216,14 @@ def test_observed_time_rows_shipped(shipped):
     assert (v["pfs.observed_time|=|median"], v["pfs.observed_time|=|min"], v["pfs.observed_time|=|max"]) == \
         (547.5, 45, 1694)
     assert v["os.observed_time|=|median"] == 567.5
+
+
+def test_potential_follow_up_rows(tiny, shipped):
+    # tiny: infused 2023-12-30 .. 2024-03-10 (8 patients), cutoff 2025-08-01: 508..578 days, all < 730.5
+    v = keyed(ca.potential_follow_up(tiny))
+    assert (v["followup.potential|=|N"], v["followup.potential|YEARS=2|n"]) == (8, 8)
+    assert (v["followup.potential|=|min"], v["followup.potential|=|max"]) == (508, 578)
+    assert v["followup.potential|YEARS=2|time"] == 730.5 and v["followup.potential|YEARS=2|percent"] == 100
+    w = keyed(ca.potential_follow_up(shipped, years=1))
+    assert w["followup.potential|=|N"] == 334 and w["cohort.trials|=|n"] == 5 and w["cohort.diagnoses|=|n"] == 5
+    assert 0 <= w["followup.potential|YEARS=1|n"] <= keyed(ca.potential_follow_up(shipped))["followup.potential|YEARS=2|n"]

@@ -697,3 +697,69 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
     return BaselineTable(table=table, row_kinds=tuple(kinds), header=header, counts=counts_df,
                          unknown=unknown_df, summaries=summaries, n=len(adsl), groups=tuple(names),
                          variables=tuple(shown), footnotes=letters, dose_levels=doses)
+
+
+# --------------------------------------------------------------------------------------------
+# Potential follow-up (maturity of the data) and what the cutoff holds
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class PotentialFollowUp:
+    """Potential follow-up (cutoff minus infusion date, ADSL TRTSDT) of the infused patients.
+
+    ``n``: patients with an infusion date; ``n_short``: those infused less than ``years`` before
+    the cutoff (``threshold_days`` = years x 365.25), who could not yet have been followed that
+    long; ``min_days``/``max_days`` (NaN without patients). Unlike observed follow-up it does not
+    shrink when a patient dies: it measures how mature the data are.
+    """
+
+    n: int
+    n_short: int
+    years: int
+    threshold_days: float
+    min_days: float
+    max_days: float
+    n_trials: int = 0
+    n_diagnoses: int = 0
+
+    def rows(self) -> list[dict]:
+        """ARD rows ``followup.potential``: N, n (group YEARS=<years>: infused less than ``years``
+        before the cutoff), percent, time (threshold, days), min, max (days); ``cohort.trials`` n
+        (trials with patients), ``cohort.diagnoses`` n (diagnoses with patients)."""
+        aid, pop = "followup.potential", "infused"
+        common = dict(population=pop, endpoint="Potential follow-up")
+        y = dict(group_var="YEARS", group_level=str(self.years))
+        pct = 100 * self.n_short / self.n if self.n else math.nan
+        return [
+            ard.row(aid, "N", self.n, unit="patients", label="Patients with an infusion date", **common),
+            ard.row(aid, "min", self.min_days, unit="days", label="Shortest potential follow-up", **common),
+            ard.row(aid, "max", self.max_days, unit="days", label="Longest potential follow-up", **common),
+            ard.row(aid, "n", self.n_short, unit="patients",
+                    label=f"Patients infused less than {self.years} year(s) before the cutoff", **common, **y),
+            ard.row(aid, "percent", pct, unit="%",
+                    label=f"Share infused less than {self.years} year(s) before the cutoff", **common, **y),
+            ard.row(aid, "time", self.threshold_days, unit="days", label=f"{self.years} year(s) in days",
+                    **common, **y),
+            ard.row("cohort.trials", "n", self.n_trials, population=pop, endpoint="Trials",
+                    label="Trials that contributed patients"),
+            ard.row("cohort.diagnoses", "n", self.n_diagnoses, population=pop, endpoint="Diagnoses",
+                    label="Diagnoses with patients"),
+        ]
+
+
+def potential_follow_up(cohort, years: int | None = None) -> PotentialFollowUp:
+    """Potential follow-up at ``years`` (default: the last of ``statistics.survival.REPORT_YEARS``)."""
+    from nscore.statistics.survival import REPORT_YEARS, YEAR_DAYS
+
+    years = int(REPORT_YEARS[-1] if years is None else years)
+    if years <= 0:
+        raise AnalysisInputError(f"years must be positive, got {years}")
+    adsl = cohort.adsl
+    cutoff = pd.Timestamp(getattr(cohort, "cutoff", None) or pd.to_datetime(adsl["DCUTDT"]).max())
+    days = (cutoff - pd.to_datetime(adsl["TRTSDT"], errors="coerce")).dt.days.dropna().astype(float)
+    threshold = years * YEAR_DAYS
+    n = int(len(days))
+    n_trials = int(adsl["STUDYID"].nunique()) if "STUDYID" in adsl.columns else 0
+    n_diag = int(adsl["DIAG"].dropna().nunique()) if "DIAG" in adsl.columns else 0
+    return PotentialFollowUp(n=n, n_short=int((days < threshold).sum()), years=years, threshold_days=threshold,
+                             min_days=float(days.min()) if n else math.nan,
+                             max_days=float(days.max()) if n else math.nan, n_trials=n_trials, n_diagnoses=n_diag)

@@ -33,7 +33,8 @@ KM_CI = "log-log"
 LANDMARK_DAY = 100
 #: Which chapter shows which group of analyses (the chapter that records them first).
 CHAPTERS = {"headline": "index", "flow": "results", "baseline": "results", "efficacy": "results",
-            "survival": "results", "transplant": "results", "relapse": "results", "safety": "safety"}
+            "survival": "results", "transplant": "results", "relapse": "results", "safety": "safety",
+            "discussion": "discussion"}
 
 
 def _headline(c, ci, day):
@@ -109,6 +110,10 @@ def _safety(c, ci, day):
     return rows
 
 
+def _discussion(c, ci, day):
+    return cohort_analyses.potential_follow_up(c).rows()
+
+
 class _Skip(Exception):
     """An analysis that does not apply to this cohort (the reason is its message)."""
 
@@ -124,7 +129,7 @@ def _collected(c, dataset: str, column: str) -> bool:
 #: name -> rows(cohort, ci, landmark_day); names are the keys of :data:`CHAPTERS`.
 PLAN: dict[str, Callable] = {"headline": _headline, "flow": _flow, "baseline": _baseline, "efficacy": _efficacy,
                              "survival": _survival, "transplant": _transplant, "relapse": _relapse,
-                             "safety": _safety}
+                             "safety": _safety, "discussion": _discussion}
 
 
 def plan() -> list[tuple[str, str]]:
