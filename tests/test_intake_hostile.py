@@ -198,7 +198,7 @@ def test_delivery_directory_over_the_size_limit_is_refused_unread(valid_dir):
 
 
 def test_a_junk_file_is_reported_with_counts_not_a_row_per_cell(valid_dir):
-    from nscore.data.load import MAX_FAILURES_PER_RULE
+    from nscore.data.readers import MAX_FAILURES_PER_RULE
 
     header = (valid_dir / "adsl.csv").read_text().splitlines()[0]
     width = header.count(",") + 1

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 
 from conftest import failures_of, keys
-from nscore.data import load
+from nscore.data import cells, readers
 
 # cells that read as valid and as invalid integers, dates and numbers, with repeats and gaps
 MIXED = [
@@ -33,8 +33,8 @@ def _strict_cells(data: bytes) -> pd.DataFrame:
 @pytest.mark.parametrize("kind", ["int", "date", "float"])
 def test_distinct_value_typing_equals_the_cell_by_cell_typing(kind):
     raw = pd.Series([np.nan if v == "" else v for v in MIXED * 3], dtype=object)
-    slow_values, slow_bad = load._COERCERS[kind](raw)
-    fast_values, fast_bad = load._by_distinct(kind, raw)
+    slow_values, slow_bad = cells._COERCERS[kind](raw)
+    fast_values, fast_bad = cells._by_distinct(kind, raw)
     pd.testing.assert_series_equal(pd.Series(fast_values), pd.Series(slow_values), check_exact=True)
     assert list(np.asarray(fast_bad, dtype=bool)) == list(np.asarray(slow_bad, dtype=bool))
     assert np.asarray(slow_bad, dtype=bool).any() and not np.asarray(slow_bad, dtype=bool).all()
@@ -42,7 +42,7 @@ def test_distinct_value_typing_equals_the_cell_by_cell_typing(kind):
 
 def test_plain_csv_reads_the_cells_the_strict_reader_reads():
     data = "A,B,C\n1, 2 ,\n\n,,x\n١٢,é,2025-01-01\n,,\n".encode()
-    fast = load._read_plain_csv(data)
+    fast = readers._read_plain_csv(data)
     assert fast is not None
     pd.testing.assert_frame_equal(fast, _strict_cells(data), check_exact=True)
     assert [type(v) for v in fast["C"]] == [float, str, str, float]
@@ -60,7 +60,7 @@ def test_plain_csv_reads_the_cells_the_strict_reader_reads():
     ],
 )
 def test_files_that_are_not_plain_go_to_the_strict_reader(text):
-    assert load._read_plain_csv(text.encode()) is None
+    assert readers._read_plain_csv(text.encode()) is None
 
 
 def _append_line(directory, dataset: str, line: str, blank_before: bool = False) -> int:

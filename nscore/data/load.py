@@ -9,15 +9,16 @@ fixes a delivery in one round rather than one error at a time.
 Failures are reported as (file, row, column, rule, value): ``row`` is the 1-based data row of the
 file (the header is not counted; empty for file-level problems), ``value`` the offending cell as it
 reads in the file.
+
+The steps below it have their own modules: reading a file's raw cells (:mod:`nscore.data.readers`),
+typing them (:mod:`nscore.data.cells`), the single-file rules (:mod:`nscore.data.schema`) and the
+rules across files (:mod:`nscore.data.crossrules`). This module runs them and assembles the cohort.
 """
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -27,13 +28,14 @@ import pandas as pd
 import pandera.pandas as pa
 
 from nscore.data import crossrules, schema
+from nscore.data.cells import _typed, extra_columns
+from nscore.data.readers import FORMATS, _cap, _failure, _read_raw, _table
 from nscore.errors import DataValidationError, NscoreError
 from nscore.data.study import STUDY_FILE, Study, read_study
 
 __all__ = [
     "Cohort",
     "DATASETS",
-    "FORMATS",
     "read_dataset",
     "load_cohort",
     "find_datasets",
@@ -42,25 +44,11 @@ __all__ = [
 ]
 
 DATASETS = schema.DATASETS
-#: Accepted file formats, by extension. CSV is the shipped one (reviewable in diffs).
-FORMATS = (".csv", ".parquet", ".xpt")
 SOURCE_FILE = "source.json"
 #: Largest delivery read, in bytes: its dataset files, study.yml and source.json together (a
 #: directory), or everything an archive unpacks to (:mod:`nscore.data.archive`). 100,000 patients are
 #: about 50 MiB of CSV; 1 GiB holds about 2,000,000. ``load_cohort(..., max_bytes=...)`` changes it.
 MAX_DELIVERY_BYTES = 2**30
-#: SAS dates count days from 1960-01-01.
-_SAS_EPOCH = pd.Timestamp("1960-01-01")
-#: Dates are typed as datetime64[ns], which holds 1677-09-22 to 2262-04-11; a date outside that
-#: range (a year 9999 in a Parquet or SAS file) cannot be a clinical date and is ``invalid_date``.
-MIN_DATE = pd.Timestamp("1677-09-22")
-MAX_DATE = pd.Timestamp("2262-04-11")
-_SAS_DAYS = ((MIN_DATE - _SAS_EPOCH).days, (MAX_DATE - _SAS_EPOCH).days)
-# ASCII digits only: \d would also take full-width or Arabic-Indic digits ("２５" as 25)
-_ISO_DATE = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
-_INTEGER = r"[+-]?[0-9]+"
-_DECIMAL = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?"
-_COLUMNS = DataValidationError.COLUMNS
 
 
 @dataclass(frozen=True, eq=False)
@@ -108,22 +96,6 @@ class Cohort:
 # --------------------------------------------------------------------------------------------
 # small helpers
 # --------------------------------------------------------------------------------------------
-def _failure(file, row=None, column=None, rule="", value="") -> dict:
-    return {"file": file, "row": row, "column": column, "rule": rule, "value": value}
-
-
-def _table(records: list[dict] | list[pd.DataFrame]) -> pd.DataFrame:
-    # one frame for all the dict records (not one per failure: a junk file has a million)
-    dicts = [r for r in records if not isinstance(r, pd.DataFrame)]
-    parts = [r for r in records if isinstance(r, pd.DataFrame)]
-    if dicts:
-        parts.append(pd.DataFrame.from_records(dicts, columns=_COLUMNS))
-    parts = [p for p in parts if len(p)]
-    if not parts:
-        return pd.DataFrame(columns=_COLUMNS)
-    out = pd.concat([p.astype(object) for p in parts], ignore_index=True)
-    out["row"] = pd.to_numeric(out["row"], errors="coerce").astype("Int64")
-    return out
 
 
 def sha256_file(path: Path) -> str:
@@ -155,413 +127,8 @@ def _dataset_of(path: Path) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# reading raw cells
-# --------------------------------------------------------------------------------------------
-def _read_csv(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
-    data = path.read_bytes()
-    if not data.strip():
-        return None, [_failure(label, rule="empty_file")]
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n")  # 0 = header line, k = k-th data row
-        bad = data[exc.start : exc.end]
-        return None, [
-            _failure(
-                label,
-                row=line or None,
-                rule="encoding_not_utf8",
-                value=f"byte 0x{bad[0]:02X} at offset {exc.start}" if bad else f"offset {exc.start}",
-            )
-        ]
-    if text.startswith("\ufeff"):
-        text = text[1:]
-        data = data[len("\ufeff".encode()) :]
-    frame = _read_plain_csv(data)
-    if frame is not None:
-        return frame, []
-    try:
-        records = [r for r in csv.reader(io.StringIO(text, newline=""), strict=True) if r]
-    except csv.Error as exc:
-        return None, [_failure(label, rule="csv_malformed", value=str(exc))]
-    if not records:
-        return None, [_failure(label, rule="empty_file")]
-    header, body = records[0], records[1:]
-    failures = []
-    seen = set()
-    for column in header:
-        if column in seen:
-            failures.append(_failure(label, column=column, rule="duplicate_column", value=column))
-        seen.add(column)
-    if failures:
-        return None, failures
-    width = len(header)
-    ragged = [i for i, record in enumerate(body, start=1) if len(record) != width]
-    for i in ragged[:MAX_FAILURES_PER_RULE]:
-        failures.append(
-            _failure(label, row=i, rule="wrong_field_count", value=f"{len(body[i - 1])} fields, header has {width}")
-        )
-    if len(ragged) > MAX_FAILURES_PER_RULE:
-        failures.append(_failure(label, rule="wrong_field_count", value=(
-            f"... and {len(ragged) - MAX_FAILURES_PER_RULE} more rows failing wrong_field_count "
-            f"(not listed; {len(ragged)} in all)")))
-    if failures:
-        return None, failures
-    frame = pd.DataFrame(body, columns=header, dtype=object)
-    return frame.replace("", np.nan).astype(object), []
-
-
-def _read_plain_csv(data: bytes) -> pd.DataFrame | None:
-    """The cells of a plain CSV via pandas' C parser, or None when the file is not plain.
-
-    Plain: no quote, carriage return or NUL byte, no line longer than the ``csv`` module's field
-    limit, a header of two or more distinct names, at least one data row and every non-blank line
-    with the header's number of fields. Such a file splits on commas and newlines alone, so the C
-    parser reads exactly the cells :mod:`csv` reads, ten times faster; any other file goes through
-    the strict reader, which reports what is wrong with it (ragged rows, quoting, duplicate names).
-    """
-    if b'"' in data or b"\r" in data or b"\0" in data:
-        return None
-    buf = np.frombuffer(data, dtype=np.uint8)
-    ends = np.flatnonzero(buf == ord("\n"))
-    starts = np.concatenate(([0], ends + 1))
-    stops = np.append(ends, len(buf))
-    lengths = stops - starts
-    if lengths.max() > csv.field_size_limit():
-        return None
-    commas = np.bincount(np.searchsorted(ends, np.flatnonzero(buf == ord(","))), minlength=len(starts))
-    lines = np.flatnonzero(lengths > 0)
-    if len(lines) < 2:
-        return None
-    first = lines[0]
-    header = data[starts[first] : stops[first]].decode("utf-8").split(",")
-    width = len(header)
-    if width < 2 or len(set(header)) != width or (commas[lines] != width - 1).any():
-        return None
-    frame = pd.read_csv(
-        io.BytesIO(data[stops[first] + 1 :]),
-        header=None,
-        names=list(range(width)),
-        dtype=object,
-        keep_default_na=False,
-        na_values=[""],
-        skip_blank_lines=True,
-        engine="c",
-        encoding="utf-8",
-    )
-    frame.columns = header
-    return frame.astype(object)
-
-
-def _unreadable(label: str, exc: BaseException) -> list[dict]:
-    return [_failure(label, rule="unreadable_file", value=f"{type(exc).__name__}: {exc}"[:300])]
-
-
-def _duplicate_columns(frame: pd.DataFrame, label: str) -> list[dict]:
-    counts = pd.Series([str(c) for c in frame.columns]).value_counts(sort=False)
-    return [_failure(label, column=c, rule="duplicate_column", value=c) for c, n in counts.items() if n > 1]
-
-
-def _is_nested(arrow_type) -> bool:
-    import pyarrow as pa
-
-    t = pa.types
-    if t.is_dictionary(arrow_type):
-        return _is_nested(arrow_type.value_type)
-    return (t.is_list(arrow_type) or t.is_large_list(arrow_type) or t.is_fixed_size_list(arrow_type)
-            or t.is_struct(arrow_type) or t.is_map(arrow_type) or t.is_union(arrow_type)
-            or getattr(t, "is_list_view", lambda _: False)(arrow_type)
-            or getattr(t, "is_large_list_view", lambda _: False)(arrow_type))
-
-
-def _read_parquet(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
-    """A Parquet file's cells. A column of lists, structs or maps (no cell of the data model is one)
-    is reported once as ``unsupported_column_type`` and read as all missing; its cells are then
-    unknown to every other rule (see :func:`_read_typed`)."""
-    import pyarrow.parquet as pq
-
-    if path.stat().st_size == 0:
-        return None, [_failure(label, rule="empty_file")]
-    try:
-        table = pq.read_table(path)
-        failures = _duplicate_columns(pd.DataFrame(columns=table.column_names), label)
-        if failures:
-            return None, failures
-        nested = [f for f in table.schema if _is_nested(f.type)]
-        for f in nested:
-            failures.append(_failure(label, column=f.name, rule="unsupported_column_type", value=str(f.type)[:100]))
-        if nested:
-            table = table.drop_columns([f.name for f in nested])
-        frame = table.to_pandas(date_as_object=True)
-    except Exception as exc:  # pyarrow raises several unrelated types for a corrupt file
-        return None, _unreadable(label, exc)
-    frame = frame.reset_index(drop=True)
-    for column in frame.columns:
-        if isinstance(frame[column].dtype, pd.CategoricalDtype):  # dictionary-encoded: its values
-            frame[column] = frame[column].astype(object)
-    for f in nested:  # kept as a column (it was delivered), every cell unknown
-        frame[f.name] = pd.Series(None, index=frame.index, dtype=object)
-    return frame[[c for c in table.schema.names] + [f.name for f in nested]] if nested else frame, failures
-
-
-#: SAS formats pyreadstat reads as datetimes (seconds since 1960) and as times of day.
-_SAS_DATETIME_FORMATS = ("DATETIME", "E8601DT", "DATEAMPM", "MDYAMPM", "IS8601DT", "B8601DT", "B8601DN")
-_SAS_TIME_FORMATS = ("TIME", "HHMM", "TOD", "TIMEAMPM", "IS8601TM", "E8601TM", "B8601TM")
-
-
-def _read_xpt(path: Path, label: str) -> tuple[pd.DataFrame | None, list[dict]]:
-    import pyreadstat
-
-    if path.stat().st_size == 0:
-        return None, [_failure(label, rule="empty_file")]
-    try:
-        frame, _meta = pyreadstat.read_xport(str(path))
-    except (OverflowError, ValueError, OSError) as first:
-        # a date beyond what Python's datetime holds (year 9999+) makes pyreadstat's own date
-        # conversion raise: read the numbers and type them here, cell by cell (invalid_date)
-        try:
-            frame, meta = pyreadstat.read_xport(str(path), disable_datetime_conversion=True)
-        except Exception:  # noqa: BLE001 - the first error says more
-            return None, _unreadable(label, first)
-        for column, fmt in (meta.original_variable_types or {}).items():
-            name = "".join(ch for ch in str(fmt or "").upper() if ch.isalpha())
-            if column not in frame.columns or not pd.api.types.is_numeric_dtype(frame[column].dtype):
-                continue
-            if name.startswith(_SAS_DATETIME_FORMATS):
-                frame[column] = frame[column] / 86400.0  # seconds -> days (midnight: a whole day)
-            elif name.startswith(_SAS_TIME_FORMATS):
-                frame[column] = frame[column].map(lambda v: None if pd.isna(v) else f"time {v:g}").astype(object)
-    except Exception as exc:  # pyreadstat.ReadstatError and friends
-        return None, _unreadable(label, exc)
-    failures = _duplicate_columns(frame, label)
-    if failures:
-        return None, failures
-    # SAS has no missing character value: blank means missing.
-    for column in frame.columns:
-        if frame[column].dtype == object:
-            frame[column] = frame[column].replace("", np.nan)
-    return frame.reset_index(drop=True), []
-
-
-_READERS = {".csv": _read_csv, ".parquet": _read_parquet, ".xpt": _read_xpt}
-
-
-def _read_raw(path: Path, label: str | None = None) -> tuple[pd.DataFrame | None, list[dict]]:
-    label = label or path.name
-    ext = next(e for e in FORMATS if path.name.endswith(e))
-    return _READERS[ext](path, label)
-
-
-# --------------------------------------------------------------------------------------------
-# typing cells per schema
-# --------------------------------------------------------------------------------------------
-def _as_text(series: pd.Series) -> pd.Series:
-    """Cell values as the strings a reader sees (for failure reports)."""
-    return series.map(schema.cell_text)
-
-
-def _na(v) -> bool:
-    """A missing cell: None, NaN, NaT or NA (and never a list or array, whose isna is an array)."""
-    return v is None or (pd.api.types.is_scalar(v) and not isinstance(v, str) and bool(pd.isna(v)))
-
-
-def _all_text(raw: pd.Series) -> bool:
-    """Every non-missing value is a str (the CSV case): the vectorised paths apply."""
-    return raw.dtype == object and pd.api.types.infer_dtype(raw, skipna=True) in ("string", "empty")
-
-
-def _to_str(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if _all_text(raw):
-        return raw.astype(object), pd.Series(False, index=raw.index)
-
-    def one(v):
-        if _na(v):
-            return np.nan
-        if isinstance(v, float) and v.is_integer():
-            return str(int(v))
-        return str(v)
-
-    out = raw.map(one).astype(object)
-    return out, pd.Series(False, index=raw.index)
-
-
-def _to_date(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_datetime64_any_dtype(raw.dtype):
-        values = raw.dt.tz_localize(None) if getattr(raw.dt, "tz", None) is not None else raw
-        # a non-nanosecond unit (Parquet's us/ms) can hold years the ns type cannot: check first
-        in_range = (values >= MIN_DATE) & (values <= MAX_DATE)
-        out = values.where(in_range).astype("datetime64[ns]")
-        bad = (values.notna() & ~in_range) | (out.notna() & (out != out.dt.normalize()))
-        return out.where(~bad), bad
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        return pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]"), raw.notna()
-    if pd.api.types.is_numeric_dtype(raw.dtype):  # SAS date: days since 1960-01-01
-        days = pd.to_numeric(raw, errors="coerce").astype(float)
-        ok = np.isfinite(days) & (days == np.floor(days)) & (days >= _SAS_DAYS[0]) & (days <= _SAS_DAYS[1])
-        out = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
-        out[ok] = _SAS_EPOCH + pd.to_timedelta(days[ok], unit="D")
-        return out, raw.notna() & ~ok
-    if _all_text(raw):
-        iso = raw.str.fullmatch(_ISO_DATE, na=False).astype(bool)
-        out = pd.to_datetime(raw.where(iso), format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
-        return out, raw.notna() & out.isna()
-
-    def one(v):
-        if _na(v):
-            return pd.NaT
-        if isinstance(v, str):
-            if not re.fullmatch(_ISO_DATE, v):
-                return None
-            try:
-                return pd.Timestamp(date.fromisoformat(v))
-            except ValueError:
-                return None
-        if isinstance(v, (date, pd.Timestamp, np.datetime64)):
-            try:
-                ts = pd.Timestamp(v)
-            except (ValueError, OverflowError):  # out of every range pandas has
-                return None
-            if ts is pd.NaT:
-                return None
-            ts = ts.tz_localize(None) if ts.tzinfo is not None else ts
-            return ts if MIN_DATE <= ts <= MAX_DATE and ts == ts.normalize() else None
-        return None
-
-    parsed = raw.map(one)
-    bad = parsed.isna() & raw.notna()
-    out = pd.to_datetime(parsed.where(~bad), errors="coerce").astype("datetime64[ns]")
-    return out, bad
-
-
-def _to_int(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        return pd.Series(pd.NA, index=raw.index, dtype="Int64"), raw.notna()
-    if pd.api.types.is_numeric_dtype(raw.dtype):
-        values = pd.to_numeric(raw, errors="coerce").astype(float)
-        ok = np.isfinite(values) & (values == np.floor(values)) & (values.abs() < 2**53)
-        out = pd.Series(pd.NA, index=raw.index, dtype="Int64")
-        out[ok] = values[ok].astype("int64")
-        return out, raw.notna() & ~ok
-    if _all_text(raw):
-        stripped = raw.str.strip()
-        ok = stripped.str.fullmatch(_INTEGER, na=False).astype(bool) & (stripped.str.len() < 16).fillna(False).astype(bool)
-        out = pd.to_numeric(stripped.where(ok), errors="coerce").astype("Int64")
-        return out, raw.notna() & ~ok
-
-    def one(v):
-        if _na(v):
-            return pd.NA
-        if isinstance(v, str):
-            return int(v) if re.fullmatch(_INTEGER, v.strip()) and len(v) < 16 else None
-        if isinstance(v, (int, np.integer)) and not isinstance(v, bool):
-            return int(v)
-        if isinstance(v, (float, np.floating)) and np.isfinite(v) and float(v).is_integer():
-            return int(v)
-        return None
-
-    parsed = raw.map(one)
-    bad = parsed.isna() & raw.notna()
-    return pd.array(parsed.where(~bad, pd.NA).tolist(), dtype="Int64"), bad
-
-
-def _to_float(raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    if pd.api.types.is_bool_dtype(raw.dtype):
-        return pd.Series(np.nan, index=raw.index), raw.notna()
-    if pd.api.types.is_numeric_dtype(raw.dtype):
-        values = pd.to_numeric(raw, errors="coerce").astype(float)
-    elif _all_text(raw):
-        text = raw.str.strip()
-        text = text.where(text.str.fullmatch(_DECIMAL, na=False).astype(bool))  # ASCII digits only
-        values = pd.to_numeric(text, errors="coerce").astype(float)
-    else:
-
-        def one(v):
-            if _na(v):
-                return np.nan
-            if isinstance(v, str) and not re.fullmatch(_DECIMAL, v.strip()):
-                return None
-            try:
-                return float(v.strip() if isinstance(v, str) else v)
-            except (TypeError, ValueError):
-                return None
-
-        values = raw.map(one)
-        values = pd.to_numeric(values.where(values.notna(), np.nan), errors="coerce").astype(float)
-    bad = raw.notna() & ~np.isfinite(values.fillna(0.0)) | (raw.notna() & values.isna())
-    return values.where(~bad), bad
-
-
-def _by_distinct(coerce, raw: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """``coerce`` run once per distinct cell of a text column, its results spread back to every row.
-
-    A column of 100,000 dates or small integers holds a few hundred distinct cells, and each
-    coercer treats cells one by one, so the result is the one a run over every row would give.
-    """
-    codes, uniques = pd.factorize(raw, use_na_sentinel=True)
-    distinct = pd.Series(np.append(uniques.astype(object), np.nan), dtype=object)
-    codes = np.where(codes < 0, len(uniques), codes)  # missing cells take the appended NaN's result
-    values, bad = _COERCERS[coerce](distinct)
-    values = pd.Series(values).take(codes).reset_index(drop=True)
-    return values, pd.Series(np.asarray(bad, dtype=bool)[codes])
-
-
-_COERCERS = {"str": _to_str, "date": _to_date, "int": _to_int, "float": _to_float}
-_TYPE_RULES = {"date": "invalid_date", "int": "invalid_integer", "float": "invalid_number", "str": "type"}
-
-
-def extra_columns(dataset: str, columns) -> list[str]:
-    """Delivered columns the data model does not define: kept in the stored file, not used."""
-    kinds = schema.column_kinds(dataset)
-    return [str(c) for c in columns if c not in kinds]
-
-
-def _typed(dataset: str, raw: pd.DataFrame, label: str) -> tuple[pd.DataFrame, list, dict[str, np.ndarray]]:
-    """Type the columns of ``raw`` per schema; report unparseable cells and missing columns.
-
-    Optional variables (``schema.OPTIONAL``) may be absent; columns the model does not define are
-    left out of the typed frame (see :func:`extra_columns`).
-    """
-    kinds = schema.column_kinds(dataset)
-    optional = schema.OPTIONAL[dataset]
-    failures = []
-    for column in kinds:
-        if column not in raw.columns and column not in optional:
-            failures.append(_failure(label, column=column, rule="missing_column", value=column))
-    for group in schema.OPTIONAL_PAIRS.get(dataset, ()):
-        present = [c for c in group if c in raw.columns]
-        if present and len(present) < len(group):
-            for column in group:
-                if column not in raw.columns:
-                    failures.append(_failure(label, column=column, rule="optional_columns_together",
-                                             value=" + ".join(group)))
-    typed = {}
-    bad_cells: dict[str, np.ndarray] = {}
-    for column, kind in kinds.items():
-        if column not in raw.columns:
-            continue
-        cells = raw[column].reset_index(drop=True)
-        if kind != "str" and _all_text(cells):
-            values, bad = _by_distinct(kind, cells)
-        else:
-            values, bad = _COERCERS[kind](cells)
-        values = pd.Series(values, index=raw.index)
-        bad = pd.Series(bad, index=raw.index).astype(bool)
-        if bad.any():
-            mask = bad.to_numpy()
-            bad_cells[column] = mask
-            failures.append(_cap(label, _TYPE_RULES[kind], column, np.flatnonzero(mask), cells))
-        typed[column] = values
-    frame = pd.DataFrame(typed, index=raw.index)
-    return frame.reset_index(drop=True), failures, bad_cells
-
-
-# --------------------------------------------------------------------------------------------
 # schema validation
 # --------------------------------------------------------------------------------------------
-#: Most failures listed per (file, column, rule). A junk file fails every cell of every row; past
-#: this many, one more row says how many were not listed (the counts stay exact), so a 10 MB file of
-#: junk is refused in seconds with a report of bounded size. Small deliveries never reach it.
-MAX_FAILURES_PER_RULE = 1000
 
 
 def _outputs(check, obj, index) -> np.ndarray:
@@ -598,23 +165,6 @@ def _schema_masks(validator, typed: pd.DataFrame) -> list[tuple[str, str | None,
         column, inputs = rules.get(check.name, (None, ()))
         out.append((check.name, column, _outputs(check, typed, typed.index), tuple(inputs)))
     return out
-
-
-def _cap(label: str, rule: str, column: str | None, positions: np.ndarray, raw_column) -> pd.DataFrame:
-    """The failures at ``positions`` (0-based rows), at most MAX_FAILURES_PER_RULE plus a count row."""
-    shown = positions[:MAX_FAILURES_PER_RULE]
-    if raw_column is not None:
-        values = [schema.cell_text(v) for v in raw_column.to_numpy()[shown]]
-    else:
-        values = [""] * len(shown)
-    part = pd.DataFrame({"file": label, "row": shown + 1, "column": column, "rule": rule, "value": values},
-                        columns=_COLUMNS)
-    more = len(positions) - len(shown)
-    if more > 0:
-        part = pd.concat([part, pd.DataFrame([_failure(label, column=column, rule=rule, value=(
-            f"... and {more} more rows failing {rule} (not listed; {len(positions)} in all)"))],
-            columns=_COLUMNS)], ignore_index=True)
-    return part
 
 
 def _schema_failures(

@@ -22,10 +22,8 @@ import hashlib
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import uuid
-import zipfile
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -34,7 +32,8 @@ import pandas as pd
 from nscore.data import cache, intake, reads
 from nscore.files import write_atomic
 from nscore.errors import DataValidationError, IntakeWarningError, NscoreError, StaleOutputError
-from nscore.data.load import DATASETS, FORMATS, SOURCE_FILE, Cohort, load_cohort, sha256_file
+from nscore.data.load import DATASETS, SOURCE_FILE, Cohort, load_cohort, sha256_file
+from nscore.data.readers import FORMATS
 from nscore.data.study import STUDY_FILE, default_study_path
 
 __all__ = [
