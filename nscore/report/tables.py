@@ -42,6 +42,8 @@ __all__ = [
     "stack",
     "lookup",
     "km_summary",
+    "response_display",
+    "best_response_display",
     "km_group_table",
     "cif_table",
     "grade_table",
@@ -463,11 +465,15 @@ def glue_figures(frame: pd.DataFrame, key: str = "key", value: str = "display", 
     Why: the landing page glues every headline figure by its stable key, so the prose can cite
     ``{glue:text}`hl_orr``` without a line of code per number.
     """
+    from IPython.display import Markdown
     from myst_nb import glue
+
+    from nscore.report.trace import Traced
 
     keys = []
     for k, v in zip(frame[key], frame[value]):
-        glue(f"{prefix}{k}", str(v), display=False)
+        # a traced value is glued as MyST (cite it with {glue:md}`key:myst`), others as text
+        glue(f"{prefix}{k}", Markdown(v.myst()) if isinstance(v, Traced) else str(v), display=False)
         keys.append(f"{prefix}{k}")
     return keys
 
@@ -543,11 +549,25 @@ def headline_columns() -> list[str]:
     return COLUMNS[:5] + ["display"] + COLUMNS[5:]
 
 
-def with_display(figures: pd.DataFrame) -> pd.DataFrame:
+#: Headline statuses whose text is a value (traced); the others say why there is none.
+_VALUED = ("estimated", "not reached", "not estimable")
+
+
+def with_display(figures: pd.DataFrame, traced: bool = False) -> pd.DataFrame:
     """``figures`` (:func:`nscore.analyses.headline.headline_figures`) with a ``display`` column, the
-    text of each figure by :func:`nscore.report.format.headline`. Rows that already carry a text keep it."""
+    text of each figure by :func:`nscore.report.format.headline`. Rows that already carry a text keep it.
+
+    ``traced``: each text that is a value carries its ARD key ``headline.<key>``
+    (:class:`nscore.report.trace.Traced`, the rows of :func:`nscore.analyses.headline.headline_rows`),
+    so a table shows it with the ``{ard}`` role and prose writes ``.myst()``.
+    """
+    from nscore.report.trace import Traced
+
     out = figures.copy()
     texts = [fmt.headline(row) for _, row in out.iterrows()]
+    if traced:
+        texts = [Traced(t, f"headline.{row['key']}") if row.get("status") in _VALUED else t
+                 for t, (_, row) in zip(texts, out.iterrows())]
     if "display" in out.columns:
         have = out["display"].notna()
         out["display"] = [d if h else t for d, h, t in zip(out["display"], have, texts)]
@@ -801,13 +821,30 @@ def bundle_link(cutoff, simulated: bool | None = None) -> "Markdown":
                     f"Download the reviewer bundle for data cutoff {iso}{kind} ({name})</a></p>\n")
 
 
-def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = RATE_YEARS) -> pd.DataFrame:
+def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = RATE_YEARS,
+               ids: Mapping[str, str] | None = None) -> pd.DataFrame:
     """One row per fitted Kaplan-Meier curve: patients, events, median (95% CI), rates at ``years``.
 
     ``curves`` maps a display name to a fitted :class:`nscore.statistics.survival.KaplanMeier`.
+    ``ids`` maps a display name to the curve's ARD analysis id (``os.km``): each cell of that row is
+    then formatted from the curve's ARD rows (:func:`nscore.analyses.survival_rows.km_rows`) and
+    carries its key (:class:`nscore.report.trace.Traced`); the text is the same either way.
     """
+    from nscore.report.trace import cell
+
     rows = []
     for name, km in curves.items():
+        aid = (ids or {}).get(name)
+        if aid is not None:
+            from nscore.analyses.survival_rows import km_rows
+
+            ard_rows = pd.DataFrame(km_rows(km, aid, years=tuple(years)))
+            row = {"Endpoint": name, "Patients": cell(ard_rows, f"{aid}|=|N"),
+                   "Events": cell(ard_rows, f"{aid}|=|events"), "Median (95% CI)": cell(ard_rows, aid)}
+            for y in years:
+                row[f"{y}-year estimate (95% CI)"] = cell(ard_rows, f"{aid}|YEARS={y}", fmt.rate)
+            rows.append(row)
+            continue
         at = km.survival_at([y * YEAR_DAYS for y in years]).reset_index(drop=True)
         row = {"Endpoint": name, "Patients": int(km.n_), "Events": int(km.events_),
                "Median (95% CI)": fmt.median(km.median_, *km.median_ci_)}
@@ -815,6 +852,35 @@ def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = RATE_YEARS
             row[f"{y}-year estimate (95% CI)"] = fmt.rate(*(100 * at.loc[i, c] for c in ("survival", "lower", "upper")))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+def response_display(rates) -> pd.DataFrame:
+    """The response table (ORR and CR/CRi) from the ARD rows of
+    :func:`nscore.analyses.efficacy.response_rates`: patients, evaluable, rate (n/N; exact 95% CI),
+    every cell carrying its ARD key."""
+    from nscore.report.trace import cell
+
+    out = []
+    for name, aid in (("Overall response (CR/CRi/PR)", "efficacy.orr"), ("CR/CRi", "efficacy.cr_cri")):
+        out.append({"Endpoint": name, "Patients": cell(rates, f"{aid}|=|n"),
+                    "Evaluable": cell(rates, f"{aid}|=|N"), "Rate (n/N; exact 95% CI)": cell(rates, aid)})
+    return pd.DataFrame(out)
+
+
+def best_response_display(rates) -> pd.DataFrame:
+    """Best overall response: patients and share of the evaluable patients per response, from the
+    ARD rows ``efficacy.best_response`` (every number carrying its key)."""
+    from nscore.analyses.ard import rows_of
+    from nscore.report.trace import cell
+
+    rows = rows_of(rates)
+    rows = rows[rows["analysis_id"] == "efficacy.best_response"]
+    out = []
+    for level in dict.fromkeys(rows["group_level"]):
+        key = f"efficacy.best_response|AVALC={level}"
+        out.append({"Best overall response": level, "Patients": cell(rows, f"{key}|n"),
+                    "Share of evaluable": cell(rows, key, fmt.percent)})
+    return pd.DataFrame(out, columns=["Best overall response", "Patients", "Share of evaluable"])
 
 
 def km_group_table(table: pd.DataFrame, labels: Mapping[str, str] | None = None,

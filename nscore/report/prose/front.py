@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 from typing import Iterable, Mapping
 
-from nscore.report.narrative import capitalize, count, join, sentence
+from nscore.report.narrative import capitalize, count, join, number, sentence
+from nscore.report import format as fmt
 from nscore.report.tables import with_display
+from nscore.report.trace import Traced, role
 from nscore.report.tables import RATE_YEARS, _inline, origin_text
 
 __all__ = [
@@ -153,22 +155,33 @@ def _fig(figures, key: str) -> Mapping:
     return frame.loc[key]
 
 
-def _patients_sentence(n_infused: int, n_eval: int, therapy: str) -> str:
-    text = f"{count(n_infused, 'patient')} received {therapy}"
+def _patients_sentence(n_infused: int, n_eval: int, therapy: str, traced: bool = False) -> str:
+    key = "headline.n_infused|=|n" if traced else None
+    text = f"{count(n_infused, 'patient', key=key)} received {therapy}"
     if n_eval == 0:
         return text + "; none could be evaluated for response, so no response rate is reported."
     if n_eval == n_infused:
         who = "both" if n_eval == 2 else "the patient" if n_eval == 1 else "all of them"
         return text + f" and {who} could be evaluated for response."
-    return text + f" and {n_eval} could be evaluated for response."
+    return text + f" and {number(n_eval, 'headline.n_evaluable|=|n' if traced else None)} could be evaluated for response."
+
+
+def _show(row) -> str:
+    """A figure's text as the page writes it: with the ``{ard}`` role when it carries its key."""
+    display = row["display"]
+    return display.myst() if isinstance(display, Traced) else str(display)
 
 
 def _rate_phrase(row) -> str:
     """"86.3% (284/329; 95% CI ...)" or "no patient (0/334; 95% CI ...)" for a zero count."""
-    display = str(row["display"])
+    display = row["display"]
     if row.get("k") is not None and not _isnan(row.get("k")) and int(row["k"]) == 0:
+        if isinstance(display, Traced):  # its parts, each traced: "0/334" and "95% CI 0.0–1.1"
+            return (f"no patient ({role(fmt.n_of_N(row['k'], row['n']), display.key)}; "
+                    f"{role(fmt.ci(row['lower'], row['upper']), display.key)})")
+        display = str(display)
         return "no patient " + display[display.index("("):] if "(" in display else "no patient"
-    return display
+    return _show(row)
 
 
 def _isnan(v) -> bool:
@@ -182,7 +195,7 @@ def _median_clause(row, what: str) -> str:
     status = row["status"]
     if status == "not estimable":
         return f"the median {what} could not be estimated"
-    return f"the median {what} was {row['display']}"
+    return f"the median {what} was {_show(row)}"
 
 
 def key_results(figures, *, cutoff: str, n_cutoffs: int, therapy: str, collected_ae: Iterable[str] = ()) -> str:
@@ -197,11 +210,12 @@ def key_results(figures, *, cutoff: str, n_cutoffs: int, therapy: str, collected
     n_infused = int(_fig(figures, "n_infused")["value"])
     n_eval = int(_fig(figures, "n_evaluable")["value"])
     parts = [f"Data cutoff {cutoff} (data version {n_cutoffs} of this publication).",
-             capitalize(_patients_sentence(n_infused, n_eval, _inline(therapy)))]
+             capitalize(_patients_sentence(n_infused, n_eval, _inline(therapy),
+                                           traced=isinstance(_fig(figures, "n_infused")["display"], Traced)))]
     if n_eval:
-        parts.append(f"The overall response rate was {_fig(figures, 'orr')['display']} and the rate of complete "
+        parts.append(f"The overall response rate was {_show(_fig(figures, 'orr'))} and the rate of complete "
                      "remission, with or without full blood-count recovery (CR/CRi), "
-                     f"{_fig(figures, 'cr_cri')['display']}.")
+                     f"{_show(_fig(figures, 'cr_cri'))}.")
     os_m, pfs_m = _fig(figures, "os_median"), _fig(figures, "pfs_median")
     parts.append(f"By Kaplan-Meier estimation {_median_clause(os_m, 'overall survival')} and "
                  f"{_median_clause(pfs_m, 'progression-free survival')}.")
@@ -209,10 +223,10 @@ def key_results(figures, *, cutoff: str, n_cutoffs: int, therapy: str, collected
     os_y, pfs_y = _fig(figures, f"os_{years}y"), _fig(figures, f"pfs_{years}y")
     when = f"{count(years, 'year')} after infusion"
     if os_y["status"] == "estimated" and pfs_y["status"] == "estimated":
-        parts.append(f"At {when}, {os_y['display']} of patients were estimated to be alive and "
-                     f"{pfs_y['display']} alive without relapse or progression.")
+        parts.append(f"At {when}, {_show(os_y)} of patients were estimated to be alive and "
+                     f"{_show(pfs_y)} alive without relapse or progression.")
     elif os_y["status"] == "estimated":
-        parts.append(f"At {when}, {os_y['display']} of patients were estimated to be alive; "
+        parts.append(f"At {when}, {_show(os_y)} of patients were estimated to be alive; "
                      "progression-free survival at that time is not estimable with this follow-up.")
     else:
         parts.append(f"Survival {when} is not estimable: follow-up at this cutoff is shorter.")

@@ -1,0 +1,82 @@
+"""How many of the numbers a page shows carry their ARD key (the ``{ard}`` role), per page.
+
+A *number* is a run of digits (with its decimal part) in the text of the page's article, outside
+what is not a result: the provenance box (cutoff, hashes, build time), caption and section
+numbers and cross-references ("Table 3.2"), citations and the bibliography, figures (their
+SVG/PNG and chart code), code, math, download links, the row labels of a table (its first
+column), ISO dates, the confidence level ("95% CI") and the notes of the traced numbers. A number is *traced*
+when it sits inside ``span.nscore-ard``.
+
+Usage: ``python tests/ardcoverage.py _build/html`` prints one line per page; the browser test
+(``tests/test_browser.py``) asserts the share on the rendered pages.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+from bs4 import BeautifulSoup, NavigableString
+
+NUMBER = re.compile(r"(?<![A-Za-z0-9.])[0-9]+(?:\.[0-9]+)?(?![A-Za-z0-9])")  # not the 7 of CD7 or NS7CAR, nor 67th
+#: Digits that are no result wherever they stand: ISO dates, the confidence level.
+NOT_RESULT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}|95% (?:CI|confidence)|95\u00a0% CI")
+#: Elements whose digits are not results (see the module docstring).
+SKIP = [
+    ".nscore-provenance", ".caption-number", "span.caption-number", ".headerlink", "figure", "svg", "img",
+    "script", "style", "pre", "code", ".math", "math", "mjx-container", ".nscore-csv-download",
+    ".nscore-ard-note", ".bibliography", "div.citation", "a.reference.internal[href^='#id']",
+    "span.cite", ".nscore-chart", ".nscore-chart-downloads", ".nscore-bundle-link", ".nscore-versions",
+    "nav", ".toctree-wrapper", ".prev-next-area", ".nscore-print-hidden", "a[role='doc-biblioref']",
+    "span.std-numref", "span.std-ref", "span.doc", "th", "tr > td:first-child", "caption",
+    "h1", "h2", "h3", "h4",
+]
+
+
+def page_counts(html: str) -> tuple[int, int, list[str]]:
+    """``(numbers, traced, examples of untraced text)`` of one page."""
+    soup = BeautifulSoup(html, "html.parser")
+    article = soup.select_one("article.bd-article") or soup.select_one("div[role=main]") or soup.body
+    if article is None:
+        return 0, 0, []
+    for sel in SKIP:
+        for el in article.select(sel):
+            el.decompose()
+    total = traced = 0
+    untraced = []
+    for text in article.find_all(string=True):
+        if not isinstance(text, NavigableString):
+            continue
+        found = NUMBER.findall(NOT_RESULT.sub(" ", str(text)))
+        if not found:
+            continue
+        inside = text.find_parent("span", class_="nscore-ard") is not None
+        total += len(found)
+        if inside:
+            traced += len(found)
+        else:
+            untraced.append(str(text).strip()[:80])
+    return total, traced, untraced
+
+
+def site_counts(site: Path) -> dict[str, tuple[int, int, list[str]]]:
+    """Per chapter page of a built site (``chapters/*.html``)."""
+    return {p.stem: page_counts(p.read_text(encoding="utf-8"))
+            for p in sorted((Path(site) / "chapters").glob("*.html"))}
+
+
+def main(argv: list[str]) -> int:
+    site = Path(argv[1] if len(argv) > 1 else "_build/html")
+    verbose = "-v" in argv
+    for name, (total, traced, untraced) in site_counts(site).items():
+        share = 100 * traced / total if total else 100.0
+        print(f"{name:12s} {traced:5d}/{total:<5d} numbers traced ({share:5.1f}%)")
+        if verbose:
+            for t in untraced[:15]:
+                print("      untraced:", t)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
