@@ -11,6 +11,11 @@ match their manifest and returns the validated :class:`~nscore.data.load.Cohort`
 new delivery (a directory or a .zip/.tar.gz archive), validates it completely before writing
 anything, and moves it into place with one rename, so a reader sees either the old store or the
 new one, never a mixture.
+
+One cohesive thing, about 570 lines: the store's layout and its manifests, with the one way in
+(:func:`store`) and the one way out (:func:`load`), which must agree on both; unpacking archives
+is :mod:`nscore.data.archive`, the comparison with the previous delivery :mod:`nscore.data.intake`
+and the build's cache of validations :mod:`nscore.data.cache`.
 """
 
 from __future__ import annotations
