@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from nscore.data import schema
 from nscore.data import simulate as sim
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -236,7 +237,7 @@ def rule_problems(d: dict[str, pd.DataFrame]) -> list[str]:
     for paramcd in ("OS", "PFS"):
         ids = t.loc[t["PARAMCD"] == paramcd, "USUBJID"]
         rule(f"{paramcd} one row per patient", ids.is_unique and set(ids) == set(a["USUBJID"]))
-    rule("PARAM", t["PARAM"] == t["PARAMCD"].map(sim.PARAM))
+    rule("PARAM", t["PARAM"] == t["PARAMCD"].map(schema.TTE_PARAMS))
     tt = t.merge(a[["USUBJID", "TRTSDT", "DTHFL", "DTHDT", "LSTALVDT"]], on="USUBJID")
     rule("STARTDT = TRTSDT", tt["STARTDT"] == tt["TRTSDT"])
     rule("ADT window", (tt["STARTDT"] <= tt["ADT"]) & (tt["ADT"] <= cut))
@@ -259,7 +260,7 @@ def rule_problems(d: dict[str, pd.DataFrame]) -> list[str]:
 
     rule("ADAE population", set(e["USUBJID"]) <= set(a.loc[a["SAFFL"] == "Y", "USUBJID"]))
     rule("ADAE one row per syndrome", ~e.duplicated(["USUBJID", "AECAT"]))
-    rule("AEDECOD", e["AEDECOD"] == e["AECAT"].map(sim.AEDECOD))
+    rule("AEDECOD", e["AEDECOD"] == e["AECAT"].map(schema.AE_TERMS))
     rule("AETOXGR", e["AETOXGR"].between(1, 5))
     ee = e.merge(a[["USUBJID", "TRTSDT", "DTHFL"]], on="USUBJID")
     rule("grade 5 needs death", ~((ee["AETOXGR"] == 5) & (ee["DTHFL"] != "Y")))

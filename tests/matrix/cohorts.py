@@ -51,7 +51,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from nscore.data import simulate
+from nscore.data import schema, simulate
 from .convert_mgus2 import build_mgus2
 from .convert_myeloid import build_myeloid
 
@@ -93,7 +93,7 @@ def default_study() -> dict:
                       for c in simulate.DIAGNOSES],
         "dose_levels": [{"code": c, "cells_per_kg": float(k)}
                         for c, k in zip(simulate.DOSE_LEVELS, simulate.DOSE_PER_KG)],
-        "adverse_events": list(simulate.AEDECOD),
+        "adverse_events": list(schema.AE_TERMS),
     }
 
 
