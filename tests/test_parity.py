@@ -49,7 +49,13 @@ def expected_texts(rows: pd.DataFrame, key: str) -> set[str]:
     attempts = [trace.auto, fmt.proportion, fmt.percent, fmt.count, fmt.median, fmt.rate, fmt.days,
                 fmt.months, fmt.range_, fmt.iqr, fmt.p_value, fmt.hazard_ratio, fmt.logrank, fmt.n_of_N,
                 lambda r, group: fmt.proportion(r, group=group, with_ci=False),
-                lambda r, group: fmt.median(r, group=group, unit="")]
+                lambda r, group: fmt.median(r, group=group, unit=""),
+                lambda r, group: fmt.number(r["value"].iloc[0]) if len(r) == 1 else fmt.number("x"),
+                fmt.n_percent,
+                lambda r, group: fmt.iqr(r, group=group, label=False),
+                lambda r, group: fmt.iqr(r, group=group, label=False, digits=2),
+                lambda r, group: fmt.range_(r, group=group, label=False),
+                lambda r, group: fmt.range_(r, group=group, label=False, digits=2)]
     for how in attempts:
         try:
             out.add(how(rows, group=group))

@@ -25,8 +25,10 @@ Journal conventions (written here once; the tests in ``tests/test_format.py`` pi
 - **Medians of time** (Kaplan-Meier): ``547 days (95% CI 480–NR)``; ``not reached (95% CI 900–NR)``;
   just ``not reached`` when even the lower limit is not reached; ``not estimable`` (NaN). Days are
   whole numbers. In ARD values ``inf`` means not reached and NaN not estimable.
-- **Summaries of a distribution**: ``57 (range 28–227)`` and ``57 (IQR 40–80)``; whole values lose
-  their decimals, others keep one.
+- **Summaries of a distribution**: ``57 (range 28–227)`` and ``57 (IQR 40–80)``; at zero places
+  a value between two integers keeps one decimal (27.5), otherwise the places asked for. In a
+  table row named "Median (IQR)" or "Range" the label is left out: ``57 (40–80)``, ``28–227``.
+- **Counts with a percentage in a table** ("n (%)" header): ``219 (66.6)``; an empty column: ``–``.
 - **p-values**: ``p = 0.17`` (p >= 0.1, two decimals), ``p = 0.012`` (three decimals below 0.1),
   ``p < 0.001``; a p that was not computed reads ``p not computed``.
 - **Hazard ratios**: two decimals with their interval, ``0.34 (95% CI 0.23–0.49)``.
@@ -64,6 +66,7 @@ __all__ = [
     "median",
     "range_",
     "iqr",
+    "n_percent",
     "p_value",
     "hazard_ratio",
     "logrank",
@@ -268,28 +271,49 @@ def median(value, lower=None, upper=None, *, unit: str = "days", group: tuple[st
 
 
 def _summary_number(v, digits: int) -> str:
+    """A summary of observed values at ``digits`` places; with ``digits=0`` a value between two
+    integers (a median age of 27.5) keeps one decimal instead of being rounded."""
     v = _float(v)
     if not math.isfinite(v):
         raise FormatError(f"a summary of observed values must be finite, got {v!r}")
-    return number(v, 0 if v.is_integer() else digits)
+    if digits == 0:
+        return number(v, 0 if v.is_integer() else 1)
+    return number(v, digits)
 
 
-def range_(center, low=None, high=None, *, digits: int = 1, group: tuple[str, str] | None = None) -> str:
-    """``57 (range 28–227)``: the median and the range of observed values."""
+def range_(center, low=None, high=None, *, digits: int = 0, label: bool = True,
+           group: tuple[str, str] | None = None) -> str:
+    """``57 (range 28–227)``: the median and the range of observed values. ``label=False``: the
+    range alone, ``28–227`` (a table row named "Range")."""
     if _is_rows(center):
         s = stats(center, group)
-        center, low, high = _get(s, "median"), _get(s, "min"), _get(s, "max")
-    return (f"{_summary_number(center, digits)} (range {_summary_number(low, digits)}{DASH}"
-            f"{_summary_number(high, digits)})")
+        center, low, high = s.get("median", math.nan), _get(s, "min"), _get(s, "max")
+    span = f"{_summary_number(low, digits)}{DASH}{_summary_number(high, digits)}"
+    if not label:
+        return span
+    return f"{_summary_number(center, digits)} (range {span})"
 
 
-def iqr(center, q1=None, q3=None, *, digits: int = 1, group: tuple[str, str] | None = None) -> str:
-    """``57 (IQR 40–80)``: the median and the interquartile range."""
+def iqr(center, q1=None, q3=None, *, digits: int = 0, label: bool = True,
+        group: tuple[str, str] | None = None) -> str:
+    """``57 (IQR 40–80)``: the median and the interquartile range; ``label=False`` gives
+    ``57 (40–80)`` (a table row named "Median (IQR)")."""
     if _is_rows(center):
         s = stats(center, group)
         center, q1, q3 = _get(s, "median"), _get(s, "q1"), _get(s, "q3")
-    return (f"{_summary_number(center, digits)} (IQR {_summary_number(q1, digits)}{DASH}"
-            f"{_summary_number(q3, digits)})")
+    span = f"{_summary_number(q1, digits)}{DASH}{_summary_number(q3, digits)}"
+    return f"{_summary_number(center, digits)} ({'IQR ' if label else ''}{span})"
+
+
+def n_percent(n, N=None, *, digits: int = 1, group: tuple[str, str] | None = None) -> str:
+    """A cell under an "n (%)" header: ``219 (66.6)`` (the percentage as :func:`percent`, its sign
+    in the header); no patient with a known value (N = 0): an en dash."""
+    if _is_rows(n):
+        s = stats(n, group)
+        n, N = _get(s, "n"), _get(s, "N")
+    if _whole(N, "N") == 0:
+        return DASH
+    return f"{_whole(n, 'n')} ({percent(n, N, digits=digits)[:-1]})"
 
 
 def p_value(p, group: tuple[str, str] | None = None) -> str:

@@ -43,6 +43,7 @@ __all__ = [
     "lookup",
     "km_summary",
     "response_display",
+    "baseline_display",
     "best_response_display",
     "km_group_table",
     "cif_table",
@@ -854,6 +855,56 @@ def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = RATE_YEARS
     return pd.DataFrame(rows)
 
 
+def baseline_display(baseline) -> pd.DataFrame:
+    """Table 1 (:func:`nscore.analyses.cohort.baseline_table`) with every number formatted from its
+    ARD rows (``baseline.<variable>``) and carrying its key; the layout (rows, labels, columns,
+    kinds) is the analysis's own.
+
+    Walks the table as :func:`~nscore.analyses.cohort.baseline_table` lays it out: a heading row per
+    variable; for age and dose "Median (IQR)" and "Range" (:func:`nscore.report.format.iqr`,
+    :func:`~nscore.report.format.range_`), for the others a row per level, n (%)
+    (:func:`~nscore.report.format.n_percent`); then "Unknown" (n) when a column has unknown values.
+    """
+    from nscore.analyses.ard import rows_of
+    from nscore.report.trace import cell
+
+    rows = rows_of(baseline)
+    places = {"AGE": 0, "DOSE6": 2}
+    out = baseline.table.copy().astype(object)
+    groups = list(baseline.groups)
+    variables = iter(baseline.variables)
+    levels: list[str] = []
+    var = None
+
+    def group(g, level=None):
+        if level is None:
+            return "=" if g == "Overall" else f"DIAG={g}"
+        return f"{var}={level}" if g == "Overall" else f"DIAG,{var}={g},{level}"
+
+    for i, kind in enumerate(baseline.row_kinds):
+        label = str(out.iat[i, 0])
+        if kind == "group":
+            var = next(variables)
+            sub = baseline.counts[baseline.counts["variable"] == var]
+            levels = list(dict.fromkeys(sub["level"]))
+            continue
+        aid = f"baseline.{var.lower()}"
+        level = levels.pop(0) if var not in places and label != "Unknown" else None
+        for j, g in enumerate(groups, start=1):
+            old = out.iat[i, j]
+            if old in ("", None) or old == "\u2013":
+                continue
+            if label == "Unknown":
+                out.iat[i, j] = cell(rows, f"{aid}|{group(g, 'Unknown')}|n", fmt.count)
+            elif var in places and label == "Median (IQR)":
+                out.iat[i, j] = cell(rows, f"{aid}|{group(g)}", fmt.iqr, digits=places[var], label=False)
+            elif var in places and label == "Range":
+                out.iat[i, j] = cell(rows, f"{aid}|{group(g)}", fmt.range_, digits=places[var], label=False)
+            else:
+                out.iat[i, j] = cell(rows, f"{aid}|{group(g, level)}", fmt.n_percent)
+    return out
+
+
 def response_display(rates) -> pd.DataFrame:
     """The response table (ORR and CR/CRi) from the ARD rows of
     :func:`nscore.analyses.efficacy.response_rates`: patients, evaluable, rate (n/N; exact 95% CI),
@@ -884,12 +935,29 @@ def best_response_display(rates) -> pd.DataFrame:
 
 
 def km_group_table(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
-                   group_label: str = "Group") -> pd.DataFrame:
-    """Per-group KM summary (``kaplan_meier_by(...).table`` or ``landmark(...).table``) for display."""
+                   group_label: str = "Group", *, rows=None, analysis_id: str | None = None,
+                   by: str | None = None) -> pd.DataFrame:
+    """Per-group KM summary (``kaplan_meier_by(...).table`` or ``landmark(...).table``) for display.
+
+    With the result's ARD ``rows`` (:func:`nscore.analyses.survival_rows.km_by_rows` or
+    ``landmark_rows``), its ``analysis_id`` and grouping variable ``by`` (``DIAG``,
+    ``HCT_BY_LANDMARK``), every number is formatted from its row and carries its key.
+    """
     labels = dict(labels or {})
     name_col = "group" if "group" in table.columns else "label"
+    names = [str(g) for g in table[name_col]]
+    if rows is not None:
+        from nscore.report.trace import cell
+
+        keys = [f"{analysis_id}|{by}={g}" for g in names]
+        return pd.DataFrame({
+            group_label: [labels.get(g, g) for g in names],
+            "Patients": [cell(rows, f"{k}|N") for k in keys],
+            "Events": [cell(rows, f"{k}|events") for k in keys],
+            "Median, days (95% CI)": [cell(rows, k, fmt.median, unit="") for k in keys],
+        })
     return pd.DataFrame({
-        group_label: [labels.get(str(g), str(g)) for g in table[name_col]],
+        group_label: [labels.get(g, g) for g in names],
         "Patients": table["n"].astype(int),
         "Events": table["events"].astype(int),
         "Median, days (95% CI)": [fmt.median(m, lo, hi, unit="") for m, lo, hi in zip(table["median"], table["lower"], table["upper"])],
@@ -897,16 +965,28 @@ def km_group_table(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
 
 
 def cif_table(cif, years: tuple[int, ...] = RATE_YEARS, event_label: str = "Relapse or progression",
-              competing_label: str = "Death without relapse or progression") -> pd.DataFrame:
+              competing_label: str = "Death without relapse or progression", *,
+              analysis_id: str | None = None) -> pd.DataFrame:
     """Cumulative incidence of the event and of the competing event at ``years`` (from
-    ``survival.cumulative_incidence``), as display text with 95% CIs."""
+    ``survival.cumulative_incidence``), as display text with 95% CIs. With ``analysis_id``
+    (``relapse.cif``) each estimate is formatted from its ARD row
+    (:func:`nscore.analyses.survival_rows.cif_rows`) and carries its key."""
+    traced = None
+    if analysis_id is not None:
+        from nscore.analyses.survival_rows import cif_rows
+        from nscore.report.trace import cell
+
+        traced = pd.DataFrame(cif_rows(cif, analysis_id, years=tuple(years)))
     at = cif.at([y * YEAR_DAYS for y in years]).reset_index(drop=True)
     rows = []
-    for label, sfx in ((event_label, ""), (competing_label, "_competing")):
+    for label, sfx, aid in ((event_label, "", analysis_id), (competing_label, "_competing", f"{analysis_id}.competing")):
         row = {"Event": label}
         for i, y in enumerate(years):
-            row[f"{y} year{'s' if y > 1 else ''} (95% CI)"] = fmt.rate(
-                *(100 * at.loc[i, c + sfx] for c in ("cif", "lower", "upper")))
+            head = f"{y} year{'s' if y > 1 else ''} (95% CI)"
+            if traced is not None:
+                row[head] = cell(traced, f"{aid}|YEARS={y}", fmt.rate)
+            else:
+                row[head] = fmt.rate(*(100 * at.loc[i, c + sfx] for c in ("cif", "lower", "upper")))
         rows.append(row)
     return pd.DataFrame(rows)
 

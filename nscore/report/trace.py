@@ -56,7 +56,20 @@ CSS_FILE = "nscore-ard.css"
 JS_FILE = "nscore-ard.js"
 
 _ROLE_TEXT = re.compile(r"^(?P<text>.*?)\s*<(?P<key>[^<>\s][^<>]*)>$", re.S)
-_KEY = re.compile(r"^[a-z0-9_.-]+(\|[^|<>`\s=]*=[^|<>`]*(\|[A-Za-z0-9_.-]+)?)?$")
+_KEY = re.compile(r"^[a-z0-9_.-]+(\|[^|\n=]*=[^|\n]*(\|[A-Za-z0-9_.-]+)?)?$")
+#: Characters of a key (a group level such as "<18 years") that the role's ``TEXT <KEY>`` syntax
+#: cannot hold: written percent-encoded in the markup, decoded by :func:`parse`.
+_KEY_ESCAPES = {"%": "%25", "<": "%3C", ">": "%3E", "`": "%60"}
+
+
+def _encode_key(key: str) -> str:
+    return "".join(_KEY_ESCAPES.get(ch, ch) for ch in key)
+
+
+def _decode_key(key: str) -> str:
+    from urllib.parse import unquote
+
+    return unquote(key)
 
 
 # ------------------------------------------------------------------------------------ markup
@@ -72,7 +85,7 @@ def _check(text: str, key: str) -> None:
 def role(text: str, key: str) -> str:
     """MyST markup of a traced number: ``{ard}`TEXT <KEY>```."""
     _check(text, key)
-    return f"{{{ROLE}}}`{text} <{key}>`"
+    return f"{{{ROLE}}}`{text} <{_encode_key(key)}>`"
 
 
 _RST_SPECIAL = re.compile(r"([\\`<>])")
@@ -82,7 +95,7 @@ def rst_role(text: str, key: str) -> str:
     """reStructuredText markup of a traced number (for grid tables): ``:ard:`TEXT <KEY>```."""
     _check(text, key)
     shown = _RST_SPECIAL.sub(r"\\\1", str(text))
-    return f":{ROLE}:`{shown} <{key}>`"
+    return f":{ROLE}:`{shown} <{_encode_key(key)}>`"
 
 
 _MYST_ROLE = re.compile(r"\{ard\}`(?P<content>[^`]*)`")
@@ -103,7 +116,7 @@ def parse(content: str) -> tuple[str, str]:
     m = _ROLE_TEXT.match(content.strip())
     if not m or not m.group("text").strip():
         raise ValueError(f"the ard role reads 'TEXT <KEY>', got {content!r}")
-    return m.group("text").strip(), m.group("key")
+    return m.group("text").strip(), _decode_key(m.group("key"))
 
 
 class Traced(str):

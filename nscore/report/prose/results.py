@@ -34,7 +34,7 @@ from typing import Mapping, Sequence
 
 from nscore.report import format as fmt, tables
 from nscore.report.narrative import capitalize, count, directive, events_phrase, join, median_phrase, number, sentence
-from nscore.report.trace import cite
+from nscore.report.trace import cite, role
 
 __all__ = [
     "figure",
@@ -522,12 +522,13 @@ def pfs_transplant_note(flow) -> str:
 
 
 # -------------------------------------------------------------------- survival by a baseline group
-def logrank_phrase(result, *, event: str = "death", events: str | None = None) -> str:
+def logrank_phrase(result, *, event: str = "death", events: str | None = None, key: str | None = None) -> str:
     """The log-rank result of a by-group analysis, or why it was not tested.
 
     ``result``: a :class:`nscore.statistics.survival.KaplanMeierByResult` or
     :class:`nscore.statistics.survival.LandmarkResult` (their ``logrank`` is None with fewer than two groups
-    or no event). Never "p = 1.00" for curves without a single event.
+    or no event). Never "p = 1.00" for curves without a single event. ``key``: the test's ARD
+    analysis id (``os.km.diag.logrank``), for the ``{ard}`` role.
     """
     groups = getattr(result, "curves", {}) or {}
     n_events = sum(int(c.events_) for c in groups.values())
@@ -535,7 +536,8 @@ def logrank_phrase(result, *, event: str = "death", events: str | None = None) -
         return "log-rank not tested: fewer than two groups"
     if n_events == 0 or result.logrank is None:
         return f"log-rank not tested: {events_phrase(0, event, events)}"
-    return fmt.logrank(result.logrank)
+    text = fmt.logrank(result.logrank)
+    return text if key is None else role(text, key)
 
 
 def _lower_first(text: str) -> str:
@@ -564,7 +566,7 @@ def by_group_paragraph(os_by_diagnosis, os_by_prior_hct, *, diagnosis_names: Map
     if len(dx) >= 2:
         shown.append("diagnosis")
         out.append("Overall survival by diagnosis is shown in {numref}`fig-km-diagnosis` and "
-                   f"{{numref}}`tbl-os-diagnosis` ({logrank_phrase(os_by_diagnosis)}).")
+                   f"{{numref}}`tbl-os-diagnosis` ({logrank_phrase(os_by_diagnosis, key='os.km.diag.logrank')}).")
     else:
         name = (diagnosis_names or {}).get(dx[0], dx[0]) if dx else "one diagnosis"
         out.append(f"All patients had the same diagnosis ({name}), so overall survival is not "
@@ -576,7 +578,7 @@ def by_group_paragraph(os_by_diagnosis, os_by_prior_hct, *, diagnosis_names: Map
         shown.append("prior transplants")
         out.append("Overall survival by the number of allogeneic transplants before infusion is shown "
                    "in {numref}`fig-km-prior-hct` and {numref}`tbl-os-prior-hct` "
-                   f"({logrank_phrase(os_by_prior_hct)}).")
+                   f"({logrank_phrase(os_by_prior_hct, key='os.km.priorhct.logrank')}).")
     else:
         level = next(iter(os_by_prior_hct.curves))
         out.append(f"All patients had the same number of transplants before infusion "
@@ -695,18 +697,21 @@ def transplant_paragraphs(t: TransplantAnalyses) -> str:
     if t.landmark is not None:
         lm = t.landmark
         excluded = ("no patient had died or been censored earlier" if lm.n_excluded == 0 else
-                    f"{count(lm.n_excluded, 'patient')} had died or been censored earlier")
-        body.append(f"In the **landmark analysis**, {count(lm.n_included, 'patient')} still alive and in "
-                    f"follow-up on day {day} were grouped by whether they had been transplanted by then "
+                    f"{count(lm.n_excluded, 'patient', key='os.landmark.excluded|=|n')} had died or been "
+                    "censored earlier")
+        body.append(f"In the **landmark analysis**, {count(lm.n_included, 'patient', key='os.landmark|=|N')} "
+                    f"still alive and in follow-up on day {role(fmt.number(t.day), 'os.landmark|=|time')} were "
+                    f"grouped by whether they had been transplanted by then "
                     f"and followed from that day ({excluded}; {{numref}}`fig-landmark`, "
-                    f"{{numref}}`tbl-landmark`; {logrank_phrase(lm)}).")
+                    f"{{numref}}`tbl-landmark`; {logrank_phrase(lm, key='os.landmark.logrank')}).")
     if t.cox is not None:
         c = t.cox
         body.append("In the **Cox model with transplant as a time-dependent covariate**, fitted to "
-                    f"{'the' if c.n_subjects == 1 else 'all'} {count(c.n_subjects, 'patient')} and "
-                    f"{events_phrase(c.events, 'death')}, the hazard ratio of death after transplant "
-                    f"compared with before it was {fmt.hazard_ratio(c.hr, c.lower, c.upper)} "
-                    f"({fmt.p_value(c.p_value)}).")
+                    f"{'the' if c.n_subjects == 1 else 'all'} {count(c.n_subjects, 'patient', key='os.hct.tdcox|=|N')} "
+                    f"and {events_phrase(c.events, 'death', key='os.hct.tdcox|=|events')}, the hazard ratio of death "
+                    f"after transplant compared with before it was "
+                    f"{role(fmt.hazard_ratio(c.hr, c.lower, c.upper), 'os.hct.tdcox')} "
+                    f"({role(fmt.p_value(c.p_value), 'os.hct.tdcox|=|p')}).")
     if t.simon_makuch is not None:
         body.append("The **Simon-Makuch plot** ({numref}`fig-simon-makuch`) shows the survival curves "
                     "by current transplant status.")
@@ -724,28 +729,34 @@ def relapse_shown(cif) -> bool:
     return (cif.events + cif.competing_events) > 0
 
 
-def _incidence_at(cif, years: Sequence[int]) -> tuple[list[str], list[str]]:
+def _incidence_at(cif, years: Sequence[int], analysis_id: str | None = None) -> tuple[list[str], list[str]]:
     at = cif.at([y * tables.YEAR_DAYS for y in years]).reset_index(drop=True)
 
-    def texts(sfx: str) -> list[str]:
-        return [_beyond(fmt.rate(*(100 * at.loc[i, c + sfx] for c in ("cif", "lower", "upper"))))
-                for i in range(len(years))]
+    def texts(sfx: str, aid: str | None) -> list[str]:
+        out = []
+        for i, y in enumerate(years):
+            t = fmt.rate(*(100 * at.loc[i, c + sfx] for c in ("cif", "lower", "upper")))
+            out.append(_beyond(t) if aid is None or t == "not estimable" else role(t, f"{aid}|YEARS={y}"))
+        return out
 
-    return texts(""), texts("_competing")
+    return texts("", analysis_id), texts("_competing", analysis_id and f"{analysis_id}.competing")
 
 
 def relapse_paragraph(cif, years: Sequence[int], figure_name: str = "fig-cif",
-                      table_name: str = "tbl-cif") -> str:
-    """Relapses and competing deaths, and the cumulative incidences at ``years``."""
+                      table_name: str = "tbl-cif", analysis_id: str = "relapse.cif") -> str:
+    """Relapses and competing deaths, and the cumulative incidences at ``years``; every number
+    with the ``{ard}`` role of its row (:func:`nscore.analyses.survival_rows.cif_rows` under
+    ``analysis_id``)."""
     if not relapse_shown(cif):
         return ("No relapse, progression or death was recorded, so there is no cumulative incidence "
                 "of relapse to estimate.")
     k, m = cif.events, cif.competing_events
-    first = (f"{capitalize(count(k, 'patient'))} relapsed or progressed" if k else
+    first = (f"{capitalize(count(k, 'patient', key=f'{analysis_id}|=|events'))} relapsed or progressed" if k else
              "No patient relapsed or progressed")
-    second = (f"{m} died without a prior relapse" if m else "none died without a prior relapse")
+    second = (f"{number(m, f'{analysis_id}.competing|=|events')} died without a prior relapse" if m
+              else "none died without a prior relapse")
     out = [f"{first} and {second}."]
-    relapse_at, death_at = _incidence_at(cif, years)
+    relapse_at, death_at = _incidence_at(cif, years, analysis_id)
     words = _years(years)
     refs = f"({{numref}}`{figure_name}`, {{numref}}`{table_name}`)"
     if k:
