@@ -61,13 +61,13 @@ def _survival(c, ci, day):
             + sr.km_rows(survival.kaplan_meier(c.adtte, "PFS", ci=ci), "pfs.km", endpoint="PFS")
             + sr.follow_up_rows(survival.median_follow_up(c.adtte, "OS", ci=ci), "followup.os")
             + published.observed_time_rows(c))
-    by_diag = survival.kaplan_meier_by(c.adtte, c.adsl, "OS", "DIAG", ci=ci)
-    if len(by_diag.curves) > 1:  # the chapter shows curves by diagnosis only then
-        rows += sr.km_by_rows(by_diag, "os.km.diag", endpoint="OS")
+    # as the chapter records them: by diagnosis always (one curve when there is one diagnosis, and
+    # then no log-rank test), by prior transplants when PRIORHCT was collected
+    rows += sr.km_by_rows(survival.kaplan_meier_by(c.adtte, c.adsl, "OS", "DIAG", ci=ci), "os.km.diag",
+                          endpoint="OS")
     if _collected(c, "adsl", "PRIORHCT"):
-        by_hct = survival.kaplan_meier_by(c.adtte, c.adsl, "OS", "PRIORHCT", ci=ci)
-        if len(by_hct.curves) > 1:
-            rows += sr.km_by_rows(by_hct, "os.km.priorhct", endpoint="OS")
+        rows += sr.km_by_rows(survival.kaplan_meier_by(c.adtte, c.adsl, "OS", "PRIORHCT", ci=ci),
+                              "os.km.priorhct", endpoint="OS")
     return rows
 
 
