@@ -13,6 +13,8 @@ modules that hold the parts:
 ``build.execute``         one chapter's execution with papermill, and the parallel queue
 ``build.site``            one version's site (jupyter-book, bundle, version links) and the whole tree
 ``build.publish``         the one-step swap of the published site, crash leftovers
+``build.staged``          the staged copy of the project ``nscore update`` builds in first
+``build.commands``        ``validate``, ``simulate`` and ``pdf`` (calls into the data and PDF code)
 ========================  ========================================================================
 
 Everything a build touches (the data it validates, the kernel server, the staging directory,
@@ -38,13 +40,13 @@ from pathlib import Path
 from typing import Any, Callable
 
 from nscore.build import kernels, publish
+from nscore.build.commands import pdf, simulate, validate
 from nscore.build.execute import KERNEL_NAME, Executed, Job, RunContext, run_jobs, workers
 from nscore.build.keys import CodeHashes, chapter_key, current_key, recorded, why_changed, with_reads
 from nscore.build.plan import BuildReport, ChapterRun, Plan, executed_runs, plan_build, plan_refresh
 from nscore.build.project import Chapter, Project
-from nscore.build.staged import staged_copy
-from nscore.build.commands import pdf, simulate, validate
 from nscore.build.site import STAGED_ENV, assemble, build_version_sites, jupyter_book_command
+from nscore.build.staged import staged_copy
 from nscore.build.store import DataStore, DataVersion, VersionsStore, verify_manifests
 from nscore.errors import BuildError, ChapterExecutionError, NscoreError, StaleOutputError
 
@@ -327,10 +329,11 @@ def refresh(project: Project, *, execute: bool = True, jobs: int | None = None,
     Every chapter is keyed for the newest cutoff (:func:`plan_refresh`). A chapter whose committed
     notebook carries its key is left alone; one whose current notebook is in the cache
     (``_build/executed/<cutoff>/``) is copied from there; the others are executed with papermill by
-    the build's own machinery (same kernels, parameters, metadata, staging) and their notebooks
-    moved into ``chapters/`` and the cache only when every one succeeded. All of it under the build
-    lock. With ``execute=False`` nothing is written (and no lock taken): any stale chapter (or data
-    manifest problem) raises :class:`StaleOutputError` naming it.
+    the build's own machinery (same kernels, parameters, metadata, staging): each one that ran is
+    cached (``_build/executed/``), and they are copied into ``chapters/`` only when every one
+    succeeded. All of it under the build lock. With ``execute=False`` nothing is written (and no
+    lock taken): any stale chapter (or data manifest problem) raises :class:`StaleOutputError`
+    naming it.
 
     Returns one :class:`ChapterRun` per chapter ("skipped", "copied" or "executed").
     """
