@@ -128,3 +128,16 @@ def test_book_results_comparable_across_any_two_cohorts(matrix_dir):
     dropped = cmp[cmp["kind"] == "dropped"]
     assert (dropped[dropped["analysis_id"].str.startswith("safety.")]["rule"] == "analysis dropped").all()
     assert isinstance(cmp, pd.DataFrame) and cmp["changed"].any()
+
+
+def test_ids_the_chapters_record_are_in_the_book_plan(shipped_ards):
+    """The analysis ids a chapter names when it records survival rows are ids of book_results, so the
+    executed chapters' ARD and the plan's ARD of a cutoff describe the same analyses."""
+    import re
+
+    named = set()
+    for page in sorted((ROOT / "chapters" / "src").glob("*.md")):
+        named |= set(re.findall(r"survival_rows\.[a-z_]+\([^,()]+,\s*\"([a-z0-9_.-]+)\"", page.read_text("utf-8")))
+    plan = set(shipped_ards["2026-02-01"]["analysis_id"])
+    assert named, "no chapter records survival rows"
+    assert named <= plan, named - plan
