@@ -452,3 +452,52 @@ def test_large_cohort_associations(large):
     assert 0.48 < two_year(t[t["PARAMCD"] == "PFS"]) < 0.60
     # transplanted patients do better (naive comparison; the survival chapter handles the bias)
     assert two_year(os_[os_["HCTFL"] == "Y"]) > two_year(os_[os_["HCTFL"] == "N"]) + 0.1
+
+
+# --------------------------------------------------------------------------------------------------
+# what the simulation reproduces comes from data/study.yml (one home for the abstract's figures)
+# --------------------------------------------------------------------------------------------------
+
+def test_targets_are_the_study_figures():
+    from nscore.data.simtargets import targets
+
+    t = targets()
+    assert (t.n, t.cutoff, t.first_infusion, t.last_infusion) == (334, date(2025, 8, 1), date(2020, 11, 9),
+                                                                   date(2025, 5, 21))
+    assert dict(zip(t.diagnoses, t.diagnosis_counts)) == {"T-ALL": 159, "T-LBL": 121, "MPAL": 24, "AML": 21, "PTCL": 9}
+    assert (t.age, t.male, t.prior_hct, t.prior_hct_2, t.marrow, t.blasts_20) == ((2, 24, 67), 255, 88, 4, 265, 79)
+    assert (t.evaluable, t.responders, t.cr_cri, t.hct, t.hct_days) == (329, 284, 278, 245, (28, 57, 227))
+    assert t.pfs_days == (45, 547.5, 1694) and t.os_days == (45, 567.5, 1694)
+    assert all(isinstance(x, int) for x in (t.pfs_days[0], t.pfs_days[2], t.os_days[0], t.os_days[2]))
+    assert (t.crs, t.crs_ge3, t.icans, t.icans_ge3) == (320, 34, 11, 8)  # 10.2% and 2.4% of 334
+    assert sim.STUDIES == t.trials and sim.PUBLISHED_N == 334 and sim.SHIPPED_CUTOFFS == (t.cutoff, sim.LATER_CUTOFF)
+
+
+def _study(change):
+    import dataclasses
+
+    from nscore.data.study import read_study
+
+    study = read_study(ROOT / "data" / "study.yml")
+    return change(study, dataclasses)
+
+
+def test_targets_need_published_figures():
+    from nscore.data.simtargets import targets_of
+
+    study = _study(lambda s, dc: dc.replace(s, published=None))
+    with pytest.raises(sim.SimulationError, match=r"study\.yml: the simulation needs the study's published figures$"):
+        targets_of(study)
+    study = _study(lambda s, dc: dc.replace(s, published=dc.replace(
+        s.published, figures=tuple(f for f in s.published.figures if f.key != "orr"))))
+    with pytest.raises(sim.SimulationError, match=r"study\.yml: the simulation needs the published figure 'orr'$"):
+        targets_of(study)
+
+
+def test_a_percentage_that_is_no_count_is_refused():
+    from nscore.data.simtargets import targets_of
+
+    study = _study(lambda s, dc: dc.replace(s, published=dc.replace(s.published, figures=tuple(
+        dc.replace(f, value="10.3%") if f.key == "crs_g3" else f for f in s.published.figures))))
+    with pytest.raises(sim.SimulationError, match=r"crs_g3 = 10\.3% is no whole number of 334 patients$"):
+        targets_of(study)

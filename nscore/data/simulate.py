@@ -33,8 +33,8 @@ patients (beyond about 20,000 in all) gets wider numbers, the same width for eve
 
 What it reproduces is read from the study definition it models, ``data/study.yml`` (trials,
 diagnoses, dose levels, first infusion, and the abstract's figures, each quoted with its source
-sentence): :mod:`nscore.data.simmodel` builds and calibrates the latent cohort from them; this
-module observes it at a cutoff and writes the datasets. ``PUBLISHED_N``, ``PUBLISHED_CUTOFF``,
+sentence; :mod:`nscore.data.simtargets`): :mod:`nscore.data.simmodel` builds and calibrates the
+latent cohort from them; this module observes it at a cutoff and writes the datasets. ``PUBLISHED_N``, ``PUBLISHED_CUTOFF``,
 ``SHIPPED_CUTOFFS``, ``FIRST_INFUSION``, ``LAST_INFUSION``, ``STUDIES``, ``DIAGNOSES``,
 ``DOSE_LEVELS`` and ``DOSE_PER_KG`` are read from there on first use (module ``__getattr__``), so
 importing this module reads no file.
@@ -62,7 +62,8 @@ import numpy as np
 import pandas as pd
 
 from nscore.data import schema
-from nscore.data.simmodel import Latent, labels_where, latent_cohort, observed_times, targets
+from nscore.data.simmodel import Latent, labels_where, latent_cohort, observed_times
+from nscore.data.simtargets import targets
 from nscore.errors import NscoreError, SimulationError
 
 SEED = 20251206  # ASH 2025 annual meeting, where the abstract was presented
