@@ -129,3 +129,22 @@ def test_duplicate_keys_refused():
     dup = A(("os.km", "", "", "N", 1, "patients"), ("os.km", "", "", "N", 2, "patients"))
     with pytest.raises(AnalysisInputError, match="duplicate"):
         changes.compare(dup, dup, T)
+
+
+def test_compare_consecutive_and_summary():
+    a = A(("os.km", "", "", "events", 10, "patients"), ("os.km", "", "", "N", 50, "patients"), cutoff="2025-08-01")
+    b = A(("os.km", "", "", "events", 12, "patients"), ("os.km", "", "", "N", 50, "patients"), cutoff="2026-02-01")
+    c = A(("os.km", "", "", "events", 12, "patients"), ("os.km", "", "", "N", 50, "patients"),
+          ("relapse.cif", "", "", "N", 50, "patients"), cutoff="2026-08-01")
+    cmp = changes.compare_consecutive([c, a, b], T)  # any order: sorted by cutoff
+    assert list(cmp.drop_duplicates(["previous_cutoff", "current_cutoff"])[["previous_cutoff", "current_cutoff"]]
+                .itertuples(index=False, name=None)) == [("2025-08-01", "2026-02-01"), ("2026-02-01", "2026-08-01")]
+    s = changes.summary(cmp)
+    assert s.to_dict("records") == [
+        {"previous_cutoff": "2025-08-01", "current_cutoff": "2026-02-01", "analysis_id": "os.km", "rows": 2,
+         "changed": 1, "rules": "count changed by +2"},
+        {"previous_cutoff": "2026-02-01", "current_cutoff": "2026-08-01", "analysis_id": "relapse.cif", "rows": 1,
+         "changed": 1, "rules": "analysis added"}]
+    assert changes.compare_consecutive([a], T).empty
+    with pytest.raises(AnalysisInputError, match="share a cutoff"):
+        changes.compare_consecutive([a, a], T)

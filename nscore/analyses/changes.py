@@ -18,7 +18,7 @@ from nscore.analyses import ard
 from nscore.errors import AnalysisInputError
 
 __all__ = ["THRESHOLDS_FILE", "THRESHOLD_KEYS", "load_thresholds", "check_thresholds", "compare", "COLUMNS",
-           "KINDS"]
+           "KINDS", "compare_consecutive", "summary"]
 
 THRESHOLDS_FILE = "what-changed.yml"
 #: The keys of the thresholds config and their types.
@@ -185,3 +185,37 @@ def compare(previous: pd.DataFrame, current: pd.DataFrame, thresholds: dict | No
     out["changed"] = out["changed"].astype(bool)
     return out
 
+
+
+def compare_consecutive(ards, thresholds: dict | None = None) -> pd.DataFrame:
+    """:func:`compare` for each pair of consecutive cutoffs, stacked (oldest pair first).
+
+    ``ards``: one ARD per cutoff (e.g. :func:`nscore.analyses.results.book_results` of each stored
+    cutoff), in any order: sorted here by their ``cutoff`` column. Fewer than two: an empty frame
+    with :data:`COLUMNS`.
+    """
+    t = check_thresholds(thresholds) if thresholds is not None else load_thresholds()
+    dated = sorted(ards, key=_cutoff)
+    cutoffs = [_cutoff(a) for a in dated]
+    if len(set(cutoffs)) != len(cutoffs):
+        raise AnalysisInputError(f"ARDs share a cutoff: {cutoffs}")
+    parts = [compare(a, b, t) for a, b in zip(dated, dated[1:])]
+    if not parts:
+        return pd.DataFrame(columns=COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+def summary(comparison: pd.DataFrame) -> pd.DataFrame:
+    """What a comparison lists, per pair of cutoffs and analysis: ``previous_cutoff``,
+    ``current_cutoff``, ``analysis_id``, ``rows`` (compared), ``changed`` (listed), ``rules``
+    (the distinct rules, "; "-joined), analyses with no listed row left out."""
+    listed = comparison[comparison["changed"]]
+    columns = ["previous_cutoff", "current_cutoff", "analysis_id", "rows", "changed", "rules"]
+    if listed.empty:
+        return pd.DataFrame(columns=columns)
+    keys = ["previous_cutoff", "current_cutoff", "analysis_id"]
+    rows = comparison.groupby(keys, sort=False).size().rename("rows")
+    out = listed.groupby(keys, sort=False).agg(
+        changed=("row_key", "size"),
+        rules=("rule", lambda r: "; ".join(dict.fromkeys(x for v in r for x in v.split("; ")))))
+    return out.join(rows).reset_index()[columns]
