@@ -317,13 +317,33 @@ def test_chapters_follow_toc_order(toy):
         ("chapters/index", "index"), ("chapters/second", "second")]
 
 
-def test_a_second_concurrent_build_is_refused(toy):
+def test_a_second_concurrent_build_is_refused(toy, tmp_path, monkeypatch):
+    """The lock comes first: a refused build or update validates no data and starts no kernel server."""
     import fcntl
 
+    loaded, started = [], []
+
+    class CountingStore(toystore.ToyStore):
+        def load(self, cutoff):
+            loaded.append(cutoff)
+            return super().load(cutoff)
+
+    monkeypatch.setattr(kernels.ForkServer, "start", lambda self: started.append(self) or self)
+    project = pipeline.Project(toy, store=CountingStore(toy / "data"))
+    new = tmp_path / "incoming"
+    new.mkdir()
+    (new / "counts.csv").write_text("group,n\nA,2\n")
+    (new / "cutoff.txt").write_text("2025-06-01\n")
     with open(toy / "_build" / ".lock", "w") as fh:
         fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
         with pytest.raises(NscoreError, match="another nscore build is running"):
-            pipeline.build(make_project(toy), progress=lambda m: None)
+            pipeline.build(project, progress=lambda m: None)
+        with pytest.raises(NscoreError, match="another nscore build is running"):
+            pipeline.update(project, new, progress=lambda m: None)
+        with pytest.raises(NscoreError, match="another nscore build is running"):
+            pipeline.refresh(project, progress=lambda m: None)
+    assert loaded == [] and started == []
+    assert not (toy / "data" / "cutoffs" / "2025-06-01").exists()
 
 
 def test_chapters_run_in_forked_kernels_and_fall_back_when_the_zygote_fails(toy, built_toy, monkeypatch):
