@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nscore.errors import DataValidationError
-from nscore.data.schema import DATASETS, _cutoff_of, _days, _fails, _known, cell_text
+from nscore.data.schema import DATASETS, DEATH, _cutoff_of, _days, _fails, _known, cell_text
 
 __all__ = ["CROSS_RULES", "CrossRule", "run_cross_rules", "failures_table"]
 
@@ -431,7 +431,7 @@ def pfs_death_requires_dthfl(data, labels):
     """A PFS event described as DEATH belongs to a patient who died (DTHFL = Y)."""
     adtte = data["adtte"]
     dthfl = _lookup(adtte, data["adsl"], "DTHFL")
-    death = (adtte["PARAMCD"] == "PFS") & (adtte["CNSR"] == 0) & (adtte["EVNTDESC"] == "DEATH")
+    death = (adtte["PARAMCD"] == "PFS") & (adtte["CNSR"] == 0) & (adtte["EVNTDESC"] == DEATH)
     bad = death.fillna(False) & (dthfl == "N")
     yield failures_table(labels["adtte"], adtte, bad, "EVNTDESC", "pfs_death_requires_dthfl")
 

@@ -34,6 +34,9 @@ __all__ = [
     "RESPONSE_CODES",
     "MRD_STATUSES",
     "TTE_PARAMS",
+    "DEATH",
+    "RELAPSE",
+    "ALIVE",
     "EVENT_DESCRIPTIONS",
     "CENSOR_DESCRIPTIONS",
     "AE_TERMS",
@@ -58,8 +61,12 @@ RESPONSE_CODES = {"CR": 1, "CRi": 2, "PR": 3, "NR": 4, "NE": 5}
 MRD_STATUSES = ("NEGATIVE", "POSITIVE")
 #: Time-to-event parameters: PARAMCD -> PARAM.
 TTE_PARAMS = {"OS": "Overall survival (days)", "PFS": "Progression-free survival (days)"}
-EVENT_DESCRIPTIONS = ("DEATH", "RELAPSE OR PROGRESSION")
-CENSOR_DESCRIPTIONS = ("ALIVE AT LAST CONTACT",)
+#: ADTTE event and censoring descriptions (EVNTDESC, CNSDTDSC): the one home of these terms.
+DEATH = "DEATH"
+RELAPSE = "RELAPSE OR PROGRESSION"
+ALIVE = "ALIVE AT LAST CONTACT"
+EVENT_DESCRIPTIONS = (DEATH, RELAPSE)
+CENSOR_DESCRIPTIONS = (ALIVE,)
 #: Adverse-event categories: AECAT -> AEDECOD.
 AE_TERMS = {
     "CRS": "Cytokine release syndrome",
@@ -297,7 +304,7 @@ class ADTTE(_Base):
     @pa.dataframe_check(name="os_event_is_death")
     def os_event_is_death(cls, df: pd.DataFrame) -> Series[bool]:
         os_event = (df["PARAMCD"] == "OS") & (df["CNSR"] == 0) & df["EVNTDESC"].notna()
-        return _passes(~os_event | (df["EVNTDESC"] == "DEATH"))
+        return _passes(~os_event | (df["EVNTDESC"] == DEATH))
 
 
 class ADAE(_Base):

@@ -207,14 +207,14 @@ def _observe(lat: Latent, window: np.ndarray, cutoff: date, keep: np.ndarray) ->
         "STUDYID": b["STUDYID"], "USUBJID": b["USUBJID"], "PARAMCD": "OS", "PARAM": schema.TTE_PARAMS["OS"],
         "STARTDT": start, "ADT": _dates(day0, os_t), "AVAL": os_t.astype(np.int64),
         "CNSR": np.where(dead, 0, 1).astype(np.int64),
-        "EVNTDESC": labels_where(len(b), (dead, "DEATH")), "CNSDTDSC": labels_where(len(b), (~dead, "ALIVE AT LAST CONTACT")),
+        "EVNTDESC": labels_where(len(b), (dead, schema.DEATH)), "CNSDTDSC": labels_where(len(b), (~dead, schema.ALIVE)),
     })
     pfs_df = pd.DataFrame({
         "STUDYID": b["STUDYID"], "USUBJID": b["USUBJID"], "PARAMCD": "PFS", "PARAM": schema.TTE_PARAMS["PFS"],
         "STARTDT": start, "ADT": _dates(day0, pfs_t), "AVAL": pfs_t.astype(np.int64),
         "CNSR": np.where(pfs_kind == 0, 1, 0).astype(np.int64),
-        "EVNTDESC": labels_where(len(b), (pfs_kind == 1, "RELAPSE OR PROGRESSION"), (pfs_kind == 2, "DEATH")),
-        "CNSDTDSC": labels_where(len(b), (pfs_kind == 0, "ALIVE AT LAST CONTACT")),
+        "EVNTDESC": labels_where(len(b), (pfs_kind == 1, schema.RELAPSE), (pfs_kind == 2, schema.DEATH)),
+        "CNSDTDSC": labels_where(len(b), (pfs_kind == 0, schema.ALIVE)),
     })
     adtte = pd.concat([os_df[keep], pfs_df[keep]], ignore_index=True)
 

@@ -19,9 +19,6 @@ from nscore.errors import ImmortalTimeBiasError, SurvivalInputError
 CI_TYPES = ("log-log", "log", "plain")
 
 
-ENDPOINTS = ("OS", "PFS")
-
-
 def _check_alpha(alpha: float) -> float:
     if not isinstance(alpha, (int, float)) or isinstance(alpha, bool) or not 0 < float(alpha) < 1:
         raise SurvivalInputError(f"alpha parameter must be between 0 and 1 (got {alpha!r})")

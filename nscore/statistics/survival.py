@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from nscore.data.schema import DEATH, RELAPSE  # ADTTE's event descriptions, the causes of cumulative_incidence
 from nscore.errors import ImmortalTimeBiasError, SurvivalInputError
 from nscore.statistics.estimators import _aalen_johansen, _binary_efron_cox, _confint, _product_limit_cp, _r_median
 from nscore.statistics.inputs import (
@@ -85,8 +86,6 @@ __all__ = [
     "HCT_GROUPS",
 ]
 
-RELAPSE = "RELAPSE OR PROGRESSION"
-DEATH = "DEATH"
 HCT_GROUPS = ("No HCT", "HCT")
 #: Years after infusion at which the book reports survival and cumulative incidence estimates
 #: (the Results chapter's tables and sentences read them from here).
