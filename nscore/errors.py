@@ -6,6 +6,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from nscore.files import write_atomic
+
 
 class NscoreError(Exception):
     """Base class of every error nscore raises on purpose."""
@@ -68,11 +70,8 @@ class DataValidationError(NscoreError):
         return text + (f"\n... {more} more (the full table has {len(self.failures)} rows)" if more > 0 else "")
 
     def write_csv(self, path) -> Path:
-        """Write the complete failure table (values as delivered) to ``path``; return it."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.failures.to_csv(path, index=False, lineterminator="\n")
-        return path
+        """Write the complete failure table (values as delivered) to ``path`` (atomically); return it."""
+        return write_atomic(path, self.failures.to_csv(index=False, lineterminator="\n"))
 
     def __str__(self) -> str:
         head = escape(self.args[0])
