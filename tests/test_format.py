@@ -111,7 +111,8 @@ def test_counts_days_months():
     assert fmt.count(ORR) == "284"
     assert fmt.n_of_N(ORR) == "284/329"
     assert fmt.days(1) == "1 day"
-    assert fmt.days(547.4) == "547 days"
+    assert fmt.days(547.0) == "547 days"
+    assert fmt.days(4.5) == "4.5 days"
     assert fmt.days(INF) == "not reached"
     assert fmt.months(547) == "18.0 months"
     with pytest.raises(fmt.FormatError):

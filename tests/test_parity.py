@@ -55,7 +55,8 @@ def expected_texts(rows: pd.DataFrame, key: str) -> set[str]:
                 lambda r, group: fmt.iqr(r, group=group, label=False),
                 lambda r, group: fmt.iqr(r, group=group, label=False, digits=2),
                 lambda r, group: fmt.range_(r, group=group, label=False),
-                lambda r, group: fmt.range_(r, group=group, label=False, digits=2)]
+                lambda r, group: fmt.range_(r, group=group, median=False),
+                lambda r, group: fmt.range_(r, group=group, median=False, digits=2)]
     for how in attempts:
         try:
             out.add(how(rows, group=group))

@@ -12,8 +12,25 @@ import pytest
 
 from nscore.analyses import safety as sf
 from nscore.analyses.efficacy import proportion
+from nscore.report import trace
 from nscore.report.prose import safety as ps
 from cohorts import tiny_cohort
+
+class shown:
+    """The prose functions as the reader sees their text: {ard} roles reduced to their numbers."""
+
+    @staticmethod
+    def incidence_paragraph(*a, **k):
+        return trace.plain(ps.incidence_paragraph(*a, **k))
+
+    @staticmethod
+    def timing_paragraph(*a, **k):
+        return trace.plain(ps.timing_paragraph(*a, **k))
+
+    @staticmethod
+    def introduction(*a, **k):
+        return trace.plain(ps.introduction(*a, **k))
+
 
 BAD = re.compile(r"(?i:n/a|\bnan\b)|\bNone\b(?! of)|0\.0% \(0/")
 
@@ -35,48 +52,48 @@ def _inc(syndrome, k12, k3, n):
 
 
 def test_not_collected_is_one_line():
-    text = ps.introduction(0, ())
+    text = shown.introduction(0, ())
     assert text == ps.not_collected()
     assert "not collected" in text and text.count(".") == 1 and not BAD.search(text)
 
 
 def test_introduction_counts_and_partial_collection():
-    both = ps.introduction(334, ("CRS", "ICANS"))
+    both = shown.introduction(334, ("CRS", "ICANS"))
     assert both.startswith("Toxicity is reported for the safety population of 334 infused patients.")
     assert "not collected" not in both and "{cite:p}`lee2019astct`" in both
-    assert "of 1 infused patient." in ps.introduction(1, ("CRS", "ICANS"))
-    crs_only = ps.introduction(334, ("CRS",))
+    assert "of 1 infused patient." in shown.introduction(1, ("CRS", "ICANS"))
+    crs_only = shown.introduction(334, ("CRS",))
     assert ("Only cytokine release syndrome (CRS) was collected in this delivery; neurotoxicity (ICANS) "
             "was not, so it has no results here.") in crs_only
 
 
 def test_incidence_comparison_comes_from_the_numbers():
-    text = ps.incidence_paragraph({"CRS": _inc("CRS", 286, 34, 334), "ICANS": _inc("ICANS", 3, 8, 334)})
-    assert "Neurotoxicity (ICANS) was far less common than CRS, occurring in 3.3% (11/334)" in text
+    text = shown.incidence_paragraph({"CRS": _inc("CRS", 286, 34, 334), "ICANS": _inc("ICANS", 3, 8, 334)})
+    assert "Neurotoxicity (ICANS) was far less common than CRS, occurring in 3.3% (11/334; 95% CI" in text
     assert text.endswith("{numref}`tbl-incidence` lists the rates by grade group.")
     # overlapping intervals: no "far"; more common; a tie as printed
-    assert "was less common than CRS" in ps.incidence_paragraph({"CRS": _inc("CRS", 5, 0, 10),
+    assert "was less common than CRS" in shown.incidence_paragraph({"CRS": _inc("CRS", 5, 0, 10),
                                                                  "ICANS": _inc("ICANS", 3, 0, 10)})
-    assert "was more common than CRS" in ps.incidence_paragraph({"CRS": _inc("CRS", 1, 0, 10),
+    assert "was more common than CRS" in shown.incidence_paragraph({"CRS": _inc("CRS", 1, 0, 10),
                                                                  "ICANS": _inc("ICANS", 4, 0, 10)})
-    assert "was as common as CRS" in ps.incidence_paragraph({"CRS": _inc("CRS", 2, 0, 10),
+    assert "was as common as CRS" in shown.incidence_paragraph({"CRS": _inc("CRS", 2, 0, 10),
                                                              "ICANS": _inc("ICANS", 1, 1, 10)})
 
 
 def test_incidence_nobody_one_patient_and_one_grade_group():
-    none = ps.incidence_paragraph({"CRS": _inc("CRS", 286, 34, 334), "ICANS": _inc("ICANS", 0, 0, 334)})
+    none = shown.incidence_paragraph({"CRS": _inc("CRS", 286, 34, 334), "ICANS": _inc("ICANS", 0, 0, 334)})
     assert "None of the 334 patients had neurotoxicity (ICANS)." in none and "common" not in none
-    both_none = ps.incidence_paragraph({"CRS": _inc("CRS", 0, 0, 7), "ICANS": _inc("ICANS", 0, 0, 7)}, ref="")
+    both_none = shown.incidence_paragraph({"CRS": _inc("CRS", 0, 0, 7), "ICANS": _inc("ICANS", 0, 0, 7)}, ref="")
     assert both_none == ("None of the 7 patients had cytokine release syndrome (CRS). "
                          "None of the 7 patients had neurotoxicity (ICANS) either.")
-    assert ps.incidence_paragraph({"CRS": _inc("CRS", 0, 0, 1)}, ref="") == \
+    assert shown.incidence_paragraph({"CRS": _inc("CRS", 0, 0, 1)}, ref="") == \
         "The only patient in the safety population did not have cytokine release syndrome (CRS)."
-    one = ps.incidence_paragraph({"CRS": _inc("CRS", 5, 0, 9), "ICANS": _inc("ICANS", 0, 1, 9)}, ref="")
-    assert "occurring in 11.1% (1/9), 95% CI 0.3–48.2, at grade 3 or higher." in one
+    one = shown.incidence_paragraph({"CRS": _inc("CRS", 5, 0, 9), "ICANS": _inc("ICANS", 0, 1, 9)}, ref="")
+    assert "occurring in 11.1% (1/9; 95% CI 0.3–48.2), at grade 3 or higher." in one
     assert "all at grade 1 or 2 (no patient had grade 3 or higher)" in one
     assert not BAD.search(none + both_none + one)
     with pytest.raises(ValueError):
-        ps.incidence_paragraph({})
+        shown.incidence_paragraph({})
 
 
 def test_grade_words_follow_the_number_of_syndromes():
@@ -89,7 +106,7 @@ def test_grade_words_follow_the_number_of_syndromes():
 
 def test_timing_on_the_tiny_cohort(tiny):
     od = sf.onset_duration(tiny)
-    text = ps.timing_paragraph(od, ("CRS", "ICANS"))
+    text = shown.timing_paragraph(od, ("CRS", "ICANS"))
     assert ("CRS began a median of 1 day after infusion (range 0–7 days) in the 7 patients who had it, and "
             "lasted a median of 4.5 days (range 2–10 days); 1 event unresolved at death or cutoff is left out "
             "of the duration, which describes the 6 resolved events.") in text
@@ -99,26 +116,26 @@ def test_timing_on_the_tiny_cohort(tiny):
 
 def test_timing_nobody_one_patient_unresolved(tiny):
     crs_only = _with(tiny, adae=tiny.adae[tiny.adae["AECAT"] == "CRS"])
-    text = ps.timing_paragraph(sf.onset_duration(crs_only), ("CRS", "ICANS"))
+    text = shown.timing_paragraph(sf.onset_duration(crs_only), ("CRS", "ICANS"))
     assert text.count("No patient had ICANS, so its onset and duration are not applicable.") == 1
     assert ps.show_timing_table(sf.onset_duration(crs_only))
     assert "'Not applicable: no events': nobody had that syndrome." in ps.timing_notes(sf.onset_duration(crs_only))
     assert "Not applicable" not in ps.timing_notes(sf.onset_duration(tiny))
     nobody = _with(tiny, adae=tiny.adae.iloc[0:0])
     od = sf.onset_duration(nobody)
-    assert ps.timing_paragraph(od, ("CRS", "ICANS")) == \
+    assert shown.timing_paragraph(od, ("CRS", "ICANS")) == \
         "No patient had CRS or ICANS, so their onset and duration are not applicable."
     assert not ps.show_timing_table(od)
     ae = tiny.adae[(tiny.adae["AECAT"] == "CRS") | tiny.adae["USUBJID"].str.endswith("0002")].copy()
-    one = ps.timing_paragraph(sf.onset_duration(_with(tiny, adae=ae)), ("CRS", "ICANS"), ref="")
+    one = shown.timing_paragraph(sf.onset_duration(_with(tiny, adae=ae)), ("CRS", "ICANS"), ref="")
     assert "The only patient with ICANS had its onset 5 days after infusion, and it lasted 4 days." in one
     ae.loc[ae["AECAT"] == "ICANS", "ADURN"] = None
-    open_ = ps.timing_paragraph(sf.onset_duration(_with(tiny, adae=ae)), ("CRS", "ICANS"), ref="")
+    open_ = shown.timing_paragraph(sf.onset_duration(_with(tiny, adae=ae)), ("CRS", "ICANS"), ref="")
     assert ("The only patient with ICANS had its onset 5 days after infusion; it was unresolved at death or "
             "cutoff, so its duration is not known.") in open_
     ae = tiny.adae.copy()
     ae["ADURN"] = None
-    all_open = ps.timing_paragraph(sf.onset_duration(_with(tiny, adae=ae)), ("CRS",), ref="")
+    all_open = shown.timing_paragraph(sf.onset_duration(_with(tiny, adae=ae)), ("CRS",), ref="")
     assert all_open.endswith("every event was unresolved at death or cutoff, so the duration is not known.")
     assert not BAD.search(one + open_ + all_open)
 

@@ -281,17 +281,18 @@ def _summary_number(v, digits: int) -> str:
     return number(v, digits)
 
 
-def range_(center, low=None, high=None, *, digits: int = 0, label: bool = True,
+def range_(center, low=None, high=None, *, digits: int = 0, label: bool = True, median: bool = True,
            group: tuple[str, str] | None = None) -> str:
-    """``57 (range 28–227)``: the median and the range of observed values. ``label=False``: the
-    range alone, ``28–227`` (a table row named "Range")."""
+    """``57 (range 28–227)``: the median and the range of observed values. ``label=False``:
+    ``57 (28–227)`` (a "Median (range)" column); ``median=False``: the range alone, ``28–227``
+    (a table row named "Range")."""
     if _is_rows(center):
         s = stats(center, group)
         center, low, high = s.get("median", math.nan), _get(s, "min"), _get(s, "max")
     span = f"{_summary_number(low, digits)}{DASH}{_summary_number(high, digits)}"
-    if not label:
+    if not median:
         return span
-    return f"{_summary_number(center, digits)} (range {span})"
+    return f"{_summary_number(center, digits)} ({'range ' if label else ''}{span})"
 
 
 def iqr(center, q1=None, q3=None, *, digits: int = 0, label: bool = True,
@@ -355,7 +356,8 @@ def logrank(statistic, df=None, p=None, *, group: tuple[str, str] | None = None)
 
 
 def days(value, *, digits: int = 0, group: tuple[str, str] | None = None) -> str:
-    """``547 days`` (``1 day``); inf ``not reached``, NaN ``not estimable``."""
+    """``547 days`` (``1 day``); at zero places a value between two integers keeps one decimal
+    (``4.5 days``, a median of observed days); inf ``not reached``, NaN ``not estimable``."""
     if _is_rows(value):
         value = _get(stats(value, group), "median", "estimate", "time")
     v = _float(value)
@@ -363,7 +365,7 @@ def days(value, *, digits: int = 0, group: tuple[str, str] | None = None) -> str
         return "not estimable"
     if math.isinf(v):
         return "not reached"
-    text = number(v, digits)
+    text = _summary_number(v, digits)
     return f"{text} day" if text == "1" else f"{text} days"
 
 

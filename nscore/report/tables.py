@@ -43,6 +43,10 @@ __all__ = [
     "lookup",
     "km_summary",
     "response_display",
+    "incidence_display",
+    "grade_display",
+    "timing_display",
+    "g3_by_display",
     "baseline_display",
     "best_response_display",
     "km_group_table",
@@ -899,10 +903,74 @@ def baseline_display(baseline) -> pd.DataFrame:
             elif var in places and label == "Median (IQR)":
                 out.iat[i, j] = cell(rows, f"{aid}|{group(g)}", fmt.iqr, digits=places[var], label=False)
             elif var in places and label == "Range":
-                out.iat[i, j] = cell(rows, f"{aid}|{group(g)}", fmt.range_, digits=places[var], label=False)
+                out.iat[i, j] = cell(rows, f"{aid}|{group(g)}", fmt.range_, digits=places[var], median=False)
             else:
                 out.iat[i, j] = cell(rows, f"{aid}|{group(g, level)}", fmt.n_percent)
     return out
+
+
+def incidence_display(incidences: Mapping[str, object]) -> pd.DataFrame:
+    """Syndrome, maximum grade and "% (n/N; exact 95% CI)" per incidence
+    (:func:`nscore.analyses.safety.incidence`), each rate from its ARD rows with its key."""
+    from nscore.report.trace import cell
+
+    out = []
+    for syndrome, inc in incidences.items():
+        base = f"safety.{syndrome.lower()}"
+        for category, suffix in (("Any grade", "any"), ("Grade 1-2", "g1_2"), ("Grade >=3", "g3")):
+            out.append({"Syndrome": syndrome, "Maximum grade": category,
+                        "Patients, % (n/N; exact 95% CI)": cell(inc, f"{base}.{suffix}", fmt.proportion)})
+    return pd.DataFrame(out)
+
+
+def grade_display(grades) -> pd.DataFrame:
+    """Maximum grade (rows: no event, 1..5) by syndrome (columns), cells n (%) from the ARD rows
+    ``safety.<syndrome>.grade`` (:func:`nscore.analyses.safety.grade_distribution`)."""
+    from nscore.report.trace import cell
+
+    d = grades.table
+    syndromes = list(dict.fromkeys(d["syndrome"]))
+    out = []
+    for g in dict.fromkeys(int(x) for x in d["grade"]):
+        row = {"Maximum ASTCT grade": "No event" if g == 0 else str(g)}
+        for s in syndromes:
+            row[s] = cell(grades, f"safety.{s.lower()}.grade|GRADE={g}", fmt.n_percent)
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def timing_display(timing) -> pd.DataFrame:
+    """Onset and duration (:func:`nscore.analyses.safety.onset_duration`): patients with a value,
+    median (range) in days and unresolved events, each from its ARD row with its key."""
+    from nscore.report.trace import cell
+
+    out = []
+    for r in timing.table.itertuples(index=False):
+        kind = "onset" if "onset" in str(r.measure).lower() else "duration"
+        aid = f"safety.{r.syndrome.lower()}.{kind}"
+        median = (cell(timing, aid, fmt.range_, label=False) if int(r.n) else "\u2013")
+        unresolved = cell(timing, f"{aid}.unresolved|=|n", fmt.count) if kind == "duration" else ""
+        out.append({"Syndrome": r.syndrome, "Measure": r.measure, "Patients": cell(timing, f"{aid}|=|n", fmt.count),
+                    "Median (range)": median, "Unresolved": unresolved})
+    return pd.DataFrame(out)
+
+
+def g3_by_display(g3, collected, index_label: str) -> pd.DataFrame:
+    """Grade >= 3 incidence per level (dose level or marrow blasts) and syndrome
+    (:func:`nscore.analyses.safety.grade3_by`), each "% (n/N; exact 95% CI)" from its ARD rows."""
+    from nscore.report.trace import cell
+
+    suffix, var = ("by_dose", "DOSELVL") if g3.by == "DOSELVL" else ("by_blasts", "BLASTS")
+    t = g3.table
+    out = []
+    for level in dict.fromkeys(str(x) for x in t["level"]):
+        row = {index_label: level}
+        for s in collected:
+            have = ((t["syndrome"] == s) & (t["level"].astype(str) == level)).any()
+            row[f"Grade \u22653 {s}"] = (cell(g3, f"safety.{s.lower()}.g3.{suffix}|{var}={level}", fmt.proportion)
+                                          if have else "")
+        out.append(row)
+    return pd.DataFrame(out)
 
 
 def response_display(rates) -> pd.DataFrame:

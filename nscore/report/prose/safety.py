@@ -24,6 +24,8 @@ from typing import Mapping, Sequence
 
 from nscore.report import narrative
 from nscore.report.narrative import capitalize, count, join, sentence
+from nscore.report import format as fmt
+from nscore.report.trace import cite, role
 from nscore.analyses.safety import ALL_UNRESOLVED, NO_EVENTS, STATUS_TEXT, SYNDROMES
 
 __all__ = [
@@ -62,11 +64,11 @@ def _abbr_list(syndromes: Sequence[str]) -> str:
     return join(syndromes)
 
 
-def days(x: float) -> str:
-    """``"1 day"``, ``"0 days"``, ``"4.5 days"`` (whole numbers without decimals)."""
-    x = float(x)
-    text = str(int(x)) if x.is_integer() else f"{x:.1f}"
-    return f"{text} day" if x == 1 else f"{text} days"
+def days(x: float, key: str | None = None) -> str:
+    """``"1 day"``, ``"0 days"``, ``"4.5 days"`` (:func:`nscore.report.format.days`); with the
+    ``{ard}`` role when ``key`` is given."""
+    text = fmt.days(x)
+    return text if key is None else role(text, key)
 
 
 # --------------------------------------------------------------------------------- not collected
@@ -83,7 +85,8 @@ def section_not_collected() -> str:
 
 
 # ---------------------------------------------------------------------------------- introduction
-def introduction(n_safety: int, collected: Sequence[str], known: Sequence[str] = SYNDROMES) -> str:
+def introduction(n_safety: int, collected: Sequence[str], known: Sequence[str] = SYNDROMES,
+                 key: str | None = None) -> str:
     """Who is counted, how, and (when the study collected only some syndromes) which were not.
 
     ``collected`` is :func:`nscore.analyses.safety.syndromes`; ``known`` the syndromes the book can report.
@@ -91,7 +94,8 @@ def introduction(n_safety: int, collected: Sequence[str], known: Sequence[str] =
     if not collected:
         return not_collected()
     missing = [s for s in known if s not in collected]
-    text = [sentence(f"toxicity is reported for the safety population of {count(n_safety, 'infused patient')}")]
+    text = [sentence(f"toxicity is reported for the safety population of "
+                     f"{count(n_safety, 'infused patient', key=key)}")]
     text.append("Each patient is counted once per syndrome, at the highest grade reached on the ASTCT "
                 "consensus scale {cite:p}`lee2019astct`; confidence intervals are exact (Clopper-Pearson).")
     if missing:
@@ -115,7 +119,9 @@ def _breakdown(inc) -> str:
     """After "occurred in <rate>": the split into grade 1-2 and grade >= 3, as the counts allow."""
     g12, g3, k = inc.grade_1_2, inc.grade_3_plus, inc.any_grade.k
     if g12.k and g3.k:
-        return f": grade 1 or 2 in {g12.format(ci=True)} and grade 3 or higher in {g3.format(ci=True)}"
+        base = f"safety.{inc.syndrome.lower()}"
+        return (f": grade 1 or 2 in {cite(inc, f'{base}.g1_2', fmt.proportion)} and grade 3 or higher in "
+                f"{cite(inc, f'{base}.g3', fmt.proportion)}")
     if g12.k:
         return ", at grade 1 or 2" if k == 1 else ", all at grade 1 or 2 (no patient had grade 3 or higher)"
     return ", at grade 3 or higher" if k == 1 else ", all at grade 3 or higher (none at grade 1 or 2)"
@@ -144,13 +150,15 @@ def incidence_paragraph(incidences: Mapping, ref: str = "tbl-incidence") -> str:
             if n == 1:
                 out.append(sentence(f"the only patient in the safety population did not have {name}{either}"))
             else:
-                out.append(sentence(f"none of the {count(n, 'patient')} had {name}{either}"))
+                out.append(sentence(f"none of the {count(n, 'patient', key=f'safety.{s.lower()}.any|=|N')} "
+                                    f"had {name}{either}"))
             continue
+        any_grade = cite(inc, f"safety.{s.lower()}.any", fmt.proportion)
         if i == 0:
-            head = f"{name} of any grade occurred in {inc.any_grade.format(ci=True)}"
+            head = f"{name} of any grade occurred in {any_grade}"
         else:
             word = narrative.compare_rates(inc.any_grade, first.any_grade, far="far")
-            head = f"{name} was {word} {first_s}, occurring in {inc.any_grade.format(ci=True)}"
+            head = f"{name} was {word} {first_s}, occurring in {any_grade}"
         out.append(sentence(head + _breakdown(inc)))
     return _with_ref(" ".join(out), ref, "lists the rates by grade group")
 
@@ -188,41 +196,46 @@ def grades_alt_text(collected: Sequence[str]) -> str:
 
 
 # -------------------------------------------------------------------------- onset and duration
-def _range(row: Mapping) -> str:
-    return f"range {days(row['min']).split()[0]}\u2013{days(row['max'])}"
+def _range(row: Mapping, key: str | None = None) -> str:
+    span = fmt.range_(row["median"], row["min"], row["max"], median=False)
+    return f"range {span if key is None else role(span, key)} days"
 
 
-def _onset_text(row: Mapping) -> str:
-    return "on the day of infusion" if float(row["median"]) == 0 else f"{days(row['median'])} after infusion"
+def _onset_text(row: Mapping, key: str | None = None) -> str:
+    if float(row["median"]) == 0:
+        return "on the day of infusion"
+    return f"{days(row['median'], key and f'{key}|=|median')} after infusion"
 
 
 def _timing_sentence(syndrome: str, onset: Mapping, duration: Mapping) -> str:
+    on, dur = f"safety.{syndrome.lower()}.onset", f"safety.{syndrome.lower()}.duration"  # ARD ids
     n_events = int(onset["n_events"])
     ongoing = int(duration["n_ongoing"])
     if n_events == 0 or onset["status"] == NO_EVENTS:
         return sentence(f"no patient had {syndrome}, so its onset and duration are not applicable")
     if n_events == 1:
-        first = f"the only patient with {syndrome} had its onset {_onset_text(onset)}"
+        first = f"the only patient with {syndrome} had its onset {_onset_text(onset, on)}"
         if duration["status"] == ALL_UNRESOLVED:
             return sentence(first + "; it was unresolved at death or cutoff, so its duration is not known")
-        return sentence(first + f", and it lasted {days(duration['median'])}")
+        return sentence(first + f", and it lasted {days(duration['median'], f'{dur}|=|median')}")
     if onset["min"] == onset["max"]:
-        text = f"{syndrome} began {_onset_text(onset)} in each of the {count(n_events, 'patient')} who had it"
+        text = (f"{syndrome} began {_onset_text(onset, on)} in each of the "
+                f"{count(n_events, 'patient', key=f'{on}|=|events')} who had it")
     else:
-        text = (f"{syndrome} began a median of {days(onset['median'])} after infusion "
-                f"({_range(onset)}) in the {count(n_events, 'patient')} who had it")
+        text = (f"{syndrome} began a median of {days(onset['median'], f'{on}|=|median')} after infusion "
+                f"({_range(onset, on)}) in the {count(n_events, 'patient', key=f'{on}|=|events')} who had it")
     if duration["status"] == ALL_UNRESOLVED:
         every = "both were" if n_events == 2 else "every event was"
         return sentence(text + f"; {every} unresolved at death or cutoff, so the duration is not known")
     n_dur = int(duration["n"])
     if duration["min"] == duration["max"]:
-        text += f", and lasted {days(duration['median'])}"
+        text += f", and lasted {days(duration['median'], f'{dur}|=|median')}"
     else:
-        text += f", and lasted a median of {days(duration['median'])} ({_range(duration)})"
+        text += f", and lasted a median of {days(duration['median'], f'{dur}|=|median')} ({_range(duration, dur)})"
     if ongoing:
-        text += (f"; {count(ongoing, 'event')} unresolved at death or cutoff "
+        text += (f"; {count(ongoing, 'event', key=f'{dur}.unresolved|=|n')} unresolved at death or cutoff "
                  f"{'is' if ongoing == 1 else 'are'} left out of the duration, "
-                 f"which describes the {count(n_dur, 'resolved event')}")
+                 f"which describes the {count(n_dur, 'resolved event', key=f'{dur}|=|n')}")
     return sentence(text)
 
 
