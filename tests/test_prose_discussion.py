@@ -17,8 +17,18 @@ import pytest
 
 from nscore.analyses import safety as sf
 from nscore.statistics import survival
-from nscore.analyses.efficacy import format_percent, proportion
-from nscore.report.headline_text import COLUMNS  # headline figures with their text
+from nscore.analyses.efficacy import proportion
+from nscore.report import trace
+from nscore.report.format import percent as format_percent
+from nscore.report.tables import headline_columns
+
+COLUMNS = headline_columns()  # headline figures with their text
+
+
+def _plain(f):
+    """``f`` as the reader sees its text ({ard} roles reduced to their numbers)."""
+    return lambda *a, **k: trace.plain(f(*a, **k))
+
 from nscore.report.prose import discussion as pd_
 from nscore.report.tables import YEAR_DAYS
 
@@ -199,10 +209,10 @@ def test_summary_on_odd_data():
 
 def test_survival_context_beyond_follow_up_and_no_events():
     short = _adtte([30, 60, 90], [True, False, False])
-    text = pd_.survival_context(survival.kaplan_meier(short, "OS"), survival.kaplan_meier(short, "PFS"))
+    text = _plain(pd_.survival_context)(survival.kaplan_meier(short, "OS"), survival.kaplan_meier(short, "PFS"))
     assert "too short for an estimate 2 years after infusion" in text and not BAD.search(text)
     censored = _adtte([800, 900, 1000], [False, False, False])
-    text = pd_.survival_context(survival.kaplan_meier(censored, "OS"), survival.kaplan_meier(censored, "PFS"))
+    text = _plain(pd_.survival_context)(survival.kaplan_meier(censored, "OS"), survival.kaplan_meier(censored, "PFS"))
     assert "estimates 2 years after infusion were 100.0%" in text
 
 
@@ -216,23 +226,23 @@ def test_survival_context_beyond_follow_up_and_no_events():
     (flow(n_hct_total=5, n_hct_after_cr=3, n_cr_cri=0), "5 patients were transplanted after infusion."),
 ])
 def test_transplant_paragraph(f, expected):
-    text = pd_.transplant_paragraph(f)
+    text = _plain(pd_.transplant_paragraph)(f)
     assert expected in text and not BAD.search(text)
 
 
 # ---------------------------------------------------------------------------------- safety
 def test_safety_not_collected_still_cites_but_claims_nothing():
-    text = pd_.safety_paragraph({}, ())
+    text = _plain(pd_.safety_paragraph)({}, ())
     assert text.startswith("Adverse events were not collected in these data")
     assert "In these data," not in text and "{cite:p}`pan2021jco`" in text
 
 
 def test_safety_zero_events_and_missing_categories():
-    text = pd_.safety_paragraph({"CRS": _inc("CRS", 3, 0, 3), "ICANS": _inc("ICANS", 0, 0, 3)}, ["CRS", "ICANS"])
+    text = _plain(pd_.safety_paragraph)({"CRS": _inc("CRS", 3, 0, 3), "ICANS": _inc("ICANS", 0, 0, 3)}, ["CRS", "ICANS"])
     assert "CRS of any grade occurred in 100.0% (3/3) and none was of grade 3 or higher" in text
     assert "no patient had ICANS" in text
     assert "prolonged cytopenias" in text and "0.0% (0/" not in text
-    full = pd_.safety_paragraph({"CRS": _inc("CRS", 3, 1, 3)}, [c for c, _ in pd_.TOXICITIES])
+    full = _plain(pd_.safety_paragraph)({"CRS": _inc("CRS", 3, 1, 3)}, [c for c, _ in pd_.TOXICITIES])
     assert "hold no record" not in full
 
 

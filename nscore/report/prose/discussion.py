@@ -24,9 +24,11 @@ from dataclasses import dataclass
 from typing import Iterable, Mapping, Sequence
 
 from nscore.report import tables
+from nscore.report import format as fmt
 from nscore.report.tables import with_display
 from nscore.report.format import percent as format_percent
-from nscore.report.narrative import capitalize, count, join, sentence
+from nscore.report.trace import Traced, cite, role
+from nscore.report.narrative import capitalize, count, join, number, sentence
 
 __all__ = [
     "Series",
@@ -152,13 +154,32 @@ def _count_of(row) -> tuple[int, int] | None:
     return int(row["k"]), int(row["n"])
 
 
+def _show(row) -> str:
+    """A figure's text as the page writes it: with the ``{ard}`` role when it carries its key
+    (headline figures from ``tables.with_display(figures, traced=True)``)."""
+    display = row["display"]
+    return display.myst() if isinstance(display, Traced) else str(display)
+
+
+def _key(row, stat: str | None = None) -> str | None:
+    """The ARD key of a traced headline figure (``headline.orr``, or one statistic of it)."""
+    display = row["display"]
+    if not isinstance(display, Traced):
+        return None
+    return display.key if stat is None else f"{display.key}|=|{stat}"
+
+
 def _rate(row) -> str:
     """A headline rate as printed on the landing page, "no patient (0/334; ...)" for a zero count."""
     kn = _count_of(row)
-    display = str(row["display"])
+    display = row["display"]
+    if kn is not None and kn[0] == 0 and isinstance(display, Traced):
+        return (f"no patient ({role(fmt.n_of_N(*kn), display.key)}; "
+                f"{role(fmt.ci(row['lower'], row['upper']), display.key)})")
+    display = str(display)
     if kn is not None and kn[0] == 0 and "(" in display:
         return "no patient " + display[display.index("("):]
-    return display
+    return _show(row)
 
 
 def _was(n: int) -> str:
@@ -256,13 +277,15 @@ def summary_paragraph(figures, flow, *, therapy: str, n_trials: int, diagnoses: 
     source = (f"pooled from {count(n_trials, 'trial')}" if n_trials >= 2 else
               "from a single trial" if n_trials == 1 else "")
     data = "simulated data of " if simulated else ""
-    who = (f"This chapter reads the {data}{count(n, 'patient')} who received {therapy}"
+    n_row = _fig(figures, "n_infused")
+    who = (f"This chapter reads the {data}{count(n, 'patient', key=_key(n_row, 'n'))} who received {therapy}"
            + (f", {source}" if source else "") + f", with {join(diagnoses) or 'no recorded diagnosis'}.")
     parts = [who]
     n_eval = int(_fig(figures, "n_evaluable")["value"])
     if n_eval:
-        parts.append(f"Among the {count(n_eval, 'evaluable patient')}, the overall response rate was "
-                     f"{_fig(figures, 'orr')['display']} and the CR/CRi rate {_fig(figures, 'cr_cri')['display']}.")
+        parts.append(f"Among the {count(n_eval, 'evaluable patient', key=_key(_fig(figures, 'n_evaluable'), 'n'))}, "
+                     "the overall response rate was "
+                     f"{_show(_fig(figures, 'orr'))} and the CR/CRi rate {_show(_fig(figures, 'cr_cri'))}.")
     else:
         parts.append("No patient was evaluable for response, so these data say nothing about response.")
     parts.append(survival_sentence(figures))
@@ -271,7 +294,7 @@ def summary_paragraph(figures, flow, *, therapy: str, n_trials: int, diagnoses: 
     elif flow.n_hct_total == 0:
         parts.append("No patient was transplanted after infusion.")
     else:
-        parts.append(f"{capitalize(_fig(figures, 'hct_rate')['display'])} of the patients "
+        parts.append(f"{capitalize(_show(_fig(figures, 'hct_rate')))} of the patients "
                      f"{_was(flow.n_hct_total)} transplanted after infusion.")
     return " ".join(parts)
 
@@ -284,11 +307,11 @@ def survival_sentence(figures) -> str:
             return f"the median {what} is not estimable"
         if row["status"] == "not reached":
             return f"the median {what} was not reached"
-        return f"the median {what} was {row['display']}"
+        return f"the median {what} was {_show(row)}"
 
     fu = _fig(figures, "followup_median")
     if fu["status"] == "estimated":
-        follow = f"after a median follow-up, by the reverse Kaplan-Meier method, of {fu['display']}"
+        follow = f"after a median follow-up, by the reverse Kaplan-Meier method, of {_show(fu)}"
     elif fu["status"] == "not reached":
         follow = "with the median follow-up not reached (reverse Kaplan-Meier)"
     else:
@@ -323,7 +346,7 @@ def literature_paragraph(figures, diagnoses: Sequence[str]) -> str:
         both = f"{described[0]} and {described[1]} both lie {where[0]}"
     else:
         both = f"{described[0]} lies {where[0]}, and {described[1]} lies {where[1]}"
-    text.append(f"Here the CR/CRi rate was {row['display']}; {both}.")
+    text.append(f"Here the CR/CRi rate was {_show(row)}; {both}.")
     text.append("Those trials held 20 patients each, all with T-ALL or T-LBL, and counted remission by their own "
                 f"definitions; the patients here have {join(diagnoses)}. Side by side, the rates describe "
                 "different patients and definitions, not a comparison of products.")
@@ -343,7 +366,11 @@ def survival_context(km_os, km_pfs) -> str:
     span = count(years, "year")
     text = (f"Long-term results have been published for the donor-derived trial: in {s.patients}, {s.findings} "
             f"{{cite:p}}`{s.key}`.")
-    os_at, pfs_at = estimates_at(km_os, [years])[0], estimates_at(km_pfs, [years])[0]
+    from nscore.statistics.survival import REPORT_YEARS
+
+    traced = years in REPORT_YEARS  # the chapter records os.km / pfs.km at REPORT_YEARS
+    os_at = estimates_at(km_os, [years], "os.km" if traced else None)[0]
+    pfs_at = estimates_at(km_pfs, [years], "pfs.km" if traced else None)[0]
     if os_at == pfs_at == BEYOND_FOLLOW_UP:
         text += f" Follow-up here is too short for an estimate {span} after infusion."
     else:
@@ -361,14 +388,14 @@ def transplant_paragraph(flow) -> str:
     if flow.n_hct_total == 0:
         return ("No patient was transplanted after infusion, so the outcomes here are those of "
                 "patients who were not transplanted.")
-    text = [f"{capitalize(count(flow.n_hct_total, 'patient'))} {_was(flow.n_hct_total)} transplanted after "
-            "infusion"]
+    text = [f"{capitalize(count(flow.n_hct_total, 'patient', key='flow.hct_total|=|n'))} "
+            f"{_was(flow.n_hct_total)} transplanted after infusion"]
     if flow.n_cr_cri and flow.n_hct_after_cr is not None:
         k = flow.n_hct_after_cr
         if k == flow.n_hct_total:
             who = "as" if k == 1 else "all of them as"
         else:
-            who = f"{k or 'none'} of them as"
+            who = f"{number(k, 'flow.hct|=|n') if k else 'none'} of them as"
         text[0] += f", {who} consolidation after a CR or CRi"
     text[0] += "."
     ns7, donor = _series("lu2022ns7car"), _series("pan2021jco")
@@ -399,10 +426,13 @@ def safety_paragraph(incidences: Mapping, collected_categories: Iterable[str]) -
         if any_.k == 0:
             ours.append(f"no patient had {syndrome}")
         elif g3.k == 0:
-            ours.append(f"{syndrome} of any grade occurred in {any_.format()} and none was of grade 3 or higher")
+            ours.append(f"{syndrome} of any grade occurred in "
+                        f"{cite(inc, f'safety.{syndrome.lower()}.any', fmt.proportion, with_ci=False)} "
+                        "and none was of grade 3 or higher")
         else:
-            ours.append(f"{syndrome} of any grade occurred in {any_.format()} and grade 3 or higher "
-                        f"{syndrome} in {g3.format(ci=True)}")
+            ours.append(f"{syndrome} of any grade occurred in "
+                        f"{cite(inc, f'safety.{syndrome.lower()}.any', fmt.proportion, with_ci=False)} and grade 3 "
+                        f"or higher {syndrome} in {cite(inc, f'safety.{syndrome.lower()}.g3', fmt.proportion)}")
     text = [sentence("in these data, " + "; ".join(ours)), cited]
     missing = missing_toxicities(collected_categories)
     if missing:
@@ -489,19 +519,19 @@ def conclusion(figures, flow, *, therapy: str, n_trials: int, simulated: bool, a
     n = int(_fig(figures, "n_infused")["value"])
     data = "In these simulated data of" if simulated else "In"
     pooled = f" in {count(n_trials, 'trial')}" if n_trials >= 2 else ""
-    parts = [f"{data} {count(n, 'patient')} who received {therapy}{pooled}"]
+    parts = [f"{data} {count(n, 'patient', key=_key(_fig(figures, 'n_infused'), 'n'))} who received {therapy}{pooled}"]
     if int(_fig(figures, "n_evaluable")["value"]):
-        parts[0] += f", the CR/CRi rate was {_fig(figures, 'cr_cri')['display']}."
+        parts[0] += f", the CR/CRi rate was {_show(_fig(figures, 'cr_cri'))}."
     else:
         parts[0] += ", response was not assessed, so no remission rate is estimable."
     years = maturity.years
     os_y, pfs_y = _fig(figures, f"os_{years}y"), _fig(figures, f"pfs_{years}y")
     when = f"{count(years, 'year')} after infusion"
     if os_y["status"] == "estimated" and pfs_y["status"] == "estimated":
-        parts.append(f"An estimated {os_y['display']} of patients were alive {when}, and {pfs_y['display']} alive "
+        parts.append(f"An estimated {_show(os_y)} of patients were alive {when}, and {_show(pfs_y)} alive "
                      "without relapse or progression.")
     elif os_y["status"] == "estimated":
-        parts.append(f"An estimated {os_y['display']} of patients were alive {when}; progression-free "
+        parts.append(f"An estimated {_show(os_y)} of patients were alive {when}; progression-free "
                      "survival at that time is not estimable.")
     else:
         parts.append(f"Survival {when} is not estimable with the follow-up of this cutoff.")
