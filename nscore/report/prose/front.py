@@ -198,7 +198,8 @@ def _median_clause(row, what: str) -> str:
     return f"the median {what} was {_show(row)}"
 
 
-def key_results(figures, *, cutoff: str, n_cutoffs: int, therapy: str, collected_ae: Iterable[str] = ()) -> str:
+def key_results(figures, *, cutoff: str, n_cutoffs: int, therapy: str, collected_ae: Iterable[str] = (),
+                cutoffs_key: str | None = None) -> str:
     """The "Key results at a glance" paragraph from :func:`nscore.analyses.headline.headline_figures`.
 
     Handles: nobody evaluable for response (no rate), medians not reached or not estimable,
@@ -209,7 +210,7 @@ def key_results(figures, *, cutoff: str, n_cutoffs: int, therapy: str, collected
     collected_ae = tuple(collected_ae)
     n_infused = int(_fig(figures, "n_infused")["value"])
     n_eval = int(_fig(figures, "n_evaluable")["value"])
-    parts = [f"Data cutoff {cutoff} (data version {n_cutoffs} of this publication).",
+    parts = [f"Data cutoff {cutoff} (data version {number(n_cutoffs, cutoffs_key)} of this publication).",
              capitalize(_patients_sentence(n_infused, n_eval, _inline(therapy),
                                            traced=isinstance(_fig(figures, "n_infused")["display"], Traced)))]
     if n_eval:
@@ -249,12 +250,13 @@ def key_results(figures, *, cutoff: str, n_cutoffs: int, therapy: str, collected
     return "\n".join(parts)
 
 
-def reading_guide(cohort, *, reproduction: bool, experts: bool) -> str:
+def reading_guide(cohort, *, reproduction: bool, experts: bool, keys: Mapping[str, str] | None = None) -> str:
     """The "How to read this book" list, promising only sections that apply to these data.
 
     ``reproduction``: the results page compares published and recomputed figures (the study has
     published figures and their cutoff is stored). ``experts``: the experts page profiles the
-    presenters (the data are their study's).
+    presenters (the data are their study's). ``keys``: ARD keys of the study's counts
+    (``"trials"``, ``"diagnoses"``) for the ``{ard}`` role.
     """
     from nscore.analyses.safety import syndromes
 
@@ -263,8 +265,8 @@ def reading_guide(cohort, *, reproduction: bool, experts: bool) -> str:
     hct = _collected(cohort, "adsl", "HCTFL")
     items = [f"- {{doc}}`background` introduces the diseases, the CD7 target and the Natural Selection "
              f"manufacturing approach of the published NS7CAR analysis, and how the patients of this cutoff "
-             f"are spread over the {count(len(study.trials), 'trial')} and "
-             f"{count(len(study.diagnoses), 'diagnosis')} of the study."]
+             f"are spread over the {count(len(study.trials), 'trial', key=(keys or {}).get('trials'))} and "
+             f"{count(len(study.diagnoses), 'diagnosis', key=(keys or {}).get('diagnoses'))} of the study."]
     methods = ["the populations", "endpoints"] + (["response criteria"] if n_eval else []) + ["the statistical methods"]
     items.append(f"- {{doc}}`methods` defines {join(methods)}, and describes the data model.")
     results = ["patient flow", "baseline characteristics"] + (["response"] if n_eval else []) + ["survival"]
