@@ -59,6 +59,8 @@ __all__ = [
     "reproduction_display",
     "dataset_summary",
     "counts_by",
+    "counts_rows",
+    "counts_traced",
     "n_distinct",
     "manifest_table",
     "versions_table",
@@ -530,6 +532,35 @@ def counts_by(frame: pd.DataFrame, rows: str, columns: str, *, row_label: str | 
         ct = ct.reindex([r for r in row_order if r in ct.index] + [total], fill_value=0)
     ct.columns.name = None
     return ct.reset_index().rename(columns={rows: row_label or rows})
+
+
+def counts_rows(table: pd.DataFrame, analysis_id: str, rows: str, columns: str, *,
+                population: str = "infused", label: str = "Patients") -> list[dict]:
+    """The cells of a :func:`counts_by` table as ARD rows (stat ``n``; group_var ``"<rows>,<columns>"``,
+    level ``"<row level>,<column level>"``, margins named as in the table), so the table can show
+    them traced (:func:`counts_traced`)."""
+    from nscore.analyses import ard
+
+    first = table.columns[0]
+    out = []
+    for r in table.itertuples(index=False):
+        for col, v in zip(table.columns[1:], r[1:]):
+            out.append(ard.row(analysis_id, "n", int(v), population=population, group_var=f"{rows},{columns}",
+                               group_level=f"{getattr(r, '_0', r[0])},{col}", unit="patients",
+                               label=f"{label}: {r[0]}, {col}"))
+    return out
+
+
+def counts_traced(table: pd.DataFrame, analysis_id: str, rows: str, columns: str) -> pd.DataFrame:
+    """A :func:`counts_by` table whose cells carry their ARD keys (rows of :func:`counts_rows`)."""
+    from nscore.report.trace import Traced
+
+    out = table.copy().astype(object)
+    for i in range(len(out)):
+        level = out.iat[i, 0]
+        for j, col in enumerate(out.columns[1:], start=1):
+            out.iat[i, j] = Traced(fmt.count(table.iat[i, j]), f"{analysis_id}|{rows},{columns}={level},{col}|n")
+    return out
 
 
 def grade_table(distribution: pd.DataFrame) -> pd.DataFrame:

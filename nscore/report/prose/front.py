@@ -297,13 +297,14 @@ def _diagnosis_label(d) -> str:
     return f"{_inline(d.name)} ({_inline(d.code)})"
 
 
-def diagnoses_sentence(cohort) -> str:
-    """Which diagnoses this study lists and which of them have patients in this cutoff."""
+def diagnoses_sentence(cohort, key: str | None = None) -> str:
+    """Which diagnoses this study lists and which of them have patients in this cutoff (``key``:
+    the ARD key of the number of diagnoses listed, for the ``{ard}`` role)."""
     study = _study(cohort)
     present = set(cohort.adsl["DIAG"].dropna().astype(str))
     listed = [d for d in study.diagnoses]
     seen = [d for d in listed if d.code in present]
-    text = (f"The study of this data cutoff lists {count(len(listed), 'diagnosis')}: "
+    text = (f"The study of this data cutoff lists {count(len(listed), 'diagnosis', key=key)}: "
             f"{join(_diagnosis_label(d) for d in listed)}.")
     if len(seen) < len(listed):
         absent = [d.code for d in listed if d.code not in present]
@@ -312,8 +313,13 @@ def diagnoses_sentence(cohort) -> str:
     return text
 
 
-def cohort_paragraph(cohort) -> str:
-    """"The pooled cohort" paragraph: trials and diagnoses counted from the study and the data."""
+def cohort_paragraph(cohort, keys: Mapping[str, str] | None = None) -> str:
+    """"The pooled cohort" paragraph: trials and diagnoses counted from the study and the data.
+
+    ``keys``: ARD keys of its counts (``trials``, ``patients``, ``trials_seen``, ``diagnoses_seen``)
+    for the ``{ard}`` role.
+    """
+    k = dict(keys or {})
     study = _study(cohort)
     adsl = cohort.adsl
     n = len(adsl)
@@ -322,15 +328,17 @@ def cohort_paragraph(cohort) -> str:
     parts = []
     if study.published is not None:
         parts.append(f"The abstract {{cite:p}}`{_inline(study.published.source)}` pools every patient who received "
-                     f"at least one {_therapy(cohort)} infusion in {count(len(study.trials), 'registered trial')}.")
+                     f"at least one {_therapy(cohort)} infusion in "
+                     f"{count(len(study.trials), 'registered trial', key=k.get('trials'))}.")
     if trials_seen == 1 and diags_seen == 1:
         everyone = "the patient comes" if n == 1 else "all come"
         parts.append(f"{{numref}}`tbl-trials` shows the {count(n, 'patient')} of this data version: {everyone} "
                      f"from {count(1, 'trial')} and {'has' if n == 1 else 'share'} {count(1, 'diagnosis')}.")
     else:
-        parts.append(f"{{numref}}`tbl-trials` shows how the {count(n, 'patient')} of this data version "
-                     f"{'is' if n == 1 else 'are'} spread over {count(trials_seen, 'trial')} and "
-                     f"{count(diags_seen, 'diagnosis')}.")
+        parts.append(f"{{numref}}`tbl-trials` shows how the {count(n, 'patient', key=k.get('patients'))} of this "
+                     f"data version {'is' if n == 1 else 'are'} spread over "
+                     f"{count(trials_seen, 'trial', key=k.get('trials_seen'))} and "
+                     f"{count(diags_seen, 'diagnosis', key=k.get('diagnoses_seen'))}.")
     if trials_seen >= 2 and diags_seen >= 2:
         parts.append("The trials differ in the diseases they enrolled, so a comparison between diagnoses is also, "
                      "in part, a comparison between trials and enrolment periods; the book describes these groups "
