@@ -82,6 +82,21 @@ def test_write_shipped_reproduces_the_shipped_store(tmp_path):
     assert [p.name for p in sim.write_shipped(tmp_path)] == ["2025-08-01", "2026-02-01"]  # re-run is fine
 
 
+def test_write_shipped_over_the_shipped_store_changes_no_byte(tmp_path):
+    """A stored cutoff keeps its own study.yml: regenerating the shipped store gives the same files,
+    study.yml and manifest (data version) included, although data/study.yml has moved on."""
+    import shutil
+
+    shutil.copytree(SHIPPED, tmp_path / "data" / "cutoffs")
+    assert (ROOT / "data" / "study.yml").read_bytes() != (SHIPPED / "2025-08-01" / "study.yml").read_bytes()
+    sim.write_shipped(tmp_path / "data")
+    for cutoff in ("2025-08-01", "2026-02-01"):
+        names = sorted(p.name for p in (SHIPPED / cutoff).iterdir())
+        assert sorted(p.name for p in (tmp_path / "data" / "cutoffs" / cutoff).iterdir()) == names
+        for name in names:
+            assert (tmp_path / "data" / "cutoffs" / cutoff / name).read_bytes() == (SHIPPED / cutoff / name).read_bytes(), name
+
+
 def test_csv_format(written):
     directory = written["2025-08-01"]
     raw = (directory / "adsl.csv").read_bytes()

@@ -337,41 +337,27 @@ def _default_study() -> Path:
     raise SimulationError("no data/study.yml found for the simulated cohort (pass study=PATH)")
 
 
-def _resolve_data_dir(data_dir) -> Path:
-    try:
-        from nscore.data.versions import resolve_data_dir
-    except ImportError:
-        path = Path(data_dir)
-        return path if path.is_absolute() else Path.cwd() / path
-    return Path(resolve_data_dir(data_dir))
-
-
 def write_shipped(data_dir="data") -> list[Path]:
     """Regenerate the shipped cutoffs (2025-08-01, 2026-02-01) of the 334-patient cohort.
 
-    Each is written to ``<data_dir>/cutoffs/<cutoff>/``; when ``nscore.data.versions.store`` exists it
-    validates and stores the version (with its manifest), replacing what is stored for that cutoff,
-    otherwise the CSVs are written directly.
-    Re-running gives byte-identical files. Returns the version directories.
+    Each is validated and stored as ``<data_dir>/cutoffs/<cutoff>/`` (with its manifest) by
+    :func:`nscore.data.versions.store`, replacing what is stored for that cutoff. A cutoff already
+    stored keeps its own ``study.yml`` (the study definition it was validated with, part of its data
+    version); a new one gets the project's ``data/study.yml``. Re-running gives byte-identical files.
+    Returns the version directories.
     """
     import tempfile
 
-    root = _resolve_data_dir(data_dir)
-    try:
-        from nscore.data.versions import store
-    except ImportError:  # the data store is optional: without it, write the files directly
-        store = None
+    from nscore.data.versions import resolve_data_dir, store
+
+    root = Path(resolve_data_dir(data_dir))
     paths = []
     t = targets()
     for cutoff in (t.cutoff, LATER_CUTOFF):
         frames = simulate_cohort(t.n, cutoff, SEED)
-        if store is None:
-            target = root / "cutoffs" / cutoff.isoformat()
-            write_cohort(frames, target)
-            paths.append(target)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                write_cohort(frames, tmp)
-                # the generator is the source of the shipped data: a regenerated version replaces it
-                paths.append(Path(store(tmp, root, replace=True)))
+        stored_study = root / "cutoffs" / cutoff.isoformat() / "study.yml"
+        with tempfile.TemporaryDirectory() as tmp:
+            write_cohort(frames, tmp, study=stored_study if stored_study.is_file() else None)
+            # the generator is the source of the shipped data: a regenerated version replaces it
+            paths.append(Path(store(tmp, root, replace=True)))
     return paths
