@@ -39,6 +39,7 @@ SKIP = [
     "span.cite", ".nscore-chart", ".nscore-chart-downloads", ".nscore-bundle-link", ".nscore-versions",
     "nav", ".toctree-wrapper", ".prev-next-area", ".nscore-print-hidden", "a[role='doc-biblioref']",
     "span.std-numref", "span.std-ref", "span.doc", "th", "tr > td:first-child", "caption",
+    "span.bibtex-citation", "a[href*='references.html#']",
     "h1", "h2", "h3", "h4",
 ]
 
