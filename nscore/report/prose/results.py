@@ -166,23 +166,27 @@ def _flow_transplants(flow) -> list[str]:
     out = []
     if n_cr:
         k = flow.n_hct_after_cr
-        who = "the patient in CR or CRi" if n_cr == 1 else f"the {n_cr} patients in CR or CRi"
+        who = ("the patient in CR or CRi" if n_cr == 1 else
+               f"the {number(n_cr, 'flow.cr_cri|=|n')} patients in CR or CRi")
         if k == 0:
             text = f"None of {who} went on to a consolidative allogeneic transplant after the date of the remission"
         else:
-            text = (f"Of {who}, {k} went on to a consolidative allogeneic transplant after the date of "
-                    "the remission")
+            text = (f"Of {who}, {number(k, 'flow.hct|=|n')} went on to a consolidative allogeneic transplant "
+                    "after the date of the remission")
         before, unknown = flow.n_hct_not_after_cr or 0, flow.n_hct_timing_unknown or 0
         if before:
-            text += (f"; {before} {_was(before)} transplanted on or before the date of the remission, "
+            text += (f"; {number(before, 'flow.hct_before_cr|=|n')} {_was(before)} transplanted on or before "
+                     "the date of the remission, "
                      "which is not counted as consolidation")
         if unknown:
-            text += (f"; for {count(unknown, 'transplanted patient')} the order of transplant and "
+            text += (f"; for {count(unknown, 'transplanted patient', key='flow.hct_timing_unknown|=|n')} the "
+                     "order of transplant and "
                      "remission is unknown (a date is missing), so it is not counted either")
         out.append(text + ".")
     total = flow.n_hct_total
     out.append("Counting salvage transplants of patients without a remission as well, "
-               f"{count(total, 'infused patient')} {_was(total)} transplanted during follow-up.")
+               f"{count(total, 'infused patient', key='flow.hct_total|=|n')} {_was(total)} transplanted during "
+               "follow-up.")
     return out
 
 
