@@ -267,14 +267,14 @@ def position(k: int, n: int, lower: float, upper: float) -> str:
 
 # ------------------------------------------------------------------------------- discussion
 def summary_paragraph(figures, flow, *, therapy: str, n_trials: int, diagnoses: Sequence[str],
-                      simulated: bool) -> str:
+                      simulated: bool, trials_key: str | None = None) -> str:
     """The Discussion's opening: what was pooled and the main results, without a value judgement.
 
     ``figures``: :func:`nscore.analyses.headline.headline_figures`; ``flow``: :func:`nscore.analyses.cohort.patient_flow`;
     ``diagnoses``: codes with patients (:func:`diagnoses_seen`).
     """
     n = int(_fig(figures, "n_infused")["value"])
-    source = (f"pooled from {count(n_trials, 'trial')}" if n_trials >= 2 else
+    source = (f"pooled from {count(n_trials, 'trial', key=trials_key)}" if n_trials >= 2 else
               "from a single trial" if n_trials == 1 else "")
     data = "simulated data of " if simulated else ""
     n_row = _fig(figures, "n_infused")
@@ -449,7 +449,8 @@ def missing_toxicities(collected_categories: Iterable[str]) -> list[str]:
 
 # ------------------------------------------------------------------------------ limitations
 def limitations(*, n_trials: int, therapy: str, flow, maturity: FollowUpMaturity, simulated: bool,
-                collected_categories: Sequence[str], n_evaluable: int, published_source: str | None = None) -> str:
+                collected_categories: Sequence[str], n_evaluable: int, published_source: str | None = None,
+                trials_key: str | None = None) -> str:
     """The Limitations as a MyST bullet list; each item only where it applies, in words that hold.
 
     ``published_source``: the bib key of the study's published figures (``study.published.source``),
@@ -457,7 +458,8 @@ def limitations(*, n_trials: int, therapy: str, flow, maturity: FollowUpMaturity
     """
     items = []
     if n_trials >= 2:
-        items.append(f"**Pooled single-arm trials.** The patients come from {count(n_trials, 'trial')}, each with its "
+        items.append(f"**Pooled single-arm trials.** The patients come from "
+                     f"{count(n_trials, 'trial', key=trials_key)}, each with its "
                      "own protocol: eligibility, dose levels, enrolment periods and schedules of assessment need not "
                      "be the same. Pooling them assumes these differences do not matter, which the pooled data "
                      "cannot check. No patient was assigned to a comparator, so no result here "
@@ -472,7 +474,7 @@ def limitations(*, n_trials: int, therapy: str, flow, maturity: FollowUpMaturity
                      "allow them) remove the immortal-time bias of counting the time before transplant as "
                      "transplanted time, but not this selection: no analysis of these data separates "
                      "the effect of transplantation from the prognosis of the patients selected for it.")
-    items.append(maturity_item(maturity))
+    items.append(maturity_item(maturity, traced=trials_key is not None))
     if simulated:
         built = (f" The simulation was built to reproduce the aggregate figures of the published abstract "
                  f"{{cite:p}}`{published_source}`, but every other pattern in the data" if published_source else
@@ -493,8 +495,9 @@ def limitations(*, n_trials: int, therapy: str, flow, maturity: FollowUpMaturity
     return "\n".join(f"- {item}" for item in items)
 
 
-def maturity_item(m: FollowUpMaturity) -> str:
-    """The follow-up limitation: the share of patients infused less than ``m.years`` before the cutoff."""
+def maturity_item(m: FollowUpMaturity, traced: bool = False) -> str:
+    """The follow-up limitation: the share of patients infused less than ``m.years`` before the cutoff
+    (``traced``: its numbers with the ``{ard}`` role of the ``followup.potential`` rows)."""
     span = count(m.years, "year")
     if m.n == 0:
         return "**Follow-up.** No infusion date is recorded, so the maturity of follow-up is not known."
@@ -506,7 +509,13 @@ def maturity_item(m: FollowUpMaturity) -> str:
         who = "The only patient was" if m.n == 1 else f"All {m.n} patients were"
         return (f"**Immature follow-up.** {who} infused less than {span} before the cutoff, so no outcome "
                 f"{span} after infusion has been observed yet; estimates at that time are not estimable.")
-    return (f"**Immature follow-up.** {capitalize(count(m.n_short, 'patient'))} of {m.n} ({m.share}) "
+    if traced:  # the rows of nscore.analyses.cohort.potential_follow_up, recorded by the chapter
+        y = f"followup.potential|YEARS={m.years}"
+        short, total = count(m.n_short, "patient", key=f"{y}|n"), number(m.n, "followup.potential|=|N")
+        share = role(m.share, f"{y}|percent")
+    else:
+        short, total, share = count(m.n_short, "patient"), str(m.n), m.share
+    return (f"**Immature follow-up.** {capitalize(short)} of {total} ({share}) "
             f"{_was(m.n_short)} infused less than {span} before the cutoff, so their outcome {span} after "
             f"infusion cannot have been observed yet. Estimates at {span} rest on the patients enrolled earlier, "
             "who may differ from later enrolments, and will change as follow-up matures.")
@@ -514,11 +523,11 @@ def maturity_item(m: FollowUpMaturity) -> str:
 
 # ------------------------------------------------------------------------------- conclusion
 def conclusion(figures, flow, *, therapy: str, n_trials: int, simulated: bool, ae_collected: bool,
-               maturity: FollowUpMaturity) -> str:
+               maturity: FollowUpMaturity, trials_key: str | None = None) -> str:
     """The Conclusion: what these data show, stated with its uncertainty, and what they cannot show."""
     n = int(_fig(figures, "n_infused")["value"])
     data = "In these simulated data of" if simulated else "In"
-    pooled = f" in {count(n_trials, 'trial')}" if n_trials >= 2 else ""
+    pooled = f" in {count(n_trials, 'trial', key=trials_key)}" if n_trials >= 2 else ""
     parts = [f"{data} {count(n, 'patient', key=_key(_fig(figures, 'n_infused'), 'n'))} who received {therapy}{pooled}"]
     if int(_fig(figures, "n_evaluable")["value"]):
         parts[0] += f", the CR/CRi rate was {_show(_fig(figures, 'cr_cri'))}."
