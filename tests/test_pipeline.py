@@ -7,6 +7,7 @@ with two tiny chapters that read a small CSV, and ``toystore.ToyStore`` standing
 
 from __future__ import annotations
 
+import csv
 import hashlib
 import json
 import shutil
@@ -108,7 +109,30 @@ def test_reviewer_bundle_holds_notebooks_manifest(built_toy):
     bundle = built_toy / "_build" / "html" / "v" / CUTOFF / "_downloads" / f"reviewer-bundle-{CUTOFF}.zip"
     names = zipfile.ZipFile(bundle).namelist()
     assert {"notebooks/index.ipynb", "notebooks/second.ipynb", f"data/cutoffs/{CUTOFF}/manifest.json"} <= set(names)
+    assert {f"ard/ard-{CUTOFF}.csv", f"ard/ard-{CUTOFF}.parquet", f"ard/ard-{CUTOFF}-dictionary.csv"} <= set(names)
     assert (built_toy / "_build" / "html" / "_downloads" / bundle.name).is_file()  # newest also at the root
+
+
+def test_each_version_publishes_the_results_its_chapters_emitted(built_toy):
+    """The ARD of a cutoff is what its executed notebooks emitted: on the version's site, beside the
+    executed notebooks, and inside the bundle, the same bytes; the row carries its chapter and cell."""
+    import pandas as pd
+
+    from nscore.analyses import ard
+
+    for cutoff in (CUTOFF,):
+        site = built_toy / "_build" / "html" / "v" / cutoff / "ard" / f"ard-{cutoff}.csv"
+        kept = built_toy / "_build" / "executed" / cutoff / f"ard-{cutoff}.csv"
+        assert site.read_bytes() == kept.read_bytes()
+        table = pd.read_csv(site)
+        assert list(table.columns) == ard.COLUMNS
+        row = table.set_index("analysis_id").loc["toy.total"]
+        counts = list(csv.DictReader(open(built_toy / "data" / "cutoffs" / cutoff / "counts.csv")))
+        assert row["value"] == sum(int(r["n"]) for r in counts) and row["chapter"] == "second"
+        assert row["cutoff"] == cutoff and row["cell"] > 0
+        assert pd.read_parquet(site.with_suffix(".parquet"))["value"].tolist() == table["value"].tolist()
+        bundle = zipfile.ZipFile(site.parents[1] / "_downloads" / f"reviewer-bundle-{cutoff}.zip")
+        assert bundle.read(f"ard/{site.name}") == site.read_bytes()
 
 
 def test_rebuild_with_nothing_changed_executes_nothing(toy):
@@ -166,9 +190,10 @@ def test_raising_chapter_names_chapter_and_cell_and_leaves_everything_untouched(
     assert err.chapter == "second"
     assert err.ename == "ValueError" and "toy failure" in err.evalue
     assert 'raise ValueError("toy failure")' in err.source
-    # source cells: 0 title markdown, 1 parameters, 2 imports, 3 barrier, 4 counts, 5 prefix, 6 raising
-    assert err.cell_index == 6
-    assert "chapter 'second' failed in cell 6" in str(err)
+    # source cells: 0 title markdown, 1 parameters, 2 imports, 3 barrier, 4 counts, 5 ARD rows,
+    # 6 ARD emit, 7 prefix, 8 raising
+    assert err.cell_index == 8
+    assert "chapter 'second' failed in cell 8" in str(err)
     after = tree_digest(toy / "chapters", toy / "_build" / "html", toy / "_build" / "executed")
     assert before == after
     assert not list((toy / "_build").glob(".stage-*"))
@@ -428,3 +453,21 @@ def test_update_executes_each_chapter_once_staged_then_reused(toy, tmp_path):
     assert "2025-06-01 total 2" in (toy / "_build" / "html" / "chapters" / "index.html").read_text()
     assert not list((toy / "_build").glob(".update-*"))
     assert pipeline.check(make_project(toy)) == []
+
+
+def test_the_build_alone_names_the_validation_cache(tmp_path, monkeypatch):
+    """The project's store validates through the build's cache (``_build/cache``) and chapter
+    kernels get the same place; the suite's NSCORE_CACHE_DIR (tests/conftest.py) moves it out of
+    the checkout."""
+    from nscore.build.store import VersionsStore
+    from nscore.data import cache
+
+    root = tmp_path / "book"
+    root.mkdir()
+    (root / "_toc.yml").write_text("format: jb-book\nroot: chapters/index\n")
+    monkeypatch.delenv(cache.ENV_VAR, raising=False)
+    project = pipeline.Project(root)
+    store = project.data_store()
+    assert isinstance(store, VersionsStore) and store.cache_dir == root / "_build" / "cache"
+    monkeypatch.setenv(cache.ENV_VAR, str(tmp_path / "elsewhere"))
+    assert pipeline.Project(root).data_store().cache_dir == tmp_path / "elsewhere"

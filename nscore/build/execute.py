@@ -28,7 +28,7 @@ from nscore.build import kernels
 from nscore.build.keys import with_reads
 from nscore.build.project import Chapter, Project
 from nscore.build.store import DataVersion
-from nscore.data import reads
+from nscore.data import cache, reads
 from nscore.errors import ChapterExecutionError
 from nscore.report import provenance
 
@@ -182,7 +182,7 @@ def execute_chapter(project: Project, job: Job, context: RunContext, progress: P
     t0 = time.monotonic()
     kernel_log = work / f"{job.chapter.name}.kernel.log"
     reads_log = work / f"{job.chapter.name}.reads.jsonl"
-    env_extra = {provenance.ENV_VAR: prov.to_json(), reads.ENV_VAR: str(reads_log)}
+    env_extra = {provenance.ENV_VAR: prov.to_json(), reads.ENV_VAR: str(reads_log), cache.ENV_VAR: str(project.cache_dir)}
     for attempt in range(1, KERNEL_START_ATTEMPTS + 1):
         reads_log.unlink(missing_ok=True)
         try:

@@ -13,11 +13,13 @@ under ``v/<cutoff>/_downloads/``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 from typing import Any, Iterable
 
 import yaml
 
+from nscore.data import cache
 from nscore.build.store import DataStore, VersionsStore
 from nscore.errors import NscoreError
 
@@ -85,6 +87,16 @@ class Project:
         return self.build_dir / "executed"
 
     @property
+    def cache_dir(self) -> Path:
+        """The build's caches (validated cohorts: :mod:`nscore.data.cache`); only the build writes here.
+
+        ``_build/cache``, unless ``NSCORE_CACHE_DIR`` names another place (the test suite points it
+        at a temporary directory, so a test build never writes a cache into the checkout).
+        """
+        override = os.environ.get(cache.ENV_VAR)
+        return Path(override) if override else self.build_dir / "cache"
+
+    @property
     def failed_dir(self) -> Path:
         return self.build_dir / "failed"
 
@@ -106,7 +118,7 @@ class Project:
         return files
 
     def data_store(self) -> DataStore:
-        return self.store if self.store is not None else VersionsStore(self.data_path)
+        return self.store if self.store is not None else VersionsStore(self.data_path, self.cache_dir)
 
     def source(self, chapter: Chapter) -> Path:
         return self.src_dir / f"{chapter.name}.md"

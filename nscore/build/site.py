@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from nscore.analyses import ard
 from nscore.build import kernels
 from nscore.build.keys import CodeHashes, site_key
 from nscore.build.project import BOOK_DIRS, BOOK_FILES, BUNDLE_NAME, Chapter, Project
@@ -42,6 +43,8 @@ SITE_MARKER = ".nscore-site.json"
 #: At the root of each published tree: its newest cutoff and each version's site key (the same for
 #: the same site: a build with nothing changed publishes a byte-identical tree).
 PUBLISH_MARKER = ".nscore-publish.json"
+#: In each version's site: the analysis-results dataset (``ard-<cutoff>.csv|.parquet|-dictionary.csv``).
+RESULTS_DIR = "ard"
 
 Progress = Callable[[str], None]
 
@@ -110,9 +113,12 @@ def jupyter_book_build(project: Project, book: Path, progress: Progress, label: 
     return html
 
 
-def write_bundle(project: Project, zpath: Path, cutoff: str, notebooks: dict[str, Path], chapters: list[Chapter]) -> None:
-    """Deterministic zip: executed notebooks, the cutoff's manifest.json, requirements.lock."""
+def write_bundle(project: Project, zpath: Path, cutoff: str, notebooks: dict[str, Path], chapters: list[Chapter],
+                 results: list[Path] = ()) -> None:
+    """Deterministic zip: executed notebooks, the cutoff's analysis-results dataset (``results``),
+    its manifest.json, requirements.lock."""
     members: list[tuple[str, Path]] = [(f"notebooks/{ch.name}.ipynb", notebooks[ch.name]) for ch in chapters]
+    members += [(f"ard/{path.name}", path) for path in results]
     manifest = project.data_path / "cutoffs" / cutoff / "manifest.json"
     if manifest.exists():
         members.append((f"data/cutoffs/{cutoff}/manifest.json", manifest))
@@ -122,6 +128,7 @@ def write_bundle(project: Project, zpath: Path, cutoff: str, notebooks: dict[str
     readme = (
         f"Reviewer bundle of the NS7CAR living publication, data cutoff {cutoff}.\n"
         "notebooks/: the executed chapter notebooks (metadata.nscore holds each one's provenance and key);\n"
+        "ard/: the analysis-results dataset, one row per statistic of the book (CSV, Parquet, data dictionary);\n"
         "data/cutoffs/<cutoff>/manifest.json: SHA-256 and row counts of the data files;\n"
         "requirements.lock: the exact package versions of the environment.\n"
     )
@@ -155,17 +162,35 @@ def link_stubs(version_dir: Path, cutoffs: list[str]) -> None:
                      f'<body><p><a href="{target}">Version {c}</a></p></body></html>\n')
 
 
+def write_results(project: Project, html: Path, cutoff: str, notebooks: dict[str, Path],
+                  chapters: list[Chapter]) -> list[Path]:
+    """The cutoff's analysis-results dataset (issue 13): the ARD rows every chapter emitted, combined
+    in book order (:func:`nscore.analyses.ard.combine`), written as ``ard/ard-<cutoff>.csv``,
+    ``.parquet`` and ``-dictionary.csv`` on the version's site and beside its executed notebooks
+    (``_build/executed/<cutoff>/``). Returns the site's files (they go into the reviewer bundle).
+
+    Read from the executed notebooks, so the published numbers and the dataset are the same run.
+    """
+    rows = ard.combine(ard.read_notebook(notebooks[ch.name]) for ch in chapters if ch.name in notebooks)
+    stem = f"ard-{cutoff}"
+    ard.write(rows, project.executed_dir / cutoff, stem=stem)
+    return ard.write(rows, html / RESULTS_DIR, stem=stem)
+
+
 def stage_version_files(project: Project, html: Path, cutoff: str, notebooks: dict[str, Path],
                         chapters: list[Chapter], cutoffs_upto: list[str], skey: str) -> None:
     """A freshly built version's own files, beside its pages in ``html`` (a staged tree, not yet published).
 
-    Written here: the reviewer bundle (``_downloads/reviewer-bundle-<cutoff>.zip``), the version link
+    Written here: the cutoff's analysis-results dataset (:func:`write_results`), the reviewer bundle
+    (``_downloads/reviewer-bundle-<cutoff>.zip``, holding the notebooks and the ARD), the version link
     stubs (``v/<c>/index.html`` for every cutoff up to this one) and the site marker (its site key).
-    This is the one place to add any other per-cutoff file of the published site (the cutoff's
-    analysis-results dataset, ``ard/``, issue 13): it is called once per freshly built version with
-    the cutoff's executed notebooks; a reused version keeps the files it was published with.
+    This is the one place to add any other per-cutoff file of the published site: it is called once
+    per freshly built version with the cutoff's executed notebooks; a reused version keeps the files
+    it was published with.
     """
-    write_bundle(project, html / "_downloads" / BUNDLE_NAME.format(cutoff=cutoff), cutoff, notebooks, chapters)
+    results = write_results(project, html, cutoff, notebooks, chapters)
+    write_bundle(project, html / "_downloads" / BUNDLE_NAME.format(cutoff=cutoff), cutoff, notebooks, chapters,
+                 results)
     link_stubs(html, cutoffs_upto)
     write_atomic(html / SITE_MARKER, json.dumps({"site_key": skey, "cutoff": cutoff}))
 

@@ -41,8 +41,10 @@ class DataStore(Protocol):
 class VersionsStore:
     """The project's data store, through :mod:`nscore.data.versions` (validates on load)."""
 
-    def __init__(self, data_dir: Path):
+    def __init__(self, data_dir: Path, cache_dir: Path | None = None):
         self.data_dir = Path(data_dir)
+        #: Where the build keeps validated cohorts (``_build/cache``); None: validate every time.
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
 
     def cutoffs(self) -> list[str]:
         from nscore.data import versions
@@ -52,7 +54,7 @@ class VersionsStore:
     def load(self, cutoff: str) -> DataVersion:
         from nscore.data import versions
 
-        cohort = versions.load(self.data_dir, cutoff)
+        cohort = versions.load(self.data_dir, cutoff, cache_dir=self.cache_dir)
         return DataVersion(
             cutoff=str(cohort.cutoff),
             version=str(cohort.version),
@@ -64,7 +66,8 @@ class VersionsStore:
         """Store a delivery after the intake checks (``nscore update``): warnings refuse it unless accepted."""
         from nscore.data import versions
 
-        return Path(versions.store(src, self.data_dir, check_intake=True, accept_warnings=accept_warnings)).name
+        return Path(versions.store(src, self.data_dir, check_intake=True, accept_warnings=accept_warnings,
+                                   cache_dir=self.cache_dir)).name
 
     def intake(self, cutoff: str) -> list[dict]:
         """The intake warnings accepted when ``cutoff`` was stored ([] if none)."""
