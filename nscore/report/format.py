@@ -77,6 +77,7 @@ __all__ = [
     "headline",
     "short",
     "change",
+    "value",
 ]
 
 #: The dash between two limits (en dash, U+2013).
@@ -460,3 +461,21 @@ def change(diff, unit: str, prev, last, prev_status: str | None = None, last_sta
         return f"{'+' if diff > 0 else '-'}<{step:g}{suffix}"
     sign = "+" if diff > 0 else "-"
     return f"{sign}{number(abs(diff), digits)}{suffix}"
+
+
+def value(v, unit: str = "", stat: str = "") -> str:
+    """One ARD value alone, by its unit and statistic (a cell of What changed): a count ``125``, a
+    percentage ``86.3%``, a time ``547 days`` / ``not reached``, a p-value ``0.012`` / ``<0.001``,
+    anything else to two decimals; NaN reads ``not estimable``."""
+    x = _num(v)
+    if math.isnan(x):
+        return "not estimable"
+    if stat in ("n", "N", "events") or unit == "patients":
+        return count(x)
+    if unit == "%":
+        return percent(x)
+    if unit == "days":
+        return days(x)
+    if stat == "p":
+        return p_value(x).removeprefix("p ").removeprefix("= ").replace("< ", "<")
+    return number(x, 2)

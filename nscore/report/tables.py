@@ -53,6 +53,8 @@ __all__ = [
     "cif_table",
     "grade_table",
     "changes_table",
+    "changed_display",
+    "csv_download",
     "with_display",
     "comparison_text",
     "headline_columns",
@@ -615,13 +617,15 @@ def with_display(figures: pd.DataFrame, traced: bool = False) -> pd.DataFrame:
     return out
 
 
-def comparison_text(comparison: pd.DataFrame) -> pd.DataFrame:
+def comparison_text(comparison: pd.DataFrame, traced: str | None = None) -> pd.DataFrame:
     """``comparison`` (:func:`nscore.analyses.headline.compare_cutoffs`) with a text column
     ``"<date> display"`` after each cutoff's value and ``change_display`` after ``change``.
 
     A cell is the figure as on the landing page (with its CI) when the comparison carries each
     cutoff's figures (``comparison.attrs["figures"]``), else the short value
     (:func:`nscore.report.format.short`); the change is :func:`nscore.report.format.change`.
+    ``traced``: the ISO date of the page's own cutoff, whose figures carry their ARD keys
+    (``headline.<key>``, :func:`with_display` with ``traced=True``).
     """
     figures = comparison.attrs.get("figures") or {}
     if "change_display" in comparison.columns:
@@ -632,7 +636,7 @@ def comparison_text(comparison: pd.DataFrame) -> pd.DataFrame:
     for d in dates:
         out[d] = comparison[d]
         if d in figures:
-            out[f"{d} display"] = with_display(figures[d])["display"].to_numpy()
+            out[f"{d} display"] = with_display(figures[d], traced=(d == traced))["display"].to_numpy()
         else:
             out[f"{d} display"] = [fmt.short(v, u, s) for v, u, s in
                                    zip(comparison[d], comparison["unit"], comparison[f"{d} status"])]
@@ -658,6 +662,41 @@ def changes_table(comparison: pd.DataFrame) -> pd.DataFrame:
         out[c.removesuffix(" display")] = comparison[c]
     out["Change (latest vs previous)"] = comparison["change_display"]
     return out
+
+
+def changed_display(comparison: pd.DataFrame) -> pd.DataFrame:
+    """The statistics listed as changed in a comparison of two cutoffs' ARDs
+    (:func:`nscore.analyses.changes.compare`, ``changed`` rows): what, the earlier and the later
+    value (:func:`nscore.report.format.value`; the later one carrying its ARD key, this page's
+    cutoff) and why it is listed. A value absent at a cutoff (an analysis added or dropped) is a dash."""
+    from nscore.report.trace import Traced
+
+    listed = comparison[comparison["changed"]]
+    out = []
+    for r in listed.itertuples(index=False):
+        from nscore.report.narrative import capitalize
+        from nscore.report.trace import _LABEL_NOISE
+
+        group = f" ({r.group_var} {r.group_level})" if r.group_var else ""
+        label = capitalize(_LABEL_NOISE.sub("", str(r.label)))
+        previous = "\u2013" if r.kind == "added" else fmt.value(r.previous, r.unit, r.stat)
+        current = "\u2013" if r.kind == "dropped" else Traced(fmt.value(r.current, r.unit, r.stat), r.row_key)
+        out.append({"Statistic": f"{label}{group}", f"{r.previous_cutoff}": previous,
+                    f"{r.current_cutoff}": current, "Why it is listed": r.rule})
+    if not out:
+        return pd.DataFrame(columns=["Statistic", "Earlier cutoff", "This cutoff", "Why it is listed"])
+    return pd.DataFrame(out)
+
+
+def csv_download(frame: pd.DataFrame, file_name: str, text: str) -> "Markdown":
+    """A download link (``data:`` URI, no extra file) of ``frame`` as CSV (cells neutralised as in
+    :func:`csv_frame`), for a table too long to show (the full comparison of What changed)."""
+    from IPython.display import Markdown
+
+    payload = base64.b64encode(csv_frame(frame).to_csv(index=False, lineterminator="\n").encode("utf-8"))
+    href = "data:text/csv;charset=utf-8;base64," + payload.decode("ascii")
+    return Markdown(f'<p><a class="nscore-csv-download" href="{href}" download="{file_name}">{text} '
+                    f"({file_name})</a></p>\n")
 
 
 def expert_profiles(path) -> "Markdown":
