@@ -67,6 +67,8 @@ def expected_texts(rows: pd.DataFrame, key: str) -> set[str]:
                 lambda r, group: fmt.proportion(r, group=group, with_ci=False),
                 lambda r, group: fmt.median(r, group=group, unit=""),
                 lambda r, group: fmt.number(r["value"].iloc[0]) if len(r) == 1 else fmt.number("x"),
+                lambda r, group: fmt.number(r["value"].iloc[0], 1) if len(r) == 1 else fmt.number("x"),
+                lambda r, group: fmt.number(r["value"].iloc[0], 2) if len(r) == 1 else fmt.number("x"),
                 fmt.n_percent,
                 lambda r, group: (fmt.value(r["value"].iloc[0], r["unit"].iloc[0], r["stat"].iloc[0])
                                   if len(r) == 1 else fmt.number("x")),
@@ -114,14 +116,18 @@ def notebook_ard(nb) -> pd.DataFrame | None:
     rows, found = [], False
     for cell in nb.cells:
         for out in cell.get("outputs", []) or []:
-            data = (out.get("data") or {}).get(trace.ARD_MIME)
-            if data is not None:
-                found = True
-                rows += (json.loads(data) if isinstance(data, str) else data)["rows"]
+            for mime, reference in ((trace.ARD_MIME, False), (trace.REFERENCE_MIME, True)):
+                data = (out.get("data") or {}).get(mime)
+                if data is not None:
+                    found = found or not reference
+                    got = (json.loads(data) if isinstance(data, str) else data)["rows"]
+                    rows += [{**r, "_reference": True} if reference else r for r in got]
     if not found:
         return None
     frame = pd.DataFrame(rows)
     frame["value"] = [float(v) for v in frame["value"]]  # "NaN"/"Infinity" as the payload writes them
+    if "_reference" in frame.columns:
+        frame["_reference"] = [v is True for v in frame["_reference"]]
     for c in ("group_var", "group_level"):
         frame[c] = frame[c].fillna("").astype(str)
     return frame

@@ -218,3 +218,14 @@ def test_markup_helpers():
     assert len(trace.resolve(rows, "efficacy.orr")) == 5
     assert [r["stat"] for r in trace.resolve(rows, "efficacy.orr|=|N")] == ["N"]
     assert trace.resolve(rows, "efficacy.orr|DIAG=T-ALL") == []
+
+
+def test_reference_rows_are_cited_with_their_cutoff_only():
+    own = [dict(r) for r in ROWS]
+    ref = [{**r, "cutoff": "2024-01-01", "value": 80.0 if r["stat"] == "percent" else r["value"], "_reference": True}
+           for r in ROWS if r["analysis_id"] == "efficacy.orr"]
+    rows = own + ref
+    assert [r["cutoff"] for r in trace.resolve(rows, "efficacy.orr|=|percent")] == ["2025-06-30"]
+    assert [r["value"] for r in trace.resolve(rows, "efficacy.orr|=|percent@2024-01-01")] == [80.0]
+    assert trace.resolve(rows, "efficacy.orr@2023-01-01") == []
+    assert trace.role("80.0%", "efficacy.orr|=|percent@2024-01-01").endswith("<efficacy.orr|=|percent@2024-01-01>`")

@@ -59,6 +59,8 @@ __all__ = [
     "comparison_text",
     "headline_columns",
     "reproduction_display",
+    "reproduction_join_display",
+    "published_reference_rows",
     "dataset_summary",
     "counts_by",
     "counts_rows",
@@ -1127,6 +1129,55 @@ def cif_table(cif, years: tuple[int, ...] = RATE_YEARS, event_label: str = "Rela
                 row[head] = fmt.rate(*(100 * at.loc[i, c + sfx] for c in ("cif", "lower", "upper")))
         rows.append(row)
     return pd.DataFrame(rows)
+
+
+#: How a published statistic is named in the reproduction table.
+_STAT_WORDS = {"n": "patients", "N": "of", "percent": "%", "median": "median", "min": "minimum",
+               "max": "maximum", "estimate": "estimate", "rate": "rate", "": ""}
+
+
+def published_reference_rows(published_rows: pd.DataFrame, cutoff: str) -> pd.DataFrame:
+    """The published numbers (:func:`nscore.analyses.published.published_rows`) as ARD-shaped rows
+    ``published.<figure key>`` of ``cutoff`` (the publication's), for the notes of the
+    reproduction table (cited as ``KEY@<cutoff>``, :func:`nscore.report.trace.emit_reference`)."""
+    from nscore.analyses import ard
+
+    out = []
+    for r in published_rows.itertuples(index=False):
+        if not r.stat or pd.isna(r.published_value):
+            continue
+        row = ard.row(f"published.{r.key}", r.stat, r.published_value, population="as published",
+                      endpoint=str(r.figure), unit="%" if r.stat == "percent" else "",
+                      method=f"published ({r.source}): {r.sentence}" if getattr(r, "sentence", "") else
+                      f"published ({r.source})", label=f"Published: {r.figure}")
+        out.append({**row, "cutoff": cutoff, "data_version": "", "chapter": "", "cell": None})
+    return pd.DataFrame(out)
+
+
+def reproduction_join_display(join: pd.DataFrame, cutoff: str, figures: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Published versus reproduced as a join (:func:`nscore.analyses.published.reproduction_join`):
+    one row per published number, the published value and the value recomputed from the ARD of the
+    published ``cutoff``, both at the published precision and each carrying its key
+    (``published.<key>|=|<stat>@<cutoff>``, ``<row_key>@<cutoff>``). A published figure without an
+    ARD mapping (a date, a word) shows its text and the figure-level reproduction of ``figures``
+    (:func:`nscore.analyses.published.reproduction_table`), untraced."""
+    from nscore.report.trace import Traced
+
+    by_key = {} if figures is None else {k: r for k, r in zip(figures["key"], figures.itertuples(index=False))}
+    out = []
+    for r in join.itertuples(index=False):
+        d = int(r.decimals) if pd.notna(r.decimals) else 0
+        if r.status == "no ARD row" or not r.stat:
+            fig = by_key.get(r.key)
+            out.append({"Figure": r.figure, "Statistic": "", "Published": r.published_text,
+                        "Reproduced": getattr(fig, "reproduced", "") if fig is not None else "",
+                        "Match": "yes" if fig is not None and bool(fig.match) else "no"})
+            continue
+        published = Traced(fmt.number(r.published_value, d), f"published.{r.key}|=|{r.stat}@{cutoff}")
+        reproduced = Traced(fmt.number(r.reproduced_value, d), f"{r.row_key}@{cutoff}")
+        out.append({"Figure": r.figure, "Statistic": _STAT_WORDS.get(r.stat, r.stat), "Published": published,
+                    "Reproduced": reproduced, "Match": "yes" if r.match else "no"})
+    return pd.DataFrame(out, columns=["Figure", "Statistic", "Published", "Reproduced", "Match"])
 
 
 def reproduction_display(table: pd.DataFrame | None) -> pd.DataFrame:

@@ -43,10 +43,13 @@ from pathlib import Path
 
 from docutils import nodes
 
-__all__ = ["ARD_MIME", "ROLE", "Traced", "traced", "cite", "cell", "select", "auto", "role", "rst_role", "roles", "plain", "parse", "page_rows", "resolve", "setup"]
+__all__ = ["ARD_MIME", "REFERENCE_MIME", "ROLE", "emit_reference", "Traced", "traced", "cite", "cell", "select", "auto", "role", "rst_role", "roles", "plain", "parse", "page_rows", "resolve", "setup"]
 
 #: MIME type of the display output holding a chapter's ARD rows (``{"rows": [...]}``).
 ARD_MIME = "application/vnd.nscore.ard+json"
+#: MIME type of rows a page shows from another cutoff (the published cutoff's values beside the
+#: published figures): cited as ``KEY@<cutoff>``, never part of this cutoff's ARD.
+REFERENCE_MIME = "application/vnd.nscore.ard-reference+json"
 #: The role's name.
 ROLE = "ard"
 #: Class of the span around a traced number (tests and the coverage count look for it).
@@ -56,7 +59,8 @@ CSS_FILE = "nscore-ard.css"
 JS_FILE = "nscore-ard.js"
 
 _ROLE_TEXT = re.compile(r"^(?P<text>.*?)\s*<(?P<key>[^<>\s][^<>]*)>$", re.S)
-_KEY = re.compile(r"^[a-z0-9_.-]+(\|[^|\n=]*=[^|\n]*(\|[A-Za-z0-9_.-]+)?)?$")
+_KEY = re.compile(r"^[a-z0-9_.-]+(\|[^|\n=]*=[^|\n]*(\|[A-Za-z0-9_.-]+)?)?(@[0-9]{4}-[0-9]{2}-[0-9]{2})?$")
+_AT = re.compile(r"@([0-9]{4}-[0-9]{2}-[0-9]{2})$")
 #: Characters of a key (a group level such as "<18 years") that the role's ``TEXT <KEY>`` syntax
 #: cannot hold: written percent-encoded in the markup, decoded by :func:`parse`.
 _KEY_ESCAPES = {"%": "%25", "<": "%3C", ">": "%3E", "`": "%60"}
@@ -139,6 +143,19 @@ class Traced(str):
         return rst_role(str(self), self.key)
 
 
+def emit_reference(rows) -> None:
+    """Display ARD rows of another cutoff that the page cites (``KEY@<cutoff>``) as an output of
+    MIME type :data:`REFERENCE_MIME`, in a cell tagged ``remove-cell``: the notes read them, the
+    cutoff's ARD (:data:`ARD_MIME` only) does not."""
+    from IPython.display import display
+
+    from nscore.analyses import ard
+
+    frame = rows_frame(rows)
+    payload = ard.to_payload(frame)
+    display({REFERENCE_MIME: payload, "text/plain": f"ARD reference rows: {len(frame)}"}, raw=True)
+
+
 def traced(text: str, key: str) -> Traced:
     """``text`` (from :mod:`nscore.report.format`) carrying its ARD ``key``, for table cells."""
     return Traced(text, key)
@@ -172,6 +189,15 @@ def select(source, key: str):
 
 
 def _named(r: dict, key: str) -> bool:
+    """Whether row ``r`` is one of the rows ``key`` names. ``KEY@<cutoff>`` names a reference row
+    of that cutoff (:func:`emit_reference`); a key without it, the page's own ARD rows only."""
+    at = _AT.search(key)
+    if at:
+        if r.get("_reference") is not True or str(r.get("cutoff")) != at.group(1):
+            return False
+        key = key[:at.start()]
+    elif r.get("_reference") is True:
+        return False
     parts = key.split("|")
     if len(parts) == 3:
         return row_key(r) == key
@@ -255,13 +281,14 @@ def notebook_rows(path) -> list[dict] | None:
     rows, found = [], False
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []) or []:
-            data = (out.get("data") or {}).get(ARD_MIME)
-            if data is None:
-                continue
-            if isinstance(data, str):
-                data = json.loads(data)
-            found = True
-            rows.extend(data.get("rows", []))
+            for mime, reference in ((ARD_MIME, False), (REFERENCE_MIME, True)):
+                data = (out.get("data") or {}).get(mime)
+                if data is None:
+                    continue
+                if isinstance(data, str):
+                    data = json.loads(data)
+                found = found or not reference
+                rows.extend({**r, "_reference": True} if reference else r for r in data.get("rows", []))
     result = rows if found else None
     _CACHE[str(path)] = (mtime, result)
     return result
@@ -278,15 +305,9 @@ def row_key(row: dict) -> str:
 
 def resolve(rows: list[dict], key: str) -> list[dict]:
     """The rows ``key`` names: a row_key (one row), ``analysis_id|var=level`` (that group's rows)
-    or an analysis_id (its overall rows)."""
-    parts = key.split("|")
-    if len(parts) == 3:
-        return [r for r in rows if row_key(r) == key]
-    if len(parts) == 2:
-        var, _, level = parts[1].partition("=")
-        return [r for r in rows if r["analysis_id"] == parts[0] and (r.get("group_var") or "") == var
-                and (r.get("group_level") or "") == level]
-    return [r for r in rows if r["analysis_id"] == key and not (r.get("group_var") or "")]
+    or an analysis_id (its overall rows); with ``@<cutoff>``, among the reference rows of that
+    cutoff (:func:`emit_reference`)."""
+    return [r for r in rows if _named(r, key)]
 
 
 def _num(v) -> str:
