@@ -4,7 +4,7 @@ A *number* is a run of digits (with its decimal part) in the text of the page's 
 what is not a result: the provenance box (cutoff, hashes, build time), caption and section
 numbers and cross-references ("Table 3.2"), citations and the bibliography, figures (their
 SVG/PNG and chart code), code, math, download links, the row labels of a table (its first
-column), ISO dates, the confidence level ("95% CI"), the definitions a statistic's label carries
+column), dates, the confidence level ("95% CI"), the definitions a statistic's label carries
 (a grade threshold, "grade 3 or higher", "grades 1-2"; the time point of a rate, "2 years after
 infusion", "1-year"; a threshold of a subgroup, "<20%", ">=18 years") and the notes of the traced
 numbers. A number is *traced*
@@ -26,7 +26,9 @@ NUMBER = re.compile(r"(?<![A-Za-z0-9.])[0-9]+(?:\.[0-9]+)?(?![A-Za-z0-9])")  # n
 #: Digits that are no result wherever they stand: ISO dates, the confidence level.
 NOT_RESULT = re.compile(
     r"[0-9]{4}-[0-9]{2}-[0-9]{2}"                                   # ISO dates
-    r"|95% (?:CI|confidence)|95\u00a0% CI"                          # the confidence level
+    r"|(?:January|February|March|April|May|June|July|August|September|October|November|December)"
+    r" [0-9]{1,2}, [0-9]{4}"                                          # long dates
+    r"|95% (?:CI|confidence|interval)|95\u00a0% CI"                 # the confidence level
     r"|(?i:grades?)\s+[0-9](?:\s*(?:or|to|and|-|\u2013)\s*[0-9])?"    # grade thresholds: grade 3, grades 1-2
     r"|[0-9]+(?:-| )years?\b(?= after| estimate|\b)"                  # time points: 2 years after, 1-year
     r"|[<>\u2264\u2265]=?\s*[0-9]+(?:\.[0-9]+)?%?"                      # subgroup thresholds: <20%, >=18

@@ -593,20 +593,22 @@ def headline_columns() -> list[str]:
 _VALUED = ("estimated", "not reached", "not estimable")
 
 
-def with_display(figures: pd.DataFrame, traced: bool = False) -> pd.DataFrame:
+def with_display(figures: pd.DataFrame, traced: bool = False, at: str | None = None) -> pd.DataFrame:
     """``figures`` (:func:`nscore.analyses.headline.headline_figures`) with a ``display`` column, the
     text of each figure by :func:`nscore.report.format.headline`. Rows that already carry a text keep it.
 
     ``traced``: each text that is a value carries its ARD key ``headline.<key>``
     (:class:`nscore.report.trace.Traced`, the rows of :func:`nscore.analyses.headline.headline_rows`),
-    so a table shows it with the ``{ard}`` role and prose writes ``.myst()``.
+    so a table shows it with the ``{ard}`` role and prose writes ``.myst()``. ``at``: the figures are
+    of another cutoff than the page's (keys ``headline.<key>@<at>``, reference rows).
     """
     from nscore.report.trace import Traced
 
     out = figures.copy()
     texts = [fmt.headline(row) for _, row in out.iterrows()]
     if traced:
-        texts = [Traced(t, f"headline.{row['key']}") if row.get("status") in _VALUED else t
+        suffix = f"@{at}" if at else ""
+        texts = [Traced(t, f"headline.{row['key']}{suffix}") if row.get("status") in _VALUED else t
                  for t, (_, row) in zip(texts, out.iterrows())]
     if "display" in out.columns:
         have = out["display"].notna()
@@ -619,7 +621,7 @@ def with_display(figures: pd.DataFrame, traced: bool = False) -> pd.DataFrame:
     return out
 
 
-def comparison_text(comparison: pd.DataFrame, traced: str | None = None) -> pd.DataFrame:
+def comparison_text(comparison: pd.DataFrame, traced: str | None = None, earlier: bool = False) -> pd.DataFrame:
     """``comparison`` (:func:`nscore.analyses.headline.compare_cutoffs`) with a text column
     ``"<date> display"`` after each cutoff's value and ``change_display`` after ``change``.
 
@@ -627,7 +629,8 @@ def comparison_text(comparison: pd.DataFrame, traced: str | None = None) -> pd.D
     cutoff's figures (``comparison.attrs["figures"]``), else the short value
     (:func:`nscore.report.format.short`); the change is :func:`nscore.report.format.change`.
     ``traced``: the ISO date of the page's own cutoff, whose figures carry their ARD keys
-    (``headline.<key>``, :func:`with_display` with ``traced=True``).
+    (``headline.<key>``, :func:`with_display` with ``traced=True``); ``earlier``: the other cutoffs'
+    figures too, as ``headline.<key>@<cutoff>`` (the page emits those cutoffs' rows as reference rows).
     """
     figures = comparison.attrs.get("figures") or {}
     if "change_display" in comparison.columns:
@@ -638,7 +641,9 @@ def comparison_text(comparison: pd.DataFrame, traced: str | None = None) -> pd.D
     for d in dates:
         out[d] = comparison[d]
         if d in figures:
-            out[f"{d} display"] = with_display(figures[d], traced=(d == traced))["display"].to_numpy()
+            mine = d == traced
+            out[f"{d} display"] = with_display(figures[d], traced=mine or (earlier and traced is not None),
+                                               at=None if mine else d)["display"].to_numpy()
         else:
             out[f"{d} display"] = [fmt.short(v, u, s) for v, u, s in
                                    zip(comparison[d], comparison["unit"], comparison[f"{d} status"])]
@@ -670,7 +675,8 @@ def changed_display(comparison: pd.DataFrame) -> pd.DataFrame:
     """The statistics listed as changed in a comparison of two cutoffs' ARDs
     (:func:`nscore.analyses.changes.compare`, ``changed`` rows): what, the earlier and the later
     value (:func:`nscore.report.format.value`; the later one carrying its ARD key, this page's
-    cutoff) and why it is listed. A value absent at a cutoff (an analysis added or dropped) is a dash."""
+    cutoff, the earlier one ``<row_key>@<earlier cutoff>``: the page emits the earlier ARD as reference
+    rows) and why it is listed. A value absent at a cutoff (an analysis added or dropped) is a dash."""
     from nscore.report.trace import Traced
 
     listed = comparison[comparison["changed"]]
@@ -681,7 +687,8 @@ def changed_display(comparison: pd.DataFrame) -> pd.DataFrame:
 
         group = f" ({r.group_var} {r.group_level})" if r.group_var else ""
         label = capitalize(_LABEL_NOISE.sub("", str(r.label)))
-        previous = "\u2013" if r.kind == "added" else fmt.value(r.previous, r.unit, r.stat)
+        previous = ("\u2013" if r.kind == "added" else
+                    Traced(fmt.value(r.previous, r.unit, r.stat), f"{r.row_key}@{r.previous_cutoff}"))
         current = "\u2013" if r.kind == "dropped" else Traced(fmt.value(r.current, r.unit, r.stat), r.row_key)
         out.append({"Statistic": f"{label}{group}", f"{r.previous_cutoff}": previous,
                     f"{r.current_cutoff}": current, "Why it is listed": r.rule})
