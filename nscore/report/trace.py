@@ -311,10 +311,13 @@ def resolve(rows: list[dict], key: str) -> list[dict]:
 
 
 def _num(v) -> str:
+    """A count or cell number for the note; "" when missing or not a finite number."""
     try:
         f = float(v)
     except (TypeError, ValueError):
-        return str(v)
+        return ""
+    if f != f or f in (float("inf"), float("-inf")):
+        return ""
     return str(int(f)) if f.is_integer() else f"{f:g}"
 
 
