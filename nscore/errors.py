@@ -181,7 +181,3 @@ class FigureError(NscoreError):
 
 class SimulationError(NscoreError):
     """The simulation was asked for something it cannot produce (e.g. n < 1)."""
-
-
-class ForkServerError(NscoreError):
-    """The kernel fork server did not start or stopped answering."""

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from nscore.build import kernels, keys, pipeline
+from nscore.build import keys, pipeline
 from nscore.errors import BuildError, ChapterExecutionError, DataValidationError, NscoreError
 
 TOY = Path(__file__).parent / "toy"
@@ -343,17 +343,16 @@ def test_chapters_follow_toc_order(toy):
 
 
 def test_a_second_concurrent_build_is_refused(toy, tmp_path, monkeypatch):
-    """The lock comes first: a refused build or update validates no data and starts no kernel server."""
+    """The lock comes first: a refused build or update validates no data."""
     import fcntl
 
-    loaded, started = [], []
+    loaded = []
 
     class CountingStore(toystore.ToyStore):
         def load(self, cutoff):
             loaded.append(cutoff)
             return super().load(cutoff)
 
-    monkeypatch.setattr(kernels.ForkServer, "start", lambda self: started.append(self) or self)
     project = pipeline.Project(toy, store=CountingStore(toy / "data"))
     new = tmp_path / "incoming"
     new.mkdir()
@@ -367,22 +366,8 @@ def test_a_second_concurrent_build_is_refused(toy, tmp_path, monkeypatch):
             pipeline.update(project, new, progress=lambda m: None)
         with pytest.raises(NscoreError, match="another nscore build is running"):
             pipeline.refresh(project, progress=lambda m: None)
-    assert loaded == [] and started == []
+    assert loaded == []
     assert not (toy / "data" / "cutoffs" / "2025-06-01").exists()
-
-
-def test_chapters_run_in_forked_kernels_and_fall_back_when_the_zygote_fails(toy, built_toy, monkeypatch):
-    meta = json.loads((built_toy / "chapters" / "second.ipynb").read_text())["metadata"]["nscore"]
-    assert meta["kernel"].startswith("forked")
-    # a zygote that dies while importing: the build says so and starts ordinary kernels
-    (toy / "dies_on_import.py").write_text("import os\nos._exit(3)\n")
-    monkeypatch.setattr(kernels, "PRELOAD", ("dies_on_import",))
-    messages: list[str] = []
-    report = pipeline.build(make_project(toy), force=True, progress=messages.append)
-    assert sorted(report.executed) == [(CUTOFF, "index"), (CUTOFF, "second")]
-    assert any("kernels start as new interpreters" in m and "did not start" in m for m in messages)
-    meta = json.loads((toy / "chapters" / "second.ipynb").read_text())["metadata"]["nscore"]
-    assert meta["kernel"] == "new interpreter"
 
 
 def test_front_matter_is_what_jupytext_reads(tmp_path):

@@ -346,5 +346,5 @@ def test_pipeline_site_builds_are_marked_staged(tmp_path, monkeypatch):
     monkeypatch.setattr(site.subprocess, "run", run)
     book = tmp_path / "book"
     book.mkdir()
-    site.jupyter_book_build(pipeline.Project(tmp_path), book, lambda m: None, "test", None)
+    site.jupyter_book_build(pipeline.Project(tmp_path), book, lambda m: None, "test")
     assert seen.get(pipeline.STAGED_ENV) == "1"

@@ -17,7 +17,7 @@ modules that hold the parts:
 ``build.commands``        ``validate``, ``simulate`` and ``pdf`` (calls into the data and PDF code)
 ========================  ========================================================================
 
-Everything a build touches (the data it validates, the kernel server, the staging directory,
+Everything a build touches (the data it validates, the chapter kernels, the staging directory,
 ``chapters/``, the cache and the site) is touched under the project's build lock. Nothing is
 half-written: notebooks are executed into a staging directory, the sites are built and the whole
 tree assembled there, and only then are notebooks copied into place and the site published in one
@@ -39,7 +39,7 @@ import uuid
 from pathlib import Path
 from typing import Any, Callable
 
-from nscore.build import kernels, publish
+from nscore.build import publish
 from nscore.build.commands import pdf, simulate, validate
 from nscore.build.execute import KERNEL_NAME, Executed, Job, RunContext, run_jobs, workers
 from nscore.build.keys import CodeHashes, chapter_key, current_key, recorded, why_changed, with_reads
@@ -100,21 +100,6 @@ def build_lock(project: Project):
 
 
 @contextlib.contextmanager
-def _kernel_server(project: Project):
-    """The build's kernel zygote (None when switched off), importing while the data are validated."""
-    if not kernels.enabled():
-        yield None
-        return
-    log = project.build_dir / "forkserver.log"
-    log.unlink(missing_ok=True)
-    server = kernels.ForkServer(project.root, log).start()
-    try:
-        yield server
-    finally:
-        server.close()
-
-
-@contextlib.contextmanager
 def _staging(stage: Path):
     """The build's staging directory ``_build/.stage-*``: created, and removed however the build ends."""
     stage.mkdir(parents=True)
@@ -128,10 +113,10 @@ def _new_stage(project: Project) -> Path:
     return project.build_dir / f".stage-{uuid.uuid4().hex[:12]}"
 
 
-def _load_data(project: Project, store: DataStore, available: list[str], forkserver, progress: Progress) -> RunContext:
+def _load_data(project: Project, store: DataStore, available: list[str], progress: Progress) -> RunContext:
     """Validate every stored cutoff (by loading it); the chapters' shared run context."""
     progress(f"validating data: {', '.join(available)}")
-    return RunContext.create(project, {c: store.load(c) for c in available}, forkserver)
+    return RunContext.create(project, {c: store.load(c) for c in available})
 
 
 def _stored_cutoffs(project: Project, store: DataStore) -> list[str]:
@@ -203,8 +188,8 @@ def build(
         only = _resolve_cutoff(cutoff, available)
         targets = [only] if only else list(available)
         chapters = project.checked_chapters()
-        with _kernel_server(project) as forkserver, _staging(_new_stage(project)) as stage:
-            context = _load_data(project, store, available, forkserver, progress)
+        with _staging(_new_stage(project)) as stage:
+            context = _load_data(project, store, available, progress)
             return _build_steps(project, context, available=available, targets=targets, chapters=chapters,
                                 stage=stage, force=force, jobs=jobs, progress=progress, t_start=t_start)
 
@@ -226,7 +211,6 @@ def _build_steps(project: Project, context: RunContext, *, available: list[str],
     # 2. execute in parallel, one kernel per chapter
     executed: tuple[Executed, ...] = ()
     if plan.jobs:
-        context = context.with_ready_kernels(progress)
         executed = _execute(project, plan.jobs, context, stage, jobs, progress, "chapter run(s)")
     else:
         progress("executing nothing: every chapter is unchanged")
@@ -236,7 +220,7 @@ def _build_steps(project: Project, context: RunContext, *, available: list[str],
     # 3. a site per target cutoff (reused when its site key is unchanged)
     sites = build_version_sites(
         project, targets=targets, available=available, chapter_keys=keys, notebooks=plan.notebooks,
-        chapters=chapters, stage=stage, hashes=hashes, forkserver=context.forkserver, force=force, jobs=jobs,
+        chapters=chapters, stage=stage, hashes=hashes, force=force, jobs=jobs,
         progress=progress)
     publish.crash_point("sites-built")
 
@@ -364,10 +348,10 @@ def refresh(project: Project, *, execute: bool = True, jobs: int | None = None,
             progress(f"  copied   {ch.name} [{newest}]: current notebook from {src.parent}")
         if not plan.jobs:
             return runs
-        with _kernel_server(project) as forkserver, _staging(stage):
+        with _staging(stage):
             for j in plan.jobs:
                 j.out.parent.mkdir(parents=True, exist_ok=True)
-            context = RunContext.create(project, versions, forkserver).with_ready_kernels(progress)
+            context = RunContext.create(project, versions)
             executed = _execute(project, plan.jobs, context, stage, jobs, progress,
                                 f"stale chapter(s) for cutoff {newest}")
             for e in executed:

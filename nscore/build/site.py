@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Callable
 
 from nscore.analyses import ard
-from nscore.build import kernels
 from nscore.build.keys import CodeHashes, site_key
 from nscore.build.project import BOOK_DIRS, BOOK_FILES, BUNDLE_NAME, Chapter, Project
 from nscore.errors import BuildError
@@ -78,13 +77,8 @@ def stage_book(project: Project, dest: Path, notebooks: dict[str, Path], chapter
         shutil.copy2(notebooks[ch.name], target)
 
 
-def jupyter_book_build(project: Project, book: Path, progress: Progress, label: str,
-                       forkserver: "kernels.ForkServer | None" = None) -> Path:
-    """``jupyter-book build <book> -W -n --keep-going``; Sphinx extensions import this project's nscore.
-
-    With a ``forkserver`` the command is forked from the build's zygote, which has imported Sphinx
-    and jupyter-book while the chapters ran; otherwise it is the ``jupyter-book`` executable.
-    """
+def jupyter_book_build(project: Project, book: Path, progress: Progress, label: str) -> Path:
+    """``jupyter-book build <book> -W -n --keep-going``; Sphinx extensions import this project's nscore."""
     t0 = time.monotonic()
     progress(f"  site     {label}: jupyter-book build -W -n --keep-going")
     env = dict(os.environ)
@@ -92,16 +86,9 @@ def jupyter_book_build(project: Project, book: Path, progress: Progress, label: 
     env[STAGED_ENV] = "1"  # notebooks just executed: nscore.build.refresh must not check or re-execute them
     args = ["build", str(book), "-W", "-n", "--keep-going"]
     log = book / "jupyter-book.log"  # stdout and stderr together, as a terminal shows them
-    returncode = None
-    if forkserver is not None:
-        try:
-            returncode = forkserver.run(kernels.JUPYTER_BOOK_ENTRY, args, env, str(book), stdout=str(log), stderr=str(log))
-        except kernels.ForkServerError as exc:
-            progress(f"  note     {label}: jupyter-book starts as a new interpreter: {exc}")
-    if returncode is None:
-        with open(log, "w") as out:
-            returncode = subprocess.run([*jupyter_book_command(), *args], stdout=out, stderr=subprocess.STDOUT,
-                                        cwd=book, env=env).returncode
+    with open(log, "w") as out:
+        returncode = subprocess.run([*jupyter_book_command(), *args], stdout=out, stderr=subprocess.STDOUT,
+                                    cwd=book, env=env).returncode
     output = log.read_text(encoding="utf-8", errors="replace")
     html = book / "_build" / "html"
     if returncode != 0 or not (html / "index.html").exists():
@@ -217,7 +204,7 @@ class VersionSites:
 def build_version_sites(
     project: Project, *, targets: list[str], available: list[str], chapter_keys: dict[str, dict[str, str]],
     notebooks: dict[str, dict[str, Path]], chapters: list[Chapter], stage: Path, hashes: CodeHashes,
-    forkserver: "kernels.ForkServer | None", force: bool, jobs: int | None, progress: Progress,
+    force: bool, jobs: int | None, progress: Progress,
 ) -> VersionSites:
     """A site per target cutoff, in parallel; reused when its site key is unchanged (unless ``force``)."""
 
@@ -229,7 +216,7 @@ def build_version_sites(
             return published, False
         book = stage / f"book-{c}"
         stage_book(project, book, notebooks[c], chapters)
-        html = jupyter_book_build(project, book, progress, f"cutoff {c}", forkserver)
+        html = jupyter_book_build(project, book, progress, f"cutoff {c}")
         stage_version_files(project, html, c, notebooks[c], chapters, upto, skey)
         return html, True
 
