@@ -62,7 +62,7 @@ def expected_texts(rows: pd.DataFrame, key: str) -> set[str]:
     """Every text :mod:`nscore.report.format` makes of the rows ``key`` names (whole or a part)."""
     group = trace._group(key)
     out = set()
-    attempts = [trace.auto, fmt.proportion, fmt.percent, fmt.count, fmt.median, fmt.rate, fmt.days,
+    attempts = [trace.auto, fmt.proportion, fmt.percent, fmt.count, fmt.ci, fmt.median, fmt.rate, fmt.days,
                 fmt.months, fmt.range_, fmt.iqr, fmt.p_value, fmt.hazard_ratio, fmt.logrank, fmt.n_of_N,
                 lambda r, group: fmt.proportion(r, group=group, with_ci=False),
                 lambda r, group: fmt.median(r, group=group, unit=""),
@@ -124,7 +124,8 @@ def notebook_ard(nb) -> pd.DataFrame | None:
                     rows += [{**r, "_reference": True} if reference else r for r in got]
     if not found:
         return None
-    frame = pd.DataFrame(rows)
+    frame = pd.DataFrame(rows, columns=None if rows else ["analysis_id", "group_var", "group_level", "stat",
+                                                          "value", "cutoff"])
     frame["value"] = [float(v) for v in frame["value"]]  # "NaN"/"Infinity" as the payload writes them
     if "_reference" in frame.columns:
         frame["_reference"] = [v is True for v in frame["_reference"]]
