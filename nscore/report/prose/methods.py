@@ -9,6 +9,8 @@ columns not used). Functions take the cohort (``versions.load``) and return MyST
 
 from __future__ import annotations
 
+from typing import Mapping
+
 from nscore.report.narrative import count, join
 from nscore.report.tables import RATE_YEARS, YEAR_DAYS, _inline
 
@@ -58,8 +60,11 @@ def _ae(cohort) -> tuple[str, ...]:
     return syndromes(cohort)
 
 
-def design(cohort, cutoff: str) -> str:
-    """"Design and populations" opening: the trials (ids), the diagnoses and the therapy, counted."""
+def design(cohort, cutoff: str, keys: Mapping[str, str] | None = None) -> str:
+    """"Design and populations" opening: the trials (ids), the diagnoses and the therapy, counted.
+
+    ``keys``: ARD keys of the counts (``trials``, ``diagnoses``) for the ``{ard}`` role."""
+    k = dict(keys or {})
     study = _study(cohort)
     trials = [_inline(t.id) for t in study.trials]
     diags = [_inline(d.code) for d in study.diagnoses]
@@ -67,9 +72,9 @@ def design(cohort, cutoff: str) -> str:
     if len(trials) == 1:
         where = f"The analysis covers the patients of {count(1, 'trial')} (registration {trials[0]}){cite}."
     else:
-        where = (f"The analysis pools the patients of {count(len(trials), 'trial')} (registrations "
+        where = (f"The analysis pools the patients of {count(len(trials), 'trial', key=k.get('trials'))} (registrations "
                  f"{join(trials)}){cite}.")
-    return (f"{where} Included are patients with {join(diags, 'or')} ({count(len(diags), 'diagnosis')} in the "
+    return (f"{where} Included are patients with {join(diags, 'or')} ({count(len(diags), 'diagnosis', key=k.get('diagnoses'))} in the "
             f"study definition) who received {_inline(study.therapy)}. Time zero for every time-to-event endpoint "
             f"is the day of infusion (ADSL `TRTSDT`). This page was built for the data cutoff {cutoff}.")
 
