@@ -454,7 +454,8 @@ def _note_html(self, node) -> str:
         version = g("ard_data_version", "")
         parts.append(f"Data cutoff {escape(g('ard_cutoff'))}"
                      + (f", data version <code>{escape(version[:12])}</code>" if version else ""))
-    parts.append(f"Analysis <code>{escape(g('ard_key', ''))}</code>")
+    where = f" in the analysis-results dataset ard-{escape(g('ard_cutoff'))}.csv" if g("ard_cutoff") else ""
+    parts.append(f"ARD key <code>{escape(g('ard_key', ''))}</code>{where}")
     links = []
     if g("ard_where"):
         links.append(f'shown in <a href="#{escape(g("ard_where"))}">{escape(g("ard_where_label", "the table"))}</a>')
