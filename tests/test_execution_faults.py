@@ -143,6 +143,22 @@ def test_chapter_whose_kernel_exits_gives_the_status(toy):
     assert err.ename == "DeadKernelError" and "it exited with status 3" in err.evalue
 
 
+def test_a_crash_beside_a_chapter_running_in_parallel_fails_cleanly(toy):
+    """Both chapters run at once (force, 2 kernels); 'second' segfaults: the build names it, and the
+    published notebooks and site stay as they were (the good run is only cached)."""
+    src = toy / "chapters" / "src" / "second.md"
+    src.write_text(src.read_text() + "\n```{code-cell} ipython3\nimport ctypes\nctypes.string_at(0)\n```\n")
+    published = (toy / "chapters", toy / "_build" / "html")
+    before = digest(*published)
+    messages: list[str] = []
+    with pytest.raises(ChapterExecutionError) as info:
+        pipeline.build(make_project(toy), force=True, jobs=2, progress=messages.append)
+    assert info.value.chapter == "second" and "SIGSEGV" in info.value.evalue
+    assert any(m.startswith("  started  index") for m in messages)
+    assert digest(*published) == before
+    assert not list((toy / "_build").glob(".stage-*"))
+
+
 def test_the_build_succeeds_again_once_the_fault_is_gone_in_an_ordinary_kernel(toy):
     src = toy / "chapters" / "src" / "second.md"
     good = src.read_text()
