@@ -500,7 +500,7 @@ def _datasets_of(spec) -> list[list[dict]]:
             if key == "datasets" and isinstance(value, dict):
                 for v in value.values():
                     if isinstance(v, dict) and set(v) == {"columns", "rows"}:
-                        # a page's compacted dataset (nscore.report.render.compact_datasets): as records
+                        # a page's compacted dataset (nscore.report.pages.compact_datasets): as records
                         out.append([dict(zip(v["columns"], row)) for row in v["rows"]])
                     elif isinstance(v, list):
                         out.append(v)
@@ -579,7 +579,7 @@ def book_source() -> tuple[Path, str]:
     if "book" in _CACHE:
         return _CACHE["book"]
     if repo_book_ready():
-        # a copy: building the repository's book runs nscore.report.render's stale check, which
+        # a copy: building the repository's book runs nscore.build.refresh's stale check, which
         # re-executes stale chapters into chapters/ (never into the working tree from a test)
         result = (copy_book(_workdir("nscore-booksrc-") / "repo"), "a copy of the repository's book")
     else:

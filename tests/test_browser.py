@@ -330,14 +330,14 @@ def test_chart_pages_exist_and_plain_pages_load_no_vega(site, checks):
 
 
 def test_fit_page_body_makes_tables_labelled_focusable_regions():
-    from nscore.report import render
+    from nscore.report import pages
 
     body = ('<div class="pst-scrollable-table-container"><table class="table" id="t1">\n'
             '<caption><span class="caption-number">Table 3.1 </span><span class="caption-text">Baseline &amp; '
             '<em>more</em>.</span><a class="headerlink" href="#t1" title="Link to this table">#</a></caption>\n'
             '<tr><td>1</td></tr></table></div>'
             '<div class="pst-scrollable-table-container"><table class="table"><tr><td>2</td></tr></table></div>')
-    out = render.fit_page_body(body)
+    out = pages.fit_page_body(body)
     assert out.count('tabindex="0" role="region"') == 2
     assert 'aria-label="Table 3.1 Baseline &amp; more."' in out
     assert 'aria-label="Table"' in out  # a table without caption still gets a name
@@ -345,7 +345,7 @@ def test_fit_page_body_makes_tables_labelled_focusable_regions():
 
 
 def test_fit_page_body_rewrites_charts_and_bibliography():
-    from nscore.report import render
+    from nscore.report import pages, render
 
     rows = [{"month": 0.0, "estimate": 1.0}, {"month": 1.0, "estimate": 0.9}]
     spec = {"description": "d", "datasets": {"a": rows, "b": [{"x": 1}, {"y": 2}]}, "mark": "line"}
@@ -353,7 +353,7 @@ def test_fit_page_body_rewrites_charts_and_bibliography():
     body = ('<div class="nscore-chart" data-chart="x"><img class="nscore-chart-fallback" src="../_images/c.svg" alt="d">'
             f'<script type="application/json" class="nscore-chart-spec">{render._script_json(spec)}</script>\n'
             f'{old_js}\n</div><div role="list"><div class="citation" role="doc-biblioentry">x</div></div>')
-    out = render.fit_page_body(body)
+    out = pages.fit_page_body(body)
     shipped = sitecheck.chart_specs(out)[0]
     compact = shipped["datasets"]["a"]
     assert set(compact) == {"columns", "rows"} and len(compact["rows"]) == 2
@@ -366,12 +366,12 @@ def test_fit_page_body_rewrites_charts_and_bibliography():
 
 
 def test_fix_theme_markup_names_and_icon_script():
-    from nscore.report import render
+    from nscore.report import pages
 
     page = ('<script defer src="../_static/scripts/fontawesome.js?digest=1"></script>\n'
             '<button class="btn search-button-field search-button__button pst-js-only" title="Search" aria-label="Search" x>'
             '<i class="theme-switch fa-solid fa-sun fa-lg" data-mode="light" title="Light"></i>')
-    out = render.fix_theme_markup(page)
+    out = pages.fix_theme_markup(page)
     assert "fontawesome.js" not in out
     assert 'title="Search" x>' in out and 'aria-label="Search"' not in out
     assert 'data-mode="light" aria-hidden="true"></i>' in out and 'title="Light"' not in out

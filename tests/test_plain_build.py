@@ -7,7 +7,7 @@ Then, with the commands a reader of the README types:
 * ``NSCORE_STALE=fail jupyter-book build .`` (and ``nscore_stale: "fail"`` in ``_config.yml``)
   exits non-zero naming every stale chapter and renders nothing;
 * ``jupyter-book build .`` re-executes the stale chapters through the Sphinx extension
-  ``nscore.report.render`` (``pipeline.refresh``: papermill, as ``nscore build``) before Sphinx reads them:
+  ``nscore.build.refresh`` (``pipeline.refresh``: papermill, as ``nscore build``) before Sphinx reads them:
   the notebooks and the pages are those of the new cutoff, ``nscore check`` passes, and a second
   plain build executes nothing;
 * after a chapter source is edited, the fail mode names that chapter only, and the plain build

@@ -17,7 +17,7 @@ import vl_convert as vlc
 from PIL import Image
 
 from nscore.build import refresh
-from nscore.report import render
+from nscore.report import pages, render
 from nscore.errors import NscoreError
 
 REPO = Path(__file__).resolve().parents[1]
@@ -151,10 +151,10 @@ def test_config_loads_the_vendored_scripts_and_extension():
 
     config = yaml.safe_load((REPO / "_config.yml").read_text())
     sphinx_config = config["sphinx"]["config"]
-    # no vendored script on every page: nscore.report.render adds vega to the pages with a chart only
+    # no vendored script on every page: nscore.report.pages adds vega to the pages with a chart only
     assert not [js for js in sphinx_config.get("html_js_files") or [] if "vega" in str(js)]
     assert set(render.CSS_FILES) <= set(sphinx_config.get("html_css_files", []))
-    assert {"nscore.report.render", "nscore.build.refresh"} <= set(config["sphinx"].get("extra_extensions", []))
+    assert {"nscore.report.pages", "nscore.build.refresh"} <= set(config["sphinx"].get("extra_extensions", []))
 
 
 # --------------------------------------------------------------------------- site images
@@ -164,7 +164,7 @@ def test_site_pages_link_each_chart_image_as_one_file(bundle, tmp_path):
     """On the site the fallback and the downloads become files named by their content, linked
     by the URL Sphinx gives (relative to the page); the notebook fragment itself keeps data: URIs."""
     page = f"<p>before</p>{bundle['text/html']}<p>between</p>{bundle['text/html']}"
-    out = render.images_to_files(page, tmp_path, lambda path: f"../{path}")
+    out = pages.images_to_files(page, tmp_path, lambda path: f"../{path}")
     assert "data:image/" not in out and "data:image/" in bundle["text/html"]
     svg_bytes, png_bytes = bundle["image/svg+xml"].encode(), base64.b64decode(bundle["image/png"])
     svg_name = f"chart-{hashlib.sha256(svg_bytes).hexdigest()[:20]}.svg"
@@ -184,7 +184,7 @@ def test_site_pages_link_each_chart_image_as_one_file(bundle, tmp_path):
 def test_site_images_leave_other_data_uris_alone(tmp_path):
     """Only chart images move: a table's CSV download stays a data: URI (tables.py)."""
     page = '<a href="data:text/csv;charset=utf-8;base64,YSxiCjEsMgo=" download="t.csv">CSV</a>'
-    assert render.images_to_files(page, tmp_path, lambda path: path) == page
+    assert pages.images_to_files(page, tmp_path, lambda path: path) == page
     assert not (tmp_path / render.IMAGE_DIR).exists()
 
 
@@ -195,10 +195,10 @@ def test_extension_moves_images_out_of_every_page():
         "connect": lambda self, event, fn, priority=500: connected.append((event, fn)),
         "add_config_value": lambda self, name, default, rebuild, types=(): config_values.append((name, default)),
     })()
-    meta = render.setup(app)
-    assert ("html-page-context", render._chart_images_to_files) in connected
-    assert ("html-page-context", render._dedupe_scripts) in connected
-    assert ("config-inited", render._switch_off_thebe) in connected
+    meta = pages.setup(app)
+    assert ("html-page-context", pages._chart_images_to_files) in connected
+    assert ("html-page-context", pages._dedupe_scripts) in connected
+    assert ("config-inited", pages._switch_off_thebe) in connected
     assert meta["parallel_write_safe"] is True
     # the plain-build refresh is its own extension (build layer), registered beside it
     connected.clear()
@@ -225,16 +225,16 @@ def _sphinx_build(src: Path, out: Path, extensions: list[str], **overrides):
 def test_sphinx_thebe_writes_nothing_into_the_site(tmp_path):
     """jupyter-book always loads sphinx-thebe, which wrote its unpkg URL
     (``const THEBE_JS_URL = "https://unpkg.com/thebe@..."``), its loader script, its stylesheet and
-    a Binder configuration into every page; with nscore.report.render none of it reaches the site."""
+    a Binder configuration into every page; with nscore.report.pages none of it reaches the site."""
     src = tmp_path / "src"
     src.mkdir()
     (src / "conf.py").write_text("project = 'x'\n")
     (src / "index.rst").write_text("Title\n=====\n\nSome text.\n\n.. code-block:: python\n\n   print(1)\n")
-    # without nscore.report.render: what every page carried
+    # without nscore.report.pages: what every page carried
     _sphinx_build(src, tmp_path / "before", ["sphinx_thebe"])
     before = (tmp_path / "before" / "index.html").read_text()
     assert "unpkg.com" in before and "x-thebe-config" in before  # the check below can see it
-    _sphinx_build(src, tmp_path / "after", ["sphinx_thebe", "nscore.report.render"])
+    _sphinx_build(src, tmp_path / "after", ["sphinx_thebe", "nscore.report.pages"])
     after = (tmp_path / "after" / "index.html").read_text()
     for marker in ("unpkg", "THEBE_JS_URL", "thebe", "binder"):
         assert marker not in after, marker
@@ -257,7 +257,7 @@ def test_external_script_or_stylesheet_is_a_build_warning(tmp_path):
     warnings = io.StringIO()
     with docutils_namespace():
         app = Sphinx(str(src), str(src), str(tmp_path / "out"), str(tmp_path / "out" / ".doctrees"), "html",
-                     status=None, warning=warnings, freshenv=True, confoverrides={"extensions": ["nscore.report.render"]})
+                     status=None, warning=warnings, freshenv=True, confoverrides={"extensions": ["nscore.report.pages"]})
         app.build()
     assert "external script/stylesheet" in warnings.getvalue() and "cdn.example.org" in warnings.getvalue()
 
@@ -330,7 +330,7 @@ def test_plain_build_hook_executes_or_fails_naming_the_stale_chapters(tmp_path, 
 
 def test_pipeline_site_builds_are_marked_staged(tmp_path, monkeypatch):
     """``nscore build`` runs jupyter-book on notebooks it has just executed: it marks those builds
-    (``NSCORE_STAGED_BOOK``) so that nscore.report.render does not check or re-execute them again."""
+    (``NSCORE_STAGED_BOOK``) so that nscore.build.refresh does not check or re-execute them again."""
     import subprocess
 
     from nscore.build import pipeline, site
