@@ -22,6 +22,10 @@ Plotted values are rounded (:data:`PLOT_DECIMALS`) before they are embedded: far
 Every chart carries its alt text as the Vega-Lite top-level ``description`` (Vega writes it into
 the SVG's ``aria-label``); the book's caption is given by the chapter (``{glue:figure}`` with a
 ``:name:`` for numbering). Colours come from :data:`OKABE_ITO` only.
+
+One module on purpose (about 650 lines): every chart shares the privacy rules above, the time grid,
+the palette and the :class:`Figure` contract with the renderer, and a reviewer checking that no
+chart embeds a patient row reads one file.
 """
 
 from __future__ import annotations
