@@ -169,7 +169,7 @@ def test_note_says_what_population_method_cutoff_version_and_where(site):
     orr = next(s for s in spans if s["attrs"]["data-ard"] == "efficacy.orr")
     note = orr["note"]
     for part in ("Overall response rate (CR/CRi/PR)", "efficacy-evaluable (EFFFL), N\u00a0=\u00a0329",
-                 "Clopper-Pearson exact", "Data cutoff 2025-06-30", "abcdef012345", "ARD key efficacy.orr in the analysis-results dataset ard-2025-06-30.csv",
+                 "Clopper-Pearson exact", "Data cutoff 2025-06-30", "abcdef012345", "ARD key efficacy.orr (ard-2025-06-30.csv)",
                  "cell [7]"):
         assert part in note, (part, note)
     assert "_sources/index.ipynb" in orr["links"]

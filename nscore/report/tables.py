@@ -697,13 +697,22 @@ def changed_display(comparison: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(out)
 
 
-def csv_download(frame: pd.DataFrame, file_name: str, text: str) -> "Markdown":
+def csv_download(frame: pd.DataFrame, file_name: str, text: str, *, gzip: bool = False) -> "Markdown":
     """A download link (``data:`` URI, no extra file) of ``frame`` as CSV (cells neutralised as in
-    :func:`csv_frame`), for a table too long to show (the full comparison of What changed)."""
+    :func:`csv_frame`), for a table too long to show (the full comparison of What changed).
+
+    ``gzip``: the file is ``<file_name>.gz`` (gzip, fixed timestamp, so the page is the same at every
+    build), a tenth of the bytes a long table weighs in the page.
+    """
+    import gzip as gz
+
     from IPython.display import Markdown
 
-    payload = base64.b64encode(csv_frame(frame).to_csv(index=False, lineterminator="\n").encode("utf-8"))
-    href = "data:text/csv;charset=utf-8;base64," + payload.decode("ascii")
+    data = csv_frame(frame).to_csv(index=False, lineterminator="\n", float_format="%.6g").encode("utf-8")
+    mime = "text/csv;charset=utf-8"
+    if gzip:
+        data, mime, file_name = gz.compress(data, 9, mtime=0), "application/gzip", file_name + ".gz"
+    href = f"data:{mime};base64," + base64.b64encode(data).decode("ascii")
     return Markdown(f'<p><a class="nscore-csv-download" href="{href}" download="{file_name}">{text} '
                     f"({file_name})</a></p>\n")
 

@@ -429,7 +429,7 @@ def _visit_html(self, node) -> None:
     count = getattr(self, "_nscore_ard_count", 0) + 1
     self._nscore_ard_count = count
     docname = self.builder.current_docname
-    note_id = f"ard-note-{count}"
+    note_id = f"ard-n{count}"
     key = node["ard_key"]
     self.body.append(f'<span class="{CLASS}" tabindex="0" data-ard="{escape(key)}" '
                      f'aria-describedby="{note_id}">')
@@ -439,7 +439,7 @@ def _visit_html(self, node) -> None:
 
 def _note_html(self, node) -> str:
     g = node.get
-    parts = [f'<strong class="nscore-ard-label">{escape(g("ard_label", ""))}</strong>']
+    parts = [f'<b>{escape(g("ard_label", ""))}</b>']
     what = []
     if g("ard_group"):
         what.append(escape(g("ard_group")))
@@ -454,7 +454,7 @@ def _note_html(self, node) -> str:
         version = g("ard_data_version", "")
         parts.append(f"Data cutoff {escape(g('ard_cutoff'))}"
                      + (f", data version <code>{escape(version[:12])}</code>" if version else ""))
-    where = f" in the analysis-results dataset ard-{escape(g('ard_cutoff'))}.csv" if g("ard_cutoff") else ""
+    where = f" (ard-{escape(g('ard_cutoff'))}.csv)" if g("ard_cutoff") else ""
     parts.append(f"ARD key <code>{escape(g('ard_key', ''))}</code>{where}")
     links = []
     if g("ard_where"):
@@ -468,7 +468,7 @@ def _note_html(self, node) -> str:
     if links:
         text = "; ".join(links)
         parts.append(text[:1].upper() + text[1:])
-    body = "".join(f'<span class="nscore-ard-line">{p}</span>' for p in parts)
+    body = "<br>".join(parts)  # lean markup: every traced number carries its note
     return f'<span class="nscore-ard-note" role="tooltip" id="{node["ard_note_id"]}">{body}</span>'
 
 
