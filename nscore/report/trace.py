@@ -21,6 +21,17 @@ number's markup a few hundred characters and duplicate what the notebook already
 with no row on the page (or a page without ARD output) is a Sphinx warning naming the page and the
 key; the site builds with ``-W``, so it fails the build.
 
+Where the markup may stand (checked on a toy book, ``tests/test_trace.py``)
+-------------------------------------------------------------------------
+- Markdown cells, and ``text/markdown`` outputs of code cells (``narrative.md``, tables): the book
+  renders them as MyST (``nb_render_markdown_format: myst``), so the role is parsed.
+- Glued values: glue the markup as ``IPython.display.Markdown`` and cite it with
+  ``{glue:md}`key:myst``` inline or the ``glue:md`` directive with ``:format: myst``. The plain
+  ``{glue:md}`key``` parses the value as CommonMark, where the role is not recognised (it would
+  print as code); ``{glue:text}`` prints the markup as text.
+- Grid tables (``{eval-rst}``): the reStructuredText form, :func:`rst_role`
+  (:class:`nscore.report.tables.Table` writes the right form for each table kind).
+
 What each builder shows
 -----------------------
 - HTML: ``<span class="nscore-ard" tabindex="0" data-ard="KEY" aria-describedby="ID">TEXT
