@@ -673,7 +673,8 @@ def worker_analyse(directory: Path, reps: int, step_timeout: float, budget: floa
                 signal.setitimer(signal.ITIMER_REAL, 0)
                 rec["seconds"] = time.perf_counter() - t0
                 if name.startswith("figures."):
-                    rec["chart_json_bytes"] = len(value.to_json())
+                    chart = getattr(value, "chart", value)  # figures return a Figure wrapping the altair chart
+                    rec["chart_json_bytes"] = len(chart.to_json())
                     rec["seconds_with_json"] = time.perf_counter() - t0
             except StepTimeout:
                 rec["seconds"] = time.perf_counter() - t0
