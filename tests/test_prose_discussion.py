@@ -20,7 +20,7 @@ from nscore.statistics import survival
 from nscore.analyses.efficacy import proportion
 from nscore.report import trace
 from nscore.report.format import percent as format_percent
-from nscore.report.tables import headline_columns
+from nscore.report.presenters import headline_columns
 
 COLUMNS = headline_columns()  # headline figures with their text
 

@@ -176,7 +176,9 @@ def test_changes_table_lines_up_cutoffs():
     comp = pd.DataFrame({"key": ["orr"], "label": ["ORR"], "unit": ["%"], "2025-08-01": [86.3],
                          "2025-08-01 display": ["86.3%"], "2026-02-01": [86.3], "2026-02-01 display": ["86.3%"],
                          "change": [0.0], "change_display": ["+0.0 percentage points"]})
-    out = tables.changes_table(comp)
+    from nscore.report import presenters
+
+    out = presenters.changes_table(comp)
     assert out.columns.tolist() == ["Figure", "2025-08-01", "2026-02-01", "Change (latest vs previous)"]
 
 

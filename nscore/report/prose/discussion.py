@@ -25,7 +25,7 @@ from typing import Iterable, Mapping, Sequence
 
 from nscore.report import tables
 from nscore.report import format as fmt
-from nscore.report.tables import with_display
+from nscore.report.presenters import with_display
 from nscore.report.format import percent as format_percent
 from nscore.report.trace import Traced, cite, role
 from nscore.report.narrative import capitalize, count, join, number, sentence
@@ -156,7 +156,7 @@ def _count_of(row) -> tuple[int, int] | None:
 
 def _show(row) -> str:
     """A figure's text as the page writes it: with the ``{ard}`` role when it carries its key
-    (headline figures from ``tables.with_display(figures, traced=True)``)."""
+    (headline figures from ``presenters.with_display(figures, traced=True)``)."""
     display = row["display"]
     return display.myst() if isinstance(display, Traced) else str(display)
 

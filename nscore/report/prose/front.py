@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 
 from nscore.report.narrative import capitalize, count, join, number, sentence
 from nscore.report import format as fmt
-from nscore.report.tables import with_display
+from nscore.report.presenters import with_display
 from nscore.report.trace import Traced, role
 from nscore.report.tables import RATE_YEARS, _inline, origin_text
 
