@@ -32,6 +32,8 @@ NOT_RESULT = re.compile(
     r"|(?i:grades?)\s+[0-9](?:\s*(?:or|to|and|-|\u2013)\s*[0-9])?"    # grade thresholds: grade 3, grades 1-2
     r"|[0-9]+(?:-| )years?\b(?= after| estimate|\b)"                  # time points: 2 years after, 1-year
     r"|[<>\u2264\u2265]=?\s*[0-9]+(?:\.[0-9]+)?%?"                      # subgroup thresholds: <20%, >=18
+    r"|[0-9]+(?:\.[0-9]+){2,}(?:\.?post[0-9]+)?"                      # software versions: 2.3.3
+    r"|SHA-256|ISO 8601"                                            # names with digits
 )
 #: Elements whose digits are not results (see the module docstring).
 SKIP = [

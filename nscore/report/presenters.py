@@ -35,6 +35,10 @@ __all__ = [
     "changed_display",
     "published_reference_rows",
     "reproduction_join_display",
+    "dataset_rows",
+    "dataset_traced",
+    "manifest_rows",
+    "manifest_traced",
 ]
 
 
@@ -371,3 +375,49 @@ def reproduction_join_display(join: pd.DataFrame, cutoff: str, figures: pd.DataF
         out.append({"Figure": r.figure, "Statistic": _STAT_WORDS.get(r.stat, r.stat), "Published": published,
                     "Reproduced": reproduced, "Match": "yes" if r.match else "no"})
     return pd.DataFrame(out, columns=["Figure", "Statistic", "Published", "Reproduced", "Match"])
+
+
+# ------------------------------------------------------------------------ sizes of the delivered data
+def dataset_rows(summary: pd.DataFrame, population: str = "delivered data") -> list[dict]:
+    """The sizes of :func:`nscore.report.tables.dataset_summary` as ARD rows: ``data.<dataset>``
+    (stat n: rows) and ``data.<dataset>.variables`` (stat n: columns)."""
+    from nscore.analyses import ard
+
+    out = []
+    for r in summary.itertuples(index=False):
+        name = str(r.Dataset).lower()
+        out.append(ard.row(f"data.{name}", "n", int(r.Rows), population=population, label=f"{r.Dataset}: rows"))
+        out.append(ard.row(f"data.{name}.variables", "n", int(r.Variables), population=population,
+                           label=f"{r.Dataset}: variables"))
+    return out
+
+
+def dataset_traced(summary: pd.DataFrame) -> pd.DataFrame:
+    """:func:`nscore.report.tables.dataset_summary` with its rows and variables carrying their keys
+    (the rows of :func:`dataset_rows`)."""
+    from nscore.report.trace import Traced
+
+    out = summary.copy().astype(object)
+    for i, r in enumerate(summary.itertuples(index=False)):
+        name = str(r.Dataset).lower()
+        out.at[out.index[i], "Rows"] = Traced(fmt.count(r.Rows), f"data.{name}|=|n")
+        out.at[out.index[i], "Variables"] = Traced(fmt.count(r.Variables), f"data.{name}.variables|=|n")
+    return out
+
+
+def manifest_rows(manifest_frame: pd.DataFrame) -> list[dict]:
+    """The row counts of :func:`nscore.report.tables.manifest_table` as ARD rows ``data.file.<file>``."""
+    from nscore.analyses import ard
+
+    return [ard.row(f"data.file.{str(r.File).lower()}", "n", int(r.Rows), population="stored data version",
+                    label=f"{r.File}: rows (manifest)") for r in manifest_frame.itertuples(index=False)]
+
+
+def manifest_traced(manifest_frame: pd.DataFrame) -> pd.DataFrame:
+    """:func:`nscore.report.tables.manifest_table` with each row count carrying its key."""
+    from nscore.report.trace import Traced
+
+    out = manifest_frame.copy().astype(object)
+    out["Rows"] = [Traced(fmt.count(r.Rows), f"data.file.{str(r.File).lower()}|=|n")
+                   for r in manifest_frame.itertuples(index=False)]
+    return out
