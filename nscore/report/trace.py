@@ -154,15 +154,17 @@ class Traced(str):
         return rst_role(str(self), self.key)
 
 
-def emit_reference(rows) -> None:
-    """Display ARD rows of another cutoff that the page cites (``KEY@<cutoff>``) as an output of
+def emit_reference(*sources) -> None:
+    """Display ARD rows of other cutoffs that the page cites (``KEY@<cutoff>``) as one output of
     MIME type :data:`REFERENCE_MIME`, in a cell tagged ``remove-cell``: the notes read them, the
-    cutoff's ARD (:data:`ARD_MIME` only) does not."""
+    cutoff's ARD (:data:`ARD_MIME` only) does not. ``sources``: results, row frames or lists."""
+    import pandas as pd
     from IPython.display import display
 
     from nscore.analyses import ard
 
-    frame = rows_frame(rows)
+    frames = [rows_frame(x) for x in sources if x is not None]
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=ard.COLUMNS)
     payload = ard.to_payload(frame)
     display({REFERENCE_MIME: payload, "text/plain": f"ARD reference rows: {len(frame)}"}, raw=True)
 
