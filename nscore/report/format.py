@@ -32,7 +32,12 @@ Journal conventions (written here once; the tests in ``tests/test_format.py`` pi
 - **p-values**: ``p = 0.17`` (p >= 0.1, two decimals), ``p = 0.012`` (three decimals below 0.1),
   ``p < 0.001``; a p that was not computed reads ``p not computed``.
 - **Hazard ratios**: two decimals with their interval, ``0.34 (95% CI 0.23–0.49)``.
-- **Times**: ``547 days``; months are days / (365.25 / 12) with one decimal, ``18.0 months``.
+- **Times**: ``547 days`` (a median of observed days between two integers keeps one decimal,
+  ``4.5 days``); months are days / (365.25 / 12) with one decimal, ``18.0 months``.
+- **Changes between cutoffs** (What changed): ``+3.1 percentage points``, ``+184 days``,
+  ``not reached → 612 days``, ``no change``; a change that rounds to zero ``+<0.1 percentage points``.
+- **A value alone** (a cell of What changed, :func:`value`): as its unit says: a count, a
+  percentage, a time, a p-value (``0.012``, ``<0.001``), else two decimals.
 
 Nothing here computes a statistic: values come in computed; the exact rounding of ``k/N`` is the
 only arithmetic. A value that is missing where the quantity needs it raises :class:`FormatError`
