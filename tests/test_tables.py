@@ -426,3 +426,31 @@ def test_baseline_table_renders_with_its_spanning_header():
     assert '<th class="head" colspan="5"><p>By diagnosis</p>' in html
     assert "<p>\u2003\u2003DL1 (0.5 \u00d7 10\u2076 cells/kg)</p>" in html
     assert html.count("<tr") == 2 + len(baseline.table)
+
+
+# ----------------------------------------------------------------------- ARD-traced presenters
+def test_presenters_trace_every_number_and_keep_the_layout():
+    """Table 1, the response and safety tables: every number cell carries a key whose rows give
+    its text through nscore.report.format; Table 1 keeps the analysis's layout and text (up to the
+    one rounding rule: half-up, where the analysis's own text rounded 39.25 to 39.2)."""
+    from nscore.analyses import baseline as bl, efficacy, safety
+    from nscore.data import versions
+    from nscore.report import presenters, trace
+
+    cohort = versions.load(str(Path(__file__).resolve().parents[1] / "data"), "latest")
+    b = bl.baseline_table(cohort)
+    shown = presenters.baseline_display(b)
+    assert list(shown.columns) == list(b.table.columns) and len(shown) == len(b.table)
+    differ = [(i, j) for i in range(len(shown)) for j in range(shown.shape[1])
+              if str(shown.iat[i, j]) != str(b.table.iat[i, j])]
+    assert len(differ) <= 1, [(str(b.table.iat[i, j]), str(shown.iat[i, j])) for i, j in differ]
+    keyed = [v for v in shown.values.ravel() if isinstance(v, trace.Traced)]
+    assert len(keyed) > 100
+    rows = b.rows()
+    for v in keyed:
+        assert trace.resolve(rows, v.key), v.key
+    rates = efficacy.response_rates(cohort)
+    resp = presenters.response_display(rates)
+    assert str(resp.iat[0, 3]) == "86.3% (284/329; 95% CI 82.1\u201389.8)" and resp.iat[0, 3].key == "efficacy.orr"
+    inc = {s: safety.incidence(cohort, s) for s in safety.syndromes(cohort)}
+    assert all(isinstance(v, trace.Traced) for v in presenters.incidence_display(inc).iloc[:, 2])
