@@ -476,6 +476,7 @@ def analysis_steps(c) -> list[tuple[str, object]]:
     Thunks that build a chart return it; the worker serialises it (``to_json``, as glue does) and
     records its size, which must not grow with the cohort (aggregated charts).
     """
+    from nscore.analyses import baseline as bl
     from nscore.analyses import cohort as co
     from nscore.analyses import efficacy as ef
     from nscore.report import figures as fg
@@ -504,7 +505,7 @@ def analysis_steps(c) -> list[tuple[str, object]]:
         # results
         ("cohort.patient_flow", keep("flow", lambda: co.patient_flow(c))),
         ("figures.flow_diagram", lambda: fg.flow_diagram(r["flow"].table, **chart)),
-        ("cohort.baseline_table", lambda: co.baseline_table(c)),
+        ("baseline.baseline_table", lambda: bl.baseline_table(c)),
         ("efficacy.response_rates", lambda: ef.response_rates(c)),
         ("efficacy.response_by_subgroup", keep("sub", lambda: ef.response_by_subgroup(c))),
         ("figures.forest_plot", lambda: fg.forest_plot(r["sub"].table, **chart)),

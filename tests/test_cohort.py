@@ -14,6 +14,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from nscore.analyses import baseline as bl
 from nscore.analyses import cohort as ch
 from nscore.errors import NscoreError
 
@@ -78,7 +79,7 @@ def test_nullable_dtypes_and_missing_values_give_same_results(tiny):
 
     typed = types.SimpleNamespace(**{**vars(tiny), **{k: getattr(tiny, k).convert_dtypes()
                                                       for k in ("adsl", "adrs", "adtte", "adae")}})
-    for f in (ch.patient_flow, ch.baseline_table, efficacy.response_rates, efficacy.response_by_subgroup,
+    for f in (ch.patient_flow, bl.baseline_table, efficacy.response_rates, efficacy.response_by_subgroup,
               safety.grade_distribution, safety.onset_duration, published.reproduction_table):
         pd.testing.assert_frame_equal(f(tiny).table.astype(str), f(typed).table.astype(str))
     adsl = typed.adsl.copy()
@@ -300,7 +301,7 @@ def _block(bt, heading: str) -> dict[str, list[str]]:
 
 def test_baseline_table_tiny_layout_by_hand(tiny):
     """Every value below is worked out by hand from tests/cohorts.py PATIENTS (8 patients)."""
-    bt = ch.baseline_table(tiny)
+    bt = bl.baseline_table(tiny)
     assert bt.n == 8
     assert list(bt.table.columns) == ["Characteristic", "Overall (n = 8)", "T-ALL (n = 3)", "T-LBL (n = 2)",
                                       "MPAL (n = 1)", "AML (n = 1)", "PTCL (n = 1)"]
@@ -348,7 +349,7 @@ def test_baseline_table_tiny_layout_by_hand(tiny):
 
 def test_baseline_table_one_diagnosis_has_no_spanning_header(tiny):
     adsl = tiny.adsl[tiny.adsl["DIAG"] == "T-ALL"].reset_index(drop=True)
-    bt = ch.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": adsl}))
+    bt = bl.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": adsl}))
     assert bt.header is None and not bt.by_diagnosis
     assert list(bt.table.columns) == ["Characteristic", "Overall (n = 3)"]
     assert _block(bt, "Diagnosis") == {"T-cell acute lymphoblastic leukemia (T-ALL)": ["3 (100.0)"]}
@@ -361,7 +362,7 @@ def test_baseline_table_missing_values_are_unknown_rows(tiny):
     adsl.loc[0, "SEX"] = None          # 0001, T-ALL, male
     adsl.loc[1, "AGE"] = None          # 0002, T-ALL, 30
     adsl.loc[7, "BMBLAST"] = None      # 0008, T-ALL, involved, 80%
-    bt = ch.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": adsl}))
+    bt = bl.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": adsl}))
     sex = _block(bt, "Sex")
     assert sex["Male"][:2] == ["4 (57.1)", "0 (0.0)"]      # 4/7 known; T-ALL 0/2 known
     assert sex["Unknown"] == ["1", "1", "0", "0", "0", "0"]
@@ -378,7 +379,7 @@ def test_baseline_table_missing_values_are_unknown_rows(tiny):
 
 def test_baseline_table_absent_levels_keep_their_order(tiny):
     """No child: the "<18 years" row still comes first, with 0 (0.0)."""
-    bt = ch.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": tiny.adsl.assign(AGE=40)}))
+    bt = bl.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": tiny.adsl.assign(AGE=40)}))
     assert _block(bt, "Age group") == {"<18 years": ["0 (0.0)"] + ["0 (0.0)"] * 5,
                                        "\u226518 years": ["8 (100.0)", "3 (100.0)", "2 (100.0)", "1 (100.0)",
                                                            "1 (100.0)", "1 (100.0)"]}
@@ -386,7 +387,7 @@ def test_baseline_table_absent_levels_keep_their_order(tiny):
 
 def test_baseline_table_leaves_out_what_was_not_collected(tiny):
     adsl = tiny.adsl.drop(columns=["AGE", "BMBLAST", "DOSEKG"])
-    bt = ch.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": adsl}))
+    bt = bl.baseline_table(types.SimpleNamespace(**{**vars(tiny), "adsl": adsl}))
     assert bt.variables == ("SEX", "DIAG", "PRIORHCT", "BMINV", "DOSELVL")
     labels = " ".join(bt.table["Characteristic"])
     assert "Age" not in labels and "blasts" not in labels and "\u00d710\u2076 cells/kg" not in labels
@@ -396,7 +397,7 @@ def test_baseline_table_leaves_out_what_was_not_collected(tiny):
 
 def test_baseline_table_shipped_matches_abstract(shipped):
     """Expected counts from the abstract's Results (ASH 2025, Zhang X, Lu P et al.)."""
-    bt = ch.baseline_table(shipped)
+    bt = bl.baseline_table(shipped)
     assert bt.n == 334
     assert bt.table.columns[1:].tolist() == ["Overall (n = 334)", "T-ALL (n = 159)", "T-LBL (n = 121)",
                                              "MPAL (n = 24)", "AML (n = 21)", "PTCL (n = 9)"]
@@ -439,7 +440,7 @@ def test_baseline_quartiles_agree_with_r(shipped, tmp_path):
             'x <- if (g == "Overall") d[[v]] else d[[v]][d$g == g]; q <- quantile(x, c(.25, .5, .75));'
             'cat(v, g, sprintf("%.10f", q), sprintf("%.10f", range(x)), "\\n")}')
     out = subprocess.run(["Rscript", "-e", code, str(path)], capture_output=True, text=True, check=True).stdout
-    s = ch.baseline_table(shipped).summaries.set_index(["variable", "group"])
+    s = bl.baseline_table(shipped).summaries.set_index(["variable", "group"])
     for line in out.strip().splitlines():
         v, g, q1, med, q3, lo, hi = line.split()
         row = s.loc[({"age": "AGE", "dose": "DOSE6"}[v], g)]
@@ -472,7 +473,7 @@ def test_baseline_counts_agree_with_an_independent_crosstab():
     written here without any nscore code (an independent check of the counting)."""
     cohort = _awkward_cohort()
     adsl = cohort.adsl
-    bt = ch.baseline_table(cohort)
+    bt = bl.baseline_table(cohort)
     assert list(bt.counts[bt.counts["variable"] == "DOSELVL"]["level"].unique()) == ["DL1", "DL10", "DL2", "DL3"]
     assert list(bt.counts[bt.counts["variable"] == "PRIORHCT"]["level"].unique()) == ["0", "1", "2", "11"]
     involved = adsl["BMINV"].isin(["Y", "y"])
@@ -501,7 +502,7 @@ def test_baseline_counts_agree_with_an_independent_crosstab():
     for row in bt.counts.itertuples(index=False):
         if row.variable == "DIAG" and row.group != "Overall":
             continue
-        block = _block(bt, ch._T1_LABELS[row.variable])
+        block = _block(bt, bl._T1_LABELS[row.variable])
         col = list(bt.groups).index(row.group)
         cells = [cells[col] for label, cells in block.items() if label.split(" (")[0] == row.level
                  or (row.variable == "PRIORHCT" and row.level == "0" and label == "No prior transplant")]

@@ -2,7 +2,7 @@
 another study (no patient shared with the previous cutoff, patients missing, the cohort size changing
 by more than ``intake.COHORT_CHANGE``, a death gone) is refused with exit 1 and the data directory left
 byte-identical, unless ``--accept-warnings``; then it is stored with its warnings in ``intake.json``
-(listed in the manifest) and shown by ``intake.warnings_table``. Messages carry counts, never ids."""
+(listed in the manifest) and shown by ``cutoffs.warnings_table``. Messages carry counts, never ids."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ import pytest
 from conftest import SMALL_N, read_cells, write_cells
 from nscore import cli
 from nscore.data import intake, versions
+from nscore.report import cutoffs
 from nscore.build import pipeline
 from nscore.errors import IntakeWarningError, StaleOutputError
 from nscore.data.load import DATASETS
@@ -154,7 +155,7 @@ def test_warning_accepted_with_the_flag_is_recorded(case, project, tmp_path, fra
     manifest = versions.read_manifest(target)
     assert manifest["intake"] == hashlib.sha256((target / "intake.json").read_bytes()).hexdigest()
     versions.check_manifest(target)  # the record is part of the stored cutoff
-    table = intake.warnings_table(project / "data", versions.list_cutoffs(project / "data"))
+    table = cutoffs.warnings_table(project / "data", versions.list_cutoffs(project / "data"))
     assert set(table["Data cutoff"]) == {LATER}
     assert any(CODES_WORDS[case][1:] in m for m in table["Warning accepted at intake"])  # sentence case
     uids = set(read_cells(new, "adsl")["USUBJID"])
@@ -203,7 +204,7 @@ def test_a_plausible_delivery_stores_without_warnings_and_restoring_is_a_no_op(p
     assert run_update(project, new) == 0
     target = project / "data" / "cutoffs" / LATER
     assert not (target / "intake.json").exists() and "intake" not in versions.read_manifest(target)
-    assert intake.warnings_table(project / "data", versions.list_cutoffs(project / "data")).empty
+    assert cutoffs.warnings_table(project / "data", versions.list_cutoffs(project / "data")).empty
     before = tree(project / "data")
     assert run_update(project, new) == 0
     assert tree(project / "data") == before

@@ -156,7 +156,7 @@ def test_flow_caption_and_alt_text_leave_out_boxes_not_drawn():
 
 
 def baseline(variables, groups=("Overall", "T-ALL", "AML"), unknown=0, empty=False, doses=()):
-    from nscore.analyses.cohort import _SUPERSCRIPT, _T1_FOOTNOTES
+    from nscore.analyses.baseline import _SUPERSCRIPT, _T1_FOOTNOTES
 
     letters = {v: _SUPERSCRIPT[i] for i, v in enumerate(x for x in _T1_FOOTNOTES if x in variables)}
     return SimpleNamespace(by_diagnosis=len(groups) > 1, variables=tuple(variables), footnotes=letters,

@@ -341,7 +341,7 @@ def test_dose_level_label_from_a_delivery_is_not_a_formula_in_the_download(tmp_p
     """A delivery whose dose-level label is a formula (study.yml and ADSL agree): Table 1's CSV is safe."""
     import yaml
 
-    from nscore.analyses import cohort as cohort_analyses
+    from nscore.analyses import baseline as baseline_analyses
     from nscore.data.load import load_cohort
     from nscore.data.simulate import write_cohort
 
@@ -358,7 +358,7 @@ def test_dose_level_label_from_a_delivery_is_not_a_formula_in_the_download(tmp_p
     (delivery / "study.yml").write_text(yaml.safe_dump(study, sort_keys=False), encoding="utf-8")
     cohort = load_cohort(delivery)
     assert evil in set(cohort.adsl["DOSELVL"])
-    baseline = cohort_analyses.baseline_table(cohort)
+    baseline = baseline_analyses.baseline_table(cohort)
     t = tables.table(baseline.table, name="tbl-baseline", caption="Baseline.", header=baseline.header,
                      row_kinds=baseline.row_kinds)
     import csv
@@ -416,10 +416,10 @@ def test_spanning_header_must_cover_the_columns():
 
 
 def test_baseline_table_renders_with_its_spanning_header():
-    from nscore.analyses import cohort as cohort_analyses
+    from nscore.analyses import baseline as baseline_analyses
     from nscore.data import versions
 
-    baseline = cohort_analyses.baseline_table(versions.load("data", "2025-08-01"))
+    baseline = baseline_analyses.baseline_table(versions.load("data", "2025-08-01"))
     t = tables.table(baseline.table, name="tbl-baseline", caption="Baseline.", header=baseline.header,
                      row_kinds=baseline.row_kinds)
     html = _render_html(t.to_myst())

@@ -1,7 +1,6 @@
 """Table 1: baseline characteristics of the infused patients, overall and by diagnosis.
 
-Split from :mod:`nscore.analyses.cohort` (which re-exports :func:`baseline_table` and
-:class:`BaselineTable`, so ``cohort.baseline_table`` still works). Aggregates only: counts,
+Split from :mod:`nscore.analyses.cohort`, whose subgroups and counts it uses. Aggregates only: counts,
 percentages, medians, quartiles and ranges, never a patient row; :meth:`BaselineTable.rows` gives
 the ARD rows (``baseline.<variable>``).
 """

@@ -1,6 +1,6 @@
 """Descriptive analyses of the infused cohort: derived subgroups, patient flow and "Table 1".
 
-Table 1 lives in :mod:`nscore.analyses.baseline` (re-exported here: ``cohort.baseline_table``).
+Table 1 lives in :mod:`nscore.analyses.baseline`.
 Every analysis here reads only the ADaM frames of a cohort (``cohort.adsl``, ``cohort.adrs``, ...), so a
 validated ``nscore.data.load.Cohort`` and any object with the same attributes (e.g. a
 ``types.SimpleNamespace`` of simulated frames in a test) work alike. Results are frozen dataclasses
@@ -450,15 +450,4 @@ def potential_follow_up(cohort, years: int | None = None) -> PotentialFollowUp:
     return PotentialFollowUp(n=n, n_short=int((days < threshold).sum()), years=years, threshold_days=threshold,
                              min_days=float(days.min()) if n else math.nan,
                              max_days=float(days.max()) if n else math.nan, n_trials=n_trials, n_diagnoses=n_diag)
-
-
-# Table 1 moved to nscore.analyses.baseline; its names stay reachable here (cohort.baseline_table,
-# cohort._T1_LABELS ...) without cohort importing it at load time (baseline imports cohort).
-def __getattr__(name: str):
-    if not name.startswith("__"):
-        from nscore.analyses import baseline
-
-        if name in vars(baseline):
-            return vars(baseline)[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 

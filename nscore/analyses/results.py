@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from nscore.analyses import ard
+from nscore.analyses import ard, baseline
 from nscore.analyses import cohort as cohort_analyses
 from nscore.analyses import efficacy, headline, published, safety
 from nscore.analyses import survival_rows as sr
@@ -46,7 +46,7 @@ def _flow(c, ci, day):
 
 
 def _baseline(c, ci, day):
-    return cohort_analyses.baseline_table(c).rows()
+    return baseline.baseline_table(c).rows()
 
 
 def _efficacy(c, ci, day):

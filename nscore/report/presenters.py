@@ -186,11 +186,11 @@ def changed_display(comparison: pd.DataFrame) -> pd.DataFrame:
 
 
 def baseline_display(baseline) -> pd.DataFrame:
-    """Table 1 (:func:`nscore.analyses.cohort.baseline_table`) with every number formatted from its
+    """Table 1 (:func:`nscore.analyses.baseline.baseline_table`) with every number formatted from its
     ARD rows (``baseline.<variable>``) and carrying its key; the layout (rows, labels, columns,
     kinds) is the analysis's own.
 
-    Walks the table as :func:`~nscore.analyses.cohort.baseline_table` lays it out: a heading row per
+    Walks the table as :func:`~nscore.analyses.baseline.baseline_table` lays it out: a heading row per
     variable; for age and dose "Median (IQR)" and "Range" (:func:`nscore.report.format.iqr`,
     :func:`~nscore.report.format.range_`), for the others a row per level, n (%)
     (:func:`~nscore.report.format.n_percent`); then "Unknown" (n) when a column has unknown values.

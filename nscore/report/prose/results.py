@@ -257,7 +257,7 @@ def _dose(cells_per_kg: float) -> str:
 def baseline_notes(baseline) -> str:
     """The notes of Table 1: its conventions, then the lettered footnotes of the rows it holds, then
     the abbreviations it uses. Only rows the table holds (collected variables) are named."""
-    from nscore.analyses.cohort import _T1_CONTINUOUS
+    from nscore.analyses.baseline import _T1_CONTINUOUS
 
     shown = set(baseline.variables)
     continuous = [name for var, name in (("AGE", "age"), ("DOSE6", "dose")) if var in shown]

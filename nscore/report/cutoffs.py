@@ -1,0 +1,122 @@
+"""What changed's account of the stored cutoffs: which are simulated and which real, whether
+consecutive cutoffs hold the same patients, the intake warnings accepted with them, and the list of
+versions. Tables and sentences; the facts come from :mod:`nscore.data.intake` and the store."""
+
+from __future__ import annotations
+
+from typing import Iterable
+
+import pandas as pd
+
+from nscore.data import versions
+from nscore.data.intake import is_simulated, origin, read, shared_subjects
+from nscore.report.narrative import count, join
+
+def origins_sentence(manifests: Iterable[dict]) -> str:
+    """One sentence saying which of the compared cutoffs are simulated and which real."""
+    manifests = list(manifests)
+    sim = [m["cutoff"] for m in manifests if is_simulated(m)]
+    real = [m["cutoff"] for m in manifests if not is_simulated(m)]
+    if not manifests:
+        return "No data cutoff is stored."
+    if not real:
+        return ("The data of every cutoff compared here are simulated." if len(sim) > 1
+                else "The data of this cutoff are simulated.")
+    if not sim:
+        return ("The data of every cutoff compared here are real patient data." if len(real) > 1
+                else "The data of this cutoff are real patient data.")
+    return (f"Simulated and real data are stored side by side: {join(sim)} "
+            f"{'is' if len(sim) == 1 else 'are'} simulated, {join(real)} "
+            f"{'is' if len(real) == 1 else 'are'} real patient data; a change between the two kinds is a "
+            "change of data source, not of follow-up.")
+
+
+def _pair_sentence(a, b) -> tuple[str, str]:
+    """(kind, sentence) for two consecutive cutoffs: "same", "mixed" or "different"."""
+    shared = shared_subjects(a, b)
+    na, nb = len(a.adsl), len(b.adsl)
+    ca, cb = a.cutoff.isoformat(), b.cutoff.isoformat()
+    if shared == 0:
+        return "different", (f"The cutoffs {ca} and {cb} share no patient: they are different cohorts, so the "
+                             "differences between them are differences between cohorts, not the result of "
+                             "longer follow-up.")
+    if shared == na == nb:
+        return "same", f"The cutoffs {ca} and {cb} hold the same {count(nb, 'patient', zero=None)}, followed for longer."
+    return "mixed", (f"Of the {count(nb, 'patient', zero=None)} at {cb}, {shared} {'was' if shared == 1 else 'were'} "
+                     f"already in the data at {ca} ({count(na, 'patient', zero=None)}); the change between them mixes "
+                     "longer follow-up with a change of cohort.")
+
+
+def cohorts_sentence(cohorts: list) -> str:
+    """How consecutive compared cutoffs relate: the same patients followed longer, or different cohorts.
+
+    Why: a change between two cohorts that share no patient is not follow-up; the page must say so
+    instead of presenting it as such.
+    """
+    if len(cohorts) < 2:
+        return "Only one data cutoff is stored up to this version, so there is no change to show yet."
+    pairs = [_pair_sentence(a, b) for a, b in zip(cohorts, cohorts[1:])]
+    if all(kind == "same" for kind, _ in pairs):
+        n = len(cohorts[-1].adsl)
+        return (f"Every cutoff compared here holds the same {count(n, 'patient', zero=None)}, followed for longer."
+                if len(cohorts) > 2 else pairs[0][1])
+    return " ".join(sentence for kind, sentence in pairs if kind != "same")
+
+
+def warnings_table(data_dir, cutoffs) -> pd.DataFrame:
+    """The intake warnings accepted for ``cutoffs``: cutoff, compared with, warning (counts only)."""
+    rows = []
+    for c in cutoffs:
+        rec = read(versions.cutoff_dir(data_dir, c)) or {}
+        for w in rec.get("warnings") or []:
+            rows.append({"Data cutoff": rec.get("cutoff", str(c)), "Compared with": rec.get("compared_with") or "",
+                         "Warning accepted at intake": _sentence_case(str(w.get("message", w.get("code", ""))))})
+    return pd.DataFrame(rows, columns=["Data cutoff", "Compared with", "Warning accepted at intake"])
+
+
+def _sentence_case(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
+def warnings_sentence(table: pd.DataFrame) -> str:
+    """One line introducing the accepted intake warnings, or saying there were none."""
+    if table.empty:
+        return "No intake warning was raised when these cutoffs were stored."
+    n, cutoffs = len(table), list(dict.fromkeys(table["Data cutoff"]))
+    return (f"When {join(cutoffs)} {'was' if len(cutoffs) == 1 else 'were'} stored, the data looked like a "
+            f"mistake or another study ({count(n, 'intake warning', zero=None)}); the delivery was accepted explicitly "
+            "(nscore update --accept-warnings). The warnings, as recorded with the data, are listed below.")
+
+
+def cutoffs_table(data_dir, cohorts: list) -> pd.DataFrame:
+    """One row per compared cutoff: simulated or real (source.json via the manifest), patients, shared."""
+    rows, prev = [], None
+    for cohort in cohorts:
+        m = versions.read_manifest(versions.cutoff_dir(data_dir, cohort.cutoff))
+        rows.append({
+            "Data cutoff": cohort.cutoff.isoformat(),
+            "Data": origin(m),
+            "Patients": len(cohort.adsl),
+            "Patients shared with the previous cutoff": "first cutoff" if prev is None else shared_subjects(prev, cohort),
+        })
+        prev = cohort
+    return pd.DataFrame(rows, columns=["Data cutoff", "Data", "Patients", "Patients shared with the previous cutoff"])
+
+
+def version_list(data_dir, cutoffs, current=None):
+    """``tables.version_links`` with each version's data origin: "(simulated data)" or "(real data)".
+
+    Same markup and relative links as :func:`nscore.report.tables.version_links` (the pipeline's stubs make
+    ``../v/<cutoff>/index.html`` work from every copy of the site).
+    """
+    from IPython.display import Markdown
+
+    current = None if current is None else (current.isoformat() if hasattr(current, "isoformat") else str(current))
+    items = []
+    for c in cutoffs:
+        iso = c.isoformat() if hasattr(c, "isoformat") else str(c)
+        kind = origin(versions.read_manifest(versions.cutoff_dir(data_dir, iso)))
+        mark = " (this version)" if iso == current else ""
+        items.append(f'<li><a class="nscore-version-link" href="../v/{iso}/index.html">Data cutoff {iso}</a>'
+                     f" ({kind} data){mark}</li>")
+    return Markdown('<ul class="nscore-versions">\n' + "\n".join(items) + "\n</ul>\n")
