@@ -47,3 +47,57 @@ def test_every_module_belongs_to_a_layer():
     assert top == ["__init__", "__main__", "cli", "errors", "files"], top
     packages = sorted(p.name for p in (ROOT / "nscore").iterdir() if (p / "__init__.py").is_file())
     assert packages == ["analyses", "build", "data", "report", "statistics"], packages
+
+
+def _cycles(package: str) -> list[list[str]]:
+    """Groups of modules that import each other, directly or not (imports inside functions count)."""
+    import grimp
+
+    graph = grimp.build_graph(package, cache_dir=None)
+    edges = {m: sorted(graph.find_modules_directly_imported_by(m)) for m in sorted(graph.modules)}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:  # Tarjan's strongly connected components
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in edges.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            group = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                group.append(w)
+                if w == v:
+                    break
+            if len(group) > 1:
+                found.append(sorted(group))
+
+    for module in edges:
+        if module not in index:
+            visit(module)
+    return found
+
+
+def test_no_import_cycle():
+    assert _cycles("nscore") == []
+
+
+def test_a_cycle_is_found(tmp_path, monkeypatch):
+    pkg = tmp_path / "cyclic"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from cyclic import b\n")
+    (pkg / "b.py").write_text("def f():\n    from cyclic import a  # a lazy import still closes the cycle\n")
+    (pkg / "c.py").write_text("from cyclic import a\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert _cycles("cyclic") == [["cyclic.a", "cyclic.b"]]
