@@ -4,8 +4,7 @@ and the next build removes what the killed one left and publishes.
 
 Each case builds the toy (tests/toy) in a subprocess that ``os._exit``s at one named point of the
 publish sequence (``NSCORE_CRASH_AT``, :data:`nscore.build.publish.CRASH_POINTS`), after an edit to
-a chapter that puts a marker sentence on its page. Chapter kernels are ordinary ones
-(``NSCORE_FORK_KERNELS=0``): a killed build cannot stop a zygote it started.
+a chapter that puts a marker sentence on its page.
 """
 
 from __future__ import annotations
@@ -43,7 +42,6 @@ def run_build(root: Path, crash_at: str | None = None) -> subprocess.CompletedPr
         pipeline.build(pipeline.Project(root, store=toystore.ToyStore(root / "data")), jobs=1)
     """)
     env = {k: v for k, v in os.environ.items() if k != publish.CRASH_ENV}
-    env["NSCORE_FORK_KERNELS"] = "0"
     env["PYTHONPATH"] = os.pathsep.join(x for x in (str(Path(__file__).parents[1]), env.get("PYTHONPATH", "")) if x)
     if crash_at is not None:
         env[publish.CRASH_ENV] = crash_at
