@@ -16,6 +16,9 @@ Notes
 Row-wise rules pass when an input they compare is missing or unparseable: that problem is reported
 once, by the rule that owns it (``not_null``, ``invalid_date``, ...), not again by every rule that
 reads the value. ``*_present_iff_*`` rules are the exception, since missingness is what they check.
+
+One module (about 520 lines) because it is one thing: the four schemas of the data model, side by
+side as ``data/README.md`` documents them.
 """
 
 from __future__ import annotations
