@@ -1,5 +1,8 @@
 """The ``{ard}`` role: every number on a page carries the analysis result it comes from.
 
+One cohesive module (about 500 lines): the role's markup, the rows it names, and the Sphinx
+extension that renders it, kept together so the key syntax has one definition.
+
 Markup (written by :func:`role`, never by hand)::
 
     {ard}`86.3% (284/329; 95% CI 82.1–89.8) <efficacy.orr>`          MyST
