@@ -406,7 +406,7 @@ def dataset_traced(summary: pd.DataFrame) -> pd.DataFrame:
 
 
 def manifest_rows(manifest_frame: pd.DataFrame) -> list[dict]:
-    """The row counts of :func:`nscore.report.tables.manifest_table` as ARD rows ``data.file.<file>``."""
+    """The row counts of :func:`nscore.report.cutoffs.manifest_table` as ARD rows ``data.file.<file>``."""
     from nscore.analyses import ard
 
     return [ard.row(f"data.file.{str(r.File).lower()}", "n", int(r.Rows), population="stored data version",
@@ -414,7 +414,7 @@ def manifest_rows(manifest_frame: pd.DataFrame) -> list[dict]:
 
 
 def manifest_traced(manifest_frame: pd.DataFrame) -> pd.DataFrame:
-    """:func:`nscore.report.tables.manifest_table` with each row count carrying its key."""
+    """:func:`nscore.report.cutoffs.manifest_table` with each row count carrying its key."""
     from nscore.report.trace import Traced
 
     out = manifest_frame.copy().astype(object)

@@ -11,6 +11,12 @@ page needs no extra file and makes no request outside itself.
 
 A :class:`Table` must never carry ``text/html``: myst-nb prefers ``text/html`` over
 ``text/markdown`` and would then skip the numbered directive.
+
+One module on purpose (about 700 lines): the :class:`Table` type (list and grid directives with
+spanning headers, traced cells, the spreadsheet-safe CSV download) and the small frame helpers a
+chapter uses to shape a table before showing it, read together when a table looks wrong. The
+clinical presenters are in :mod:`nscore.report.presenters`, the version and manifest tables in
+:mod:`nscore.report.cutoffs`, the expert panel in :mod:`nscore.report.panel`.
 """
 
 from __future__ import annotations
@@ -50,23 +56,13 @@ __all__ = [
     "dataset_summary",
     "counts_by",
     "n_distinct",
-    "manifest_table",
-    "versions_table",
-    "packages_table",
-    "origin_text",
-    "data_kind",
-    "version_links",
-    "bundle_link",
-    "expert_overview",
-    "expert_profiles",
-    "experts_study",
 ]
 
 #: Days per year, for rates "n years after infusion" (one home: headline, results and methods read it).
-YEAR_DAYS = 365.25
 #: The times (years after infusion) at which survival rates are read from the curves: the results
 #: chapter's ``survival.REPORT_YEARS``, so landing, methods and results name the same years.
 from nscore.statistics.survival import REPORT_YEARS as RATE_YEARS  # noqa: E402
+from nscore.statistics.survival import YEAR_DAYS  # noqa: E402
 
 FENCE = "````"  # four backticks: the directive may sit next to ``` code in a page
 _NAME_RULE = re.compile(r"^tbl-[a-z0-9][a-z0-9-]*$")
@@ -557,38 +553,6 @@ def csv_download(frame: pd.DataFrame, file_name: str, text: str, *, gzip: bool =
                     f"({file_name})</a></p>\n")
 
 
-def expert_profiles(path) -> "Markdown":
-    """The expert profiles of ``data/experts.yml`` as MyST admonitions (one per expert).
-
-    Rendered as Markdown (not HTML) so the profiles reach the PDF as well.
-    """
-    import yaml
-    from IPython.display import Markdown
-
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    experts = (data or {}).get("experts")
-    if not experts:
-        raise TableError(f"{path}: no 'experts' list")
-    parts = []
-    for e in experts:
-        missing = [k for k in ("name", "degrees", "role_in_study", "summary", "affiliations", "positions")
-                   if not e.get(k)]
-        if missing:
-            raise TableError(f"{path}: expert {e.get('name', '?')!r} lacks {', '.join(missing)}")
-        lines = [f":::{{admonition}} {e['name']}, {e['degrees']}", ":class: tip nscore-expert", "",
-                 f"*{e['role_in_study']}.*", "", e["summary"].strip(), ""]
-        for title, key in (("Affiliations", "affiliations"), ("Current positions", "positions"),
-                           ("Training and licensure", "training"), ("Professional service", "memberships"),
-                           ("Honours", "honours")):
-            items = e.get(key) or []
-            if items:
-                lines += [f"**{title}**", ""] + ["- " + _inline(str(i)) for i in items] + [""]
-        lines.append(":::")
-        parts.append("\n".join(lines))
-    return Markdown("\n\n".join(parts))
-
-
 def wide(frame: pd.DataFrame, index: str, columns: str, values: str, *, index_label: str | None = None,
          column_labels: Mapping[str, str] | None = None) -> pd.DataFrame:
     """Long aggregated rows -> one row per ``index`` level, one column per ``columns`` level.
@@ -624,134 +588,6 @@ def lookup(frame: pd.DataFrame, value: str = "display", **where) -> object:
         raise TableError(f"lookup {where}: expected one row, found {len(hits)}")
     out = hits.iloc[0]
     return out.item() if hasattr(out, "item") else out
-
-
-def _read_experts(path) -> list[dict]:
-    import yaml
-
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh)
-    experts = (data or {}).get("experts")
-    if not experts:
-        raise TableError(f"{path}: no 'experts' list")
-    return experts
-
-
-def experts_study(path) -> str | None:
-    """The study id (``study:`` in ``data/experts.yml``) whose publication the experts presented."""
-    import yaml
-
-    with open(path, encoding="utf-8") as fh:
-        data = yaml.safe_load(fh) or {}
-    study = data.get("study")
-    return str(study) if study else None
-
-
-def expert_overview(path) -> pd.DataFrame:
-    """One row per expert of ``data/experts.yml``: name, role, first affiliation, first position."""
-    rows = []
-    for e in _read_experts(path):
-        rows.append({"Investigator": f"{e['name']}, {e['degrees']}", "Role in the study": e["role_in_study"],
-                     "Affiliation": (e.get("affiliations") or [""])[0],
-                     "Current position": (e.get("positions") or [""])[0]})
-    return pd.DataFrame(rows)
-
-
-def _iso(c) -> str:
-    return c.isoformat() if hasattr(c, "isoformat") else str(c)
-
-
-def data_kind(source: Mapping | None) -> str:
-    """'simulated' or 'real' from a cutoff's source record (source.json; absent = not simulated)."""
-    return "simulated" if (source or {}).get("simulated") is True else "real"
-
-
-def version_links(cutoffs, current=None, *, data_dir=None) -> "Markdown":
-    """Links to the stable site of every stored cutoff (``../v/<cutoff>/index.html``).
-
-    The pipeline publishes each cutoff's site at ``v/<cutoff>/`` and places redirect stubs so that
-    this relative link works from the site root (newest cutoff) and from every version's copy.
-    Raw HTML, so Sphinx does not try to resolve the targets as documents. With ``data_dir``, each
-    link says whether that cutoff's data are simulated or real (its stored source.json), so a list
-    holding both kinds says which is which.
-    """
-    from IPython.display import Markdown
-
-    items = []
-    for c in cutoffs:
-        iso = _iso(c)
-        here = current is not None and iso == _iso(current)
-        kind = ""
-        if data_dir is not None:
-            from nscore.data import versions
-
-            manifest = versions.read_manifest(versions.cutoff_dir(data_dir, iso))
-            kind = f" ({data_kind(manifest.get('source'))} data)"
-        mark = " (this version)" if here else ""
-        items.append(f'<li><a class="nscore-version-link" href="../v/{iso}/index.html">Data cutoff {iso}</a>'
-                     f"{kind}{mark}</li>")
-    return Markdown('<ul class="nscore-versions">\n' + "\n".join(items) + "\n</ul>\n")
-
-
-def manifest_table(manifest: Mapping) -> pd.DataFrame:
-    """File, rows and SHA-256 of one stored data version (from ``versions.read_manifest``)."""
-    files = manifest.get("files") or {}
-    return pd.DataFrame([{"File": name, "Rows": int(v.get("rows", 0)), "SHA-256": v.get("sha256", "")}
-                         for name, v in sorted(files.items())])
-
-
-def origin_text(source: Mapping | None) -> str:
-    """Where one cutoff's data come from, in a few words, from its source record (source.json).
-
-    Simulated: ``"generated by nscore.data.simulate, seed 20251206"`` (parts not recorded are left out;
-    the kind itself is :func:`data_kind`).
-    Real: the record's own ``origin``/``source``/``description`` text if it has one, else
-    ``"delivered export (no origin recorded)"``. Never "n/a".
-    """
-    src = dict(source or {})
-    if data_kind(src) == "simulated":
-        parts = [f"generated by {src[k]}" if k == "generator" else f"seed {src[k]}"
-                 for k in ("generator", "seed") if src.get(k) is not None and str(src[k]).strip()]
-        return ", ".join(parts) if parts else "generator not recorded"
-    for key in ("origin", "source", "description", "citation", "reference"):
-        value = src.get(key)
-        if isinstance(value, str) and value.strip():
-            return value.strip()
-    return "delivered export (no origin recorded)"
-
-
-def versions_table(manifests: list[Mapping]) -> pd.DataFrame:
-    """One row per stored cutoff: data version hash, simulated or real, origin and patient rows (ADSL)."""
-    rows = []
-    for m in manifests:
-        src = m.get("source") or {}
-        adsl = (m.get("files") or {}).get("adsl.csv", {})
-        rows.append({"Data cutoff": m.get("cutoff", ""), "Data version": m.get("version", ""),
-                     "Data": data_kind(src), "Origin": origin_text(src),
-                     "Patients (ADSL rows)": int(adsl.get("rows", 0))})
-    return pd.DataFrame(rows, columns=["Data cutoff", "Data version", "Data", "Origin", "Patients (ADSL rows)"])
-
-
-def packages_table(versions_by_package: Mapping[str, str]) -> pd.DataFrame:
-    """Package and installed version (from ``provenance.package_versions``)."""
-    return pd.DataFrame([{"Package": k, "Version": v} for k, v in versions_by_package.items()])
-
-
-def bundle_link(cutoff, simulated: bool | None = None) -> "Markdown":
-    """Download link of the reviewer bundle of ``cutoff`` (zip of executed notebooks, manifest, lock).
-
-    The pipeline writes it to ``v/<cutoff>/_downloads/reviewer-bundle-<cutoff>.zip`` in each
-    version's site; the link is relative to a chapter page, so it works at the site root and in
-    every version copy. Raw HTML: Sphinx must not treat the zip as a document. ``simulated`` (the
-    cutoff's ``cohort.simulated``) adds what kind of data the bundle describes.
-    """
-    from IPython.display import Markdown
-
-    iso = _iso(cutoff)
-    name = f"reviewer-bundle-{iso}.zip"
-    kind = "" if simulated is None else (" (simulated data)" if simulated else " (real patient data)")
-    return Markdown(f'<p><a class="nscore-bundle-link" href="../_downloads/{name}" download="{name}">'
-                    f"Download the reviewer bundle for data cutoff {iso}{kind} ({name})</a></p>\n")
 
 
 def km_summary(curves: Mapping[str, object], years: tuple[int, ...] = RATE_YEARS,

@@ -15,6 +15,9 @@ odd data. What the words must not do, whatever the data:
 - call the data simulated unless ``cohort.simulated`` says so, or say "0%" for something not
   collected: response not assessed, transplants or adverse-event categories not collected are said
   in words ("not collected", "not estimable").
+
+One module per chapter (about 560 lines): every data-dependent sentence of the Discussion, in the
+chapter's order, so the words of one page are reviewed in one place.
 """
 
 from __future__ import annotations

@@ -17,7 +17,8 @@ from nscore.report.narrative import capitalize, count, join, number, sentence
 from nscore.report import format as fmt
 from nscore.report.presenters import with_display
 from nscore.report.trace import Traced, role
-from nscore.report.tables import RATE_YEARS, _inline, origin_text
+from nscore.report.cutoffs import origin_text
+from nscore.report.tables import RATE_YEARS, _inline
 
 __all__ = [
     "BOOK_SOURCE",

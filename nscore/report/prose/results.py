@@ -24,6 +24,9 @@ whatever the data:
 Numbers are formatted by :mod:`nscore.report.format` (the one formatter: rates, medians, survival
 estimates, hazard ratios, p-values, log-rank results); the only label built here is
 :func:`prior_hct_label` (a prior-transplant count as a group label, "1 prior allo-HCT").
+
+One module per chapter (about 830 lines): every data-dependent sentence of Results, in the chapter's
+order, so the words of one page are reviewed in one place.
 """
 
 from __future__ import annotations
