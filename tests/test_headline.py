@@ -23,7 +23,8 @@ pytestmark = pytest.mark.skipif(not HAVE_SURVIVAL,
                                 reason="nscore.statistics.survival.kaplan_meier / median_follow_up not importable yet")
 
 from nscore.analyses import headline as hl  # noqa: E402
-from nscore.report import headline_text as ht  # noqa: E402
+from nscore.report import format as fmt  # noqa: E402
+from nscore.report import presenters  # noqa: E402
 from nscore.errors import NscoreError  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -47,7 +48,7 @@ def later(c, cutoff: date = date(2026, 2, 1)):
 def test_headline_tiny():
     numbers = hl.headline_figures(tiny_cohort())
     assert list(numbers.columns) == ["key", "label", "value", "lower", "upper", "unit", "status", "k", "n"]
-    h = ht.with_display(numbers).set_index("key")
+    h = presenters.with_display(numbers).set_index("key")
     assert tuple(h.index) == hl.HEADLINE_KEYS
     assert list(h.columns) == ["label", "value", "lower", "upper", "display", "unit", "status", "k", "n"]
     assert set(h["status"]) <= set(hl.STATUSES)
@@ -71,7 +72,7 @@ def test_headline_tiny():
 
 def test_compare_cutoffs_tiny_known_changes():
     early, late = tiny_cohort(), later(tiny_cohort())
-    cmp = ht.comparison_text(hl.compare_cutoffs([late, early]))  # order given does not matter
+    cmp = presenters.comparison_text(hl.compare_cutoffs([late, early]))  # order given does not matter
     assert list(cmp.columns) == ["key", "label", "unit", "2025-08-01", "2025-08-01 display", "2026-02-01",
                                  "2026-02-01 display", "change", "change_display"]
     t = cmp.set_index("key")
@@ -191,7 +192,7 @@ def test_headline_survival_matches_r_on_shipped_data(cutoff):
     (194.0, "days", "+194 days"),
 ])
 def test_change_text_never_prints_signed_zero(diff, unit, text):
-    assert ht._change_text(diff, unit, 1.0, 1.0 + diff) == text
+    assert fmt.change(diff, unit, 1.0, 1.0 + diff) == text
 
 
 # ------------------------------------------------- not collected, not evaluable: never 0% or n/a
@@ -202,7 +203,7 @@ def _variant(**changes):
 
 def test_headline_nobody_evaluable_has_no_response_rate():
     c = tiny_cohort()
-    h = ht.with_display(hl.headline_figures(_variant(adsl=c.adsl.assign(EFFFL="N"), adrs=c.adrs.iloc[0:0]))).set_index("key")
+    h = presenters.with_display(hl.headline_figures(_variant(adsl=c.adsl.assign(EFFFL="N"), adrs=c.adrs.iloc[0:0]))).set_index("key")
     assert h.loc["n_evaluable", "value"] == 0
     for key in ("orr", "cr_cri"):
         assert h.loc[key, "status"] == "not evaluable" and math.isnan(h.loc[key, "value"])
@@ -213,7 +214,7 @@ def test_headline_adverse_events_and_transplant_not_collected():
     import dataclasses
 
     c = tiny_cohort()
-    h = ht.with_display(hl.headline_figures(_variant(adae=None, study=dataclasses.replace(c.study, adverse_events=()),
+    h = presenters.with_display(hl.headline_figures(_variant(adae=None, study=dataclasses.replace(c.study, adverse_events=()),
                                                      adsl=c.adsl.drop(columns=["HCTFL", "HCTDT"])))).set_index("key")
     for key in ("crs_g3", "icans_g3", "hct_rate"):
         assert (h.loc[key, "status"], h.loc[key, "display"]) == ("not collected", "not collected")
@@ -238,4 +239,4 @@ def test_headline_statuses_of_survival_rows():
     (float("nan"), 50.0, None, None, "not estimable \u2192 50.0%"),
 ])
 def test_change_text_names_why_a_value_is_missing(prev, last, ps, ls, text):
-    assert ht._change_text(last - prev, "%", prev, last, ps, ls) == text
+    assert fmt.change(last - prev, "%", prev, last, ps, ls) == text

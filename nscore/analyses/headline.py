@@ -4,7 +4,7 @@ One function computes the figures for one cohort, so the landing page and the "W
 cannot disagree; ``compare_cutoffs`` lines the figures of several stored versions up side by side.
 Survival figures are Kaplan-Meier estimates from ``nscore.statistics.survival`` (log-log CIs by default), not
 the abstract's medians of observed times. Numbers only: the text of a figure and of a change is
-:mod:`nscore.report.headline_text` (report layer).
+:mod:`nscore.report.presenters` (report layer).
 """
 
 from __future__ import annotations
@@ -134,7 +134,7 @@ def headline_figures(cohort, ci: str = "log-log") -> pd.DataFrame:
         not reached, NaN = not estimable, as :mod:`nscore.statistics.survival` returns them),
         ``unit`` ("patients", "%", "days"), ``status`` (:data:`STATUSES`), ``k``, ``n`` (counts of a
         rate). Keys in ``HEADLINE_KEYS`` order. The text of a figure:
-        :func:`nscore.report.headline_text.with_display`.
+        :func:`nscore.report.presenters.with_display`.
 
     Notes
     -----
@@ -242,7 +242,7 @@ def compare_cutoffs(cohorts: list, ci: str = "log-log") -> pd.DataFrame:
         oldest first) a float column named by the date and its row ``status`` in ``"<date> status"``,
         then ``change`` (latest - previous, NaN with a single cutoff or a figure not estimable at
         either). ``attrs["figures"]``: each cutoff's :func:`headline_figures` by ISO date. The text
-        (``"<date> display"``, ``change_display``): :func:`nscore.report.headline_text.comparison_text`.
+        (``"<date> display"``, ``change_display``): :func:`nscore.report.presenters.comparison_text`.
     """
     if not cohorts:
         raise AnalysisInputError("compare_cutoffs needs at least one cohort")

@@ -54,6 +54,7 @@ from typing import Mapping
 import pandas as pd
 
 from nscore.errors import TableError
+from nscore.statistics.survival import YEAR_DAYS
 
 __all__ = [
     "FormatError",
@@ -87,8 +88,7 @@ __all__ = [
 
 #: The dash between two limits (en dash, U+2013).
 DASH = "\u2013"
-#: Days per year (survival rates "n years after infusion" and months).
-YEAR_DAYS = 365.25
+#: Days per month (days per year from :data:`nscore.statistics.survival.YEAR_DAYS`, its one home).
 MONTH_DAYS = YEAR_DAYS / 12
 
 
