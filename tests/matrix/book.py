@@ -104,6 +104,8 @@ def page_texts(site: Path) -> dict[str, str]:
         soup = BeautifulSoup(page.read_text(encoding="utf-8", errors="replace"), "html.parser")
         for tag in soup(_NOT_TEXT):
             tag.decompose()
+        for note in soup.select("span.nscore-ard-note"):  # a number's hover note, not page text
+            note.decompose()
         text = soup.get_text("\n")
         lines = (re.sub(r"\s+", " ", line).strip() for line in text.splitlines())
         out[rel.as_posix()] = "\n".join(line for line in lines if line)
