@@ -454,3 +454,13 @@ def test_presenters_trace_every_number_and_keep_the_layout():
     assert str(resp.iat[0, 3]) == "86.3% (284/329; 95% CI 82.1\u201389.8)" and resp.iat[0, 3].key == "efficacy.orr"
     inc = {s: safety.incidence(cohort, s) for s in safety.syndromes(cohort)}
     assert all(isinstance(v, trace.Traced) for v in presenters.incidence_display(inc).iloc[:, 2])
+
+
+def test_results_links_point_at_the_files_the_build_writes():
+    """The appendix's links to the analysis-results dataset are the names nscore.build.site writes
+    (``ard/ard-<cutoff>...`` beside the version's pages), relative to a chapter page."""
+    from nscore.build.site import RESULTS_DIR
+
+    html = cutoffs.results_links(date(2026, 2, 1)).data
+    for name in ("ard-2026-02-01.csv", "ard-2026-02-01.parquet", "ard-2026-02-01-dictionary.csv"):
+        assert f'href="../{RESULTS_DIR}/{name}" download="{name}"' in html

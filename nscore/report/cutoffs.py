@@ -222,3 +222,15 @@ def bundle_link(cutoff, simulated: bool | None = None) -> "Markdown":
     kind = "" if simulated is None else (" (simulated data)" if simulated else " (real patient data)")
     return Markdown(f'<p><a class="nscore-bundle-link" href="../_downloads/{name}" download="{name}">'
                     f"Download the reviewer bundle for data cutoff {iso}{kind} ({name})</a></p>\n")
+
+
+def results_links(cutoff) -> "Markdown":
+    """Download links of the analysis-results dataset of ``cutoff`` (one row per statistic of the
+    book), which the pipeline writes to ``v/<cutoff>/ard/`` of each version's site as CSV, Parquet
+    and a data dictionary. Relative to a chapter page, like :func:`bundle_link`."""
+    from IPython.display import Markdown
+
+    iso = _iso(cutoff)
+    links = [f'<a class="nscore-ard-link" href="../ard/ard-{iso}{suffix}" download="ard-{iso}{suffix}">{label}</a>'
+             for suffix, label in ((".csv", "CSV"), (".parquet", "Parquet"), ("-dictionary.csv", "data dictionary"))]
+    return Markdown(f"<p>Analysis-results dataset for data cutoff {iso}: {', '.join(links)}</p>\n")
