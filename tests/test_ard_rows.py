@@ -9,6 +9,7 @@ import pytest
 
 from cohorts import shipped_cohort, tiny_cohort
 from nscore.analyses import ard, efficacy as ef, headline as hl, published as pub, safety as sf
+from nscore.analyses import baseline as bl
 from nscore.analyses import cohort as ca
 from nscore.analyses import survival_rows as sr
 from nscore.statistics import survival
@@ -114,7 +115,7 @@ def test_flow_rows_shipped(shipped):
 
 
 def test_baseline_rows_shipped_match_abstract(shipped):
-    v = keyed(ca.baseline_table(shipped))
+    v = keyed(bl.baseline_table(shipped))
     # abstract: 159 T-ALL (47.6%), 255 males (76.3%), median age 24 (range 2-67), >=20% blasts 79/265
     assert v["baseline.diag|DIAG=T-ALL|n"] == 159 and round(v["baseline.diag|DIAG=T-ALL|percent"], 1) == 47.6
     assert v["baseline.sex|SEX=Male|n"] == 255 and round(v["baseline.sex|SEX=Male|percent"], 1) == 76.3
@@ -126,7 +127,7 @@ def test_baseline_rows_shipped_match_abstract(shipped):
 
 
 def test_baseline_rows_tiny_quartiles(tiny):
-    v = keyed(ca.baseline_table(tiny))
+    v = keyed(bl.baseline_table(tiny))
     # tests/test_cohort.py style: ages 8..60 of 8 patients; R quantile(type 7)
     assert (v["baseline.age|=|median"], v["baseline.age|=|q1"], v["baseline.age|=|q3"]) == (27.5, 15.25, 41.25)
     assert v["baseline.age|DIAG=T-ALL|n"] == 3
