@@ -274,19 +274,3 @@ def test_built_pages_show_the_notebooks_traced_numbers():
         orr |= {t for k, t in shown if k == "efficacy.orr" and "CI" in t}
     assert len(orr) <= 1, orr
 
-
-@pytest.mark.slow
-def test_pdf_text_holds_no_note_and_the_same_orr():
-    import sitecheck
-
-    site, _ = sitecheck.site_dir()
-    pdfs = sorted(site.rglob("*.pdf"))
-    if not pdfs:
-        pytest.skip("the build made no PDF")
-    from pypdf import PdfReader
-
-    text = "\n".join(page.extract_text() or "" for page in PdfReader(pdfs[0]).pages)
-    assert "Clopper-Pearson exact" not in text or "Method:" not in text  # notes are screen-only
-    whole = set(re.findall(r"[0-9]+\.[0-9]% \([0-9]+/[0-9]+; 95% CI [0-9.]+\u2013[0-9.]+\)", text))
-    orr = set().union(*orr_texts(_chapters()).values())
-    assert not orr or (whole & orr), (whole, orr)

@@ -250,3 +250,18 @@ def test_no_interactive_only_wording(built):
     text = built["text"].lower()
     for words in ("hover", "click", "download this"):
         assert words not in text, f"{words!r} in the PDF"
+
+
+def test_pdf_holds_no_number_note_and_prints_the_orr_one_way(built):
+    """The numbers' notes are screen-only, and the ORR reads as the one formatter writes it wherever
+    the PDF prints its count (issue 13)."""
+    from nscore.analyses import ard
+
+    text = re.sub(r"\s+", " ", built["text"])
+    assert "ARD key" not in text and "Method: Clopper-Pearson" not in text
+    rows = ard.read_notebook(built["book"] / "chapters" / "index.ipynb")
+    orr = rows[rows["analysis_id"] == "headline.orr"].set_index("stat")["value"]
+    counts = f"({int(orr['n'])}/{int(orr['N'])}"
+    shown = re.findall(r"[0-9.]+% " + re.escape(counts) + r"[^)]*\)", text)
+    assert shown, f"the ORR {counts}) is not in the PDF"
+    assert len(set(shown)) == 1 and "; 95% CI " in shown[0], shown

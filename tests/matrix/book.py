@@ -106,6 +106,9 @@ def page_texts(site: Path) -> dict[str, str]:
             tag.decompose()
         for note in soup.select("span.nscore-ard-note"):  # a number's hover note, not page text
             note.decompose()
+        for number in soup.select("span.nscore-ard"):  # the number itself reads inline
+            number.unwrap()
+        soup.smooth()
         text = soup.get_text("\n")
         lines = (re.sub(r"\s+", " ", line).strip() for line in text.splitlines())
         out[rel.as_posix()] = "\n".join(line for line in lines if line)
