@@ -81,6 +81,17 @@ def headline_columns() -> list[str]:
 _VALUED = ("estimated", "not reached", "not estimable")
 
 
+def headline_figure(figures: pd.DataFrame, key: str):
+    """One headline figure's row (with its text) by ``key``, from :func:`nscore.analyses.headline.headline_figures`
+    (numbers: the text is added) or from :func:`with_display`'s output, or a frame already indexed by key."""
+    if "key" in getattr(figures, "columns", ()):
+        figures = with_display(figures)  # the text of each figure (headline figures are numbers)
+    frame = figures.set_index("key") if "key" in getattr(figures, "columns", ()) else figures
+    if key not in frame.index:
+        raise KeyError(f"headline figure {key!r} missing")
+    return frame.loc[key]
+
+
 def with_display(figures: pd.DataFrame, traced: bool = False, at: str | None = None) -> pd.DataFrame:
     """``figures`` (:func:`nscore.analyses.headline.headline_figures`) with a ``display`` column, the
     text of each figure by :func:`nscore.report.format.headline`. Rows that already carry a text keep it.

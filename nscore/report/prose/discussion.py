@@ -28,7 +28,7 @@ from typing import Iterable, Mapping, Sequence
 
 from nscore.report import tables
 from nscore.report import format as fmt
-from nscore.report.presenters import with_display
+from nscore.report.presenters import headline_figure as _fig
 from nscore.report.format import percent as format_percent
 from nscore.report.trace import Traced, cite, role
 from nscore.report.narrative import capitalize, count, join, number, sentence
@@ -134,15 +134,6 @@ def _series(key: str) -> Series:
 
 
 # ----------------------------------------------------------------------------- small helpers
-def _fig(figures, key: str) -> Mapping:
-    if "key" in getattr(figures, "columns", ()):
-        figures = with_display(figures)  # the text of each figure (headline figures are numbers)
-    frame = figures.set_index("key") if "key" in getattr(figures, "columns", ()) else figures
-    if key not in frame.index:
-        raise KeyError(f"headline figure {key!r} missing")
-    return frame.loc[key]
-
-
 def _isnan(v) -> bool:
     try:
         return math.isnan(float(v))

@@ -15,7 +15,7 @@ from typing import Iterable, Mapping
 
 from nscore.report.narrative import capitalize, count, join, number, sentence
 from nscore.report import format as fmt
-from nscore.report.presenters import with_display
+from nscore.report.presenters import headline_figure as _fig
 from nscore.report.trace import Traced, role
 from nscore.report.cutoffs import origin_text
 from nscore.report.tables import RATE_YEARS, _inline
@@ -145,15 +145,6 @@ def intro(cohort, abstract_study: str | None, presenters: Iterable[str] = (), af
             "for the pooled analysis of NS7CAR, a CD7-directed CAR-T cell therapy, presented at the 67th Annual "
             f"Meeting of the American Society of Hematology {{cite:p}}`{BOOK_SOURCE}`; on these pages that analysis "
             "is background, and every statement about the data is computed from this cutoff.")
-
-
-def _fig(figures, key: str) -> Mapping:
-    if "key" in getattr(figures, "columns", ()):
-        figures = with_display(figures)  # the text of each figure (headline figures are numbers)
-    frame = figures.set_index("key") if "key" in getattr(figures, "columns", ()) else figures
-    if key not in frame.index:
-        raise KeyError(f"headline figure {key!r} missing")
-    return frame.loc[key]
 
 
 def _patients_sentence(n_infused: int, n_eval: int, therapy: str, traced: bool = False) -> str:
