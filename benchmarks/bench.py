@@ -514,7 +514,7 @@ def analysis_steps(c) -> list[tuple[str, object]]:
         ("survival.kaplan_meier PFS", lambda: sv.kaplan_meier(adtte, "PFS")),
         ("figures.km_plot OS", lambda: fg.km_plot(r["km_os"], **chart)),
         ("survival.median_follow_up", lambda: sv.median_follow_up(adtte, "OS")),
-        ("published.reproduction_table", lambda: pu.reproduction_table(c)),
+        ("published.abstract_rows", lambda: pu.abstract_rows(c)),
         ("survival.kaplan_meier_by DIAG", keep("by_diag", lambda: sv.kaplan_meier_by(adtte, adsl, "OS", "DIAG"))),
         ("survival.kaplan_meier_by PRIORHCT", lambda: sv.kaplan_meier_by(adtte, adsl, "OS", "PRIORHCT")),
         ("figures.km_plot by DIAG", lambda: fg.km_plot(r["by_diag"], **chart)),

@@ -80,8 +80,9 @@ def test_nullable_dtypes_and_missing_values_give_same_results(tiny):
     typed = types.SimpleNamespace(**{**vars(tiny), **{k: getattr(tiny, k).convert_dtypes()
                                                       for k in ("adsl", "adrs", "adtte", "adae")}})
     for f in (ch.patient_flow, bl.baseline_table, efficacy.response_rates, efficacy.response_by_subgroup,
-              safety.grade_distribution, safety.onset_duration, published.reproduction_table):
+              safety.grade_distribution, safety.onset_duration):
         pd.testing.assert_frame_equal(f(tiny).table.astype(str), f(typed).table.astype(str))
+    assert published.abstract_rows(tiny) == published.abstract_rows(typed)
     adsl = typed.adsl.copy()
     adsl.loc[0, "AGE"] = pd.NA
     sub = ch.derive_subgroups(adsl)

@@ -31,7 +31,7 @@ from nscore.files import write_atomic
 
 __all__ = [
     "COLUMNS", "RESULT_COLUMNS", "STAMPS", "STATS", "UNITS", "MIME", "ID_RULE", "DICTIONARY",
-    "row", "frame", "row_key", "validate", "rows_of", "Recorder", "recorder", "start", "record", "emit",
+    "EPOCH", "date_value", "row", "frame", "row_key", "validate", "rows_of", "Recorder", "recorder", "start", "record", "emit",
     "to_payload", "from_payload", "read_notebook", "write", "combine",
 ]
 
@@ -45,7 +45,10 @@ STAMPS = ("cutoff", "data_version", "chapter", "cell")
 #: The statistics a row may name.
 STATS = frozenset({"n", "N", "percent", "estimate", "lower", "upper", "p", "median", "q1", "q3", "min", "max",
                    "events", "hr", "rate", "time", "statistic", "df", "mean", "sd", "count"})
-UNITS = frozenset({"%", "days", "patients", "years", "10^6 cells/kg", ""})
+UNITS = frozenset({"%", "days", "months", "patients", "years", "10^6 cells/kg", "date", ""})
+#: Day 0 of a ``date`` value: a calendar date is stored as days since 1970-01-01 (a number, so it
+#: compares and subtracts like any value; :func:`nscore.report.format.date` prints it).
+EPOCH = pd.Timestamp("1970-01-01")
 MIME = "application/vnd.nscore.ard+json"
 #: A valid analysis id: ASCII lower-case letters, digits, ``_``, ``.`` and ``-``.
 ID_RULE = re.compile(r"^[a-z0-9][a-z0-9_.-]*$")
@@ -63,8 +66,8 @@ DICTIONARY = pd.DataFrame([
                      "hr, rate, statistic, df, ..."),
     ("value", "float", "The value. Empty/NaN: not estimable or not applicable; inf: not reached (a median "
                        "or confidence limit the curve never reaches)."),
-    ("unit", "text", "'%' (percent, 0-100), 'days', 'patients', or empty (ratios, p-values, counts of "
-                     "degrees of freedom)."),
+    ("unit", "text", "'%' (percent, 0-100), 'days', 'months', 'patients', 'date' (a calendar date as days "
+                     "since 1970-01-01), or empty (ratios, p-values, counts of degrees of freedom)."),
     ("method", "text", "Method, e.g. 'Clopper-Pearson exact', 'Kaplan-Meier, log-log 95% CI', 'Aalen-Johansen'."),
     ("label", "text", "What the statistic is, in words."),
     ("chapter", "text", "Chapter (page) that shows the statistic."),
@@ -88,6 +91,15 @@ def row(analysis_id: str, stat: str, value, *, population: str = "", endpoint: s
     return {"analysis_id": analysis_id, "population": population, "endpoint": endpoint,
             "group_var": group_var, "group_level": "" if group_level is None else str(group_level),
             "stat": stat, "value": _float(value), "unit": unit, "method": method, "label": label}
+
+
+def date_value(d) -> float:
+    """A calendar date (date, Timestamp or ISO string) as a ``date`` value: days since 1970-01-01;
+    NaN for a missing date."""
+    t = pd.to_datetime(d, errors="coerce")
+    if t is None or t is pd.NaT or pd.isna(t):
+        return math.nan
+    return float((pd.Timestamp(t).normalize() - EPOCH).days)
 
 
 def frame(rows: Iterable[Mapping] | pd.DataFrame = ()) -> pd.DataFrame:

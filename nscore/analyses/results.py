@@ -34,7 +34,7 @@ LANDMARK_DAY = 100
 #: Which chapter shows which group of analyses (the chapter that records them first).
 CHAPTERS = {"headline": "index", "flow": "results", "baseline": "results", "efficacy": "results",
             "survival": "results", "transplant": "results", "relapse": "results", "safety": "safety",
-            "discussion": "discussion"}
+            "discussion": "discussion", "abstract": "results"}
 
 
 def _headline(c, ci, day):
@@ -114,6 +114,11 @@ def _discussion(c, ci, day):
     return cohort_analyses.potential_follow_up(c).rows()
 
 
+def _abstract(c, ci, day):
+    """The published abstract's figures no other analysis gives (Results' reproduction table)."""
+    return published.abstract_rows(c)
+
+
 class _Skip(Exception):
     """An analysis that does not apply to this cohort (the reason is its message)."""
 
@@ -129,7 +134,7 @@ def _collected(c, dataset: str, column: str) -> bool:
 #: name -> rows(cohort, ci, landmark_day); names are the keys of :data:`CHAPTERS`.
 PLAN: dict[str, Callable] = {"headline": _headline, "flow": _flow, "baseline": _baseline, "efficacy": _efficacy,
                              "survival": _survival, "transplant": _transplant, "relapse": _relapse,
-                             "safety": _safety, "discussion": _discussion}
+                             "safety": _safety, "discussion": _discussion, "abstract": _abstract}
 
 
 def plan() -> list[tuple[str, str]]:

@@ -32,6 +32,8 @@ Journal conventions (written here once; the tests in ``tests/test_format.py`` pi
 - **p-values**: ``p = 0.17`` (p >= 0.1, two decimals), ``p = 0.012`` (three decimals below 0.1),
   ``p < 0.001``; a p that was not computed reads ``p not computed``.
 - **Hazard ratios**: two decimals with their interval, ``0.34 (95% CI 0.23–0.49)``.
+- **Dates**: an ARD value with unit ``date`` is a calendar date as days since 1970-01-01 (so it
+  stays a number, comparable and subtractable); it prints in the long form ``November 9, 2020``.
 - **Times**: ``547 days`` (a median of observed days between two integers keeps one decimal,
   ``4.5 days``); months are days / (365.25 / 12) with one decimal, ``18.0 months``.
 - **Changes between cutoffs** (What changed): ``+3.1 percentage points``, ``+184 days``,
@@ -78,6 +80,7 @@ __all__ = [
     "logrank",
     "days",
     "months",
+    "date",
     "ci_transform",
     "CI_TRANSFORM_TEXT",
     "headline",
@@ -387,6 +390,23 @@ def months(value_days, *, digits: int = 1, group: tuple[str, str] | None = None)
     return f"{number(v / MONTH_DAYS, digits)} months"
 
 
+#: Day 0 of ARD date values (unit ``date``; :func:`nscore.analyses.ard.date_value` makes them).
+EPOCH = pd.Timestamp("1970-01-01")
+
+
+def date(value, group: tuple[str, str] | None = None) -> str:
+    """An ARD date value (days since 1970-01-01, unit ``date``) in the long form ``November 9, 2020``.
+    From rows: the ``time``, ``min``, ``max`` or ``estimate`` statistic. A missing date raises
+    :class:`FormatError`."""
+    if _is_rows(value):
+        value = _get(stats(value, group), "time", "max", "min", "estimate")
+    v = _float(value)
+    if not math.isfinite(v) or not v.is_integer():
+        raise FormatError(f"a date needs a whole number of days since 1970-01-01, got {v!r}")
+    d = EPOCH + pd.Timedelta(days=int(v))
+    return f"{d.strftime('%B')} {d.day}, {d.year}"
+
+
 #: How each Kaplan-Meier confidence-interval transform is described in the methods chapter.
 CI_TRANSFORM_TEXT = {
     "log-log": "the log-log transform (an interval for log(-log S(t)), mapped back; the default of "
@@ -444,6 +464,8 @@ def short(value, unit: str, status: str | None = None) -> str:
         if status and status != "estimated":
             return status
         return "not reached" if math.isinf(x) or unit == "days" else "not estimable"
+    if unit == "date":
+        return date(x)
     return {"%": percent(x), "days": days(x)}.get(unit, number(x))
 
 
@@ -459,7 +481,7 @@ def change(diff, unit: str, prev, last, prev_status: str | None = None, last_sta
         return f"{a} \u2192 {b}"
     if diff == 0:
         return "no change"
-    suffix = {"%": " percentage points", "days": " days"}.get(unit, "")
+    suffix = {"%": " percentage points", "days": " days", "date": " days"}.get(unit, "")
     digits = 1 if unit == "%" else 0
     step = 10 ** -digits
     if abs(diff) < step / 2:  # would print as "+0.0" or "-0.0"
@@ -470,7 +492,7 @@ def change(diff, unit: str, prev, last, prev_status: str | None = None, last_sta
 
 def value(v, unit: str = "", stat: str = "") -> str:
     """One ARD value alone, by its unit and statistic (a cell of What changed): a count ``125``, a
-    percentage ``86.3%``, a time ``547 days`` / ``not reached``, a p-value ``0.012`` / ``<0.001``,
+    percentage ``86.3%``, a time ``547 days`` / ``not reached``, a date ``August 1, 2025``, a p-value ``0.012`` / ``<0.001``,
     anything else to two decimals; NaN reads ``not estimable``."""
     x = _num(v)
     if math.isnan(x):
@@ -481,6 +503,8 @@ def value(v, unit: str = "", stat: str = "") -> str:
         return percent(x)
     if unit == "days":
         return days(x)
+    if unit == "date":
+        return date(x)
     if stat == "p":
         return p_value(x).removeprefix("p ").removeprefix("= ").replace("< ", "<")
     return number(x, 2)

@@ -354,36 +354,44 @@ def published_reference_rows(published_rows: pd.DataFrame, cutoff: str) -> pd.Da
     for r in published_rows.itertuples(index=False):
         if not r.stat or pd.isna(r.published_value):
             continue
+        unit = "%" if r.stat == "percent" else str(getattr(r, "unit", "") or "")
         row = ard.row(f"published.{r.key}", r.stat, r.published_value, population="as published",
-                      endpoint=str(r.figure), unit="%" if r.stat == "percent" else "",
+                      endpoint=str(r.figure), unit=unit,
                       method=f"published ({r.source}): {r.sentence}" if getattr(r, "sentence", "") else
                       f"published ({r.source})", label=f"Published: {r.figure}")
         out.append({**row, "cutoff": cutoff, "data_version": "", "chapter": "", "cell": None})
     return pd.DataFrame(out)
 
 
-def reproduction_join_display(join: pd.DataFrame, cutoff: str, figures: pd.DataFrame | None = None) -> pd.DataFrame:
+def _published_number(value, decimals: int, unit: str) -> str:
+    return fmt.date(value) if unit == "date" else fmt.number(value, decimals)
+
+
+def reproduction_join_display(join: pd.DataFrame, cutoff: str) -> pd.DataFrame:
     """Published versus reproduced as a join (:func:`nscore.analyses.published.reproduction_join`):
-    one row per published number, the published value and the value recomputed from the ARD of the
-    published ``cutoff``, both at the published precision and each carrying its key
-    (``published.<key>|=|<stat>@<cutoff>``, ``<row_key>@<cutoff>``). A published figure without an
-    ARD mapping (a date, a word) shows its text and the figure-level reproduction of ``figures``
-    (:func:`nscore.analyses.published.reproduction_table`), untraced."""
+    one row per published number, the published value and the value of its ARD row of the
+    published ``cutoff``, both at the published precision (a date as a date) and each carrying its
+    key (``published.<key>|=|<stat>@<cutoff>``, ``<row_key>@<cutoff>``). A published number without
+    an ARD row shows its printed text and "no ARD row"."""
     from nscore.report.trace import Traced
 
-    by_key = {} if figures is None else {k: r for k, r in zip(figures["key"], figures.itertuples(index=False))}
     out = []
     for r in join.itertuples(index=False):
         d = int(r.decimals) if pd.notna(r.decimals) else 0
-        if r.status == "no ARD row" or not r.stat:
-            fig = by_key.get(r.key)
+        unit = str(r.unit or "")
+        if not r.stat or pd.isna(r.published_value):
             out.append({"Figure": r.figure, "Statistic": "", "Published": r.published_text,
-                        "Reproduced": getattr(fig, "reproduced", "") if fig is not None else "",
-                        "Match": "yes" if fig is not None and bool(fig.match) else "no"})
+                        "Reproduced": "no ARD row", "Match": "no"})
             continue
-        published = Traced(fmt.number(r.published_value, d), f"published.{r.key}|=|{r.stat}@{cutoff}")
-        reproduced = Traced(fmt.number(r.reproduced_value, d), f"{r.row_key}@{cutoff}")
-        out.append({"Figure": r.figure, "Statistic": _STAT_WORDS.get(r.stat, r.stat), "Published": published,
+        published = Traced(_published_number(r.published_value, d, unit), f"published.{r.key}|=|{r.stat}@{cutoff}")
+        if r.status == "no ARD row":
+            reproduced = "no ARD row"
+        else:
+            reproduced = Traced(_published_number(r.reproduced_value, d, unit), f"{r.row_key}@{cutoff}")
+        stat = _STAT_WORDS.get(r.stat, r.stat)
+        if unit == "date":
+            stat = {"min": "first", "max": "last"}.get(r.stat, stat) if r.analysis_id != "flow.cutoff" else "date"
+        out.append({"Figure": r.figure, "Statistic": stat, "Published": published,
                     "Reproduced": reproduced, "Match": "yes" if r.match else "no"})
     return pd.DataFrame(out, columns=["Figure", "Statistic", "Published", "Reproduced", "Match"])
 

@@ -13,7 +13,7 @@ Each function takes results of :mod:`nscore.analyses.safety` (never patient rows
 - refer to a table or figure that the chapter does not show: the ``{numref}`` roles are written
   here only in the sentences the chapter shows next to its table.
 
-Numbers are formatted by :class:`nscore.analyses.efficacy.Proportion.format` (rates) and
+Numbers are formatted by :mod:`nscore.report.format` (rates) and
 :func:`nscore.analyses.safety.onset_duration` (medians); the only formatter written here is
 :func:`days` (a day count with its unit, "1 day" / "4.5 days"), which :mod:`nscore.report.tables` lacks.
 """
