@@ -506,6 +506,9 @@ def _datasets_of(spec) -> list[list[dict]]:
                         out.append(v)
             elif key == "values" and isinstance(value, list):
                 out.append(value)
+            elif key == "values" and isinstance(value, dict) and value.get("encoding") == render.COLUMNS_ENCODING:
+                # a vega dataset column-encoded by nscore.report.render.encode_values: as records
+                out.append(render.decode_values(value))
             else:
                 out.extend(_datasets_of(value))
     elif isinstance(spec, list):

@@ -7,9 +7,14 @@ have no image. Every chart a chapter shows (a :class:`nscore.report.figures.Figu
 ``text/html``
     a ``<div class="nscore-chart">`` holding (1) a static fallback image (the SVG below, with the
     chart's ``description`` as ``alt``), (2) an empty ``role="img"`` container that the pinned,
-    vendored vega-embed (``_static/vendor``, loaded only on pages that hold a chart) turns into
+    vendored vega (``_static/vendor``, loaded only on pages that hold a chart) turns into
     the live chart, fitted to its box, hiding the fallback once it has rendered, and
-    (3) download links for SVG and PNG. In the notebook the fallback image and the downloads are
+    (3) download links for SVG and PNG. The chart's vega-lite spec is compiled to a vega spec
+    here, by vl-convert (:func:`vega_spec`), so a page loads neither vega-lite (0.25 MiB) nor
+    vega-embed: vega itself, vega-tooltip (5 KB) and the book's chart script
+    (``static/nscore-chart.js``, :data:`CHART_JS`) draw it. The spec's datasets are
+    column-encoded without loss (:func:`encode_values`: runs and steps of a Kaplan-Meier grid take
+    a few numbers instead of a row each; the Results page's chart data shrink from about 200 to 35 KB). In the notebook the fallback image and the downloads are
     ``data:`` URIs, so the executed notebook stays self-contained (notebook viewers, reviewer
     bundles); nothing in it points outside the notebook.
 ``image/svg+xml``, ``image/png``
@@ -40,6 +45,7 @@ import hashlib
 import html
 import io
 import json
+import math
 import re
 from typing import Any
 
@@ -51,14 +57,19 @@ from nscore.errors import RenderError
 
 
 #: Pinned copies served from ``_static`` (see _static/vendor/README.md for origin and licences).
+#: vega-tooltip 0.35.2 is the version vega-embed 6.29 bundled (the tooltips look as before).
 VENDORED = {
     "vega": "5.33.1",
-    "vega-lite": "5.20.1",
-    "vega-embed": "6.29.0",
+    "vega-tooltip": "0.35.2",
 }
-#: Paths relative to ``_static``, in load order. Added by :func:`_page_assets` to the pages that
-#: hold a chart only (about 0.8 MiB a page without a chart does not load).
-JS_FILES = ["vendor/vega.min.js", "vendor/vega-lite.min.js", "vendor/vega-embed.min.js"]
+#: The book's chart script (package data, ``nscore/report/static``; copied into the site's
+#: ``_static`` with the other static files of the package).
+CHART_JS = "nscore-chart.js"
+#: Paths relative to ``_static``, in load order. Added by ``nscore.report.pages._page_assets`` to the
+#: pages that hold a chart only (a page without a chart loads none of them).
+JS_FILES = ["vendor/vega.min.js", "vendor/vega-tooltip.min.js", CHART_JS]
+#: Marker of a column-encoded dataset (:func:`encode_values`).
+COLUMNS_ENCODING = "nscore-columns/1"
 #: Stylesheet of every page added by :func:`setup`: charts and tables fit their column.
 PAGE_CSS = "nscore-page.css"
 #: The theme's icon script (pydata-sphinx-theme): 1.4 MiB of JavaScript that swaps each
@@ -85,9 +96,9 @@ _CHART_DATA_URI = re.compile(
 )
 _SUFFIX = {"svg+xml": ".svg", "png": ".png"}
 
-#: Options handed to vegaEmbed in the page: SVG renderer (crisp in print, testable), no actions
-#: menu (its "Open in Vega Editor" posts to the web; downloads are offered as static links).
-EMBED_OPTIONS = {"mode": "vega-lite", "renderer": "svg", "actions": False}
+#: How the page draws a chart (``data-embed-options``, for readers of the markup): a vega spec,
+#: SVG renderer (crisp in print, testable), no actions menu (downloads are static links).
+EMBED_OPTIONS = {"mode": "vega", "renderer": "svg", "actions": False}
 
 
 def vl_version() -> str:
@@ -180,77 +191,119 @@ def _script_json(obj: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-# Runs where it stands (document.currentScript), so several charts per page, the same chart
-# twice, and glued charts all work; waits for the vendored scripts if they load later.
-# Fits the chart to its box: drawn once at its own size; when wider than the box (the text column,
-# 390 px on a phone) every view width of the spec is scaled down and the chart drawn again (up to
-# five times, and again when the window is resized), so the chart keeps its font sizes and
-# nothing is clipped. A view keeps half its width, at most 300 px (eleven numbers at risk must not run
-# into each other): a chart that still does not fit is scaled down by the stylesheet.
-# A dataset may come as {"columns": [...], "rows": [[...], ...]} (pages compact them, see
-# :func:`compact_datasets`); it is expanded to records before vega-lite sees it.
+def vega_spec(spec: dict) -> dict:
+    """The vega spec of a prepared vega-lite spec, as the page ships it.
+
+    Compiled by vl-convert with the vega-lite version altair targets (the same compiler the static
+    images come from), so the browser needs vega only. The ``$schema`` URL is dropped, the
+    description (alt text, also vega's ``aria-label``) kept, and each inline dataset column-encoded
+    (:func:`encode_values`).
+    """
+    compiled = vlc.vegalite_to_vega(spec, vl_version=vl_version())
+    compiled.pop("$schema", None)
+    compiled["description"] = spec["description"]
+    for data in compiled.get("data", []):
+        if isinstance(data.get("values"), list):
+            data["values"] = encode_values(data["values"])
+    return compiled
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _runs(values: list) -> list[list]:
+    """``[[value, count], ...]`` of consecutive equal values (equal in value and type)."""
+    runs: list[list] = []
+    for v in values:
+        if runs and type(runs[-1][0]) is type(v) and runs[-1][0] == v:
+            runs[-1][1] += 1
+        else:
+            runs.append([v, 1])
+    return runs
+
+
+def _encode_column(values: list) -> Any:
+    """The shortest of: the values; ``{"r": runs}``; ``{"d": decimals, "s": steps}``.
+
+    ``steps`` are the differences of the values times ``10**decimals`` (integers), each run of
+    equal steps written ``[step, count]`` (a single step as the bare integer): a grid of months or a
+    flat stretch of a survival curve is a few numbers. Used only when every value is exactly
+    ``integer / 10**decimals`` (checked here; JavaScript divides the same integers, so it reads the
+    same doubles back).
+    """
+    candidates: list[Any] = [values, {"r": _runs(values)}]
+    if values and all(_is_number(v) for v in values):
+        for decimals in range(7):
+            scale = 10 ** decimals
+            ints = [round(v * scale) for v in values]
+            if all(abs(i) < 2 ** 52 and (i / scale if decimals else i) == v for i, v in zip(ints, values)):
+                steps = [ints[0]] + [b - a for a, b in zip(ints, ints[1:])]
+                candidates.append({"d": decimals, "s": [s if n == 1 else [s, n] for s, n in _runs(steps)]})
+                break
+    return min(candidates, key=lambda c: len(_script_json(c)))
+
+
+def _decode_column(encoded: Any, n: int) -> list:
+    if isinstance(encoded, list):
+        return encoded
+    out: list = []
+    if "r" in encoded:
+        for value, count in encoded["r"]:
+            out.extend([value] * count)
+        return out
+    scale, acc = 10 ** encoded["d"], 0
+    for step in encoded["s"]:
+        step, count = step if isinstance(step, list) else (step, 1)
+        for _ in range(count):
+            acc += step
+            out.append(acc / scale if encoded["d"] else acc)
+    return out
+
+
+def decode_values(values: Any) -> Any:
+    """The records of a column-encoded dataset (:func:`encode_values`); anything else unchanged."""
+    if not (isinstance(values, dict) and values.get("encoding") == COLUMNS_ENCODING):
+        return values
+    columns = [_decode_column(c, values["n"]) for c in values["data"]]
+    return [dict(zip(values["columns"], row)) for row in zip(*columns)] if columns else [{}] * values["n"]
+
+
+def encode_values(rows: list) -> Any:
+    """A dataset's records as columns (``{"encoding": COLUMNS_ENCODING, "n", "columns", "data"}``),
+    each column encoded by :func:`_encode_column`, when that is shorter; else the records.
+
+    Lossless: the encoding is used only if :func:`decode_values` gives the records back exactly
+    (values and types; the page's script decodes the same way). Records with different keys are
+    kept as they are.
+    """
+    if not rows or not all(isinstance(r, dict) for r in rows):
+        return rows
+    columns = list(rows[0])
+    if not columns or any(list(r) != columns for r in rows):
+        return rows
+    encoded = {"encoding": COLUMNS_ENCODING, "n": len(rows), "columns": columns,
+               "data": [_encode_column([r[c] for r in rows]) for c in columns]}
+    back = decode_values(encoded)
+    same = len(back) == len(rows) and all(
+        a == b and all(_same_kind(a[c], b[c]) for c in columns) for a, b in zip(back, rows))
+    if not same or len(_script_json(encoded)) >= len(_script_json(rows)):
+        return rows
+    return encoded
+
+
+def _same_kind(a: Any, b: Any) -> bool:
+    """Equal as JSON values (1 and 1.0 are one number in JavaScript; True is not 1)."""
+    if _is_number(a) and _is_number(b):
+        return True
+    return type(a) is type(b)
+
+
+#: The chart's own inline script: hands its box to ``nscoreChart`` (:data:`CHART_JS`, loaded in the
+#: page head with vega). In a notebook without the script nothing runs and the static image stays.
 _EMBED_JS = """(function () {
   var box = document.currentScript.parentNode;
-  var base = null, shownFor = -1, factor = 1, view = null;
-  function expand(spec) {
-    var sets = spec.datasets || {};
-    Object.keys(sets).forEach(function (k) {
-      var d = sets[k];
-      if (d && !Array.isArray(d) && Array.isArray(d.columns) && Array.isArray(d.rows)) {
-        sets[k] = d.rows.map(function (r) {
-          var o = {}; d.columns.forEach(function (c, i) { o[c] = r[i]; }); return o;
-        });
-      }
-    });
-    return spec;
-  }
-  function scaled(node, f, key) {
-    if (Array.isArray(node)) { return node.map(function (v) { return scaled(v, f, ""); }); }
-    if (node === null || typeof node !== "object") { return node; }
-    if (key === "datasets" || key === "data" || key === "config" || key === "encoding" || key === "mark") { return node; }
-    var out = {};
-    Object.keys(node).forEach(function (k) {
-      var v = node[k];
-      out[k] = (k === "width" && typeof v === "number") ? Math.max(Math.min(v * 0.5, 300), Math.floor(v * f))
-             : scaled(v, f, k);
-    });
-    return out;
-  }
-  function draw(tries) {
-    if (typeof vegaEmbed !== "function") { return; }
-    if (base === null) {
-      base = expand(JSON.parse(box.querySelector("script.nscore-chart-spec").textContent));
-    }
-    var opts = JSON.parse(box.getAttribute("data-embed-options"));
-    var target = box.querySelector(".nscore-chart-view");
-    vegaEmbed(target, factor < 1 ? scaled(base, factor, "") : base, opts).then(function (result) {
-      if (view) { view.finalize(); }
-      view = result.view;
-      box.classList.add("nscore-chart-live");
-      box.querySelector(".nscore-chart-fallback").style.display = "none";
-      var svg = target.querySelector("svg"), room = box.clientWidth;
-      shownFor = room;
-      if (svg && room > 0 && tries < 5) {
-        var wide = parseFloat(svg.getAttribute("width")) || svg.getBoundingClientRect().width;
-        if (wide > room + 0.5) { factor = factor * Math.pow((room - 2) / wide, 1.5); draw(tries + 1); }
-      }
-    }).catch(function (err) {
-      box.classList.add("nscore-chart-failed");
-      console.error("nscore chart " + box.getAttribute("data-chart") + ": " + err);
-    });
-  }
-  var pending = null;
-  window.addEventListener("resize", function () {
-    clearTimeout(pending);
-    pending = setTimeout(function () {
-      if (box.clientWidth > 0 && Math.abs(box.clientWidth - shownFor) > 8) { factor = 1; draw(0); }
-    }, 200);
-  });
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", function () { draw(0); });
-  } else {
-    draw(0);
-  }
+  if (window.nscoreChart) { window.nscoreChart(box); }
 })();"""
 
 
@@ -270,7 +323,7 @@ def chart_html(spec: dict, svg: str, png: bytes) -> str:
         f'<p class="nscore-chart-downloads">Download this figure: '
         f'<a download="{name}.svg" href="{svg_uri}">SVG</a> | '
         f'<a download="{name}.png" href="{png_uri}">PNG</a></p>\n'
-        f'<script type="application/json" class="nscore-chart-spec">{_script_json(spec)}</script>\n'
+        f'<script type="application/json" class="nscore-chart-spec">{_script_json(vega_spec(spec))}</script>\n'
         f"<script>{_EMBED_JS}</script>\n"
         f"</div>"
     )
