@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nscore.data import intake, versions
 
-from nscore.build import pipeline
+from nscore.build import pipeline, reproduce
 from nscore.errors import DataValidationError, NscoreError, escape
 
 
@@ -110,7 +110,21 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", type=Path, default=None, help="directory to write the simulated files to")
 
     sub.add_parser("pdf", help="build the PDF of the publication")
+
+    r = sub.add_parser("reproduce", help="re-execute a reviewer bundle's chapters on its data with its code and "
+                                         "compare every statistic with the published one (exit 1 on a difference)")
+    r.add_argument("bundle", type=Path, help="reviewer-bundle-<cutoff>.zip, or the directory it was unpacked into")
+    r.add_argument("--jobs", type=_positive, default=None, help="parallel kernels (default: number of cores)")
+    r.add_argument("--chapters", type=_chapters, default=None,
+                   help="comma-separated chapter names to re-execute (default: every chapter), e.g. results,safety")
     return p
+
+
+def _chapters(s: str) -> list[str]:
+    names = [x.strip() for x in s.split(",") if x.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError("give at least one chapter name, e.g. results,safety")
+    return names
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,6 +134,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("simulate: --n/--cutoff/--seed need --out (without options it rewrites the shipped cutoffs)")
     project = None
     try:
+        if args.command == "reproduce":  # needs no project: the bundle is one
+            result = reproduce.reproduce(args.bundle, jobs=args.jobs, chapters=args.chapters)
+            print(result.summary())
+            return 0 if result.ok else 1
         project = pipeline.Project(args.root if args.root is not None else versions.project_root())
         if args.command == "build":
             pipeline.build(project, cutoff=args.cutoff, force=args.force, jobs=args.jobs)

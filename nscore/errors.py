@@ -181,3 +181,7 @@ class FigureError(NscoreError):
 
 class SimulationError(NscoreError):
     """The simulation was asked for something it cannot produce (e.g. n < 1)."""
+
+
+class BundleError(NscoreError):
+    """A reviewer bundle cannot be reproduced: not a zip, a file missing, a hash that does not match."""

@@ -23,16 +23,17 @@ import shutil
 import subprocess
 import sys
 import time
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from nscore.analyses import ard
+from nscore.build import reproduce
 from nscore.build.keys import CodeHashes, site_key
 from nscore.build.project import BOOK_DIRS, BOOK_FILES, BUNDLE_NAME, Chapter, Project
 from nscore.errors import BuildError
-from nscore.files import write_atomic, write_atomic_with
+from nscore.files import write_atomic
+from nscore.report import versions as versions_list
 
 #: Set by :func:`jupyter_book_build` for the books it stages from notebooks just executed: the Sphinx
 #: extension ``nscore.build.refresh`` then neither checks nor re-executes anything.
@@ -102,33 +103,13 @@ def jupyter_book_build(project: Project, book: Path, progress: Progress, label: 
 
 def write_bundle(project: Project, zpath: Path, cutoff: str, notebooks: dict[str, Path], chapters: list[Chapter],
                  results: list[Path] = ()) -> None:
-    """Deterministic zip: executed notebooks, the cutoff's analysis-results dataset (``results``),
-    its manifest.json, requirements.lock."""
-    members: list[tuple[str, Path]] = [(f"notebooks/{ch.name}.ipynb", notebooks[ch.name]) for ch in chapters]
-    members += [(f"ard/{path.name}", path) for path in results]
-    manifest = project.data_path / "cutoffs" / cutoff / "manifest.json"
-    if manifest.exists():
-        members.append((f"data/cutoffs/{cutoff}/manifest.json", manifest))
-    for req in project.requirements:
-        if req.exists():
-            members.append((req.name, req))
-    readme = (
-        f"Reviewer bundle of the NS7CAR living publication, data cutoff {cutoff}.\n"
-        "notebooks/: the executed chapter notebooks (metadata.nscore holds each one's provenance and key);\n"
-        "ard/: the analysis-results dataset, one row per statistic of the book (CSV, Parquet, data dictionary);\n"
-        "data/cutoffs/<cutoff>/manifest.json: SHA-256 and row counts of the data files;\n"
-        "requirements.lock: the exact package versions of the environment.\n"
-    )
-
-    def write(handle) -> None:
-        with zipfile.ZipFile(handle, "w", compression=zipfile.ZIP_DEFLATED) as z:
-            z.writestr(zipfile.ZipInfo("README.txt", date_time=(2020, 1, 1, 0, 0, 0)), readme)
-            for arc, path in members:
-                info = zipfile.ZipInfo(arc, date_time=(2020, 1, 1, 0, 0, 0))
-                info.compress_type = zipfile.ZIP_DEFLATED
-                z.writestr(info, path.read_bytes())
-
-    write_atomic_with(zpath, write)
+    """The cutoff's reviewer bundle, a deterministic zip that re-runs (:mod:`nscore.build.reproduce`):
+    the executed notebooks and analysis-results dataset (``results``) as published, the data the
+    chapters read, the chapter sources, the book's files, the ``nscore`` source, the requirements and
+    lock, a README and MANIFEST.json (SHA-256 of every file). ``nscore reproduce BUNDLE`` checks it."""
+    members = reproduce.bundle_members(project, cutoff, notebooks, chapters, results)
+    cutoffs = reproduce.bundle_cutoffs(project, cutoff, (notebooks[ch.name] for ch in chapters))
+    reproduce.write_zip(zpath, cutoff, chapters, members, cutoffs, project.data_dir)
 
 
 def link_stubs(version_dir: Path, cutoffs: list[str]) -> None:
@@ -274,6 +255,7 @@ def assemble(project: Project, tree: Path, *, available: list[str], newest: str,
             _copy_missing(tree / "v" / x / "_downloads" / BUNDLE_NAME.format(cutoff=x), tree / "_downloads")
     versions = {c: _site_key_of(tree / "v" / c) for c in available if (tree / "v" / c).exists()}
     write_atomic(tree / PUBLISH_MARKER, json.dumps({"newest": newest, "versions": versions}, sort_keys=True))
+    versions_list.write_version_lists(tree, available, newest)  # nscore-versions.js: switcher + banner (H4)
     return bundles
 
 

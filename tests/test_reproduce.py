@@ -1,0 +1,296 @@
+"""Reviewer bundles that reproduce (issue 16, item 5): what a bundle holds, and ``nscore reproduce``.
+
+The bundle under test is built the way the pipeline builds one (:func:`nscore.build.site.write_bundle`)
+for the newest shipped cutoff, from a copy of the project: the chapters the reproduction tests
+re-execute (:data:`SUBSET`) are taken from the committed notebooks when their keys are current, else
+executed in the copy first, so the bundle is self-consistent while the sources are being edited. The
+whole book is reproduced by hand (the closing check), the tests re-execute :data:`SUBSET` only.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from nscore import cli
+from nscore.analyses import ard
+from nscore.build import reproduce, site
+from nscore.build.keys import CodeHashes, chapter_key, is_current
+from nscore.build.project import BOOK_FILES, Project
+from nscore.build.store import VersionsStore
+
+PROJECT = Path(__file__).resolve().parents[1]
+CUTOFF = "2026-02-01"
+EARLIER = "2025-08-01"
+SUBSET = ["results", "safety"]
+NSCORE = [sys.executable, "-m", "nscore"]
+
+
+def _copy_project(dest: Path) -> Project:
+    dest.mkdir(parents=True)
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", ".ipynb_checkpoints")
+    for name in (*BOOK_FILES, "pyproject.toml", "requirements.txt", "requirements.lock"):
+        if (PROJECT / name).is_file():
+            shutil.copy2(PROJECT / name, dest / name)
+    for name in ("chapters", "nscore", "data"):
+        shutil.copytree(PROJECT / name, dest / name, ignore=ignore)
+    return Project(dest)
+
+
+@pytest.fixture(scope="module")
+def bundle(tmp_path_factory) -> Path:
+    """``reviewer-bundle-2026-02-01.zip`` of a copy of the project, self-consistent for :data:`SUBSET`."""
+    tmp = tmp_path_factory.mktemp("bundle")
+    project = _copy_project(tmp / "project")
+    chapters = project.checked_chapters()
+    store = VersionsStore(project.data_path, project.cache_dir)
+    data_versions = {c: store.load(c).version for c in store.cutoffs()}
+    hashes = CodeHashes.of(project)
+    notebooks = {ch.name: project.notebook(ch) for ch in chapters}
+    stale = [ch for ch in chapters if ch.name in SUBSET and not is_current(
+        project.notebook(ch), chapter_key(project, ch, CUTOFF, data_versions, hashes=hashes)[1], data_versions)]
+    if stale:  # the committed notebooks are behind the sources being edited: execute them here
+        executed, _ = reproduce.execute_chapters(project, CUTOFF, stale, progress=lambda _: None)
+        notebooks.update(executed)
+    rows = ard.combine(ard.read_notebook(notebooks[ch.name]) for ch in chapters)
+    results = ard.write(rows, tmp / "ard", stem=f"ard-{CUTOFF}")
+    zpath = tmp / f"reviewer-bundle-{CUTOFF}.zip"
+    site.write_bundle(project, zpath, CUTOFF, notebooks, chapters, results)
+    again = tmp / "again.zip"
+    site.write_bundle(project, again, CUTOFF, notebooks, chapters, results)
+    assert again.read_bytes() == zpath.read_bytes()  # the same inputs give the same bytes
+    return zpath
+
+
+def _contents(zpath: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(zpath) as z:
+        return {i.filename: z.read(i) for i in z.infolist()}
+
+
+def _rezip(contents: dict[str, bytes], zpath: Path) -> Path:
+    with zipfile.ZipFile(zpath, "w", compression=zipfile.ZIP_DEFLATED) as z:
+        for name, data in contents.items():
+            z.writestr(name, data)
+    return zpath
+
+
+def _rehash(contents: dict[str, bytes], names) -> None:
+    """Update MANIFEST.json for the changed files ``names``, as someone tampering thoroughly would."""
+    import hashlib
+
+    manifest = json.loads(contents[reproduce.MANIFEST])
+    for name in names:
+        manifest["files"][name] = {"sha256": hashlib.sha256(contents[name]).hexdigest(), "bytes": len(contents[name])}
+    contents[reproduce.MANIFEST] = json.dumps(manifest, indent=1, sort_keys=True).encode()
+
+
+def _tampered(bundle: Path, dest: Path, *, update_hashes: bool) -> Path:
+    """The bundle with one value changed: the first patient's AGE in adsl (41 -> 17, so under 18).
+
+    With ``update_hashes`` the cutoff's data manifest is rewritten for the new file (a new data
+    version) and MANIFEST.json updated; without, the hashes are left stale.
+    """
+    from nscore.data import versions
+
+    contents = _contents(bundle)
+    name = f"data/cutoffs/{CUTOFF}/adsl.csv"
+    lines = contents[name].decode().split("\n")
+    header = lines[0].split(",")
+    cells = lines[1].split(",")
+    age = header.index("AGE")
+    assert cells[age] == "41"
+    cells[age] = "17"
+    lines[1] = ",".join(cells)
+    contents[name] = "\n".join(lines).encode()
+    if update_hashes:
+        data = dest.parent / f"{dest.stem}-data"
+        prefix = f"data/cutoffs/{CUTOFF}/"
+        for member, payload in contents.items():
+            if member.startswith(prefix):
+                (data / member[len(prefix):]).parent.mkdir(parents=True, exist_ok=True)
+                (data / member[len(prefix):]).write_bytes(payload)
+        (data / "manifest.json").unlink()
+        versions.write_manifest(data)
+        contents[prefix + "manifest.json"] = (data / "manifest.json").read_bytes()
+        _rehash(contents, [name, prefix + "manifest.json"])
+    return _rezip(contents, dest)
+
+
+def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([*NSCORE, "reproduce", *args], cwd=cwd, capture_output=True, text=True, timeout=600)
+
+
+# --------------------------------------------------------------------------------------------- content
+def test_bundle_holds_data_sources_code_lock_and_readme(bundle):
+    contents = _contents(bundle)
+    names = set(contents)
+    for c in (CUTOFF, EARLIER):  # pages compare versions: the earlier cutoff is read too
+        assert {f"data/cutoffs/{c}/{f}" for f in ("adsl.csv", "adtte.csv", "study.yml", "source.json",
+                                                 "manifest.json")} <= names
+    assert {"data/study.yml", "data/experts.yml", "chapters/src/results.md", "chapters/src/index.md", "_toc.yml",
+            "_config.yml", "references.bib", "nscore/__init__.py", "nscore/build/reproduce.py", "pyproject.toml",
+            "requirements.txt", "requirements.lock", "README.md", "MANIFEST.json",
+            f"ard/ard-{CUTOFF}.csv", f"ard/ard-{CUTOFF}.parquet", f"ard/ard-{CUTOFF}-dictionary.csv",
+            "notebooks/results.ipynb"} <= names
+    assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc") or n.startswith(("_static/", "tests/"))]
+    manifest = json.loads(contents["MANIFEST.json"])
+    assert manifest["cutoff"] == CUTOFF and set(manifest["files"]) == names - {"MANIFEST.json"}
+    import hashlib
+
+    assert all(hashlib.sha256(contents[n]).hexdigest() == e["sha256"] for n, e in manifest["files"].items())
+    readme = contents["README.md"].decode()
+    assert "pip install -r requirements.txt" in readme and "nscore reproduce ." in readme
+    assert "-e ." in contents["requirements.txt"].decode().split("\n")  # installs the bundle's own nscore
+    assert bundle.stat().st_size < 8 * 1024 ** 2
+    with zipfile.ZipFile(bundle) as z:
+        assert {i.date_time for i in z.infolist()} == {reproduce.ZIP_TIME}
+
+
+def test_the_kernels_import_the_bundles_nscore(bundle, tmp_path):
+    root = tmp_path / "unpacked"
+    manifest = reproduce.open_bundle(bundle, root)
+    reproduce.verify(root, manifest, str(bundle))
+    assert root.resolve() in reproduce.kernel_nscore(root).parents
+
+
+def test_an_unpacked_directory_is_read_for_its_listed_files_only(bundle, tmp_path):
+    unpacked = tmp_path / "review"
+    with zipfile.ZipFile(bundle) as z:
+        z.extractall(unpacked)
+    (unpacked / ".venv").mkdir()
+    (unpacked / ".venv" / "junk.py").write_text("x = 1\n")
+    (unpacked / "nscore.egg-info").mkdir()  # what `pip install -e .` leaves
+    root = tmp_path / "copy"
+    manifest = reproduce.open_bundle(unpacked, root)
+    reproduce.verify(root, manifest, str(unpacked))
+    assert not (root / ".venv").exists() and not (root / "nscore.egg-info").exists()
+
+
+# ------------------------------------------------------------------------------------------ reproduce
+def test_reproduce_from_an_empty_directory_reports_no_difference(bundle, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _run([str(bundle), "--chapters", ",".join(SUBSET)], empty)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "statistics reproduced, 0 differences" in done.stdout
+    n = int(done.stdout.split(" statistics reproduced")[0].split()[-1])
+    published = pd.read_parquet(io.BytesIO(_contents(bundle)[f"ard/ard-{CUTOFF}.parquet"]))
+    assert n == published["chapter"].isin(SUBSET).sum() > 500
+    assert "the bundle's nscore" in done.stdout
+    assert list(empty.iterdir()) == []  # nothing written where it ran
+
+
+def test_a_tampered_value_reports_the_numbers_that_moved(bundle, tmp_path):
+    bad = _tampered(bundle, tmp_path / "tampered.zip", update_hashes=True)
+    done = _run([str(bad), "--chapters", "results"], tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    out = done.stdout
+    assert "0 differences" not in out and "changed" in out
+    row = next(ln for ln in out.splitlines() if "baseline.agegrp|AGEGRP=<18 years|n " in ln)
+    assert row.split()[-3:] == ["107", "108", "changed"]  # one more patient under 18
+    assert "note: the data version differs" in out
+    assert "Traceback" not in done.stderr
+
+
+def test_a_stale_hash_is_a_one_line_error(bundle, tmp_path):
+    bad = _tampered(bundle, tmp_path / "stale.zip", update_hashes=False)
+    done = _run([str(bad)], tmp_path)
+    assert done.returncode == 1
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "hash mismatch" in done.stderr and f"data/cutoffs/{CUTOFF}/adsl.csv" in done.stderr
+
+
+@pytest.mark.parametrize("case", ["not a zip", "no file", "member missing", "listing and member missing",
+                                  "unlisted member", "no manifest", "unknown chapter", "unsafe path"])
+def test_a_bad_bundle_is_a_clear_one_line_error(bundle, tmp_path, capsys, case):
+    contents = _contents(bundle)
+    target = tmp_path / "bad.zip"
+    args = []
+    if case == "not a zip":
+        target.write_text("hello\n")
+        expected = "is not a zip file"
+    elif case == "no file":
+        expected = "no such file"
+    elif case == "member missing":
+        del contents[f"data/cutoffs/{CUTOFF}/adtte.csv"]
+        _rezip(contents, target)
+        expected = f"missing: data/cutoffs/{CUTOFF}/adtte.csv"
+    elif case == "listing and member missing":
+        del contents["nscore/__init__.py"]
+        manifest = json.loads(contents[reproduce.MANIFEST])
+        del manifest["files"]["nscore/__init__.py"]
+        contents[reproduce.MANIFEST] = json.dumps(manifest).encode()
+        _rezip(contents, target)
+        expected = "incomplete bundle, missing nscore/__init__.py"
+    elif case == "unlisted member":
+        contents["nscore/sitecustomize.py"] = b"print('hi')\n"
+        _rezip(contents, target)
+        expected = "not listed in MANIFEST.json: nscore/sitecustomize.py"
+    elif case == "no manifest":
+        del contents[reproduce.MANIFEST]
+        _rezip(contents, target)
+        expected = "has no MANIFEST.json"
+    elif case == "unknown chapter":
+        target = bundle
+        args = ["--chapters", "results,nonesuch"]
+        expected = "no chapter 'nonesuch'"
+    else:
+        contents["../evil.txt"] = b"x"
+        _rehash(contents, ["../evil.txt"])
+        _rezip(contents, target)
+        expected = "MANIFEST.json does not list"
+    assert cli.main(["reproduce", str(target), *args]) == 1
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert err.startswith("nscore reproduce: error: ") and err.count("\n") == 1
+
+
+# -------------------------------------------------------------------------------------------- compare
+def _ard(values: dict[str, float], chapter: str = "results") -> pd.DataFrame:
+    rows = [ard.row(k, "n", v) for k, v in values.items()]
+    out = ard.frame(rows)
+    out["cutoff"], out["data_version"], out["chapter"] = CUTOFF, "v", chapter
+    return out
+
+
+def test_compare_tolerance_nan_inf_added_dropped():
+    eps = 1e-7
+    published = _ard({"a": 1.0, "b": math.nan, "c": math.inf, "d": 100.0, "e": 5.0, "f": 0.0})
+    reproduced = _ard({"a": 1.0 + eps * 1e-1, "b": math.nan, "c": math.inf, "d": 100.01, "f": 1e-10, "g": 2.0})
+    same, diffs = reproduce.compare(published, reproduced)
+    assert same == 4  # a (within 1e-9 + 1e-6 x 1), b (both NaN), c (both inf), f (within the absolute floor)
+    assert [(d.key.split("|")[0].split("#")[1], d.kind) for d in diffs] == [("d", "changed"), ("e", "dropped"),
+                                                                            ("g", "added")]
+    assert not reproduce.same_value(math.inf, 1e300) and not reproduce.same_value(math.nan, 0.0)
+
+
+def test_compare_a_subset_ignores_rows_another_chapter_published():
+    published = pd.concat([_ard({"head": 1.0}, "index"), _ard({"own": 2.0}, "discussion")], ignore_index=True)
+    reproduced = _ard({"head": 1.0, "own": 2.0}, "discussion")  # discussion records the headline too
+    assert reproduce.compare(published, reproduced, ["discussion"]) == (1, [])
+
+
+def test_the_cli_passes_bundle_jobs_and_chapters(monkeypatch, capsys):
+    seen = {}
+
+    def fake(bundle, *, jobs, chapters):
+        seen.update(bundle=bundle, jobs=jobs, chapters=chapters)
+        return reproduce.Reproduction(bundle=str(bundle), cutoff=CUTOFF, chapters=("results",), reproduced=3,
+                                      differences=(reproduce.Difference(f"{CUTOFF}#x|=|n", 1.0, 2.0),),
+                                      published_version="a", reproduced_version="a", seconds=1.0)
+
+    monkeypatch.setattr(reproduce, "reproduce", fake)
+    assert cli.main(["reproduce", "b.zip", "--jobs", "2", "--chapters", "results, safety"]) == 1
+    assert seen == {"bundle": Path("b.zip"), "jobs": 2, "chapters": ["results", "safety"]}
+    out = capsys.readouterr().out
+    assert "3 statistics reproduced, 1 difference" in out and "x|=|n" in out
