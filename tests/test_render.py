@@ -396,3 +396,45 @@ def test_pipeline_site_builds_are_marked_staged(tmp_path, monkeypatch):
     book.mkdir()
     site.jupyter_book_build(pipeline.Project(tmp_path), book, lambda m: None, "test")
     assert seen.get(pipeline.STAGED_ENV) == "1"
+
+
+# --------------------------------------------------------------------------- page weight (theme assets)
+
+
+def test_icon_rules_pruned_to_the_icons_used():
+    from nscore.report import pageweight
+
+    css = ('.fa-solid{font-weight:900}\n.fa-bars:before,.fa-navicon:before{content:"\\f0c9"}'
+           '.fa-anchor:before{content:"\\f13d"}.fa-xmark:before{content:"\\f00d"}.bd-x .fa-bars{color:red}')
+    pruned, codepoints = pageweight.prune_icon_rules(css, {"fa-bars", "fa-solid", "fa-xmark"})
+    assert ".fa-anchor" not in pruned and '.fa-bars:before,.fa-navicon:before{content:"\\f0c9"}' in pruned
+    assert ".fa-solid{font-weight:900}" in pruned and ".bd-x .fa-bars{color:red}" in pruned
+    assert codepoints == {0xF0C9, 0xF00D}
+
+
+def test_icon_font_subset_has_the_glyphs_used():
+    import fontTools.ttLib
+    from nscore.report import pageweight
+
+    ttf = next(Path(pageweight.__file__).resolve().parents[2].glob(".venv/lib/python*/site-packages/"
+                                                                    "pydata_sphinx_theme/theme/pydata_sphinx_theme/static/vendor/"
+                                                                    "fontawesome/webfonts/fa-solid-900.ttf"), None)
+    if ttf is None:
+        pytest.skip("pydata-sphinx-theme's font not found")
+    woff = pageweight.subset_font(ttf.read_bytes(), {0xF0C9, 0xF00D})
+    font = fontTools.ttLib.TTFont(io.BytesIO(woff))
+    assert {0xF0C9, 0xF00D} <= set(font.getBestCmap()) and len(woff) < 10_000
+
+
+def test_sphinx_design_assets_only_on_pages_that_use_it():
+    from nscore.report import pageweight
+
+    css = ["styles/theme.css", "sphinx-design.min.css", "nscore.css"]
+    js = ["doctools.js", "design-tabs.js", "vendor/vega.min.js"]
+    context = {"body": "<p>text</p>", "css_files": list(css), "script_files": list(js)}
+    pageweight.drop_unused_design_assets(None, "p", "page.html", context, None)
+    assert context["css_files"] == ["styles/theme.css", "nscore.css"]
+    assert context["script_files"] == ["doctools.js", "vendor/vega.min.js"]
+    context = {"body": '<div class="sd-card">x</div>', "css_files": list(css), "script_files": list(js)}
+    pageweight.drop_unused_design_assets(None, "p", "page.html", context, None)
+    assert context["css_files"] == css and context["script_files"] == js

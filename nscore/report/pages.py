@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from nscore.files import write_atomic
+from nscore.report import pageweight
 from nscore.report.render import ICON_SCRIPT, IMAGE_DIR, JS_FILES, PAGE_CSS, _CHART_DATA_URI, _EMBED_JS, _SUFFIX, _script_json
 
 # --------------------------------------------------------------------------- Sphinx side
@@ -328,4 +329,7 @@ def setup(app):
     app.connect("html-page-context", _fit_page, priority=600)
     app.connect("build-finished", _fix_written_pages)
     app.connect("html-page-context", _external_assets, priority=900)
+    # page weight (H5, issue 16 item 1): theme assets trimmed to what the pages use
+    app.connect("html-page-context", pageweight.drop_unused_design_assets, priority=450)
+    app.connect("build-finished", pageweight.trim_icon_assets_hook)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
