@@ -170,9 +170,48 @@ def test_literature_paragraph_without_response():
 
 
 def test_literature_numbers_are_the_papers():
-    assert pd_._series("lu2022ns7car").remission[:2] == (19, 20)
-    assert pd_._series("pan2021jco").remission[:2] == (18, 20)
-    assert pd_._series("tan2023jho").survival[0] == 2
+    """The quoted numbers are rows of data/literature.yml, each found in the sentence it quotes."""
+    from nscore.data.literature import read_literature
+
+    lit = pd_.literature()
+    v = dict(zip(lit["analysis_id"] + "|" + lit["group_var"] + "=" + lit["group_level"] + "|" + lit["stat"],
+                 lit["value"]))
+    assert (v["literature.lu2022ns7car.mrd_negative_cr|=|n"], v["literature.lu2022ns7car.mrd_negative_cr|=|N"]) \
+        == (19, 20)
+    assert (v["literature.pan2021jco.cr|=|n"], v["literature.pan2021jco.cr|=|N"]) == (18, 20)
+    assert v["literature.tan2023jho.pfs_24m|=|time"] == 24 and v["literature.tan2023jho.os_24m|=|estimate"] == 42.3
+    assert set(lit["method"]) == {f"published, {s.key}" for s in pd_.LITERATURE}
+    assert {f.source for f in read_literature().figures} == {s.key for s in pd_.LITERATURE}
+
+
+def test_every_literature_number_on_the_page_is_traced():
+    """No digit of the quoted series is printed without its {ard} role (issue 13, Discussion >= 95%)."""
+    texts = [pd_.literature_paragraph(figures(n_eval=329, cr=278, orr=284), ["T-ALL"]),
+             pd_.survival_context(survival.kaplan_meier(_adtte([800, 900], [False, True]), "OS"),
+                                  survival.kaplan_meier(_adtte([800, 900], [False, True]), "PFS")),
+             pd_.transplant_paragraph(flow()), pd_.safety_paragraph({}, ())]
+    for text in texts:
+        # the CR/CRi rate of these data comes as the headline display of the test figures (untraced here)
+        bare = text.replace(figures(n_eval=329, cr=278, orr=284).set_index("key").loc["cr_cri", "display"], " ")
+        bare = re.sub(r"\{ard\}`[^`]*`|\{cite:p\}`[^`]*`|\{doc\}`[^`]*`", " ", bare)
+        bare = re.sub(r"(?i:grades?) [0-9](?:\u2013[0-9])?|[0-9] years?|CD[0-9]+|CAR[0-9]|95% CI", " ", bare)
+        assert not re.findall(r"(?<![A-Za-z0-9])[0-9]+", bare), bare
+
+
+def test_literature_from_another_file_changes_the_words(tmp_path):
+    """The paragraphs read the numbers from the literature rows they are given, not from code."""
+    import yaml
+
+    from nscore.data.literature import literature_path
+
+    raw = yaml.safe_load(literature_path().read_text(encoding="utf-8"))
+    for item in raw["literature"]:
+        if item["source"] == "pan2021jco" and item["endpoint"] == "treated":
+            item["value"] = 21
+            item["sentence"] = "Twenty-one participants received infusions."
+    (tmp_path / "literature.yml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    text = trace.plain(pd_.literature_paragraph(figures(), ["T-ALL"], pd_.literature(tmp_path)))
+    assert "Those trials held 20 and 21 patients" in text and "In a single-centre phase I trial, 21 patients" in text
 
 
 def test_every_cited_key_is_in_references_bib():
@@ -180,6 +219,7 @@ def test_every_cited_key_is_in_references_bib():
     keys = set(re.findall(r"^@\w+\{([\w-]+),", bib, flags=re.M))
     source = (ROOT / "nscore" / "report" / "prose" / "discussion.py").read_text(encoding="utf-8")
     cited = set(re.findall(r"\{cite:[pt]\}`([\w-]+)`", source)) | {s.key for s in pd_.LITERATURE}
+    cited |= set(re.findall(r"\b(?:lu|tan|pan|chiesa)20[0-9]{2}[a-z0-9]+\b", source))
     assert cited and cited <= keys, cited - keys
     for key in cited - {"zhang2025ash"}:  # each new entry says what was verified
         entry = bib[bib.index("{" + key + ","):]

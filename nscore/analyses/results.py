@@ -111,7 +111,11 @@ def _safety(c, ci, day):
 
 
 def _discussion(c, ci, day):
-    return cohort_analyses.potential_follow_up(c).rows()
+    from nscore.analyses.literature import literature_rows
+    from nscore.data.literature import read_literature
+
+    # the figures of other studies the chapter quotes (data/literature.yml of the project)
+    return cohort_analyses.potential_follow_up(c).rows() + literature_rows(read_literature())
 
 
 def _abstract(c, ci, day):

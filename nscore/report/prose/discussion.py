@@ -11,7 +11,9 @@ odd data. What the words must not do, whatever the data:
 - type a number of this cohort: every count, rate, median and interval comes from
   :func:`nscore.analyses.headline.headline_figures`, :func:`nscore.analyses.cohort.patient_flow`,
   :func:`nscore.analyses.safety.incidence` or :func:`follow_up_maturity`; the literature's numbers are
-  stored in :data:`LITERATURE`, each with its citation key, and printed as cited facts;
+  data too (``data/literature.yml``, ARD rows ``literature.<citation key>.<endpoint>`` of
+  :func:`nscore.analyses.literature.literature_rows`), printed with their ``{ard}`` role beside
+  their citation; only the words describing each publication live here (:data:`LITERATURE`);
 - call the data simulated unless ``cohort.simulated`` says so, or say "0%" for something not
   collected: response not assessed, transplants or adverse-event categories not collected are said
   in words ("not collected", "not estimable").
@@ -30,12 +32,13 @@ from nscore.report import tables
 from nscore.report import format as fmt
 from nscore.report.presenters import headline_figure as _fig
 from nscore.report.format import percent as format_percent
-from nscore.report.trace import Traced, cite, role
+from nscore.report.trace import Traced, cite, role, select
 from nscore.report.narrative import capitalize, count, join, number, sentence
 
 __all__ = [
     "Series",
     "LITERATURE",
+    "literature",
     "TOXICITIES",
     "FollowUpMaturity",
     "follow_up_maturity",
@@ -55,65 +58,67 @@ __all__ = [
 # ------------------------------------------------------------------------------- the literature
 @dataclass(frozen=True)
 class Series:
-    """A published CD7 CAR-T series, as cited (every number here is the paper's, not ours).
-
-    ``key``: the references.bib key; ``product``: what was given; ``patients``: who; ``findings``:
-    the cited results in words; ``remission``: ``(k, n, what)`` of the remission rate the paper
-    reports, or None; ``survival``: ``(years, text)`` of a survival estimate at ``years`` after
-    infusion, or None.
-    """
+    """A published CD7 CAR-T series, in words: ``key`` (the references.bib key) and ``product``
+    (what was given). Its numbers are rows of the literature ARD (:func:`literature`)."""
 
     key: str
     product: str
-    patients: str
-    findings: str
-    remission: tuple[int, int, str] | None = None
-    survival: tuple[int, str] | None = None
-    safety: str = ""
-    transplant: str = ""
 
 
-#: The published series the Discussion cites (checked against the sources named in references.bib).
+#: The published series the Discussion cites (their figures: ``data/literature.yml``).
 LITERATURE: tuple[Series, ...] = (
-    Series(
-        key="lu2022ns7car",
-        product="autologous naturally selected CD7 CAR-T cells (NS7CAR), made without gene editing",
-        patients="20 patients with relapsed or refractory T-ALL (14) or T-LBL (6)",
-        findings="19 of the 20 reached MRD-negative complete remission in the marrow by day 28, and 14 went on "
-                 "to an allogeneic transplant (10 as consolidation, 4 as salvage)",
-        remission=(19, 20, "MRD-negative marrow complete remission by day 28"),
-        transplant="14 of 20 patients were transplanted (10 as consolidation, 4 as salvage)",
-        safety="18 of its 20 patients had CRS of grade 2 or lower, 1 had grade 3 CRS and 2 had grade 1 "
-               "neurotoxicity",
-    ),
-    Series(
-        key="pan2021jco",
-        product="donor-derived CD7 CAR-T cells, made from a previous transplant donor or a new donor",
-        patients="20 patients with relapsed or refractory T-ALL",
-        findings="18 of the 20 (90%) reached complete remission and 7 proceeded to transplant",
-        remission=(18, 20, "complete remission"),
-        transplant="7 of 20",
-        safety="grade 3\u20134 CRS occurred in 2 of its 20 patients (10%), grade 3\u20134 cytopenia in all 20, and "
-               "grade 1\u20132 graft-versus-host disease in 12 (60%)",
-    ),
-    Series(
-        key="tan2023jho",
-        product="the same donor-derived CD7 CAR-T cells",
-        patients="the 20 patients of that trial, followed for a median of 27.0 months",
-        findings="6 relapsed, 4 of them with CD7-negative leukemia, and progression-free and overall survival "
-                 "24 months after infusion were 36.8% (95% CI 13.8\u201359.8%) and 42.3% (95% CI 18.8\u201365.8%)",
-        survival=(2, "36.8% progression-free and 42.3% overall survival"),
-    ),
-    Series(
-        key="chiesa2023nejm",
-        product="base-edited universal CD7 CAR-T cells from healthy donors (BE-CAR7), with CD7, CD52 and "
-                "the T-cell receptor inactivated",
-        patients="the first 3 children with relapsed T-ALL of a phase 1 trial",
-        findings="the first patient reached molecular remission within 28 days and was then transplanted; of "
-                 "the other two, one died of fungal complications and the other was transplanted in remission",
-        safety="serious adverse events included CRS, multilineage cytopenia and opportunistic infections",
-    ),
+    Series("lu2022ns7car", "autologous naturally selected CD7 CAR-T cells (NS7CAR), made without gene editing"),
+    Series("pan2021jco", "donor-derived CD7 CAR-T cells, made from a previous transplant donor or a new donor"),
+    Series("tan2023jho", "the same donor-derived CD7 CAR-T cells"),
+    Series("chiesa2023nejm", "base-edited universal CD7 CAR-T cells from healthy donors (BE-CAR7), with CD7, CD52 "
+                             "and the T-cell receptor inactivated"),
 )
+
+
+def literature(data_dir=None):
+    """The literature's ARD rows (``data/literature.yml`` of ``data_dir``, else the project's): what
+    the chapter records (``ard.record``) and passes to the paragraphs below."""
+    from nscore.analyses import ard
+    from nscore.analyses.literature import literature_rows
+    from nscore.data.literature import read_literature
+
+    return ard.frame(literature_rows(read_literature(data_dir)))
+
+
+class _Quoted:
+    """Traced text of the literature's rows: ``q.n("pan2021jco", "cr")`` -> ``{ard}`18 <...|=|n>```."""
+
+    def __init__(self, rows):
+        self.rows = literature() if rows is None else rows
+
+    def key(self, source: str, endpoint: str, stat: str | None = None, group: tuple[str, str] = ("", "")) -> str:
+        aid = f"literature.{source}.{endpoint}"
+        if stat is None:
+            return aid if group == ("", "") else f"{aid}|{group[0]}={group[1]}"
+        return f"{aid}|{group[0]}={group[1]}|{stat}"
+
+    def value(self, source: str, endpoint: str, stat: str, group: tuple[str, str] = ("", "")) -> float:
+        return float(select(self.rows, self.key(source, endpoint, stat, group))["value"].iloc[0])
+
+    def n(self, source: str, endpoint: str, stat: str = "n", group: tuple[str, str] = ("", "")) -> str:
+        return cite(self.rows, self.key(source, endpoint, stat, group), fmt.count)
+
+    def number(self, source: str, endpoint: str, stat: str, digits: int = 0) -> str:
+        key = self.key(source, endpoint, stat)
+        return role(fmt.number(self.value(source, endpoint, stat), digits), key)
+
+    def percent(self, source: str, endpoint: str, digits: int = 0) -> str:
+        """A published percentage as the publication prints it (``90%``)."""
+        key = self.key(source, endpoint, "percent")
+        return role(fmt.percent(self.value(source, endpoint, "percent"), digits=digits), key)
+
+    def exact_percent(self, source: str, endpoint: str) -> str:
+        """``k/N`` of a published count as a percentage (``95.0%``), by the book's convention."""
+        return cite(self.rows, self.key(source, endpoint), fmt.percent)
+
+    def rate(self, source: str, endpoint: str) -> str:
+        return cite(self.rows, self.key(source, endpoint), fmt.rate)
+
 
 #: Toxicities a CAR-T trial report gives, as (code in ``study.yml`` ``adverse_events``, name).
 TOXICITIES: tuple[tuple[str, str], ...] = (
@@ -124,13 +129,6 @@ TOXICITIES: tuple[tuple[str, str], ...] = (
     ("IEC-HS", "IEC-associated haemophagocytic syndrome (IEC-HS)"),
     ("GVHD", "graft-versus-host disease"),
 )
-
-
-def _series(key: str) -> Series:
-    for s in LITERATURE:
-        if s.key == key:
-            return s
-    raise KeyError(key)
 
 
 # ----------------------------------------------------------------------------- small helpers
@@ -314,17 +312,34 @@ def survival_sentence(figures) -> str:
                     f"{median('pfs_median', 'progression-free survival')}")
 
 
-def literature_paragraph(figures, diagnoses: Sequence[str]) -> str:
+def _product(key: str) -> str:
+    return next(s.product for s in LITERATURE if s.key == key)
+
+
+def literature_paragraph(figures, diagnoses: Sequence[str], literature_rows=None) -> str:
     """The published CD7 CAR-T series (cited facts), and where their remission rates lie relative
-    to the CR/CRi interval of these data (computed), or why no such comparison is possible."""
-    ns7, donor, base = _series("lu2022ns7car"), _series("pan2021jco"), _series("chiesa2023nejm")
+    to the CR/CRi interval of these data (computed), or why no such comparison is possible.
+
+    ``literature_rows``: :func:`literature` (default: the project's ``data/literature.yml``)."""
+    q = _Quoted(literature_rows)
+    lu, pan, base = "lu2022ns7car", "pan2021jco", "chiesa2023nejm"
     text = [
-        f"In the first-in-human trial of the Natural Selection platform, {ns7.patients} received {ns7.product}; "
-        f"{ns7.findings} {{cite:p}}`{ns7.key}`. In a single-centre phase 1 trial, {donor.patients} received "
-        f"{donor.product}; {donor.findings} {{cite:p}}`{donor.key}`. Gene editing removes CD7 from the CAR-T "
-        "cells themselves {cite:p}`gomessilva2017`; in an interim report of a phase 1 trial of "
-        f"{base.product}, {base.findings} {{cite:p}}`{base.key}`. Protein expression blockers, which keep CD7 "
-        "inside the cell, are a further route {cite:p}`liu2023cd7review`.",
+        f"In the first-in-human trial of the Natural Selection platform, {q.n(lu, 'treated')} patients with "
+        f"relapsed or refractory T-ALL ({q.n(lu, 'treated', group=('DIAG', 'T-ALL'))}) or T-LBL "
+        f"({q.n(lu, 'treated', group=('DIAG', 'T-LBL'))}) received {_product(lu)}; "
+        f"{q.n(lu, 'mrd_negative_cr')} of the {q.n(lu, 'mrd_negative_cr', 'N')} reached MRD-negative complete "
+        f"remission in the marrow by day {q.number(lu, 'mrd_negative_cr', 'time')}, and {q.n(lu, 'hct')} went on "
+        f"to an allogeneic transplant ({q.n(lu, 'hct', group=('HCT', 'consolidation'))} as consolidation, "
+        f"{q.n(lu, 'hct', group=('HCT', 'salvage'))} as salvage) {{cite:p}}`{lu}`. In a single-centre phase I "
+        f"trial, {q.n(pan, 'treated')} patients with relapsed or refractory T-ALL received {_product(pan)}; "
+        f"{q.n(pan, 'cr')} of the {q.n(pan, 'cr', 'N')} ({q.percent(pan, 'cr')}) reached complete remission and "
+        f"{q.n(pan, 'hct')} proceeded to transplant {{cite:p}}`{pan}`. Gene editing removes CD7 from the CAR-T "
+        "cells themselves {cite:p}`gomessilva2017`; in an interim report of a phase I trial of "
+        f"{_product(base)}, the first patient reached molecular remission within "
+        f"{q.number(base, 'first_patient_remission', 'time')} days and was then transplanted; of the other two, "
+        f"one died of fungal complications and the other was transplanted in remission {{cite:p}}`{base}`. "
+        "Protein expression blockers, which keep CD7 inside the cell, are a further route "
+        "{cite:p}`liu2023cd7review`.",
     ]
     row = _fig(figures, "cr_cri")
     kn = _count_of(row)
@@ -332,36 +347,50 @@ def literature_paragraph(figures, diagnoses: Sequence[str]) -> str:
         text.append("Response was not assessed in these data, so no remission rate can be set beside "
                     "these series.")
         return " ".join(text)
-    rates = [(s, *s.remission) for s in (ns7, donor)]
-    where = [position(k, n, row["lower"], row["upper"]) for _, k, n, _ in rates]
-    described = [f"the rate of {what} in the {label} ({k} of {n}, {format_percent(k, n)})"
-                 for (_, k, n, what), label in zip(rates, ("first-in-human trial", "donor-derived trial"))]
+    rates = [(lu, "mrd_negative_cr", "MRD-negative marrow complete remission by day "
+              f"{q.number(lu, 'mrd_negative_cr', 'time')}", "first-in-human trial"),
+             (pan, "cr", "complete remission", "donor-derived trial")]
+    where = [position(int(q.value(src, ep, "n")), int(q.value(src, ep, "N")), row["lower"], row["upper"])
+             for src, ep, _, _ in rates]
+    described = [f"the rate of {what} in the {label} ({q.n(src, ep)} of {q.n(src, ep, 'N')}, "
+                 f"{q.exact_percent(src, ep)})" for src, ep, what, label in rates]
     if where[0] == where[1]:
         both = f"{described[0]} and {described[1]} both lie {where[0]}"
     else:
         both = f"{described[0]} lies {where[0]}, and {described[1]} lies {where[1]}"
     text.append(f"Here the CR/CRi rate was {_show(row)}; {both}.")
-    text.append("Those trials held 20 patients each, all with T-ALL or T-LBL, and counted remission by their own "
-                f"definitions; the patients here have {join(diagnoses)}. Side by side, the rates describe "
-                "different patients and definitions, not a comparison of products.")
+    held = (f"{q.n(lu, 'treated')} patients each" if q.value(lu, "treated", "n") == q.value(pan, "treated", "n")
+            else f"{q.n(lu, 'treated')} and {q.n(pan, 'treated')} patients")
+    text.append(f"Those trials held {held}, all with T-ALL or "
+                "T-LBL, and counted remission by their own definitions; the patients here have "
+                f"{join(diagnoses)}. Side by side, the rates describe different patients and definitions, not a "
+                "comparison of products.")
     return " ".join(text)
 
 
-def survival_context(km_os, km_pfs) -> str:
+def survival_context(km_os, km_pfs, literature_rows=None) -> str:
     """The long-term follow-up of the donor-derived series (cited) beside the Kaplan-Meier estimates
     of these data at the series' own horizon (computed; "not estimable" when follow-up is shorter).
 
-    ``km_os``, ``km_pfs``: :func:`nscore.statistics.survival.kaplan_meier` of OS and PFS.
+    ``km_os``, ``km_pfs``: :func:`nscore.statistics.survival.kaplan_meier` of OS and PFS;
+    ``literature_rows``: :func:`literature`.
     """
     from nscore.report.prose.results import BEYOND_FOLLOW_UP, estimates_at
-
-    s = _series("tan2023jho")
-    years, _ = s.survival
-    span = count(years, "year")
-    text = (f"Long-term results have been published for the donor-derived trial: in {s.patients}, {s.findings} "
-            f"{{cite:p}}`{s.key}`.")
     from nscore.statistics.survival import REPORT_YEARS
 
+    q = _Quoted(literature_rows)
+    tan = "tan2023jho"
+    months = q.value(tan, "pfs_24m", "time")
+    text = (f"Long-term results have been published for the donor-derived trial: in the {q.n(tan, 'treated')} "
+            f"patients of that trial, followed for a median of {q.number(tan, 'follow_up', 'median', 1)} months, "
+            f"{q.n(tan, 'relapse')} relapsed, {q.n(tan, 'relapse_cd7_negative')} of them with CD7-negative "
+            f"leukemia, and progression-free and overall survival {q.number(tan, 'pfs_24m', 'time')} months after "
+            f"infusion were {q.rate(tan, 'pfs_24m')} and {q.rate(tan, 'os_24m')} {{cite:p}}`{tan}`.")
+    if months % 12:  # a horizon of whole years only: these data's estimates are at years after infusion
+        return text + (" Loss of CD7 at relapse is not recorded in these data, so that route of escape cannot be "
+                       "examined here.")
+    years = int(months // 12)
+    span = count(years, "year")
     traced = years in REPORT_YEARS  # the chapter records os.km / pfs.km at REPORT_YEARS
     os_at = estimates_at(km_os, [years], "os.km" if traced else None)[0]
     pfs_at = estimates_at(km_pfs, [years], "pfs.km" if traced else None)[0]
@@ -374,8 +403,9 @@ def survival_context(km_os, km_pfs) -> str:
                    "examined here.")
 
 
-def transplant_paragraph(flow) -> str:
-    """What the data say about transplantation after infusion, and what they cannot say."""
+def transplant_paragraph(flow, literature_rows=None) -> str:
+    """What the data say about transplantation after infusion, and what they cannot say (beside the
+    published series' transplants, ``literature_rows``: :func:`literature`)."""
     if flow.n_hct_total is None:
         return ("Transplantation after infusion was not collected in these data, so its part in the outcomes "
                 "cannot be discussed from them.")
@@ -392,25 +422,36 @@ def transplant_paragraph(flow) -> str:
             who = f"{number(k, 'flow.hct|=|n') if k else 'none'} of them as"
         text[0] += f", {who} consolidation after a CR or CRi"
     text[0] += "."
-    ns7, donor = _series("lu2022ns7car"), _series("pan2021jco")
-    text.append(f"Transplantation after CD7 CAR-T is common in the published series too: {ns7.transplant} in the "
-                f"first-in-human NS7CAR trial {{cite:p}}`{ns7.key}` and {donor.transplant} in the donor-derived "
-                f"series {{cite:p}}`{donor.key}`. Whether transplantation improves survival after "
+    q = _Quoted(literature_rows)
+    lu, pan = "lu2022ns7car", "pan2021jco"
+    text.append(f"Transplantation after CD7 CAR-T is common in the published series too: {q.n(lu, 'hct')} of "
+                f"{q.n(lu, 'hct', 'N')} patients were transplanted ({q.n(lu, 'hct', group=('HCT', 'consolidation'))} "
+                f"as consolidation, {q.n(lu, 'hct', group=('HCT', 'salvage'))} as salvage) in the first-in-human "
+                f"NS7CAR trial {{cite:p}}`{lu}` and {q.n(pan, 'hct')} of {q.n(pan, 'hct', 'N')} in the donor-derived "
+                f"series {{cite:p}}`{pan}`. Whether transplantation improves survival after "
                 "CD7 CAR-T cannot be answered by this cohort: the analyses in {doc}`results` remove the immortal-time bias "
                 "of a naive comparison, but patients who reach transplant differ from those who do not (see "
                 "Limitations).")
     return " ".join(text)
 
 
-def safety_paragraph(incidences: Mapping, collected_categories: Iterable[str]) -> str:
+def safety_paragraph(incidences: Mapping, collected_categories: Iterable[str], literature_rows=None) -> str:
     """Severe CRS and ICANS here (computed) beside the published series' (cited), and what is missing.
 
     ``incidences``: syndrome -> :func:`nscore.analyses.safety.incidence` for the collected syndromes (empty:
-    adverse events not collected); ``collected_categories``: ``cohort.study.adverse_events``.
+    adverse events not collected); ``collected_categories``: ``cohort.study.adverse_events``;
+    ``literature_rows``: :func:`literature`.
     """
-    ns7, donor, base = _series("lu2022ns7car"), _series("pan2021jco"), _series("chiesa2023nejm")
-    cited = (f"In the first-in-human NS7CAR trial, {ns7.safety} {{cite:p}}`{ns7.key}`; in the donor-derived trial, "
-             f"{donor.safety} {{cite:p}}`{donor.key}`; and with base-edited cells, {base.safety} {{cite:p}}`{base.key}`.")
+    q = _Quoted(literature_rows)
+    lu, pan, base = "lu2022ns7car", "pan2021jco", "chiesa2023nejm"
+    cited = (f"In the first-in-human NS7CAR trial, {q.n(lu, 'crs_g0_2')} of its {q.n(lu, 'treated')} patients had "
+             f"CRS of grade 2 or lower, {q.n(lu, 'crs_g3')} had grade 3 CRS and {q.n(lu, 'neurotoxicity_g1')} had "
+             f"grade 1 neurotoxicity {{cite:p}}`{lu}`; in the donor-derived trial, grade 3\u20134 CRS occurred in "
+             f"{q.n(pan, 'crs_g3_4')} of its {q.n(pan, 'treated')} patients ({q.percent(pan, 'crs_g3_4')}), grade "
+             f"3\u20134 cytopenia in all {q.n(pan, 'cytopenia_g3_4')}, and grade 1\u20132 graft-versus-host disease "
+             f"in {q.n(pan, 'gvhd_g1_2')} ({q.percent(pan, 'gvhd_g1_2')}) {{cite:p}}`{pan}`; and with base-edited "
+             "cells, serious adverse events included CRS, multilineage cytopenia and opportunistic infections "
+             f"{{cite:p}}`{base}`.")
     if not incidences:
         return ("Adverse events were not collected in these data, so the safety of the therapy cannot be "
                 "described from them. " + cited)
