@@ -22,6 +22,7 @@ import pandas as pd
 from nscore.analyses import ard, baseline
 from nscore.analyses import cohort as cohort_analyses
 from nscore.analyses import efficacy, headline, published, safety
+from nscore.analyses import outcomes
 from nscore.analyses import survival_rows as sr
 from nscore.errors import NscoreError
 from nscore.statistics import survival
@@ -34,7 +35,8 @@ LANDMARK_DAY = 100
 #: Which chapter shows which group of analyses (the chapter that records them first).
 CHAPTERS = {"headline": "index", "flow": "results", "baseline": "results", "efficacy": "results",
             "survival": "results", "transplant": "results", "relapse": "results", "safety": "safety",
-            "discussion": "discussion", "abstract": "results"}
+            "discussion": "discussion", "abstract": "results",
+            "outcomes": "results"}
 
 
 def _headline(c, ci, day):
@@ -110,6 +112,16 @@ def _safety(c, ci, day):
     return rows
 
 
+def _outcomes(c, ci, day):
+    """The standard CAR-T efficacy analyses (issue 15), as the Results chapter records them."""
+    rows = []
+    if cohort_analyses.patient_flow(c).n_evaluable > 0:
+        rows += (outcomes.response_durations(c, ci=ci).rows() + outcomes.response_lanes(c).rows()
+                 + outcomes.response_landmarks(c, ci=ci).rows())
+    return (rows + outcomes.transplant_incidence(c, day=day).rows()
+            + outcomes.subgroup_hazard_ratios(c).rows())
+
+
 def _discussion(c, ci, day):
     from nscore.analyses.literature import literature_rows
     from nscore.data.literature import read_literature
@@ -138,7 +150,8 @@ def _collected(c, dataset: str, column: str) -> bool:
 #: name -> rows(cohort, ci, landmark_day); names are the keys of :data:`CHAPTERS`.
 PLAN: dict[str, Callable] = {"headline": _headline, "flow": _flow, "baseline": _baseline, "efficacy": _efficacy,
                              "survival": _survival, "transplant": _transplant, "relapse": _relapse,
-                             "safety": _safety, "discussion": _discussion, "abstract": _abstract}
+                             "safety": _safety, "discussion": _discussion, "abstract": _abstract,
+                             "outcomes": _outcomes}
 
 
 def plan() -> list[tuple[str, str]]:

@@ -71,6 +71,13 @@ __all__ = [
     "relapse_paragraph",
     "Reproduction",
     "reproduction_paragraph",
+    "response_duration_paragraph",
+    "response_duration_shown",
+    "response_landmark_paragraph",
+    "response_landmark_shown",
+    "transplant_incidence_paragraph",
+    "subgroup_hazard_paragraph",
+    "swimmer_paragraph",
 ]
 
 NOT_ESTIMABLE = "not estimable"
@@ -263,7 +270,8 @@ def baseline_notes(baseline) -> str:
     from nscore.analyses.baseline import _T1_CONTINUOUS
 
     shown = set(baseline.variables)
-    continuous = [name for var, name in (("AGE", "age"), ("DOSE6", "dose")) if var in shown]
+    continuous = [name for var, name in (("AGE", "age"), ("PRLINES", "prior lines"), ("HCTREL", "time to relapse"),
+                                         ("DOSE6", "dose")) if var in shown]
     categorical = bool(shown - set(_T1_CONTINUOUS))
     notes = []
     if continuous:
@@ -303,7 +311,24 @@ def baseline_notes(baseline) -> str:
         abbreviations.append("DL, dose level")
     if abbreviations:
         paragraphs.append("Abbreviations: " + "; ".join(abbreviations) + ".")
+    paragraphs.append(baseline_not_collected(baseline))
     return "\n\n".join(p for p in paragraphs if p)
+
+
+#: What each optional Table 1 row reports, for the "not collected" note (nscore.analyses.baseline._T1_OPTIONAL).
+_T1_OPTIONAL_WORDS = {"PRLINES": "prior lines of therapy", "DISSTAT": "disease status at infusion",
+                      "EMDFL": "extramedullary disease", "CNSFL": "CNS involvement",
+                      "HCTREL": "time from a prior allo-HCT to relapse"}
+
+
+def baseline_not_collected(baseline) -> str:
+    """The note naming the rows a reader expects that the delivery does not hold ("" when it holds them all)."""
+    missing = [_T1_OPTIONAL_WORDS.get(v, v) for v in getattr(baseline, "not_collected", ())]
+    if not missing:
+        return ""
+    return (f"Not collected: {join(missing)} {'is' if len(missing) == 1 else 'are'} not part of this data "
+            "delivery, so the table has no row for "
+            f"{'it' if len(missing) == 1 else 'them'} (not collected means absent from the data, not zero).")
 
 
 # --------------------------------------------------------------------------------- response
@@ -833,3 +858,196 @@ def reproduction_paragraph(r: Reproduction, table_name: str = "tbl-reproduction"
         text += (" The data of that cutoff are not simulated, so this table checks the published "
                  "figures against the patient-level data.")
     return text
+
+
+# ------------------------------------------------------------ standard CAR-T efficacy analyses
+# (issue 15) Duration of response and relapse-free survival, outcome by response/MRD at a
+# landmark, relapse and non-relapse mortality by transplant at a landmark, hazard ratios by
+# subgroup, the aggregated swimmer lanes. Results from nscore.analyses.outcomes; every number
+# with the {ard} role of the row its rows() gives.
+
+def _rates_after_response(res, months: Sequence[int], aid: str) -> list[str]:
+    at = res.rates_at(months).reset_index(drop=True)
+    out = []
+    for i, m in enumerate(months):
+        t = fmt.rate(*(100 * at.loc[i, c] for c in ("survival", "lower", "upper")))
+        out.append(BEYOND_FOLLOW_UP if t == NOT_ESTIMABLE else role(t, f"{aid}|MONTHS={m}"))
+    return out
+
+
+def _duration_sentence(res, aid: str, who: str, what: str, none: str) -> str:
+    if res.km is None:
+        return none
+    km = res.km
+    left = (f" ({count(res.n_excluded, 'responder', key=f'{aid}.excluded|=|n')} without a usable response "
+            "date left out)") if res.n_excluded else ""
+    patients = f"{count(km.n_, 'patient', key=f'{aid}|=|N')} {who}"
+    if km.events_ == 0:
+        return (f"None of the {patients}{left} relapsed, progressed or died after the "
+                f"response, so the median {what} is not reached.")
+    return (f"Among the {patients}{left}, "
+            f"{events_phrase(km.events_, 'relapse, progression or death', 'relapses, progressions or deaths', key=f'{aid}|=|events')} "
+            f"followed the response; the median {what} was "
+            f"{median_phrase(km.median_, *km.median_ci_, key=aid)}.")
+
+
+def response_duration_paragraph(durations, figure_name: str = "fig-dor") -> str:
+    """Duration of response (responders) and relapse-free survival (CR/CRi), with the rates at 6 and
+    12 months after response (:func:`nscore.analyses.outcomes.response_durations`)."""
+    dor, rfs, months = durations.dor, durations.rfs, durations.months
+    out = ["Duration of response is counted from the best-response assessment (the only response date "
+           "the data hold) to relapse, progression or death, among patients with CR, CRi or PR; "
+           "relapse-free survival is the same among patients with CR or CRi."]
+    out.append(_duration_sentence(dor, "dor.km", "with CR, CRi or PR", "duration of response",
+                                  "No patient responded, so duration of response is not estimable."))
+    out.append(_duration_sentence(rfs, "rfs.km", "with CR or CRi", "relapse-free survival",
+                                  "No patient reached CR or CRi, so relapse-free survival is not estimable."))
+    shown = [(name, r, aid) for name, r, aid in (("duration of response", dor, "dor.km"),
+                                                  ("relapse-free survival", rfs, "rfs.km")) if r.km is not None]
+    if shown:
+        words = [f"{m} months" for m in months]
+        parts = [f"{name} was " + join(f"{v} at {w}" for v, w in zip(_rates_after_response(r, months, aid), words))
+                 for name, r, aid in shown]
+        out.append(capitalize(sentence("; ".join(parts))[:-1]) + f" after response ({{numref}}`{figure_name}`).")
+    return " ".join(out)
+
+
+def response_duration_shown(durations) -> bool:
+    return durations.dor.km is not None or durations.rfs.km is not None
+
+
+def _group_medians(res, aid: str) -> str:
+    parts = []
+    for g, km in res.curves.items():
+        parts.append(f"{g}: {count(km.n_, 'patient', key=f'{aid}|RESPONSE_AT_LANDMARK={g}|N')}, median "
+                     f"{median_phrase(km.median_, *km.median_ci_, key=f'{aid}|RESPONSE_AT_LANDMARK={g}')}")
+    return "; ".join(parts)
+
+
+def response_landmark_paragraph(landmarks, figure_name: str = "fig-response-landmark") -> str:
+    """Overall and progression-free survival from the response landmark by response (and MRD)
+    status on that day (:func:`nscore.analyses.outcomes.response_landmarks`)."""
+    os_, pfs = landmarks.os, landmarks.pfs
+    day = role(fmt.number(os_.day), "os.landmark.response|=|time")
+    grouping = ("CR or CRi with negative MRD, CR or CRi with positive or unassessed MRD, and no CR or CRi"
+                if landmarks.by == "mrd" else
+                "CR or CRi against no CR or CRi (MRD was not collected, so it is not split by MRD)")
+    intro = ("Grouping patients by their best response would credit responders with the time they had to "
+             "survive to respond. Instead, efficacy-evaluable patients alive and event-free on day "
+             f"{day} after infusion (a landmark after the day-28 assessment) were grouped by the response "
+             f"assessed by then ({grouping}) and followed from that day.")
+    if os_.n_included == 0:
+        return intro + f" Nobody was alive and in follow-up on day {fmt.number(os_.day)}, so this is not estimable."
+    excl = ("" if os_.n_excluded == 0 else
+            f" ({count(os_.n_excluded, 'patient', key='os.landmark.response.excluded|=|n')} had died or were "
+            "censored earlier)")
+    out = [intro, f"For overall survival, {count(os_.n_included, 'patient', key='os.landmark.response|=|N')} "
+                  f"were included{excl}: {_group_medians(os_, 'os.landmark.response')} "
+                  f"({logrank_phrase(os_, key='os.landmark.response.logrank')}; {{numref}}`{figure_name}`)."]
+    if pfs.n_included:
+        out.append(f"For progression-free survival, {count(pfs.n_included, 'patient', key='pfs.landmark.response|=|N')} "
+                   f"were alive and free of relapse or progression on that day: "
+                   f"{_group_medians(pfs, 'pfs.landmark.response')} "
+                   f"({logrank_phrase(pfs, event='relapse, progression or death', events='relapses, progressions or deaths', key='pfs.landmark.response.logrank')}).")
+    if len(os_.curves) > 1:
+        out.append("Response is not randomised: these groups differ in disease and fitness as well, so the "
+                   "comparison is descriptive.")
+    return " ".join(out)
+
+
+def response_landmark_shown(landmarks) -> bool:
+    return landmarks.os.n_included > 0 and len(landmarks.os.curves) > 0
+
+
+def _gray_phrase(test, aid: str, what: str) -> str:
+    if test is None:
+        return f"Gray's test not done: no {what}"
+    return role(f"Gray's test {fmt.p_value(test.p_value)}", aid)
+
+
+def transplant_incidence_paragraph(incidence, years: Sequence[int], figure_name: str = "fig-cif-hct") -> str:
+    """Relapse and non-relapse mortality from the transplant landmark by transplant by then
+    (:func:`nscore.analyses.outcomes.transplant_incidence`)."""
+    r = incidence.result
+    day = fmt.number(r.day)
+    if r.reason:
+        return f"Relapse and non-relapse mortality are not compared by transplant, because {r.reason}."
+    if len(r.groups) < 2:
+        which = ("none of them had been transplanted by then" if "HCT" not in r.groups else
+                 "all of them had been transplanted by then")
+        return (f"Of the {count(r.n_included, 'patient')} alive and relapse-free on day {day}, {which}, so "
+                "relapse and non-relapse mortality are not compared by transplant.")
+    hct, no = r.groups["HCT"], r.groups["No HCT"]
+    y = years[0]
+    at = {g: c.at([y * tables.YEAR_DAYS]).iloc[0] for g, c in r.groups.items()}
+
+    def inc(g, sfx, aid):
+        t = fmt.rate(*(100 * at[g][c + sfx] for c in ("cif", "lower", "upper")))
+        return BEYOND_FOLLOW_UP if t == NOT_ESTIMABLE else role(t, f"{aid}|HCT_BY_LANDMARK,YEARS={g},{y}")
+
+    out = [("Transplant is a time-dependent state, so it is compared at a landmark: "
+            f"{count(r.n_included, 'patient', key='relapse.cif.hct|=|N')} were alive, relapse-free and in "
+            f"follow-up on day {role(day, 'relapse.cif.hct|=|time')}, "
+            f"{number(hct.n, 'relapse.cif.hct|HCT_BY_LANDMARK=HCT|N')} of them transplanted by then and "
+            f"{number(no.n, 'relapse.cif.hct|HCT_BY_LANDMARK=No HCT|N')} not; both groups were followed from "
+            "the landmark, with relapse or progression and death without relapse (non-relapse mortality) "
+            "as competing events.")]
+    out.append(f"At {count(y, 'year')} after the landmark, the cumulative incidence of relapse was "
+               f"{inc('HCT', '', 'relapse.cif.hct')} in transplanted and {inc('No HCT', '', 'relapse.cif.hct')} in "
+               f"untransplanted patients ({_gray_phrase(r.gray_relapse, 'relapse.cif.hct.gray', 'relapse')}); "
+               f"non-relapse mortality was {inc('HCT', '_competing', 'nrm.cif.hct')} and "
+               f"{inc('No HCT', '_competing', 'nrm.cif.hct')} "
+               f"({_gray_phrase(r.gray_nrm, 'nrm.cif.hct.gray', 'death without relapse')}; {{numref}}`{figure_name}`).")
+    out.append("Patients transplanted after the landmark stay in the untransplanted group, and transplant "
+               "was offered to selected patients, so the contrast is not a randomised comparison.")
+    return " ".join(out)
+
+
+def _hr_levels(table, endpoint: str) -> list[str]:
+    t = table[(table["endpoint"] == endpoint) & (table["status"] == "estimated")]
+    t = t[(t["lower"] > 1) | (t["upper"] < 1)]
+    aid = f"{endpoint.lower()}.cox.subgroup"
+    return [f"{r.subgroup.lower()} {r.level} against {r.reference} "
+            f"({role(fmt.hazard_ratio(r.hr, r.lower, r.upper), f'{aid}|{str(r.variable).upper()}={r.level}')})"
+            for r in t.itertuples(index=False)]
+
+
+def subgroup_hazard_paragraph(hazards, figure_name: str = "fig-hr-forest") -> str:
+    """What the hazard-ratio forest shows and which intervals exclude 1
+    (:func:`nscore.analyses.outcomes.subgroup_hazard_ratios`)."""
+    if not hazards.shown:
+        return ("No subgroup has two levels with events, so hazard ratios by subgroup are not "
+                "estimable.")
+    out = ["{numref}`" + figure_name + "` gives, for each baseline subgroup, the hazard ratio of death (overall "
+           "survival) and of relapse, progression or death (progression-free survival) of each level against "
+           "the factor's reference level, from one Cox model per factor (unadjusted)."]
+    for ep, name in (("OS", "overall survival"), ("PFS", "progression-free survival")):
+        levels = _hr_levels(hazards.table, ep)
+        if levels:
+            out.append(f"For {name}, the 95% confidence interval excluded 1 for {join(levels)}.")
+        else:
+            out.append(f"For {name}, no subgroup's 95% confidence interval excluded 1.")
+    ne = hazards.table[hazards.table["status"] == "not estimable"]
+    if len(ne):
+        out.append("Levels without events have no hazard ratio (" + join(sorted(
+            {f"{r.subgroup.lower()} {r.level}" for r in ne.itertuples(index=False)})) + ").")
+    out.append("With several factors and no correction for multiplicity, these are descriptive.")
+    return " ".join(out)
+
+
+def swimmer_paragraph(lanes, figure_name: str = "fig-swimmer") -> str:
+    """The aggregated swimmer plot: what it shows and why it is not one bar per patient."""
+    if not lanes.shown:
+        return "No patient was evaluable for response, so there is no course by response to show."
+    sizes = "; ".join(f"{lane} ({count(n, 'patient', key=f'swimmer.lanes|BOR_GROUP={lane}|N')})"
+                      for lane, n in lanes.lanes.items())
+    return ("A swimmer plot draws one bar per patient; to keep individual courses off this site, "
+            f"{{numref}}`{figure_name}` aggregates it. Each lane is a best-response group and shows, every "
+            f"{fmt.number(lanes_every(lanes))} months after infusion, the share of its patients in each state: "
+            "no response yet, in response, transplanted in remission, relapsed or progressed, died, or "
+            f"follow-up ended. Lane sizes: {sizes}.")
+
+
+def lanes_every(lanes) -> int:
+    months = sorted(set(lanes.table["month"]))
+    return int(months[1] - months[0]) if len(months) > 1 else 3
