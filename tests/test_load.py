@@ -196,6 +196,9 @@ def test_xpt_copy_of_shipped_data_gives_identical_analyses(shipped_dir, tmp_path
     shipped = load_cohort(shipped_dir)
     xpt = load_cohort(_copy_as(shipped, tmp_path / "xpt", "xpt"))
     for name in DATASETS:
+        if getattr(shipped, name) is None:  # an optional dataset the delivery does not hold
+            assert getattr(xpt, name) is None
+            continue
         pd.testing.assert_frame_equal(getattr(xpt, name), getattr(shipped, name), check_exact=True)
     from nscore.analyses.headline import headline_figures
 

@@ -250,6 +250,8 @@ def os_event_without_death(d):
     adsl = read_cells(d, "adsl")
     adsl.at[row - 1, "DTHFL"] = "N"
     adsl.at[row - 1, "DTHDT"] = ""
+    if "DTHCAUS" in adsl.columns:
+        adsl.at[row - 1, "DTHCAUS"] = ""
     write_cells(d, "adsl", adsl)
     return {("adtte.csv", row_of(d, "adtte", USUBJID=usubjid, PARAMCD="OS"), "CNSR", "os_event_iff_death")}
 
@@ -280,9 +282,10 @@ def aedecod_aecat_mismatch(d):
 
 def latin1_file(d):
     text = (d / "adae.csv").read_text(encoding="utf-8").splitlines(keepends=True)
-    text[3] = text[3].replace("Cytokine release syndrome", "Cytokine release syndrome (fièvre)")
+    line = next(i for i, t in enumerate(text) if i >= 3 and "Cytokine release syndrome" in t)
+    text[line] = text[line].replace("Cytokine release syndrome", "Cytokine release syndrome (fièvre)")
     (d / "adae.csv").write_bytes("".join(text).encode("latin-1"))
-    return {("adae.csv", 3, None, "encoding_not_utf8")}
+    return {("adae.csv", line, None, "encoding_not_utf8")}
 
 
 def two_formats(d):

@@ -20,6 +20,7 @@ SPEC_ROW_RULES = {
         "hctdt_present_iff_hctfl", "hctdt_after_trtsdt", "dthdt_present_iff_dthfl", "dthdt_after_trtsdt",
         "lstalvdt_not_before_trtsdt", "lstalvdt_not_after_dthdt", "hctdt_not_after_lstalvdt", "dcutdt_constant", "trtsdt_not_after_cutoff",
         "hctdt_not_after_cutoff", "dthdt_not_after_cutoff", "lstalvdt_not_after_cutoff",
+        "dthcaus_only_if_dead", "dthcaus_gvhd_requires_transplant",
     },
     "adrs": {"aval_matches_avalc"},
     "adtte": {
@@ -29,8 +30,9 @@ SPEC_ROW_RULES = {
     },
     "adae": {
         "aedecod_matches_aecat", "one_row_per_patient_and_syndrome", "aendt_not_before_astdt",
-        "adurn_present_iff_aendt", "adurn_equals_aendt_minus_astdt_plus_1",
+        "adurn_present_iff_aendt", "adurn_equals_aendt_minus_astdt_plus_1", "treatment_only_for_crs_icans",
     },
+    "adds": {"mfgfl_present_iff_apheresis", "infused_requires_product", "dsreas_present_iff_not_infused"},
 }
 SPEC_CROSS_RULES = {
     "usubjid_in_adsl", "studyid_matches_adsl", "response_only_if_evaluable", "evaluable_has_response",
@@ -39,7 +41,8 @@ SPEC_CROSS_RULES = {
     "astdt_not_before_trtsdt", "astdy_equals_astdt_minus_trtsdt_plus_1", "grade5_requires_death",
     "adt_not_after_lstalvdt", "astdt_not_after_lstalvdt", "aendt_not_after_dthdt",
     "pfs_not_after_os", "os_event_iff_death", "os_adt_equals_dthdt", "censored_os_adt_equals_lstalvdt",
-    "pfs_death_requires_dthfl",
+    "pfs_death_requires_dthfl", "adds_infused_iff_in_adsl", "adsl_patient_in_adds", "gvhd_requires_transplant",
+    "gvhd_not_before_transplant", "dthcaus_relapse_requires_relapse",
 }
 
 

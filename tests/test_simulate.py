@@ -21,9 +21,9 @@ from nscore.data import simulate as sim
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "data" / "cutoffs"
-FILES = ["adsl.csv", "adrs.csv", "adtte.csv", "adae.csv", "source.json"]
+FILES = ["adsl.csv", "adrs.csv", "adtte.csv", "adae.csv", "adds.csv", "source.json"]
 DATES = {"adsl": ["TRTSDT", "HCTDT", "DTHDT", "LSTALVDT", "DCUTDT"], "adrs": ["ADT"],
-         "adtte": ["STARTDT", "ADT"], "adae": ["ASTDT", "AENDT"]}
+         "adtte": ["STARTDT", "ADT"], "adae": ["ASTDT", "AENDT"], "adds": []}
 BASELINE = ["STUDYID", "USUBJID", "SUBJID", "AGE", "SEX", "DIAG", "PRIORHCT", "BMINV", "BMBLAST",
             "DOSELVL", "DOSEKG", "TRTSDT", "SAFFL", "EFFFL"]
 
@@ -274,8 +274,10 @@ def rule_problems(d: dict[str, pd.DataFrame]) -> list[str]:
          os_.loc[os_["CNSR"] == 1, "ADT"] == os_.loc[os_["CNSR"] == 1, "LSTALVDT"])
 
     rule("ADAE population", set(e["USUBJID"]) <= set(a.loc[a["SAFFL"] == "Y", "USUBJID"]))
-    rule("ADAE one row per syndrome", ~e.duplicated(["USUBJID", "AECAT"]))
-    rule("AEDECOD", e["AEDECOD"] == e["AECAT"].map(schema.AE_TERMS))
+    rule("ADAE one row per patient and term", ~e.duplicated(["USUBJID", "AECAT", "AEDECOD"]))
+    rule("AEDECOD", [schema.AE_TERMS[c] is None or term in schema.AE_TERMS[c]
+                     for c, term in zip(e["AECAT"], e["AEDECOD"])])
+    rule("CRS/ICANS one row per patient", ~e[e["AECAT"].isin(["CRS", "ICANS"])].duplicated(["USUBJID", "AECAT"]))
     rule("AETOXGR", e["AETOXGR"].between(1, 5))
     ee = e.merge(a[["USUBJID", "TRTSDT", "DTHFL"]], on="USUBJID")
     rule("grade 5 needs death", ~((ee["AETOXGR"] == 5) & (ee["DTHFL"] != "Y")))
@@ -331,16 +333,33 @@ def test_plausible_shapes(published):
     # non-responders progress early
     nr = pfs[pfs["AVALC"] == "NR"]
     assert (nr["CNSR"] == 0).mean() > 0.9 and nr["AVAL"].median() < 120
-    # CR/CRi mostly MRD negative
-    crcri = r[r["AVALC"].isin(["CR", "CRi"])]
+    # CR/CRi mostly MRD negative (where marrow MRD was assessed)
+    crcri = r[r["AVALC"].isin(["CR", "CRi"]) & r["MRDSTAT"].notna()]
     assert (crcri["MRDSTAT"] == "NEGATIVE").mean() > 0.8
+    # MRD only where it applies: not for lymphoma-criteria patients without marrow involvement;
+    # no CRi under lymphoma criteria
+    ra = r.merge(a[["USUBJID", "DIAG", "BMINV"]], on="USUBJID")
+    lymphoma = ra["DIAG"].isin(["T-LBL", "PTCL"])
+    assert ra.loc[lymphoma & (ra["BMINV"] == "N"), "MRDSTAT"].isna().all()
+    assert not (lymphoma & (ra["AVALC"] == "CRi")).any()
+    # new categories: cytopenias common, IEC-HS rare, GVHD only in transplanted patients, grade 5
+    # only for the cause of death
+    cyto = e[e["AECAT"] == "CYTOPENIA"]
+    assert cyto["USUBJID"].nunique() > 0.8 * len(a)
+    assert 0 < e.loc[e["AECAT"] == "IEC-HS", "USUBJID"].nunique() < 0.06 * len(a)
+    gvhd = e[e["AECAT"] == "GVHD"].merge(a[["USUBJID", "HCTFL", "PRIORHCT"]], on="USUBJID")
+    assert ((gvhd["HCTFL"] == "Y") | (gvhd["PRIORHCT"] > 0)).all()
+    fatal = e[e["AETOXGR"] == 5].merge(a[["USUBJID", "DTHCAUS"]], on="USUBJID")
+    assert (fatal["DTHCAUS"] == fatal["AECAT"]).all()
+    nrm = a[(a["DTHFL"] == "Y") & (a["DTHCAUS"] != "RELAPSE OR PROGRESSION")]
+    assert len(nrm) > 0 and a.loc[a["DTHFL"] == "Y", "DTHCAUS"].notna().all()
     # CRS starts on day 1-3 after infusion for most, ICANS later and shorter; no grade 5
     crs, icans = e[e["AECAT"] == "CRS"], e[e["AECAT"] == "ICANS"]
     assert ((crs["ASTDY"] - 1).between(1, 3)).mean() > 0.6
     assert crs["ADURN"].between(3, 12).mean() > 0.9
     assert (icans["ASTDY"] - 1).between(5, 10).all()
     assert icans["ADURN"].median() < crs["ADURN"].median()
-    assert (e["AETOXGR"] < 5).all()
+    assert (e.loc[e["AECAT"].isin(["CRS", "ICANS"]), "AETOXGR"] < 5).all()
     # every infusion happened in one of the five trials, each used
     assert set(a["STUDYID"]) == set(sim.STUDIES)
 
@@ -351,7 +370,13 @@ def test_later_cutoff_consistent(published, later):
     assert (q["adsl"]["DCUTDT"] == pd.Timestamp("2026-02-01")).all()
     pd.testing.assert_frame_equal(p["adsl"][BASELINE], q["adsl"][BASELINE])
     pd.testing.assert_frame_equal(p["adrs"], q["adrs"])
-    pd.testing.assert_frame_equal(p["adae"], q["adae"])
+    early = ["CRS", "ICANS"]  # within days of infusion: complete at both cutoffs
+    pd.testing.assert_frame_equal(p["adae"][p["adae"]["AECAT"].isin(early)].reset_index(drop=True),
+                                  q["adae"][q["adae"]["AECAT"].isin(early)].reset_index(drop=True))
+    key = ["USUBJID", "AECAT", "AEDECOD", "ASTDT"]
+    seen_later = set(map(tuple, q["adae"][key].astype(str).to_numpy()))
+    assert set(map(tuple, p["adae"][key].astype(str).to_numpy())) <= seen_later, "an adverse event disappeared"
+    assert set(p["adds"]["USUBJID"]) <= set(q["adds"]["USUBJID"])
     a, b = p["adtte"], q["adtte"]
     assert (a[["USUBJID", "PARAMCD"]] == b[["USUBJID", "PARAMCD"]]).all().all()
     events = a["CNSR"] == 0

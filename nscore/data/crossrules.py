@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from nscore.errors import DataValidationError
-from nscore.data.schema import DATASETS, DEATH, _cutoff_of, _days, _fails, _known, cell_text
+from nscore.data.schema import DATASETS, DEATH, RELAPSE, _cutoff_of, _days, _fails, _known, cell_text
 
 __all__ = ["CROSS_RULES", "CrossRule", "run_cross_rules", "failures_table"]
 
@@ -184,7 +184,7 @@ def _studyid_matches(data, labels, dataset):
 @_cross_rule("studyid_matches_adsl", adsl=("USUBJID", "STUDYID"))
 def studyid_matches_adsl(data, labels):
     """A patient's STUDYID is the same in every dataset."""
-    for dataset in ("adrs", "adtte", "adae"):
+    for dataset in ("adrs", "adtte", "adae", "adds"):
         yield from _studyid_matches(data, labels, dataset)
 
 
@@ -434,6 +434,59 @@ def pfs_death_requires_dthfl(data, labels):
     death = (adtte["PARAMCD"] == "PFS") & (adtte["CNSR"] == 0) & (adtte["EVNTDESC"] == DEATH)
     bad = death.fillna(False) & (dthfl == "N")
     yield failures_table(labels["adtte"], adtte, bad, "EVNTDESC", "pfs_death_requires_dthfl")
+
+
+# ------------------------------------------------------------------------------------------
+# disposition (ADDS), causes of death and GVHD (optional variables: skipped when absent)
+# ------------------------------------------------------------------------------------------
+@_cross_rule("adds_infused_iff_in_adsl", adsl=("USUBJID",), adds=("USUBJID", "INFFL"))
+def adds_infused_iff_in_adsl(data, labels):
+    """An enrolled patient is infused (ADDS INFFL = Y) exactly when ADSL has the patient."""
+    adds = data["adds"]
+    in_adsl = adds["USUBJID"].isin(data["adsl"]["USUBJID"].dropna())
+    bad = adds["USUBJID"].notna() & (((adds["INFFL"] == "Y") & ~in_adsl) | ((adds["INFFL"] == "N") & in_adsl))
+    yield failures_table(labels["adds"], adds, bad, "INFFL", "adds_infused_iff_in_adsl")
+
+
+@_cross_rule("adsl_patient_in_adds", adsl=("USUBJID",), adds=("USUBJID",))
+def adsl_patient_in_adds(data, labels):
+    """Every infused patient of ADSL is one of ADDS's enrolled patients (reported on ADSL)."""
+    adsl = data["adsl"]
+    bad = adsl["USUBJID"].notna() & ~adsl["USUBJID"].isin(data["adds"]["USUBJID"].dropna())
+    yield failures_table(labels["adsl"], adsl, bad, "USUBJID", "adsl_patient_in_adds")
+
+
+@_cross_rule("gvhd_requires_transplant", adsl=("USUBJID", "HCTFL", "PRIORHCT"), adae=("USUBJID", "AECAT"))
+def gvhd_requires_transplant(data, labels):
+    """GVHD belongs to a patient transplanted before (PRIORHCT > 0) or after (HCTFL = Y) CAR-T."""
+    adae = data["adae"]
+    hctfl = _lookup(adae, data["adsl"], "HCTFL")
+    prior = pd.to_numeric(_lookup(adae, data["adsl"], "PRIORHCT"), errors="coerce")
+    bad = (adae["AECAT"] == "GVHD").fillna(False) & (hctfl == "N") & (prior == 0)
+    yield failures_table(labels["adae"], adae, bad, "AECAT", "gvhd_requires_transplant")
+
+
+@_cross_rule("gvhd_not_before_transplant", adsl=("USUBJID", "HCTDT", "PRIORHCT"), adae=("USUBJID", "AECAT", "ASTDT"))
+def gvhd_not_before_transplant(data, labels):
+    """GVHD of a patient without a transplant before CAR-T starts after the transplant after it."""
+    adae = data["adae"]
+    hctdt = _lookup(adae, data["adsl"], "HCTDT")
+    prior = pd.to_numeric(_lookup(adae, data["adsl"], "PRIORHCT"), errors="coerce")
+    bad = (adae["AECAT"] == "GVHD").fillna(False) & (prior == 0) & _known(hctdt, adae["ASTDT"]) & (adae["ASTDT"] <= hctdt)
+    yield failures_table(labels["adae"], adae, bad, "ASTDT", "gvhd_not_before_transplant")
+
+
+@_cross_rule("dthcaus_relapse_requires_relapse", adsl=("USUBJID", "DTHCAUS"),
+             adtte=("USUBJID", "PARAMCD", "CNSR", "EVNTDESC"))
+def dthcaus_relapse_requires_relapse(data, labels):
+    """A death from relapse or progression (DTHCAUS) follows a PFS event RELAPSE OR PROGRESSION
+    (reported on ADSL)."""
+    adsl, adtte = data["adsl"], data["adtte"]
+    relapsed = adtte.loc[(adtte["PARAMCD"] == "PFS") & (adtte["CNSR"] == 0)
+                         & (adtte["EVNTDESC"] == RELAPSE), "USUBJID"]
+    has_pfs = adsl["USUBJID"].isin(adtte.loc[adtte["PARAMCD"] == "PFS", "USUBJID"])
+    bad = (adsl["DTHCAUS"] == RELAPSE).fillna(False) & has_pfs & ~adsl["USUBJID"].isin(relapsed)
+    yield failures_table(labels["adsl"], adsl, bad, "DTHCAUS", "dthcaus_relapse_requires_relapse")
 
 
 def run_cross_rules(frames, files: Mapping[str, str] | None = None, rules=None) -> pd.DataFrame:

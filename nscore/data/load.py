@@ -76,6 +76,8 @@ class Cohort:
     study: Study | None = None
     origin: dict = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    #: ADDS (disposition of every enrolled patient, for the CONSORT flow): None when not delivered.
+    adds: pd.DataFrame | None = None
 
     @property
     def frames(self) -> dict[str, pd.DataFrame]:
@@ -485,7 +487,7 @@ def load_cohort(directory, default_study=None, max_bytes: int = MAX_DELIVERY_BYT
         raise DataValidationError(_table(too_large), f"{directory}: delivery refused: larger than {max_bytes} bytes")
     study, study_path, failures = _read_study(directory, default_study)
     collects_ae = study is None or study.collects_adverse_events
-    paths, found_failures = find_datasets(directory, optional=() if collects_ae else ("adae",))
+    paths, found_failures = find_datasets(directory, optional=("adds",) if collects_ae else ("adae", "adds"))
     failures += found_failures
     if study is not None and not collects_ae and "adae" in paths:
         failures.append(_failure(paths["adae"].name, rule="adae_not_collected_in_study",

@@ -1,6 +1,6 @@
 """The data model of the four ADaM-style datasets, as pandera schemas plus cross-dataset rules.
 
-One ``DataFrameModel`` per dataset (ADSL, ADRS, ADTTE, ADAE) holds the rules that one file can
+One ``DataFrameModel`` per dataset (ADSL, ADRS, ADTTE, ADAE and the optional ADDS) holds the rules that one file can
 check on its own: types, controlled terms, ranges, and row-wise rules across columns as named
 ``@pa.dataframe_check`` methods, so a failure names the rule. Rules that need two datasets (an
 ADTTE row against its patient's ADSL row, say) are plain functions registered in
@@ -43,10 +43,15 @@ __all__ = [
     "EVENT_DESCRIPTIONS",
     "CENSOR_DESCRIPTIONS",
     "AE_TERMS",
+    "AE_CATEGORIES",
+    "TREATMENT_CATEGORIES",
+    "DEATH_CAUSES",
+    "DISPOSITION_REASONS",
     "ADSL",
     "ADRS",
     "ADTTE",
     "ADAE",
+    "ADDS",
     "MODELS",
     "DATASETS",
     "ROW_RULES",
@@ -70,24 +75,42 @@ RELAPSE = "RELAPSE OR PROGRESSION"
 ALIVE = "ALIVE AT LAST CONTACT"
 EVENT_DESCRIPTIONS = (DEATH, RELAPSE)
 CENSOR_DESCRIPTIONS = (ALIVE,)
-#: Adverse-event categories: AECAT -> AEDECOD.
-AE_TERMS = {
-    "CRS": "Cytokine release syndrome",
-    "ICANS": "Immune effector cell-associated neurotoxicity syndrome",
+#: Adverse-event categories (AECAT) and the terms (AEDECOD) each allows, in the order tables show
+#: them. CRS, ICANS and IEC-HS are graded by the ASTCT consensus (IEC-HS: ASTCT 2023), cytopenias,
+#: infections and GVHD by CTCAE v5.0; a study collects the categories its ``adverse_events`` lists.
+#: ``None``: any non-empty term (infections are delivered as MedDRA preferred terms, too many to list).
+AE_TERMS: dict[str, tuple[str, ...] | None] = {
+    "CRS": ("Cytokine release syndrome",),
+    "ICANS": ("Immune effector cell-associated neurotoxicity syndrome",),
+    "CYTOPENIA": ("Neutrophil count decreased", "Platelet count decreased", "Anemia"),
+    "INFECTION": None,
+    "IEC-HS": ("Immune effector cell-associated HLH-like syndrome",),
+    "GVHD": ("Acute graft versus host disease", "Chronic graft versus host disease"),
 }
+AE_CATEGORIES: tuple[str, ...] = tuple(AE_TERMS)
+#: The categories whose rows may carry the treatment flags TOCIFL and STERFL.
+TREATMENT_CATEGORIES = ("CRS", "ICANS")
+#: ADSL DTHCAUS: the primary cause of death, one of these (empty for a death: cause unknown).
+DEATH_CAUSES = ("RELAPSE OR PROGRESSION", "INFECTION", "GVHD", "CRS", "ICANS", "IEC-HS", "OTHER")
+#: ADDS DSREAS: why an enrolled patient was not infused.
+DISPOSITION_REASONS = ("INELIGIBLE", "WITHDRAWAL BY PATIENT", "DISEASE PROGRESSION", "DEATH",
+                       "MANUFACTURING FAILURE", "ADVERSE EVENT", "OTHER")
 
 #: Variables a delivery may leave out (not collected); every other column of a model is required.
 #: HCTFL and HCTDT come together. Absent means "not collected", never "none".
 OPTIONAL: dict[str, frozenset[str]] = {
     "adsl": frozenset({"SUBJID", "AGE", "SEX", "PRIORHCT", "BMINV", "BMBLAST", "DOSELVL", "DOSEKG",
-                       "HCTFL", "HCTDT"}),
+                       "HCTFL", "HCTDT", "DTHCAUS"}),
     "adrs": frozenset({"MRDSTAT"}),
     "adtte": frozenset(),
-    "adae": frozenset(),
+    "adae": frozenset({"TOCIFL", "STERFL"}),
+    "adds": frozenset({"APHFL", "MFGFL"}),
 }
 #: Optional variables that only make sense together: either all present or all absent.
 OPTIONAL_PAIRS: dict[str, tuple[tuple[str, ...], ...]] = {
     "adsl": (("HCTFL", "HCTDT"), ("BMINV", "BMBLAST"), ("DOSELVL", "DOSEKG")),
+    "adae": (("TOCIFL", "STERFL"),),
+    "adds": (("APHFL", "MFGFL"),),
 }
 
 
@@ -173,6 +196,7 @@ class ADSL(_Base):
     HCTDT: Series[pa.DateTime] = pa.Field(nullable=True)
     DTHFL: Series[str] = pa.Field(isin=list(YN))
     DTHDT: Series[pa.DateTime] = pa.Field(nullable=True)
+    DTHCAUS: Series[str] = pa.Field(isin=list(DEATH_CAUSES), nullable=True)
     LSTALVDT: Series[pa.DateTime]
     DCUTDT: Series[pa.DateTime]
 
@@ -209,6 +233,16 @@ class ADSL(_Base):
     @pa.dataframe_check(name="dthdt_after_trtsdt")
     def dthdt_after_trtsdt(cls, df: pd.DataFrame) -> Series[bool]:
         return _before(df["TRTSDT"], df["DTHDT"], strict=True)
+
+    @pa.dataframe_check(name="dthcaus_only_if_dead")
+    def dthcaus_only_if_dead(cls, df: pd.DataFrame) -> Series[bool]:
+        return _passes(~(df["DTHCAUS"].notna() & (df["DTHFL"] == "N")))
+
+    @pa.dataframe_check(name="dthcaus_gvhd_requires_transplant")
+    def dthcaus_gvhd_requires_transplant(cls, df: pd.DataFrame) -> Series[bool]:
+        known = df["HCTFL"].isin(YN) & df["PRIORHCT"].notna()
+        transplanted = (df["HCTFL"] == "Y") | (df["PRIORHCT"] > 0).fillna(False)
+        return _passes(~((df["DTHCAUS"] == "GVHD") & known & ~transplanted))
 
     @pa.dataframe_check(name="lstalvdt_not_before_trtsdt")
     def lstalvdt_not_before_trtsdt(cls, df: pd.DataFrame) -> Series[bool]:
@@ -311,26 +345,37 @@ class ADTTE(_Base):
 
 
 class ADAE(_Base):
-    """CRS and ICANS: one row per patient and syndrome, at the maximum ASTCT grade."""
+    """Adverse events of the collected categories: one row per patient and term, at the worst grade."""
 
     STUDYID: Series[str]
     USUBJID: Series[str]
     AECAT: Series[str] = pa.Field(isin=list(AE_TERMS))
-    AEDECOD: Series[str] = pa.Field(isin=list(AE_TERMS.values()))
+    AEDECOD: Series[str] = pa.Field(str_length={"min_value": 1})
     AETOXGR: Series[int] = pa.Field(in_range={"min_value": 1, "max_value": 5})
     ASTDT: Series[pa.DateTime]
     ASTDY: Series[int] = pa.Field(ge=1)
     AENDT: Series[pa.DateTime] = pa.Field(nullable=True)
     ADURN: Series[pd.Int64Dtype] = pa.Field(ge=1, nullable=True)
+    TOCIFL: Series[str] = pa.Field(isin=list(YN), nullable=True)
+    STERFL: Series[str] = pa.Field(isin=list(YN), nullable=True)
 
     @pa.dataframe_check(name="aedecod_matches_aecat")
     def aedecod_matches_aecat(cls, df: pd.DataFrame) -> Series[bool]:
-        expected = df["AECAT"].map(AE_TERMS)
-        return _passes(expected.isna() | df["AEDECOD"].isna() | (df["AEDECOD"] == expected))
+        ok = pd.Series(True, index=df.index)
+        for category, terms in AE_TERMS.items():
+            if terms is not None:
+                rows = (df["AECAT"] == category).fillna(False).astype(bool)
+                ok &= ~rows | df["AEDECOD"].isna() | df["AEDECOD"].isin(terms)
+        return _passes(ok)
 
     @pa.dataframe_check(name="one_row_per_patient_and_syndrome")
     def one_row_per_patient_and_syndrome(cls, df: pd.DataFrame) -> Series[bool]:
-        return ~_duplicated(df, ["USUBJID", "AECAT"])
+        return ~_duplicated(df, ["USUBJID", "AECAT", "AEDECOD"])
+
+    @pa.dataframe_check(name="treatment_only_for_crs_icans")
+    def treatment_only_for_crs_icans(cls, df: pd.DataFrame) -> Series[bool]:
+        other = df["AECAT"].notna() & ~df["AECAT"].isin(TREATMENT_CATEGORIES)
+        return _passes(~(other & (df["TOCIFL"].notna() | df["STERFL"].notna())))
 
     @pa.dataframe_check(name="aendt_not_before_astdt")
     def aendt_not_before_astdt(cls, df: pd.DataFrame) -> Series[bool]:
@@ -346,7 +391,31 @@ class ADAE(_Base):
         return _passes(days.isna() | df["ADURN"].isna() | (df["ADURN"] == days))
 
 
-MODELS: dict[str, type[pa.DataFrameModel]] = {"adsl": ADSL, "adrs": ADRS, "adtte": ADTTE, "adae": ADAE}
+class ADDS(_Base):
+    """Disposition (optional): one row per enrolled patient, infused or not, for the CONSORT flow."""
+
+    STUDYID: Series[str]
+    USUBJID: Series[str] = pa.Field(unique=True)
+    APHFL: Series[str] = pa.Field(isin=list(YN))
+    MFGFL: Series[str] = pa.Field(isin=list(YN), nullable=True)
+    INFFL: Series[str] = pa.Field(isin=list(YN))
+    DSREAS: Series[str] = pa.Field(isin=list(DISPOSITION_REASONS), nullable=True)
+
+    @pa.dataframe_check(name="mfgfl_present_iff_apheresis")
+    def mfgfl_present_iff_apheresis(cls, df: pd.DataFrame) -> Series[bool]:
+        return _present_iff(df["MFGFL"], df["APHFL"])
+
+    @pa.dataframe_check(name="infused_requires_product")
+    def infused_requires_product(cls, df: pd.DataFrame) -> Series[bool]:
+        return _passes(~((df["INFFL"] == "Y") & ((df["APHFL"] == "N") | (df["MFGFL"] == "N"))))
+
+    @pa.dataframe_check(name="dsreas_present_iff_not_infused")
+    def dsreas_present_iff_not_infused(cls, df: pd.DataFrame) -> Series[bool]:
+        return _present_iff(df["DSREAS"], df["INFFL"], when="N")
+
+
+MODELS: dict[str, type[pa.DataFrameModel]] = {"adsl": ADSL, "adrs": ADRS, "adtte": ADTTE, "adae": ADAE,
+                                               "adds": ADDS}
 DATASETS: tuple[str, ...] = tuple(MODELS)
 
 #: Row-wise rules (the models' dataframe checks): rule -> (column reported, columns it reads).
@@ -361,6 +430,8 @@ ROW_RULES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         "hctdt_after_trtsdt": ("HCTDT", ("HCTDT", "TRTSDT")),
         "dthdt_present_iff_dthfl": ("DTHDT", ("DTHDT", "DTHFL")),
         "dthdt_after_trtsdt": ("DTHDT", ("DTHDT", "TRTSDT")),
+        "dthcaus_only_if_dead": ("DTHCAUS", ("DTHCAUS", "DTHFL")),
+        "dthcaus_gvhd_requires_transplant": ("DTHCAUS", ("DTHCAUS", "HCTFL", "PRIORHCT")),
         "lstalvdt_not_before_trtsdt": ("LSTALVDT", ("LSTALVDT", "TRTSDT")),
         "lstalvdt_not_after_dthdt": ("LSTALVDT", ("LSTALVDT", "DTHDT")),
         "hctdt_not_after_lstalvdt": ("HCTDT", ("HCTDT", "LSTALVDT", "DCUTDT")),
@@ -384,10 +455,16 @@ ROW_RULES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
     },
     "adae": {
         "aedecod_matches_aecat": ("AEDECOD", ("AEDECOD", "AECAT")),
-        "one_row_per_patient_and_syndrome": ("AECAT", ("USUBJID", "AECAT")),
+        "one_row_per_patient_and_syndrome": ("AECAT", ("USUBJID", "AECAT", "AEDECOD")),
+        "treatment_only_for_crs_icans": ("TOCIFL", ("AECAT", "TOCIFL", "STERFL")),
         "aendt_not_before_astdt": ("AENDT", ("AENDT", "ASTDT")),
         "adurn_present_iff_aendt": ("ADURN", ("ADURN", "AENDT")),
         "adurn_equals_aendt_minus_astdt_plus_1": ("ADURN", ("ADURN", "AENDT", "ASTDT")),
+    },
+    "adds": {
+        "mfgfl_present_iff_apheresis": ("MFGFL", ("MFGFL", "APHFL")),
+        "infused_requires_product": ("INFFL", ("INFFL", "APHFL", "MFGFL")),
+        "dsreas_present_iff_not_infused": ("DSREAS", ("DSREAS", "INFFL")),
     },
 }
 

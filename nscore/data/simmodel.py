@@ -14,7 +14,7 @@ the order of the seeded random stream (reordering them changes every simulated p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
 
@@ -125,6 +125,11 @@ class Latent:
     anchor: np.ndarray          # scheduled contacts are anchor + k * gap (>= first_visit)
     gap: np.ndarray
     ae: pd.DataFrame            # CRS/ICANS rows: index into patients, AECAT, grade, onset day, duration
+    # drawn after the calibration from their own stream (see _draw_after_calibration), so the
+    # published figures above do not depend on them
+    more_ae: pd.DataFrame | None = None     # other categories: patient, AECAT, AEDECOD, AETOXGR (5: fatal), onset, ADURN
+    cause: np.ndarray | None = None         # cause of death (DTHCAUS) of each patient who dies
+    not_infused: pd.DataFrame | None = None  # enrolled, never infused: STUDYID, USUBJID, APHFL, MFGFL, DSREAS, day
 
 
 def _draw_baseline(rng: np.random.Generator, n: int, t: Targets) -> pd.DataFrame:
@@ -217,11 +222,16 @@ def _draw_response(rng: np.random.Generator, base: pd.DataFrame, t: Targets):
     # non-evaluable patients still have a true course: mostly responders
     latent = rng.choice([1, 2, 4], size=n, p=[0.6, 0.15, 0.25])
     resp = np.where(evaluable, resp, latent).astype(np.int64)
+    # lymphoma criteria (Lugano-like) know no "incomplete hematologic recovery": CR, not CRi
+    lymphoma = np.isin(diag, list(t.lymphoma))
+    resp = np.where(lymphoma & (resp == 2), 1, resp).astype(np.int64)
     bor_day = (28 + rng.integers(-5, 8, n)).astype(np.int64)
     u = rng.random(n)
     negative = (resp <= 2) & (u < 0.90)
     positive = ((resp <= 2) & (u >= 0.90) & (u < 0.97)) | ((resp == 3) & (u < 0.7)) | ((resp == 4) & (u < 0.4))
-    mrd = labels_where(n, (negative, "NEGATIVE"), (positive, "POSITIVE"))
+    # marrow MRD applies to leukaemias and to lymphomas involving the marrow only
+    applies = ~lymphoma | (base["BMINV"].to_numpy() == "Y")
+    mrd = labels_where(n, (negative & applies, "NEGATIVE"), (positive & applies, "POSITIVE"))
     return evaluable, resp, bor_day, mrd
 
 
@@ -497,4 +507,163 @@ def latent_cohort(n: int, seed: int) -> Latent:
     _pin_extremes(rng, lat, t)
     _pin_os_median(rng, lat, t)
     _pin_pfs_median(rng, lat, t)
+    _draw_after_calibration(np.random.default_rng([seed, 2]), lat, t)
     return lat
+
+
+# --------------------------------------------------------------------------------------------------
+# after the calibration: variables the abstract does not report (own random stream)
+# --------------------------------------------------------------------------------------------------
+#: Infection terms (CTCAE v5.0 / MedDRA preferred terms) and their weights.
+INFECTION_TERMS = {"Lung infection": 0.35, "Upper respiratory infection": 0.2,
+                   "Cytomegalovirus infection reactivation": 0.2, "Sepsis": 0.15, "Enterocolitis infectious": 0.1}
+#: Cytopenias: term -> (P(any grade), P(grade 1..4 | any), median days of the episode at its grade).
+CYTOPENIAS = {"Neutrophil count decreased": (0.95, (0.04, 0.08, 0.23, 0.65), 12.0),
+              "Platelet count decreased": (0.80, (0.20, 0.20, 0.25, 0.35), 14.0),
+              "Anemia": (0.85, (0.15, 0.35, 0.47, 0.03), 14.0)}
+
+
+def _grades(rng: np.random.Generator, n: int, p) -> np.ndarray:
+    return rng.choice(np.arange(1, len(p) + 1), size=n, p=np.asarray(p) / np.sum(p)).astype(np.int64)
+
+
+def _rows(patient, category, term, grade, onset, duration) -> pd.DataFrame:
+    patient = np.asarray(patient, dtype=np.int64)
+    return pd.DataFrame({"patient": patient, "AECAT": category,
+                         "AEDECOD": np.broadcast_to(np.asarray(term, dtype=object), patient.shape),
+                         "AETOXGR": np.asarray(grade, dtype=np.int64), "onset": np.asarray(onset, dtype=np.int64),
+                         "ADURN": np.maximum(np.asarray(duration, dtype=np.int64), 1)})
+
+
+def _draw_after_calibration(rng: np.random.Generator, lat: Latent, t: Targets) -> None:
+    """Cytopenias, infections, IEC-HS, GVHD, CRS/ICANS treatment, causes of death and the enrolled
+    patients who were never infused. Plausible, not published (data/README.md says which is invented):
+    cytopenias are near universal after lymphodepletion and often prolonged, infections common,
+    IEC-HS rare and after severe CRS, GVHD only after a transplant, and a death without relapse
+    has a non-relapse cause (infection; GVHD after a transplant; other).
+
+    Drawn from their own stream after the calibration, so the published figures stay exact.
+    Every event starts before the patient's death (day ``death - 1`` at the latest); a fatal one
+    (grade 5) is the cause of death and has no resolution.
+    """
+    b = lat.base
+    n = len(b)
+    death, hct, rel = lat.death, lat.hct, lat.rel
+    high = b["BMBLAST"].to_numpy() >= 20
+    prior = b["PRIORHCT"].to_numpy() > 0
+    transplanted = hct < NEVER
+    parts = []
+
+    # cytopenias: onset within a week of infusion; the episode lasts longer with a high blast burden
+    # or an earlier transplant (prolonged: still grade >= 3 on day 28)
+    slow = np.where(high | prior, 1.6, 1.0)
+    for term, (p_any, p_grade, median) in CYTOPENIAS.items():
+        has = rng.random(n) < p_any
+        grade = _grades(rng, n, p_grade)
+        onset = rng.integers(0, 7, n)
+        dur = _lognormal_days(rng, median * slow * np.where(grade >= 3, 1.0, 0.6), 0.8, n)
+        idx = np.flatnonzero(has)
+        parts.append(_rows(idx, "CYTOPENIA", term, grade[idx], onset[idx], dur[idx]))
+
+    # infections: early after infusion or after the transplant
+    p_inf = 0.35 * np.where(transplanted, 1.4, 1.0) * np.where(prior, 1.2, 1.0)
+    names = np.asarray(list(INFECTION_TERMS), dtype=object)
+    weights = np.asarray(list(INFECTION_TERMS.values()))
+    for episode in range(2):
+        has = rng.random(n) < (p_inf if episode == 0 else 0.3 * p_inf)
+        term = names[rng.choice(len(names), size=n, p=weights / weights.sum())]
+        cmv = transplanted & (rng.random(n) < 0.25)
+        term = np.where(cmv, "Cytomegalovirus infection reactivation", term)
+        grade = _grades(rng, n, (0.10, 0.50, 0.32, 0.08))
+        after_hct = transplanted & (rng.random(n) < 0.5)
+        onset = np.where(after_hct, np.minimum(hct, NEVER - 200) + rng.integers(7, 120, n),
+                         np.maximum(_lognormal_days(rng, 25.0, 0.8, n), 1))
+        dur = _lognormal_days(rng, 10.0, 0.6, n)
+        idx = np.flatnonzero(has)
+        parts.append(_rows(idx, "INFECTION", term[idx], grade[idx], onset[idx], dur[idx]))
+
+    # IEC-HS: rare, after severe CRS mostly, in the second or third week
+    crs = lat.ae[lat.ae["AECAT"] == "CRS"]
+    crs_grade = np.zeros(n, dtype=np.int64)
+    crs_grade[crs["patient"].to_numpy()] = crs["AETOXGR"].to_numpy()
+    iec = _choose(rng, int(round(0.03 * n)), np.select([crs_grade >= 3, crs_grade >= 1], [8.0, 1.0], 0.2))
+    idx = np.flatnonzero(iec)
+    parts.append(_rows(idx, "IEC-HS", "Immune effector cell-associated HLH-like syndrome",
+                       _grades(rng, n, (0.3, 0.4, 0.2, 0.1))[idx], rng.integers(8, 21, n)[idx],
+                       _lognormal_days(rng, 10.0, 0.5, n)[idx]))
+
+    # GVHD after the transplant that followed CAR-T: acute in about a third, chronic in a fifth
+    for term, p, lo, hi, median, p_grade in (
+            ("Acute graft versus host disease", 0.33, 14, 90, 30.0, (0.35, 0.40, 0.20, 0.05)),
+            ("Chronic graft versus host disease", 0.20, 100, 365, 180.0, (0.40, 0.40, 0.20))):
+        has = transplanted & (rng.random(n) < p)
+        onset = np.minimum(hct, NEVER - 400) + rng.integers(lo, hi, n)
+        idx = np.flatnonzero(has)
+        parts.append(_rows(idx, "GVHD", term, _grades(rng, n, p_grade)[idx], onset[idx],
+                           _lognormal_days(rng, median, 0.7, n)[idx]))
+
+    # causes of death: after a relapse, the relapse; otherwise non-relapse causes
+    dies = death < NEVER
+    relapse_first = rel < death
+    u = rng.random(n)
+    gvhd_possible = transplanted & (death - hct > 30)
+    cause = np.where(~dies, None, np.where(
+        relapse_first, "RELAPSE OR PROGRESSION",
+        np.where(gvhd_possible & (u < 0.35), "GVHD", np.where(u < 0.75, "INFECTION", "OTHER")))).astype(object)
+    # the fatal event: a grade-5 row starting before the death (GVHD after the transplant)
+    fatal_inf = np.flatnonzero(cause == "INFECTION")
+    start = np.maximum(death[fatal_inf] - rng.integers(2, 16, len(fatal_inf)), 1)
+    fatal_term = np.where(rng.random(len(fatal_inf)) < 0.7, "Sepsis", "Lung infection")
+    parts.append(_rows(fatal_inf, "INFECTION", fatal_term, np.full(len(fatal_inf), 5), start,
+                       np.zeros(len(fatal_inf))))
+    fatal_gvhd = np.flatnonzero(cause == "GVHD")
+    start = np.maximum(death[fatal_gvhd] - rng.integers(20, 80, len(fatal_gvhd)), hct[fatal_gvhd] + 14)
+    acute = start - hct[fatal_gvhd] <= 100
+    parts.append(_rows(fatal_gvhd, "GVHD", np.where(acute, "Acute graft versus host disease",
+                                                    "Chronic graft versus host disease"),
+                       np.full(len(fatal_gvhd), 5), start, np.zeros(len(fatal_gvhd))))
+    more = pd.concat(parts, ignore_index=True)
+    # an event starts before the death; a fatal row replaces a non-fatal one of the same term
+    p = more["patient"].to_numpy()
+    more = more[more["onset"].to_numpy() <= death[p] - 1]
+    more = more.iloc[np.argsort(-more["AETOXGR"].to_numpy(), kind="stable")]
+    more = more.drop_duplicates(["patient", "AECAT", "AEDECOD"], keep="first")
+    # a non-fatal event of a patient who died of it would be fatal: grade 5 only for the cause
+    lat.more_ae = more.sort_values(["patient", "AECAT", "AEDECOD"], kind="stable").reset_index(drop=True)
+    lat.cause = cause
+
+    # CRS/ICANS treatment: tocilizumab for CRS from grade 2, corticosteroids for severe CRS and ICANS
+    ae = lat.ae
+    g = ae["AETOXGR"].to_numpy()
+    is_crs = (ae["AECAT"] == "CRS").to_numpy()
+    v = rng.random(len(ae))
+    w = rng.random(len(ae))
+    p_toci = np.where(is_crs, np.select([g >= 3, g == 2], [0.95, 0.75], 0.15), np.where(g >= 3, 0.2, 0.05))
+    p_ster = np.where(is_crs, np.select([g >= 3, g == 2], [0.90, 0.35], 0.03), np.where(g >= 2, 0.95, 0.5))
+    ae["TOCIFL"] = np.where(v < p_toci, "Y", "N").astype(object)
+    ae["STERFL"] = np.where(w < p_ster, "Y", "N").astype(object)
+
+    # enrolled but never infused (about 7% of those enrolled): the stage they left at and why
+    m = int(round(0.075 * n))
+    stage = rng.choice(3, size=m, p=[0.35, 0.15, 0.50])  # 0 before apheresis, 1 manufacturing, 2 before infusion
+    why0 = rng.choice(["INELIGIBLE", "WITHDRAWAL BY PATIENT", "DISEASE PROGRESSION"], size=m, p=[0.4, 0.3, 0.3])
+    why2 = rng.choice(["DISEASE PROGRESSION", "DEATH", "ADVERSE EVENT", "OTHER"], size=m, p=[0.5, 0.3, 0.1, 0.1])
+    reason = np.where(stage == 0, why0, np.where(stage == 1, "MANUFACTURING FAILURE", why2)).astype(object)
+    trial_of = b["STUDYID"].to_numpy()
+    trial = trial_of[rng.integers(0, n, m)] if n else np.array([], dtype=object)
+    span = (t.last_infusion - t.first_infusion).days
+    day = rng.integers(0, span + 1, m)
+    seq = pd.Series(b["SUBJID"].to_numpy()).astype(np.int64).groupby(trial_of).max()
+    order = np.lexsort((day, trial))
+    number = np.empty(m, dtype=np.int64)
+    for tr in np.unique(trial):
+        where = order[trial[order] == tr]
+        number[where] = seq.get(tr, 0) + 1 + np.arange(len(where))
+    width = len(b["SUBJID"].iloc[0]) if n else 4
+    subjid = pd.Series(number).astype(str).str.zfill(width).to_numpy(object)
+    lat.not_infused = pd.DataFrame({
+        "STUDYID": trial.astype(object), "USUBJID": (trial.astype(object) + "-" + subjid).astype(object),
+        "APHFL": np.where(stage >= 1, "Y", "N").astype(object),
+        "MFGFL": np.where(stage == 0, None, np.where(stage == 2, "Y", "N")).astype(object),
+        "DSREAS": reason, "day": day.astype(np.int64),
+    })

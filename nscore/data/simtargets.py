@@ -57,6 +57,8 @@ class Targets:
     crs_ge3: int                         # of all patients
     icans: int
     icans_ge3: int
+    #: diagnoses whose response follows lymphoma criteria (Lugano-like: CR/PR, no CRi)
+    lymphoma: tuple[str, ...] = ()
 
 
 def _numbers(text: str) -> list:
@@ -123,6 +125,7 @@ def targets_of(study) -> Targets:
         hct_days=_min_median_max(value("hct_interval")), pfs_days=_min_median_max(value("pfs_median_observed")),
         os_days=_min_median_max(value("os_median_observed")), crs=fraction("crs")[0], crs_ge3=share("crs_g3"),
         icans=fraction("icans")[0], icans_ge3=share("icans_g3"),
+        lymphoma=tuple(d.code for d in study.diagnoses if d.criteria == "lymphoma"),
     )
 
 

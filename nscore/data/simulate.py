@@ -62,7 +62,7 @@ import numpy as np
 import pandas as pd
 
 from nscore.data import schema
-from nscore.data.simmodel import Latent, labels_where, latent_cohort, observed_times
+from nscore.data.simmodel import NEVER, Latent, labels_where, latent_cohort, observed_times
 from nscore.data.simtargets import targets
 from nscore.errors import NscoreError, SimulationError
 
@@ -92,16 +92,21 @@ def __getattr__(name: str):
 
 ADSL_COLUMNS = ["STUDYID", "USUBJID", "SUBJID", "AGE", "SEX", "DIAG", "PRIORHCT", "BMINV", "BMBLAST",
                 "DOSELVL", "DOSEKG", "TRTSDT", "SAFFL", "EFFFL", "HCTFL", "HCTDT", "DTHFL", "DTHDT",
-                "LSTALVDT", "DCUTDT"]
+                "DTHCAUS", "LSTALVDT", "DCUTDT"]
 ADRS_COLUMNS = ["STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "MRDSTAT"]
 ADTTE_COLUMNS = ["STUDYID", "USUBJID", "PARAMCD", "PARAM", "STARTDT", "ADT", "AVAL", "CNSR",
                  "EVNTDESC", "CNSDTDSC"]
-ADAE_COLUMNS = ["STUDYID", "USUBJID", "AECAT", "AEDECOD", "AETOXGR", "ASTDT", "ASTDY", "AENDT", "ADURN"]
-COLUMNS = {"adsl": ADSL_COLUMNS, "adrs": ADRS_COLUMNS, "adtte": ADTTE_COLUMNS, "adae": ADAE_COLUMNS}
+ADAE_COLUMNS = ["STUDYID", "USUBJID", "AECAT", "AEDECOD", "AETOXGR", "ASTDT", "ASTDY", "AENDT", "ADURN",
+                "TOCIFL", "STERFL"]
+ADDS_COLUMNS = ["STUDYID", "USUBJID", "APHFL", "MFGFL", "INFFL", "DSREAS"]
+COLUMNS = {"adsl": ADSL_COLUMNS, "adrs": ADRS_COLUMNS, "adtte": ADTTE_COLUMNS, "adae": ADAE_COLUMNS,
+           "adds": ADDS_COLUMNS}
+#: Datasets written only when the frames hold them (a derived test cohort may drop them).
+OPTIONAL_FRAMES = ("adds",)
 SORT_KEYS = {"adsl": ["USUBJID"], "adrs": ["USUBJID", "PARAMCD"], "adtte": ["USUBJID", "PARAMCD"],
-             "adae": ["USUBJID", "AECAT"]}
+             "adae": ["USUBJID", "AECAT", "AEDECOD"], "adds": ["USUBJID"]}
 DATE_COLUMNS = {"adsl": ["TRTSDT", "HCTDT", "DTHDT", "LSTALVDT", "DCUTDT"], "adrs": ["ADT"],
-                "adtte": ["STARTDT", "ADT"], "adae": ["ASTDT", "AENDT"]}
+                "adtte": ["STARTDT", "ADT"], "adae": ["ASTDT", "AENDT"], "adds": []}
 FLOAT_FORMATS = {"BMBLAST": "%.1f", "DOSEKG": "%.1f"}
 
 #: The generator's name in ``source.json``. An identifier, not a module path: the shipped stores
@@ -179,6 +184,16 @@ def _observe(lat: Latent, window: np.ndarray, cutoff: date, keep: np.ndarray) ->
     day0 = b["day0"].to_numpy()
     dead, last, os_t, relapsed, pfs_t, pfs_kind = observed_times(lat, window)
     hct_seen = lat.hct <= window
+    more = lat.more_ae
+    mp = more["patient"].to_numpy()
+    m_onset = more["onset"].to_numpy()
+    # an event is in the data once the patient was seen after its onset (alive) or died after it
+    m_fatal = more["AETOXGR"].to_numpy() == 5
+    m_seen = np.where(dead[mp], m_onset <= lat.death[mp] - 1, (m_onset <= last[mp]) & ~m_fatal) & keep[mp]
+    # a patient who died was last known alive at the latest contact or event onset before the death
+    latest = np.zeros(len(b), dtype=np.int64)
+    np.maximum.at(latest, mp[m_seen], m_onset[m_seen])
+    last = np.where(dead, np.maximum(last, latest), last)
     assessed = b["EFFFL"].to_numpy() == "Y"
     assessed = assessed & (lat.bor_day <= window)
     dcut = pd.Timestamp(cutoff)
@@ -191,6 +206,7 @@ def _observe(lat: Latent, window: np.ndarray, cutoff: date, keep: np.ndarray) ->
         "SAFFL": "Y", "EFFFL": np.where(assessed, "Y", "N").astype(object),
         "HCTFL": np.where(hct_seen, "Y", "N").astype(object), "HCTDT": _dates(day0, lat.hct, hct_seen),
         "DTHFL": np.where(dead, "Y", "N").astype(object), "DTHDT": _dates(day0, lat.death, dead),
+        "DTHCAUS": pd.Series(lat.cause, dtype=object).where(dead, np.nan).to_numpy(object),
         "LSTALVDT": _dates(day0, last), "DCUTDT": dcut,
     })
     adsl["DCUTDT"] = adsl["DCUTDT"].astype("datetime64[ns]")
@@ -223,24 +239,52 @@ def _observe(lat: Latent, window: np.ndarray, cutoff: date, keep: np.ndarray) ->
     onset = ae["onset"].to_numpy()
     end = onset + ae["ADURN"].to_numpy() - 1
     resolved = end <= window[p]
+    crs_icans = pd.DataFrame({
+        "patient": p, "AECAT": ae["AECAT"], "AEDECOD": ae["AECAT"].map(lambda c: schema.AE_TERMS[c][0]),
+        "AETOXGR": ae["AETOXGR"].astype(np.int64), "onset": onset, "end": end, "resolved": resolved,
+        "TOCIFL": ae["TOCIFL"], "STERFL": ae["STERFL"],
+    })[keep[p] & (onset <= window[p])]
+    m_end = m_onset + more["ADURN"].to_numpy() - 1
+    m_resolved = ~m_fatal & (m_end <= np.minimum(window[mp], np.where(dead[mp], lat.death[mp], NEVER)))
+    others = pd.DataFrame({
+        "patient": mp, "AECAT": more["AECAT"], "AEDECOD": more["AEDECOD"], "AETOXGR": more["AETOXGR"],
+        "onset": m_onset, "end": m_end, "resolved": m_resolved, "TOCIFL": np.nan, "STERFL": np.nan,
+    })[m_seen]
+    rows = pd.concat([crs_icans, others], ignore_index=True)
+    rp, ron, rend, rres = (rows[c].to_numpy() for c in ("patient", "onset", "end", "resolved"))
     adae = pd.DataFrame({
-        "STUDYID": b["STUDYID"].to_numpy()[p], "USUBJID": b["USUBJID"].to_numpy()[p], "AECAT": ae["AECAT"],
-        "AEDECOD": ae["AECAT"].map(schema.AE_TERMS), "AETOXGR": ae["AETOXGR"].astype(np.int64),
-        "ASTDT": _dates(day0[p], onset), "ASTDY": (onset + 1).astype(np.int64),
-        "AENDT": _dates(day0[p], end, resolved),
-        "ADURN": pd.array(np.where(resolved, ae["ADURN"], 0), dtype="Int64"),
+        "STUDYID": b["STUDYID"].to_numpy()[rp], "USUBJID": b["USUBJID"].to_numpy()[rp], "AECAT": rows["AECAT"],
+        "AEDECOD": rows["AEDECOD"], "AETOXGR": rows["AETOXGR"].astype(np.int64),
+        "ASTDT": _dates(day0[rp], ron), "ASTDY": (ron + 1).astype(np.int64),
+        "AENDT": _dates(day0[rp], rend, rres),
+        "ADURN": pd.array(np.where(rres, rend - ron + 1, 0), dtype="Int64"),
+        "TOCIFL": rows["TOCIFL"].to_numpy(object), "STERFL": rows["STERFL"].to_numpy(object),
     })
-    adae.loc[~resolved, "ADURN"] = pd.NA
-    adae = adae[keep[p] & (onset <= window[p])]
+    adae.loc[~rres, "ADURN"] = pd.NA
+
+    # disposition: every infused patient, and the enrolled patients never infused whose outcome is
+    # known by the cutoff (a month after enrolment)
+    ni = lat.not_infused
+    ni = ni[ni["day"].to_numpy() + 30 <= (cutoff - targets().first_infusion).days]
+    adds = pd.concat([
+        pd.DataFrame({"STUDYID": b["STUDYID"], "USUBJID": b["USUBJID"], "APHFL": "Y", "MFGFL": "Y",
+                      "INFFL": "Y", "DSREAS": np.nan})[keep],
+        pd.DataFrame({"STUDYID": ni["STUDYID"], "USUBJID": ni["USUBJID"], "APHFL": ni["APHFL"],
+                      "MFGFL": ni["MFGFL"], "INFFL": "N", "DSREAS": ni["DSREAS"]}),
+    ], ignore_index=True)
+    adds["MFGFL"] = adds["MFGFL"].where(adds["MFGFL"].notna(), np.nan)
 
     key = b["row_key"].to_numpy()
+    cat_code = pd.Categorical(adae["AECAT"], categories=sorted(schema.AE_TERMS)).codes
+    term_code = pd.Categorical(adae["AEDECOD"], categories=sorted(pd.unique(adae["AEDECOD"].astype(str)))).codes
     orders = {
         "adsl": np.argsort(key[keep], kind="stable"),
         "adrs": np.argsort(key[adrs_rows], kind="stable"),
         "adtte": np.lexsort(((adtte["PARAMCD"] == "PFS").to_numpy(), np.concatenate([key[keep], key[keep]]))),
-        "adae": np.lexsort(((adae["AECAT"] == "ICANS").to_numpy(), key[p][keep[p] & (onset <= window[p])])),
+        "adae": np.lexsort((term_code, cat_code, key[rp])),
+        "adds": np.argsort(adds["USUBJID"].to_numpy(str), kind="stable"),
     }
-    frames = {"adsl": adsl[keep], "adrs": adrs, "adtte": adtte, "adae": adae}
+    frames = {"adsl": adsl[keep], "adrs": adrs, "adtte": adtte, "adae": adae, "adds": adds}
     return {name: df[COLUMNS[name]].iloc[orders[name]].reset_index(drop=True) for name, df in frames.items()}
 
 
@@ -305,6 +349,8 @@ def write_cohort(frames: dict[str, pd.DataFrame], directory, *, seed: int | None
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     for name, columns in COLUMNS.items():
+        if name in OPTIONAL_FRAMES and name not in frames:
+            continue
         df = _sorted_rows(frames[name][columns], SORT_KEYS[name])
         cells = [_column_text(name, c, df[c]) for c in columns]
         lines = [",".join(columns), *map(",".join, zip(*cells))]
