@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
 import pytest
 import yaml
 
@@ -76,12 +77,12 @@ def test_percent_threshold_is_strict():
                 key) == ("", False)  # exactly 5 points: within
     r, c = rule([("efficacy.orr", "", "", "percent", 80.0, "%")], [("efficacy.orr", "", "", "percent", 85.1, "%")],
                 key)
-    assert c and r == "moved more than 5 percentage points"
+    assert c and r == changes.RULES["percent_points"]
 
 
 def test_count_change_any_and_with_a_threshold():
     prev, cur = [("os.km", "", "", "events", 115, "patients")], [("os.km", "", "", "events", 116, "patients")]
-    assert rule(prev, cur, "os.km|=|events") == ("count changed by +1", True)
+    assert rule(prev, cur, "os.km|=|events") == (changes.RULES["count"], True)
     assert rule(prev, cur, "os.km|=|events", {**T, "count": 1}) == ("", False)
 
 
@@ -99,13 +100,13 @@ def test_ci_no_longer_containing_the_earlier_estimate():
 
 def test_median_days_hr_and_p_rules():
     assert rule([("followup.os", "", "", "median", 933, "days")], [("followup.os", "", "", "median", 964, "days")],
-                "followup.os|=|median")[0] == "moved more than 30 days"
+                "followup.os|=|median")[0] == changes.RULES["days"]
     assert rule([("os.hct.tdcox", "", "", "hr", 0.30, "")], [("os.hct.tdcox", "", "", "hr", 0.37, "")],
-                "os.hct.tdcox|=|hr")[0] == "hazard ratio moved more than 20%"
+                "os.hct.tdcox|=|hr")[0] == changes.RULES["hazard_ratio_relative"]
     assert rule([("os.hct.tdcox", "", "", "hr", 0.30, "")], [("os.hct.tdcox", "", "", "hr", 0.35, "")],
                 "os.hct.tdcox|=|hr") == ("", False)
     assert rule([("os.km.diag.logrank", "", "", "p", 0.04, "")], [("os.km.diag.logrank", "", "", "p", 0.06, "")],
-                "os.km.diag.logrank|=|p")[0] == "p crossed 0.05"
+                "os.km.diag.logrank|=|p")[0] == changes.RULES["p_value_level"]
 
 
 def test_analyses_and_rows_added_or_dropped():
@@ -142,9 +143,33 @@ def test_compare_consecutive_and_summary():
     s = changes.summary(cmp)
     assert s.to_dict("records") == [
         {"previous_cutoff": "2025-08-01", "current_cutoff": "2026-02-01", "analysis_id": "os.km", "rows": 2,
-         "changed": 1, "rules": "count changed by +2"},
+         "changed": 1, "rules": changes.RULES["count"]},
         {"previous_cutoff": "2026-02-01", "current_cutoff": "2026-08-01", "analysis_id": "relapse.cif", "rows": 1,
          "changed": 1, "rules": "analysis added"}]
     assert changes.compare_consecutive([a], T).empty
     with pytest.raises(AnalysisInputError, match="share a cutoff"):
         changes.compare_consecutive([a, a], T)
+
+
+def test_rule_texts_carry_no_number_and_the_thresholds_are_rows():
+    """The listed rules name their threshold; its value is an ARD row the page states traced."""
+    import re
+
+    assert not any(re.search("[0-9]", text) for text in changes.RULES.values())
+    rows = pd.DataFrame(changes.threshold_rows(T))
+    keys = set(rows["analysis_id"] + "|" + rows["group_var"] + "=" + rows["group_level"] + "|" + rows["stat"])
+    assert {changes.threshold_key(k) for k in changes.RULES} == keys
+    assert rows.set_index("group_level").loc["hazard_ratio_relative", "value"] == 100 * T["hazard_ratio_relative"]
+
+
+def test_comparison_and_headline_change_rows():
+    assert changes.comparison_rows(None) == []
+    cmp = changes.compare(A(("os.km", "", "", "events", 115, "patients")),
+                          A(("os.km", "", "", "events", 116, "patients"), cutoff="2026-02-01"), T)
+    got = {r["analysis_id"]: r["value"] for r in changes.comparison_rows(cmp)}
+    assert got == {"changes.compared": 1, "changes.listed": 1}
+    headline = pd.DataFrame({"key": ["orr", "os_median"], "label": ["ORR", "Median OS"], "unit": ["%", "days"],
+                             "change": [0.1, float("nan")]})
+    rows = changes.headline_change_rows(headline)
+    assert [(r["group_level"], r["value"], r["unit"]) for r in rows] == [("orr", 0.1, "%")]
+    assert changes.headline_change_key("orr") == "changes.headline|figure=orr|estimate"

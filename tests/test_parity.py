@@ -49,13 +49,7 @@ NOT_STATISTICS = {
     "rate_years": "the years at which rates are read, a constant",
 }
 #: Glue keys with a number that is not traced yet, and why (issue 13, left open): listed, not failed.
-NOT_YET = {
-    "n_compared": "the number of cutoffs compared comes from the data store, not an ARD row",
-    "n_versions": "the number of stored versions comes from the data store, not an ARD row",
-    "cohorts_sentence": "patients shared between cutoffs come from the intake check (nscore.data.intake)",
-    "withdrawals_sentence": "withdrawn cutoffs come from the store's history",
-    "intake_sentence": "intake warnings come from the store",
-}
+NOT_YET: dict[str, str] = {}
 
 
 def expected_texts(rows: pd.DataFrame, key: str) -> set[str]:
@@ -70,6 +64,10 @@ def expected_texts(rows: pd.DataFrame, key: str) -> set[str]:
                 lambda r, group: fmt.number(r["value"].iloc[0], 1) if len(r) == 1 else fmt.number("x"),
                 lambda r, group: fmt.number(r["value"].iloc[0], 2) if len(r) == 1 else fmt.number("x"),
                 fmt.n_percent,
+                lambda r, group: fmt.percent(r, group=group, digits=0),  # a threshold: "25%", "20%"
+                # the change of a figure between cutoffs (a changes.headline row): "+3.1 percentage points"
+                lambda r, group: (fmt.change(r["value"].iloc[0], r["unit"].iloc[0], 0.0, r["value"].iloc[0])
+                                  if len(r) == 1 else fmt.number("x")),
                 lambda r, group: (fmt.value(r["value"].iloc[0], r["unit"].iloc[0], r["stat"].iloc[0])
                                   if len(r) == 1 else fmt.number("x")),
                 lambda r, group: fmt.iqr(r, group=group, label=False),

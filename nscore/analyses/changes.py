@@ -18,7 +18,8 @@ from nscore.analyses import ard
 from nscore.errors import AnalysisInputError
 
 __all__ = ["THRESHOLDS_FILE", "THRESHOLD_KEYS", "load_thresholds", "check_thresholds", "compare", "COLUMNS",
-           "KINDS", "compare_consecutive", "summary"]
+           "KINDS", "RULES", "compare_consecutive", "summary", "threshold_rows", "threshold_key", "comparison_rows",
+           "headline_change_rows", "headline_change_key"]
 
 THRESHOLDS_FILE = "what-changed.yml"
 #: The keys of the thresholds config and their types.
@@ -29,6 +30,19 @@ THRESHOLD_KEYS = {"version": int, "percent_points": float, "days": float, "count
 KINDS = ("both", "added", "dropped")
 COLUMNS = ["row_key", "analysis_id", "group_var", "group_level", "stat", "unit", "label", "previous_cutoff",
            "current_cutoff", "previous", "current", "change", "kind", "rule", "changed"]
+#: The rule text of each numeric threshold (what the page lists); the threshold's value is an ARD
+#: row (:func:`threshold_rows`) the page states with its key, so the rule text carries no number.
+RULES = {"count": "count changed beyond the count threshold",
+         "percent_points": "moved beyond the percentage-point threshold",
+         "days": "moved beyond the days threshold",
+         "hazard_ratio_relative": "hazard ratio moved beyond its threshold",
+         "p_value_level": "p crossed the p-value level"}
+#: Unit and label of each numeric threshold's row (``changes.thresholds|rule=<key>|<stat>``).
+_THRESHOLD_ROWS = {"count": ("n", "patients", "Count change above which a count is listed"),
+                   "percent_points": ("percent", "%", "Percentage-point change above which a percentage is listed"),
+                   "days": ("time", "days", "Change in days above which a median is listed"),
+                   "hazard_ratio_relative": ("percent", "%", "Relative change above which a hazard ratio is listed"),
+                   "p_value_level": ("p", "", "Level a p-value must cross to be listed")}
 _POINT = ("percent", "rate", "estimate", "median", "hr")  # statistics a CI (lower/upper) belongs to
 _COUNTS = ("n", "N", "events")
 
@@ -110,16 +124,17 @@ def _rules(stat: str, unit: str, prev: float, cur: float, ci, t: dict) -> list[s
             rules.append(f"{what} became reached" if pi else f"{what} no longer reached")
         return rules
     diff = cur - prev
+    # the rule names the threshold, whose value the page states traced (threshold_rows): no number here
     if stat in _COUNTS and abs(diff) > t["count"]:
-        rules.append(f"count changed by {diff:+g}")
+        rules.append(RULES["count"])
     elif unit == "%" and stat in ("percent", "rate", "estimate") and abs(diff) > t["percent_points"]:
-        rules.append(f"moved more than {t['percent_points']:g} percentage points")
+        rules.append(RULES["percent_points"])
     elif unit == "days" and stat == "median" and abs(diff) > t["days"]:
-        rules.append(f"moved more than {t['days']:g} days")
+        rules.append(RULES["days"])
     elif stat == "hr" and prev > 0 and cur > 0 and abs(cur / prev - 1) > t["hazard_ratio_relative"]:
-        rules.append(f"hazard ratio moved more than {100 * t['hazard_ratio_relative']:g}%")
+        rules.append(RULES["hazard_ratio_relative"])
     elif stat == "p" and (prev < t["p_value_level"]) != (cur < t["p_value_level"]):
-        rules.append(f"p crossed {t['p_value_level']:g}")
+        rules.append(RULES["p_value_level"])
     if t["ci_excludes_previous"] and stat in _POINT and ci is not None:
         lo, hi = ci
         if not (math.isnan(lo) or math.isnan(hi)) and not lo <= prev <= hi:
@@ -219,3 +234,58 @@ def summary(comparison: pd.DataFrame) -> pd.DataFrame:
         changed=("row_key", "size"),
         rules=("rule", lambda r: "; ".join(dict.fromkeys(x for v in r for x in v.split("; ")))))
     return out.join(rows).reset_index()[columns]
+
+
+# ---------------------------------------------------------------------- the page's numbers as rows
+def threshold_key(name: str) -> str:
+    """Row key of one numeric threshold of the config (:func:`threshold_rows`)."""
+    return f"changes.thresholds|rule={name}|{_THRESHOLD_ROWS[name][0]}"
+
+
+def threshold_rows(thresholds: dict | None = None) -> list[dict]:
+    """The numeric thresholds of ``data/what-changed.yml`` as ARD rows ``changes.thresholds|rule=<key>``
+    (settings: method names the config file). The relative hazard-ratio threshold is in percent."""
+    t = check_thresholds(thresholds) if thresholds is not None else load_thresholds()
+    out = []
+    for name, (stat, unit, label) in _THRESHOLD_ROWS.items():
+        value = 100 * t[name] if name == "hazard_ratio_relative" else t[name]
+        out.append(ard.row("changes.thresholds", stat, value, population="What changed config", group_var="rule",
+                           group_level=name, unit=unit, method=f"data/{THRESHOLDS_FILE}, key {name} (setting)",
+                           label=label))
+    return out
+
+
+def comparison_rows(comparison: pd.DataFrame | None) -> list[dict]:
+    """How many statistics a :func:`compare` compared (``changes.compared|=|n``) and listed as changed
+    (``changes.listed|=|n``); no rows without a comparison (a single cutoff)."""
+    if comparison is None or len(comparison) == 0:
+        return []
+    method = f"nscore.analyses.changes.compare, thresholds data/{THRESHOLDS_FILE}"
+    return [ard.row("changes.compared", "n", len(comparison), population="analysis-results dataset",
+                    method=method, label="Statistics compared between the last two data cutoffs"),
+            ard.row("changes.listed", "n", int(comparison["changed"].sum()), population="analysis-results dataset",
+                    method=method, label="Statistics that moved beyond their threshold")]
+
+
+def headline_change_key(figure: str) -> str:
+    """Row key of the change of one headline figure (:func:`headline_change_rows`)."""
+    return f"changes.headline|figure={figure}|estimate"
+
+
+def headline_change_rows(comparison: pd.DataFrame) -> list[dict]:
+    """The change of each headline figure from the previous cutoff to the latest
+    (:func:`nscore.analyses.headline.compare_cutoffs`), as rows ``changes.headline|figure=<key>|estimate``
+    (unit of the figure: percentage points for "%"); only the finite changes (a figure not estimable
+    or not reached at either cutoff has no difference)."""
+    if "change" not in comparison.columns:
+        return []
+    out = []
+    for key, label, unit, change in zip(comparison["key"], comparison["label"], comparison["unit"],
+                                        comparison["change"]):
+        if pd.isna(change) or not math.isfinite(float(change)):
+            continue
+        out.append(ard.row("changes.headline", "estimate", float(change), population="headline figures",
+                           group_var="figure", group_level=str(key), unit=str(unit),
+                           method="difference latest - previous data cutoff (nscore.analyses.headline.compare_cutoffs)",
+                           label=f"Change from the previous cutoff: {label}"))
+    return out

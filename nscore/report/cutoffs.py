@@ -12,9 +12,12 @@ import pandas as pd
 if TYPE_CHECKING:
     from IPython.display import Markdown
 
+from nscore.analyses.store import patients_key, shared_key
 from nscore.data import versions
 from nscore.data.intake import is_simulated, origin, read, shared_subjects
+from nscore.report import format as fmt
 from nscore.report.narrative import count, join
+from nscore.report.trace import Traced, role
 
 def origins_sentence(manifests: Iterable[dict]) -> str:
     """One sentence saying which of the compared cutoffs are simulated and which real."""
@@ -35,34 +38,40 @@ def origins_sentence(manifests: Iterable[dict]) -> str:
             "change of data source, not of follow-up.")
 
 
-def _pair_sentence(a, b) -> tuple[str, str]:
-    """(kind, sentence) for two consecutive cutoffs: "same", "mixed" or "different"."""
+def _pair_sentence(a, b, traced: bool = False) -> tuple[str, str]:
+    """(kind, sentence) for two consecutive cutoffs: "same", "mixed" or "different". ``traced``: the
+    counts carry their store rows' keys (:mod:`nscore.analyses.store`, recorded by the page)."""
     shared = shared_subjects(a, b)
     na, nb = len(a.adsl), len(b.adsl)
     ca, cb = a.cutoff.isoformat(), b.cutoff.isoformat()
+    ka, kb, ks = (patients_key(ca), patients_key(cb), shared_key(cb)) if traced else (None, None, None)
+    shown = role(fmt.count(shared), ks) if traced else str(shared)
     if shared == 0:
         return "different", (f"The cutoffs {ca} and {cb} share no patient: they are different cohorts, so the "
                              "differences between them are differences between cohorts, not the result of "
                              "longer follow-up.")
     if shared == na == nb:
-        return "same", f"The cutoffs {ca} and {cb} hold the same {count(nb, 'patient', zero=None)}, followed for longer."
-    return "mixed", (f"Of the {count(nb, 'patient', zero=None)} at {cb}, {shared} {'was' if shared == 1 else 'were'} "
-                     f"already in the data at {ca} ({count(na, 'patient', zero=None)}); the change between them mixes "
-                     "longer follow-up with a change of cohort.")
+        return "same", (f"The cutoffs {ca} and {cb} hold the same {count(nb, 'patient', zero=None, key=kb)}, "
+                        "followed for longer.")
+    return "mixed", (f"Of the {count(nb, 'patient', zero=None, key=kb)} at {cb}, {shown} {'was' if shared == 1 else 'were'} "
+                     f"already in the data at {ca} ({count(na, 'patient', zero=None, key=ka)}); the change between them "
+                     "mixes longer follow-up with a change of cohort.")
 
 
-def cohorts_sentence(cohorts: list) -> str:
+def cohorts_sentence(cohorts: list, traced: bool = False) -> str:
     """How consecutive compared cutoffs relate: the same patients followed longer, or different cohorts.
 
     Why: a change between two cohorts that share no patient is not follow-up; the page must say so
-    instead of presenting it as such.
+    instead of presenting it as such. ``traced``: the counts carry the keys of the store rows
+    (:func:`nscore.analyses.store.store_rows` with the cohorts, recorded by the page).
     """
     if len(cohorts) < 2:
         return "Only one data cutoff is stored up to this version, so there is no change to show yet."
-    pairs = [_pair_sentence(a, b) for a, b in zip(cohorts, cohorts[1:])]
+    pairs = [_pair_sentence(a, b, traced) for a, b in zip(cohorts, cohorts[1:])]
     if all(kind == "same" for kind, _ in pairs):
         n = len(cohorts[-1].adsl)
-        return (f"Every cutoff compared here holds the same {count(n, 'patient', zero=None)}, followed for longer."
+        key = patients_key(cohorts[-1].cutoff) if traced else None
+        return (f"Every cutoff compared here holds the same {count(n, 'patient', zero=None, key=key)}, followed for longer."
                 if len(cohorts) > 2 else pairs[0][1])
     return " ".join(sentence for kind, sentence in pairs if kind != "same")
 
@@ -82,26 +91,47 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:]
 
 
-def warnings_sentence(table: pd.DataFrame) -> str:
-    """One line introducing the accepted intake warnings, or saying there were none."""
+def warnings_sentence(table: pd.DataFrame, key: str | None = None) -> str:
+    """One line introducing the accepted intake warnings, or saying there were none. ``key``: the
+    ARD key of their count (``store.intake_warnings|=|n``)."""
     if table.empty:
         return "No intake warning was raised when these cutoffs were stored."
     n, cutoffs = len(table), list(dict.fromkeys(table["Data cutoff"]))
     return (f"When {join(cutoffs)} {'was' if len(cutoffs) == 1 else 'were'} stored, the data looked like a "
-            f"mistake or another study ({count(n, 'intake warning', zero=None)}); the delivery was accepted explicitly "
+            f"mistake or another study ({count(n, 'intake warning', zero=None, key=key)}); the delivery was accepted explicitly "
             "(nscore update --accept-warnings). The warnings, as recorded with the data, are listed below.")
 
 
-def cutoffs_table(data_dir, cohorts: list) -> pd.DataFrame:
-    """One row per compared cutoff: simulated or real (source.json via the manifest), patients, shared."""
+def withdrawals_sentence(table: pd.DataFrame, key: str | None = None) -> str:
+    """One sentence introducing the withdrawn cutoffs (``nscore.data.history.withdrawals_table``), or
+    saying that none was withdrawn. ``key``: the ARD key of their count (``store.withdrawals|=|n``)."""
+    if table.empty:
+        return "No stored data cutoff has been withdrawn."
+    cutoffs = list(dict.fromkeys(table["Data cutoff"]))
+    one = len(cutoffs) == 1
+    names = f"The data cutoff{'' if one else 's'} {join(cutoffs)}"
+    return (f"{names} {'was' if one else 'were'} withdrawn from the published versions (nscore withdraw; "
+            f"{count(len(table), 'withdrawal', zero=None, key=key)} in the store's history) and no page is built "
+            f"from {'it' if one else 'them'} any more; the files are kept, not deleted, and each withdrawal is "
+            "listed below with its date and reason.")
+
+
+def cutoffs_table(data_dir, cohorts: list, traced: bool = False) -> pd.DataFrame:
+    """One row per compared cutoff: simulated or real (source.json via the manifest), patients, shared.
+    ``traced``: the counts carry the keys of the store rows (:mod:`nscore.analyses.store`)."""
     rows, prev = [], None
     for cohort in cohorts:
         m = versions.read_manifest(versions.cutoff_dir(data_dir, cohort.cutoff))
+        n = len(cohort.adsl)
+        shared = None if prev is None else shared_subjects(prev, cohort)
+        if traced:
+            n = Traced(fmt.count(n), patients_key(cohort.cutoff))
+            shared = None if shared is None else Traced(fmt.count(shared), shared_key(cohort.cutoff))
         rows.append({
             "Data cutoff": cohort.cutoff.isoformat(),
             "Data": origin(m),
-            "Patients": len(cohort.adsl),
-            "Patients shared with the previous cutoff": "first cutoff" if prev is None else shared_subjects(prev, cohort),
+            "Patients": n,
+            "Patients shared with the previous cutoff": "first cutoff" if shared is None else shared,
         })
         prev = cohort
     return pd.DataFrame(rows, columns=["Data cutoff", "Data", "Patients", "Patients shared with the previous cutoff"])
@@ -190,15 +220,17 @@ def origin_text(source: Mapping | None) -> str:
     return "delivered export (no origin recorded)"
 
 
-def versions_table(manifests: list[Mapping]) -> pd.DataFrame:
-    """One row per stored cutoff: data version hash, simulated or real, origin and patient rows (ADSL)."""
+def versions_table(manifests: list[Mapping], traced: bool = False) -> pd.DataFrame:
+    """One row per stored cutoff: data version hash, simulated or real, origin and patient rows (ADSL).
+    ``traced``: the patients carry the keys of the store rows (``store.patients|cutoff=<iso>|n``)."""
     rows = []
     for m in manifests:
         src = m.get("source") or {}
         adsl = (m.get("files") or {}).get("adsl.csv", {})
+        n = int(adsl.get("rows", 0))
         rows.append({"Data cutoff": m.get("cutoff", ""), "Data version": m.get("version", ""),
                      "Data": data_kind(src), "Origin": origin_text(src),
-                     "Patients (ADSL rows)": int(adsl.get("rows", 0))})
+                     "Patients (ADSL rows)": Traced(fmt.count(n), patients_key(m.get("cutoff", ""))) if traced else n})
     return pd.DataFrame(rows, columns=["Data cutoff", "Data version", "Data", "Origin", "Patients (ADSL rows)"])
 
 
@@ -234,3 +266,22 @@ def results_links(cutoff) -> "Markdown":
     links = [f'<a class="nscore-ard-link" href="../ard/ard-{iso}{suffix}" download="ard-{iso}{suffix}">{label}</a>'
              for suffix, label in ((".csv", "CSV"), (".parquet", "Parquet"), ("-dictionary.csv", "data dictionary"))]
     return Markdown(f"<p>Analysis-results dataset for data cutoff {iso}: {', '.join(links)}</p>\n")
+
+
+def changes_table(comparison: pd.DataFrame, traced: bool = False) -> pd.DataFrame:
+    """:func:`nscore.report.presenters.changes_table` with each finite change carrying the key of its
+    row (``changes.headline|figure=<key>|estimate``, :func:`nscore.analyses.changes.headline_change_rows`,
+    recorded by the page); a change that is no difference ("not reached → 612 days") stays text."""
+    from nscore.analyses.changes import headline_change_key
+    from nscore.report.presenters import changes_table as plain
+
+    out = plain(comparison)
+    if not traced or "change" not in comparison.columns:
+        return out
+    column = "Change (latest vs previous)"
+    cells = []
+    for key, change, text in zip(comparison["key"], comparison["change"], out[column]):
+        finite = not pd.isna(change) and abs(float(change)) != float("inf")
+        cells.append(Traced(str(text), headline_change_key(str(key))) if finite and str(text) != "no change" else text)
+    out[column] = cells
+    return out
