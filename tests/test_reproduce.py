@@ -33,6 +33,8 @@ PROJECT = Path(__file__).resolve().parents[1]
 CUTOFF = "2026-02-01"
 EARLIER = "2025-08-01"
 SUBSET = ["results", "safety"]
+#: The chapter the tampered bundle is reproduced with (it shows the cohort by trial and diagnosis).
+TAMPER_CHAPTER = "background"
 NSCORE = [sys.executable, "-m", "nscore"]
 
 
@@ -57,7 +59,7 @@ def bundle(tmp_path_factory) -> Path:
     data_versions = {c: store.load(c).version for c in store.cutoffs()}
     hashes = CodeHashes.of(project)
     notebooks = {ch.name: project.notebook(ch) for ch in chapters}
-    stale = [ch for ch in chapters if ch.name in SUBSET and not is_current(
+    stale = [ch for ch in chapters if ch.name in (*SUBSET, TAMPER_CHAPTER) and not is_current(
         project.notebook(ch), chapter_key(project, ch, CUTOFF, data_versions, hashes=hashes)[1], data_versions)]
     if stale:  # the committed notebooks are behind the sources being edited: execute them here
         executed, _ = reproduce.execute_chapters(project, CUTOFF, stale, progress=lambda _: None)
@@ -95,7 +97,8 @@ def _rehash(contents: dict[str, bytes], names) -> None:
 
 
 def _tampered(bundle: Path, dest: Path, *, update_hashes: bool) -> Path:
-    """The bundle with one value changed: the first patient's AGE in adsl (41 -> 17, so under 18).
+    """The bundle with one value changed: the first patient's diagnosis in adsl (T-ALL -> T-LBL, in a
+    trial that enrols both, so the data stay valid).
 
     With ``update_hashes`` the cutoff's data manifest is rewritten for the new file (a new data
     version) and MANIFEST.json updated; without, the hashes are left stale.
@@ -107,9 +110,9 @@ def _tampered(bundle: Path, dest: Path, *, update_hashes: bool) -> Path:
     lines = contents[name].decode().split("\n")
     header = lines[0].split(",")
     cells = lines[1].split(",")
-    age = header.index("AGE")
-    assert cells[age] == "41"
-    cells[age] = "17"
+    diag = header.index("DIAG")
+    assert cells[diag] == "T-ALL" and cells[header.index("STUDYID")] == "NCT04572308"
+    cells[diag] = "T-LBL"
     lines[1] = ",".join(cells)
     contents[name] = "\n".join(lines).encode()
     if update_hashes:
@@ -192,12 +195,18 @@ def test_reproduce_from_an_empty_directory_reports_no_difference(bundle, tmp_pat
 
 def test_a_tampered_value_reports_the_numbers_that_moved(bundle, tmp_path):
     bad = _tampered(bundle, tmp_path / "tampered.zip", update_hashes=True)
-    done = _run([str(bad), "--chapters", "results"], tmp_path)
+    done = _run([str(bad), "--chapters", TAMPER_CHAPTER], tmp_path)
     assert done.returncode == 1, done.stdout + done.stderr
     out = done.stdout
     assert "0 differences" not in out and "changed" in out
-    row = next(ln for ln in out.splitlines() if "baseline.agegrp|AGEGRP=<18 years|n " in ln)
-    assert row.split()[-3:] == ["107", "108", "changed"]  # one more patient under 18
+    published = pd.read_parquet(io.BytesIO(_contents(bundle)[f"ard/ard-{CUTOFF}.parquet"]))
+    published = published[(published["analysis_id"] == "cohort.by_trial") & (published["stat"] == "n")]
+    moved = {"NCT04572308,T-ALL": -1, "NCT04572308,T-LBL": 1, "Total,T-ALL": -1, "Total,T-LBL": 1}
+    for level, delta in moved.items():  # one patient moved from T-ALL to T-LBL in the first trial
+        row = next(ln for ln in out.splitlines() if f"cohort.by_trial|STUDYID,DIAG={level}|n " in ln)
+        was = published.loc[published["group_level"] == level, "value"].item()
+        assert row.split()[-3:] == [f"{was:g}", f"{was + delta:g}", "changed"]
+    assert "4 differences (4 changed, 0 dropped, 0 added" in out
     assert "note: the data version differs" in out
     assert "Traceback" not in done.stderr
 
