@@ -229,3 +229,31 @@ def test_reference_rows_are_cited_with_their_cutoff_only():
     assert [r["value"] for r in trace.resolve(rows, "efficacy.orr|=|percent@2024-01-01")] == [80.0]
     assert trace.resolve(rows, "efficacy.orr@2023-01-01") == []
     assert trace.role("80.0%", "efficacy.orr|=|percent@2024-01-01").endswith("<efficacy.orr|=|percent@2024-01-01>`")
+
+
+def test_plain_build_names_the_ard_file_without_a_link(site):
+    orr = next(s for s in _spans(site / "index.html") if s["attrs"]["data-ard"] == "efficacy.orr")
+    assert "(ard-2025-06-30.csv)" in orr["note"]
+    assert not any("ard-2025-06-30.csv" in (h or "") for h in orr["links"])  # no such file on a plain site
+
+
+def test_pipeline_sites_link_the_cutoffs_ard_file():
+    """On a pipeline-built version site (``nscore_ard_link``) the note links ``ard/ard-<cutoff>.csv``
+    relative to the page; a number of another cutoff (``KEY@<cutoff>``) names that file only."""
+    from types import SimpleNamespace
+
+    from nscore.build import site as build_site
+
+    assert trace.PIPELINE_ENV == build_site.STAGED_ENV
+    assert trace.ARD_FILE.split("/")[0] == build_site.RESULTS_DIR
+    config = SimpleNamespace(nscore_ard_link=True, html_copy_source=False)
+    builder = SimpleNamespace(config=config, get_target_uri=lambda doc: f"{doc}.html")
+    translator = SimpleNamespace(builder=builder)
+    node = {"ard_label": "ORR", "ard_cutoff": "2026-02-01", "ard_key": "efficacy.orr", "ard_docname": "chapters/results",
+            "ard_note_id": "ard-n1"}
+    html = trace._note_html(translator, node)
+    assert '(<a href="../ard/ard-2026-02-01.csv" download>ard-2026-02-01.csv</a>)' in html
+    assert 'href="ard/ard-2026-02-01.csv"' in trace._note_html(translator, {**node, "ard_docname": "index"})
+    assert "<a" not in trace._note_html(translator, {**node, "ard_reference": "1"})
+    config.nscore_ard_link = False
+    assert "<a" not in trace._note_html(translator, node) and "(ard-2026-02-01.csv)" in trace._note_html(translator, node)

@@ -39,18 +39,31 @@ What each builder shows
 -----------------------
 - HTML: ``<span class="nscore-ard" tabindex="0" data-ard="KEY" aria-describedby="ID">TEXT
   <span class="nscore-ard-note" role="tooltip" id="ID">…</span></span>``. The note (statistic,
-  population and N, method, cutoff and data version, analysis id, where it is shown and the
-  executed notebook's cell with a download link) is shown on hover and on keyboard focus (CSS
+  population and N, method, cutoff and data version, analysis id with a link to the cutoff's ARD
+  file where the site has one, where it is shown and the executed notebook's cell with a download
+  link) is shown on hover and on keyboard focus (CSS
   ``:hover``/``:focus-within``, so its links can be tabbed to), dismissed with Escape
   (``nscore-ard.js``), read by screen readers as the span's description, and hidden in print
   (the PDF is printed from the HTML). Stylesheet and script are files of this package
   (``nscore/report/static``), copied into the site's ``_static``: nothing is fetched.
 - Every other builder (LaTeX, text, man...): ``TEXT`` only.
+
+The ARD file link
+-----------------
+The cutoff's analysis-results dataset is written as ``ard/ard-<cutoff>.csv`` at the root of each
+version's site by the pipeline (``nscore.build.site.write_results``), after Sphinx has run, so the
+role cannot look for the file. It links it when the Sphinx option ``nscore_ard_link`` is true; by
+default (None) that is when the book was staged by the pipeline (environment variable
+:data:`PIPELINE_ENV`, ``nscore.build.site.STAGED_ENV``), whose every fresh version site gets the
+file. A plain ``jupyter-book build`` has no such file and names it without a link. Numbers of
+another cutoff (``KEY@<cutoff>``) name that cutoff's file without a link: it lives in that
+version's site, not in this one.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
 from html import escape
 from pathlib import Path
@@ -66,6 +79,11 @@ ARD_MIME = "application/vnd.nscore.ard+json"
 REFERENCE_MIME = "application/vnd.nscore.ard-reference+json"
 #: The role's name.
 ROLE = "ard"
+#: Set by the pipeline for the books it stages (``nscore.build.site.STAGED_ENV``); their version sites
+#: get ``ard/ard-<cutoff>.csv`` (``nscore.build.site.RESULTS_DIR``), which the notes then link.
+PIPELINE_ENV = "NSCORE_STAGED_BOOK"
+#: Where a version's site holds its cutoff's ARD, relative to the site root.
+ARD_FILE = "ard/ard-{cutoff}.csv"
 #: Class of the span around a traced number (tests and the coverage count look for it).
 CLASS = "nscore-ard"
 STATIC = Path(__file__).resolve().parent / "static"
@@ -364,6 +382,7 @@ def note_fields(rows: list[dict], key: str, all_rows: list[dict]) -> dict[str, s
         "method": str(method or ""), "cutoff": str(first.get("cutoff") or ""),
         "data_version": str(first.get("data_version") or ""),
         "cell": "" if first.get("cell") in (None, "") or first.get("cell") != first.get("cell") else _num(first["cell"]),
+        "reference": "1" if first.get("_reference") is True else "",
     }
 
 
@@ -441,6 +460,16 @@ def _source_link(builder, docname: str) -> str:
     return relative_uri(builder.get_target_uri(docname), "_sources/" + source)
 
 
+def _ard_file_link(builder, docname: str, cutoff: str) -> str:
+    """Relative link from the page to its cutoff's ARD file (:data:`ARD_FILE` at the site root), or
+    "" when the site is not known to have it (``nscore_ard_link``)."""
+    from sphinx.util.osutil import relative_uri
+
+    if not getattr(builder.config, "nscore_ard_link", False):
+        return ""
+    return relative_uri(builder.get_target_uri(docname), ARD_FILE.format(cutoff=cutoff))
+
+
 def _visit_html(self, node) -> None:
     count = getattr(self, "_nscore_ard_count", 0) + 1
     self._nscore_ard_count = count
@@ -470,7 +499,11 @@ def _note_html(self, node) -> str:
         version = g("ard_data_version", "")
         parts.append(f"Data cutoff {escape(g('ard_cutoff'))}"
                      + (f", data version <code>{escape(version[:12])}</code>" if version else ""))
-    where = f" (ard-{escape(g('ard_cutoff'))}.csv)" if g("ard_cutoff") else ""
+    where = ""
+    if g("ard_cutoff"):
+        name = f"ard-{escape(g('ard_cutoff'))}.csv"
+        href = _ard_file_link(self.builder, g("ard_docname"), g("ard_cutoff")) if not g("ard_reference") else ""
+        where = f' (<a href="{escape(href)}" download>{name}</a>)' if href else f" ({name})"
     parts.append(f"ARD key <code>{escape(g('ard_key', ''))}</code>{where}")
     links = []
     if g("ard_where"):
@@ -493,7 +526,10 @@ def _depart_html(self, node) -> None:
 
 
 def _static(app, config) -> None:
-    """``config-inited``: this package's static files join the site's ``_static``."""
+    """``config-inited``: this package's static files join the site's ``_static``; ``nscore_ard_link``
+    left at None becomes whether the pipeline staged this book (:data:`PIPELINE_ENV`)."""
+    if config.nscore_ard_link is None:
+        config.nscore_ard_link = bool(os.environ.get(PIPELINE_ENV))
     if str(STATIC) not in map(str, config.html_static_path):
         config.html_static_path.append(str(STATIC))
 
@@ -507,6 +543,7 @@ def _assets(app) -> None:
 def setup(app):
     """Sphinx extension: ``sphinx: extra_extensions: [nscore.report.trace]`` in ``_config.yml``."""
     app.add_node(ard_number, html=(_visit_html, _depart_html))
+    app.add_config_value("nscore_ard_link", None, "html", types=[bool, type(None)])
     app.add_role(ROLE, _role)
     app.connect("config-inited", _static)
     app.connect("builder-inited", _assets)
