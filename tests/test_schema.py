@@ -20,7 +20,7 @@ SPEC_ROW_RULES = {
         "hctdt_present_iff_hctfl", "hctdt_after_trtsdt", "dthdt_present_iff_dthfl", "dthdt_after_trtsdt",
         "lstalvdt_not_before_trtsdt", "lstalvdt_not_after_dthdt", "hctdt_not_after_lstalvdt", "dcutdt_constant", "trtsdt_not_after_cutoff",
         "hctdt_not_after_cutoff", "dthdt_not_after_cutoff", "lstalvdt_not_after_cutoff",
-        "dthcaus_only_if_dead", "dthcaus_gvhd_requires_transplant",
+        "dthcaus_only_if_dead", "dthcaus_gvhd_requires_transplant", "hctreldy_only_after_prior_hct",
     },
     "adrs": {"aval_matches_avalc"},
     "adtte": {

@@ -307,7 +307,8 @@ def test_in_memory_frames_equal_the_files(published):
     """The documented dtypes: what reading the CSVs with pandas gives."""
     frames = sim.simulate_cohort()
     for name in ("adsl", "adrs", "adtte"):
-        pd.testing.assert_frame_equal(frames[name], published[name], check_dtype=True)
+        expected = published[name].astype({"HCTRELDY": "Int64"}) if name == "adsl" else published[name]
+        pd.testing.assert_frame_equal(frames[name], expected, check_dtype=True)
     adae = published["adae"].astype({"ADURN": "Int64"})
     pd.testing.assert_frame_equal(frames["adae"], adae)
 

@@ -46,6 +46,7 @@ __all__ = [
     "AE_CATEGORIES",
     "TREATMENT_CATEGORIES",
     "DEATH_CAUSES",
+    "DISEASE_STATUSES",
     "DISPOSITION_REASONS",
     "ADSL",
     "ADRS",
@@ -92,6 +93,8 @@ AE_CATEGORIES: tuple[str, ...] = tuple(AE_TERMS)
 TREATMENT_CATEGORIES = ("CRS", "ICANS")
 #: ADSL DTHCAUS: the primary cause of death, one of these (empty for a death: cause unknown).
 DEATH_CAUSES = ("RELAPSE OR PROGRESSION", "INFECTION", "GVHD", "CRS", "ICANS", "IEC-HS", "OTHER")
+#: ADSL DISSTAT: disease status at infusion.
+DISEASE_STATUSES = ("Relapsed", "Refractory", "MRD-positive CR")
 #: ADDS DSREAS: why an enrolled patient was not infused.
 DISPOSITION_REASONS = ("INELIGIBLE", "WITHDRAWAL BY PATIENT", "DISEASE PROGRESSION", "DEATH",
                        "MANUFACTURING FAILURE", "ADVERSE EVENT", "OTHER")
@@ -100,7 +103,7 @@ DISPOSITION_REASONS = ("INELIGIBLE", "WITHDRAWAL BY PATIENT", "DISEASE PROGRESSI
 #: HCTFL and HCTDT come together. Absent means "not collected", never "none".
 OPTIONAL: dict[str, frozenset[str]] = {
     "adsl": frozenset({"SUBJID", "AGE", "SEX", "PRIORHCT", "BMINV", "BMBLAST", "DOSELVL", "DOSEKG",
-                       "HCTFL", "HCTDT", "DTHCAUS"}),
+                       "HCTFL", "HCTDT", "DTHCAUS", "PRLINES", "DISSTAT", "EMDFL", "CNSFL", "HCTRELDY"}),
     "adrs": frozenset({"MRDSTAT"}),
     "adtte": frozenset(),
     "adae": frozenset({"TOCIFL", "STERFL"}),
@@ -185,6 +188,11 @@ class ADSL(_Base):
     SEX: Series[str] = pa.Field(isin=list(SEXES))
     DIAG: Series[str]
     PRIORHCT: Series[int] = pa.Field(in_range={"min_value": 0, "max_value": 3})
+    PRLINES: Series[int] = pa.Field(in_range={"min_value": 1, "max_value": 20})
+    DISSTAT: Series[str] = pa.Field(isin=list(DISEASE_STATUSES), nullable=True)
+    EMDFL: Series[str] = pa.Field(isin=list(YN), nullable=True)
+    CNSFL: Series[str] = pa.Field(isin=list(YN), nullable=True)
+    HCTRELDY: Series[pd.Int64Dtype] = pa.Field(ge=0, nullable=True)
     BMINV: Series[str] = pa.Field(isin=list(YN), nullable=True)
     BMBLAST: Series[float] = pa.Field(in_range={"min_value": 0, "max_value": 100}, nullable=True)
     DOSELVL: Series[str] = pa.Field(str_length={"min_value": 1})
@@ -233,6 +241,10 @@ class ADSL(_Base):
     @pa.dataframe_check(name="dthdt_after_trtsdt")
     def dthdt_after_trtsdt(cls, df: pd.DataFrame) -> Series[bool]:
         return _before(df["TRTSDT"], df["DTHDT"], strict=True)
+
+    @pa.dataframe_check(name="hctreldy_only_after_prior_hct")
+    def hctreldy_only_after_prior_hct(cls, df: pd.DataFrame) -> Series[bool]:
+        return _passes(~(df["HCTRELDY"].notna() & (df["PRIORHCT"] == 0)))
 
     @pa.dataframe_check(name="dthcaus_only_if_dead")
     def dthcaus_only_if_dead(cls, df: pd.DataFrame) -> Series[bool]:
@@ -430,6 +442,7 @@ ROW_RULES: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {
         "hctdt_after_trtsdt": ("HCTDT", ("HCTDT", "TRTSDT")),
         "dthdt_present_iff_dthfl": ("DTHDT", ("DTHDT", "DTHFL")),
         "dthdt_after_trtsdt": ("DTHDT", ("DTHDT", "TRTSDT")),
+        "hctreldy_only_after_prior_hct": ("HCTRELDY", ("HCTRELDY", "PRIORHCT")),
         "dthcaus_only_if_dead": ("DTHCAUS", ("DTHCAUS", "DTHFL")),
         "dthcaus_gvhd_requires_transplant": ("DTHCAUS", ("DTHCAUS", "HCTFL", "PRIORHCT")),
         "lstalvdt_not_before_trtsdt": ("LSTALVDT", ("LSTALVDT", "TRTSDT")),

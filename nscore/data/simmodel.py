@@ -554,6 +554,19 @@ def _draw_after_calibration(rng: np.random.Generator, lat: Latent, t: Targets) -
     transplanted = hct < NEVER
     parts = []
 
+    # baseline history the abstract does not report: prior lines of therapy (more after a
+    # transplant), disease status at infusion, extramedullary and CNS disease (lymphomas are
+    # extramedullary by definition), days from the last prior transplant to the relapse
+    diag = b["DIAG"].to_numpy()
+    lymphoma = np.isin(diag, list(t.lymphoma))
+    b["PRLINES"] = np.clip(1 + rng.poisson(np.where(prior, 2.2, 1.3), n), 1, 10).astype(np.int64)
+    b["DISSTAT"] = rng.choice(["Relapsed", "Refractory", "MRD-positive CR"], size=n, p=[0.55, 0.37, 0.08]).astype(object)
+    b["EMDFL"] = np.where(rng.random(n) < np.where(lymphoma, 0.9, 0.18), "Y", "N").astype(object)
+    b["CNSFL"] = np.where(rng.random(n) < 0.07, "Y", "N").astype(object)
+    relday = np.clip(_lognormal_days(rng, 240.0, 0.8, n), 30, 2000)
+    b["HCTRELDY"] = pd.array(np.where(prior, relday, 0), dtype="Int64")
+    b.loc[~prior, "HCTRELDY"] = pd.NA
+
     # cytopenias: onset within a week of infusion; the episode lasts longer with a high blast burden
     # or an earlier transplant (prolonged: still grade >= 3 on day 28)
     slow = np.where(high | prior, 1.6, 1.0)

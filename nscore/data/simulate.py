@@ -48,7 +48,7 @@ Entry points
 
 Frames returned by ``simulate_cohort`` use: ``str`` columns as object dtype (missing = NaN), dates as
 ``datetime64[ns]`` (missing = NaT), counts/codes as ``int64``, ``BMBLAST``/``DOSEKG`` as
-``float64`` and ``ADAE.ADURN`` as nullable ``Int64``; i.e. what reading the CSVs with pandas and
+``float64`` and ``ADAE.ADURN`` and ``ADSL.HCTRELDY`` as nullable ``Int64``; i.e. what reading the CSVs with pandas and
 parsing the date columns gives.
 """
 
@@ -90,7 +90,8 @@ def __getattr__(name: str):
         return _FROM_STUDY[name](targets())
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
-ADSL_COLUMNS = ["STUDYID", "USUBJID", "SUBJID", "AGE", "SEX", "DIAG", "PRIORHCT", "BMINV", "BMBLAST",
+ADSL_COLUMNS = ["STUDYID", "USUBJID", "SUBJID", "AGE", "SEX", "DIAG", "PRIORHCT", "HCTRELDY", "PRLINES",
+                "DISSTAT", "EMDFL", "CNSFL", "BMINV", "BMBLAST",
                 "DOSELVL", "DOSEKG", "TRTSDT", "SAFFL", "EFFFL", "HCTFL", "HCTDT", "DTHFL", "DTHDT",
                 "DTHCAUS", "LSTALVDT", "DCUTDT"]
 ADRS_COLUMNS = ["STUDYID", "USUBJID", "PARAMCD", "PARAM", "AVALC", "AVAL", "ADT", "MRDSTAT"]
@@ -200,7 +201,9 @@ def _observe(lat: Latent, window: np.ndarray, cutoff: date, keep: np.ndarray) ->
 
     adsl = pd.DataFrame({
         "STUDYID": b["STUDYID"], "USUBJID": b["USUBJID"], "SUBJID": b["SUBJID"], "AGE": b["AGE"],
-        "SEX": b["SEX"], "DIAG": b["DIAG"], "PRIORHCT": b["PRIORHCT"], "BMINV": b["BMINV"],
+        "SEX": b["SEX"], "DIAG": b["DIAG"], "PRIORHCT": b["PRIORHCT"],
+        "HCTRELDY": pd.array(b["HCTRELDY"].to_numpy(), dtype="Int64"), "PRLINES": b["PRLINES"],
+        "DISSTAT": b["DISSTAT"], "EMDFL": b["EMDFL"], "CNSFL": b["CNSFL"], "BMINV": b["BMINV"],
         "BMBLAST": b["BMBLAST"], "DOSELVL": np.asarray(targets().dose_levels, dtype=object)[b["dose_idx"]],
         "DOSEKG": np.asarray(targets().dose_per_kg)[b["dose_idx"]], "TRTSDT": _dates(day0, np.zeros_like(day0)),
         "SAFFL": "Y", "EFFFL": np.where(assessed, "Y", "N").astype(object),
