@@ -2,7 +2,8 @@
 
 Exit codes: 0 success; 1 an :class:`~nscore.errors.NscoreError` (for a data validation error: a
 summary by rule and the first rows of the failure table, with the complete table written to
-``_build/validation/<time>-<command>.csv`` and its path printed); 2 usage error (argparse).
+``_build/validation/<time>-<command>.csv`` and its path printed), or for ``reproduce`` a statistic that
+did not reproduce; 2 usage error (argparse).
 """
 
 from __future__ import annotations
