@@ -464,3 +464,55 @@ def test_results_links_point_at_the_files_the_build_writes():
     html = cutoffs.results_links(date(2026, 2, 1)).data
     for name in ("ard-2026-02-01.csv", "ard-2026-02-01.parquet", "ard-2026-02-01-dictionary.csv"):
         assert f'href="../{RESULTS_DIR}/{name}" download="{name}"' in html
+
+
+def test_table1_optional_rows_shown_when_collected_and_named_when_not():
+    """Issue 15: rows a reader expects (prior lines, disease status, extramedullary/CNS disease, time
+    from a prior transplant to relapse) appear when the delivery has their optional ADSL column, and
+    the notes name the ones it has not; time to relapse applies to transplanted patients only."""
+    import dataclasses
+
+    import numpy as np
+    from nscore.analyses import baseline as bl
+    from nscore.data import versions
+    from nscore.report import presenters
+    from nscore.report.prose import results as prose
+
+    cohort = versions.load(str(Path(__file__).parents[1] / "data"), "2025-08-01")
+    inputs = ["PRLINES", "DISSTAT", "EMDFL", "CNSFL", "HCTRELDY"]
+    bare = cohort.adsl.drop(columns=[c for c in inputs if c in cohort.adsl.columns])
+    plain = bl.baseline_table(dataclasses.replace(cohort, adsl=bare))
+    assert set(plain.not_collected) == set(bl._T1_OPTIONAL)
+    assert "Not collected: prior lines of therapy" in prose.baseline_notes(plain)
+    empty = bare.assign(CNSFL=None)  # delivered empty: not collected either
+    assert "CNSFL" in bl.baseline_table(dataclasses.replace(cohort, adsl=empty)).not_collected
+    adsl = bare.copy()
+    prior = adsl["PRIORHCT"].fillna(0).to_numpy() > 0
+    adsl["PRLINES"] = np.arange(len(adsl)) % 4 + 1
+    adsl["EMDFL"] = np.where(np.arange(len(adsl)) % 3 == 0, "Y", "N")
+    adsl["HCTRELDY"] = np.where(prior, 365.25, np.nan)
+    fuller = dataclasses.replace(cohort, adsl=adsl)
+    table = bl.baseline_table(fuller)
+    assert set(table.not_collected) == {"DISSTAT", "CNSFL"}
+    labels = [str(x).strip() for x in table.table["Characteristic"]]
+    assert bl._T1_LABELS["PRLINES"] in labels and bl._T1_LABELS["EMDFL"] in labels
+    assert bl._T1_LABELS["DISSTAT"] not in labels
+    # time to relapse: 12.0 months for every transplanted patient, no "Unknown" for the others
+    at = labels.index(bl._T1_LABELS["HCTREL"])
+    assert labels[at + 1:at + 3] == ["Median (IQR)", "Range"] and labels[at + 3] != "Unknown"
+    assert table.table.iat[at + 1, 1] == "12.0 (12.0\u201312.0)"
+    hct = table.summaries[(table.summaries["variable"] == "HCTREL") & (table.summaries["group"] == "Overall")]
+    assert int(hct["n"].iloc[0]) == int(prior.sum())
+    shown = presenters.baseline_display(table)  # every cell still traced to its ARD row
+    assert str(shown.iat[at + 1, 1]) == "12.0 (12.0\u201312.0)"
+    notes = prose.baseline_notes(table)
+    assert "disease status at infusion and CNS involvement are not part" in notes
+    assert "among patients with a prior allo-HCT, in months" in notes
+
+
+def test_time_unit_convention_is_stated_once():
+    from nscore.report import tables as t
+
+    assert t.TIME_UNIT == "months" and t.EARLY_TIME_UNIT == "days"
+    assert abs(t.DAYS_PER_MONTH - 30.4375) < 1e-9
+    assert "months from infusion" in t.time_convention() and "30.44 days" in t.time_convention()

@@ -24,6 +24,10 @@ from nscore.analyses.cohort import (
     level_order,
 )
 from nscore.errors import AnalysisInputError
+from nscore.statistics.survival import YEAR_DAYS
+
+#: Days per month (365.25 / 12): times in months, the book's unit for follow-up and time to event.
+DAYS_PER_MONTH = YEAR_DAYS / 12
 
 __all__ = ["BaselineTable", "baseline_table"]
 
@@ -41,12 +45,25 @@ _T1_LABELS = {
     "PRIORHCT": "Prior allo-HCT, n (%)",
     "BMINV": "Bone-marrow involvement, n (%)",
     "BLAST20": "Marrow blasts, n (%)",
+    "PRLINES": "Prior lines of therapy",
+    "DISSTAT": "Disease status at infusion, n (%)",
+    "EMDFL": "Extramedullary disease, n (%)",
+    "CNSFL": "CNS involvement, n (%)",
+    "HCTREL": "Time from prior allo-HCT to relapse, months",
     "DOSELVL": "Dose level, n (%)",
     "DOSE6": "Dose, \u00d710\u2076 cells/kg",
 }
 #: Continuous rows of Table 1 and the decimals of their median, quartiles and range.
-_T1_CONTINUOUS = {"AGE": 0, "DOSE6": 2}
-_T1_CATEGORICAL = ("AGEGRP", "SEX", "DIAG", "PRIORHCT", "BMINV", "BLAST20", "DOSELVL")
+_T1_CONTINUOUS = {"AGE": 0, "PRLINES": 0, "HCTREL": 1, "DOSE6": 2}
+_T1_CATEGORICAL = ("AGEGRP", "SEX", "DIAG", "PRIORHCT", "BMINV", "BLAST20", "DISSTAT", "EMDFL", "CNSFL", "DOSELVL")
+#: Rows a reader of a CAR-T Table 1 expects that the data model holds only as OPTIONAL ADSL
+#: columns (``PRLINES``, ``DISSTAT``, ``EMDFL``, ``CNSFL``, ``HCTRELDY``): shown when the delivery
+#: has the column, otherwise left out and named "not collected" (:attr:`BaselineTable.not_collected`).
+_T1_OPTIONAL = ("PRLINES", "DISSTAT", "EMDFL", "CNSFL", "HCTREL")
+#: Prefix of the helper column saying to which patients a continuous row applies (others: no value, not unknown).
+_APPLIES = "__applies_"
+#: Unit of a continuous row's statistics in the ARD.
+_T1_UNITS = {"AGE": "years", "PRLINES": "lines", "HCTREL": "months", "DOSE6": "10^6 cells/kg"}
 #: Footnote letters of the rows that need a footnote (the notes are written by the results prose).
 _T1_FOOTNOTES = ("PRIORHCT", "BLAST20", "DOSELVL")
 _SUPERSCRIPT = "\u1d43\u1d47\u1d9c\u1d48\u1d49\u1da0"  # a b c d e f
@@ -54,7 +71,8 @@ _SUPERSCRIPT = "\u1d43\u1d47\u1d9c\u1d48\u1d49\u1da0"  # a b c d e f
 #: The ADSL variables each Table 1 row reads: a row whose variables were not collected is left out.
 _T1_INPUTS = {"AGE": ("AGE",), "AGEGRP": ("AGE",), "SEX": ("SEX",), "DIAG": ("DIAG",),
               "PRIORHCT": ("PRIORHCT",), "BMINV": ("BMINV",), "BLAST20": ("BMINV", "BMBLAST"),
-              "DOSELVL": ("DOSELVL",), "DOSE6": ("DOSEKG",)}
+              "DOSELVL": ("DOSELVL",), "DOSE6": ("DOSEKG",), "PRLINES": ("PRLINES",), "DISSTAT": ("DISSTAT",),
+              "EMDFL": ("EMDFL",), "CNSFL": ("CNSFL",), "HCTREL": ("HCTRELDY",)}
 
 
 @dataclass(frozen=True)
@@ -95,6 +113,9 @@ class BaselineTable:
         Variable code -> its footnote letter, for the rows that carry one.
     dose_levels : tuple of (str, float)
         Dose levels shown that the study defines, with their cells/kg.
+    not_collected : tuple of str
+        Codes of the optional rows (:data:`_T1_OPTIONAL`) the delivery holds no column for: left out
+        of the table, named in its notes.
     """
 
     table: pd.DataFrame
@@ -108,6 +129,7 @@ class BaselineTable:
     variables: tuple[str, ...] = ()
     footnotes: dict = None
     dose_levels: tuple[tuple[str, float], ...] = ()
+    not_collected: tuple[str, ...] = ()
 
     def rows(self) -> list[dict]:
         """ARD rows ``baseline.<variable>`` (lower-case code: baseline.sex, baseline.age, ...).
@@ -142,7 +164,7 @@ class BaselineTable:
             out.append(ard.row(f"baseline.{r.variable.lower()}", "n", r.n, population=pop,
                                endpoint=_T1_LABELS.get(r.variable, r.variable), group_var=gv, group_level=gl,
                                unit="patients", label="Unknown"))
-        units = {"AGE": "years", "DOSE6": "10^6 cells/kg"}
+        units = _T1_UNITS
         for r in self.summaries.itertuples(index=False):
             gv, gl = group(r.variable, r.group)
             common = dict(population=pop, endpoint=_T1_LABELS.get(r.variable, r.variable), group_var=gv,
@@ -176,6 +198,9 @@ def _table1_variables(adsl: pd.DataFrame, cohort=None) -> tuple[pd.DataFrame, di
     """
     sub = derive_subgroups(adsl)
     present = {var for var, inputs in _T1_INPUTS.items() if set(inputs) <= set(adsl.columns)}
+    # an optional column delivered empty (or added empty by the loader) was not collected either
+    present -= {var for var in _T1_OPTIONAL if var in present
+                and not any(adsl[c].notna().any() for c in _T1_INPUTS[var])}
     df = pd.DataFrame(index=adsl.index)
     order: dict[str, list[str]] = {}
     if "AGE" in present:
@@ -198,6 +223,22 @@ def _table1_variables(adsl: pd.DataFrame, cohort=None) -> tuple[pd.DataFrame, di
         involved = _flag(adsl["BMINV"]).to_numpy()
         df["BLAST20"] = blast.where(involved, "n/a")  # NaN where involved: count unknown
         order["BLAST20"] = ["\u226520%", "<20%"]
+    if "PRLINES" in present:
+        df["PRLINES"] = pd.to_numeric(adsl["PRLINES"], errors="coerce").astype(float)
+    if "DISSTAT" in present:
+        df["DISSTAT"] = adsl["DISSTAT"].astype("string").str.strip().replace("", pd.NA).to_numpy(
+            dtype=object, na_value=np.nan)
+        order["DISSTAT"] = level_order(df["DISSTAT"], ())
+    for flag in ("EMDFL", "CNSFL"):
+        if flag in present:
+            df[flag] = adsl[flag].map({"Y": "Yes", "y": "Yes", "N": "No", "n": "No"}).astype(object)
+            order[flag] = ["Yes", "No"]
+    if "HCTREL" in present:
+        days = pd.to_numeric(adsl["HCTRELDY"], errors="coerce").astype(float)
+        df["HCTREL"] = days / DAYS_PER_MONTH
+        # applies to patients with a prior allo-HCT only (others are not "unknown")
+        prior = pd.to_numeric(adsl["PRIORHCT"], errors="coerce") if "PRIORHCT" in adsl.columns else None
+        df[_APPLIES + "HCTREL"] = (prior > 0).to_numpy() if prior is not None else np.ones(len(df), dtype=bool)
     if "DOSELVL" in present:
         df["DOSELVL"] = adsl["DOSELVL"].astype("string").to_numpy(dtype=object, na_value=np.nan)
         order["DOSELVL"] = level_order(df["DOSELVL"], dose_level_order(cohort))
@@ -272,10 +313,12 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
         if var in _T1_CONTINUOUS:
             places = _T1_CONTINUOUS[var]
             values = df[var].to_numpy(dtype=float, na_value=np.nan)
+            applies = (df[_APPLIES + var].to_numpy(dtype=bool) if _APPLIES + var in df.columns
+                       else np.ones(len(df), dtype=bool))
             iqr, ranges, missing = [], [], []
             for g, m in zip(names, members):
-                known = values[m & ~np.isnan(values)]
-                missing.append(int(m.sum()) - known.size)
+                known = values[m & applies & ~np.isnan(values)]
+                missing.append(int((m & applies).sum()) - known.size)
                 unknown_rows.append((var, g, missing[-1]))
                 if known.size == 0:
                     iqr.append("\u2013")
@@ -302,7 +345,7 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
             unknown_rows.append((var, gname, missing[g]))
         levels = list(counts.index)
         for level in order[var]:  # every level the order names is a row, zero where absent
-            if level not in levels and var in ("SEX", "BMINV", "BLAST20", "AGEGRP"):
+            if level not in levels and var in ("SEX", "BMINV", "BLAST20", "AGEGRP", "EMDFL", "CNSFL"):
                 levels.append(level)
         levels = [lvl for lvl in order[var] if lvl in levels] + [lvl for lvl in levels if lvl not in order[var]]
         counts = counts.reindex(levels, fill_value=0)
@@ -334,6 +377,8 @@ def baseline_table(cohort, decimals: int = 1) -> BaselineTable:
     unknown_df = pd.DataFrame(unknown_rows, columns=["variable", "group", "n"])
     summaries = pd.DataFrame(summary_rows, columns=["variable", "group", "n", "median", "q1", "q3", "min", "max"])
     doses = tuple((c, dose_defined[c]) for c in order.get("DOSELVL", []) if c in dose_defined)
+    missing_rows = tuple(var for var in _T1_OPTIONAL if var not in df.columns)
     return BaselineTable(table=table, row_kinds=tuple(kinds), header=header, counts=counts_df,
                          unknown=unknown_df, summaries=summaries, n=len(adsl), groups=tuple(names),
-                         variables=tuple(shown), footnotes=letters, dose_levels=doses)
+                         variables=tuple(shown), footnotes=letters, dose_levels=doses,
+                         not_collected=missing_rows)

@@ -209,8 +209,10 @@ def baseline_display(baseline) -> pd.DataFrame:
     from nscore.analyses.ard import rows_of
     from nscore.report.trace import cell
 
+    from nscore.analyses.baseline import _T1_CONTINUOUS
+
     rows = rows_of(baseline)
-    places = {"AGE": 0, "DOSE6": 2}
+    places = dict(_T1_CONTINUOUS)
     out = baseline.table.copy().astype(object)
     groups = list(baseline.groups)
     variables = iter(baseline.variables)

@@ -34,6 +34,10 @@ from nscore.report import format as fmt
 
 __all__ = [
     "YEAR_DAYS",
+    "TIME_UNIT",
+    "EARLY_TIME_UNIT",
+    "DAYS_PER_MONTH",
+    "time_convention",
     "RATE_YEARS",
     "Table",
     "FORMULA_START",
@@ -63,6 +67,24 @@ __all__ = [
 #: chapter's ``survival.REPORT_YEARS``, so landing, methods and results name the same years.
 from nscore.statistics.survival import REPORT_YEARS as RATE_YEARS  # noqa: E402
 from nscore.statistics.survival import YEAR_DAYS  # noqa: E402
+
+#: The book's one unit convention for times (issue 15: "medians in days beside axes in months").
+#: Follow-up, survival, duration of response and every time-to-event median, rate and axis are in
+#: MONTHS from infusion (1 month = 365.25 / 12 = 30.44 days; rates at whole years); onset and
+#: duration of early toxicities (CRS, ICANS, IEC-HS, cytopenia recovery) and landmark days, which are
+#: short and protocol-defined in days, are in DAYS. Symbols: "≥"/"≤" (never ">="), en dash in
+#: ranges ("1–2", "16–33"), "×10⁶ cells/kg". Methods states it (:func:`time_convention`).
+TIME_UNIT = "months"
+EARLY_TIME_UNIT = "days"
+DAYS_PER_MONTH = YEAR_DAYS / 12
+
+
+def time_convention() -> str:
+    """The sentence Methods gives for the book's unit convention of times (:data:`TIME_UNIT`)."""
+    return (f"Times to event, follow-up and survival are given in months from infusion (1 month = "
+            f"{DAYS_PER_MONTH:.2f} days; rates at whole years after infusion); the onset and duration of "
+            "early toxicities and landmark times are given in days.")
+
 
 FENCE = "````"  # four backticks: the directive may sit next to ``` code in a page
 _NAME_RULE = re.compile(r"^tbl-[a-z0-9][a-z0-9-]*$")

@@ -291,6 +291,9 @@ def baseline_notes(baseline) -> str:
         notes.append("\u2013: no patient of the column in that row's denominator.")
     if "AGE" in shown:
         notes.append("Age in years at infusion.")
+    if "HCTREL" in shown:
+        notes.append("Time from prior allo-HCT to relapse: among patients with a prior allo-HCT, in months "
+                     "(1 month = 30.44 days).")
     paragraphs = [" ".join(notes)]
     letters = baseline.footnotes or {}
     if "PRIORHCT" in letters:
