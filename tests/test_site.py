@@ -325,3 +325,199 @@ def test_external_reference_check_catches_each_kind(tmp_path):
     (site / "clean.html").write_text('<html><head><script src="_static/ok.js"></script></head>'
                                      '<body><a href="https://doi.org/10.1/x">doi</a></body></html>')
     assert external_references(site / "clean.html", site) == []
+
+
+# --------------------------------------------------------------------------- issue 16 items 6, 7, 9:
+# notebook view, versions, citation, licence, no address outside the allowed ones
+
+_NUMBER = re.compile(r'<span class="caption-number">([^<]*)</span>')
+_CELL_LINK = re.compile(r'<p class="nscore-cell-link"><a href="([^"#]+)#(cell-[0-9]+)">Code and output that made ([^<]*?) '
+                        r'\(executed notebook\)</a></p>')
+
+
+def _chapter_pages(directory: Path) -> list[Path]:
+    return [p for p in sitecheck.site_pages(directory)
+            if p.parent.name == "chapters" and not p.name.endswith(".notebook.html")
+            and not sitecheck.is_redirect_stub(p)]
+
+
+def test_every_chapter_links_its_notebook_view_and_every_figure_and_table_its_cell(site):
+    """Issue 16 item 6: each chapter page links "View the executed notebook"; every numbered figure
+    and table is followed by a link to the cell that made it, and that cell (its anchor) is in the
+    view and names the figure's/table's label; the view holds one anchored block per notebook cell."""
+    import nbformat
+
+    directory, origin = site
+    pages = _chapter_pages(directory)
+    assert pages, origin
+    linked = 0
+    for page in pages:
+        rel = page.relative_to(directory).as_posix()
+        text = page.read_text(encoding="utf-8")
+        view = page.with_name(page.stem + ".notebook.html")
+        assert view.is_file(), f"{rel}: no notebook view ({origin})"
+        assert f'<a href="{view.name}">View the executed notebook</a>' in text, rel
+        view_text = view.read_text(encoding="utf-8")
+        numbered = []
+        for m in re.finditer(r'<(figure|table)\b[^>]*\bid="([^"]+)"', text):
+            end = text.find(f"</{m.group(1)}>", m.end())
+            number = _NUMBER.search(text, m.end(), end)
+            if number:
+                numbered.append((" ".join(number.group(1).split()).replace("Fig.", "Figure"), m.group(2)))
+        links = {name: (href, anchor) for href, anchor, name in _CELL_LINK.findall(text)}
+        assert sorted(links) == sorted(n for n, _ in numbered), f"{rel}: figures/tables without a cell link ({origin})"
+        for name, label in numbered:
+            href, anchor = links[name]
+            assert href == view.name, rel
+            cell = re.search(rf'<div class="nscore-nb-cell nscore-nb-code" id="{anchor}">(.*?)</div>', view_text, re.S)
+            assert cell, f"{rel}: {name} -> #{anchor} is not a code cell of {view.name}"
+            assert f'#{label}">{label}</a>' in cell.group(1), f"{rel}: cell {anchor} does not name {label}"
+            linked += 1
+        source = directory / "_sources" / page.relative_to(directory).with_suffix(".ipynb")
+        if source.is_file():
+            n = len(nbformat.read(source, as_version=4).cells)
+            assert all(f'id="cell-{i}"' in view_text for i in range(n)), f"{view.name}: a cell without its anchor"
+    assert linked, f"no figure or table linked to its cell ({origin})"
+
+
+def test_notebook_views_add_no_data(site):
+    """The views show code, text and aggregate outputs only: no chart spec or embedded dataset, no
+    script, no analysis-results rows (counted, not dumped), no glue role left visible."""
+    directory, origin = site
+    views = sorted(directory.rglob("*.notebook.html"))
+    assert views, origin
+    for view in views:
+        rel = view.relative_to(directory).as_posix()
+        text = view.read_text(encoding="utf-8")
+        assert "<script" not in text and "nscore-chart-spec" not in text, rel
+        assert sitecheck.embedded_datasets(text) == [], rel
+        assert '"rows":' not in text and "data:image/" not in text, rel
+        assert not re.search(r"\{glue(:\w+)?\}", text), rel
+
+
+def _meta(text: str) -> dict[str, list[str]]:
+    import html as _html
+
+    found: dict[str, list[str]] = {}
+    for name, content in re.findall(r'<meta name="([^"]+)" content="([^"]*)"\s*/?>', text):
+        found.setdefault(name, []).append(_html.unescape(content))
+    return found
+
+
+def test_citation_metadata_licence_and_how_to_cite(site):
+    """Issue 16 item 7: every page's head carries Highwire (citation_*) and Dublin Core (DC.*) tags
+    from _config.yml; every page ends with the licence line (CC BY 4.0 text, MIT code) linking
+    "How to cite", which the landing page holds with the same fields."""
+    import yaml
+
+    directory, origin = site
+    config = yaml.safe_load((sitecheck.REPO / "_config.yml").read_text(encoding="utf-8"))
+    pages = [p for p in sitecheck.site_pages(directory)
+             if not sitecheck.is_redirect_stub(p) and not p.name.endswith(".notebook.html")]
+    assert pages, origin
+    for page in pages:
+        rel = page.relative_to(directory).as_posix()
+        text = page.read_text(encoding="utf-8")
+        meta = _meta(text)
+        assert meta.get("citation_title") == [config["title"]] == meta.get("DC.title"), rel
+        assert meta.get("citation_author") == [config["author"]] == meta.get("DC.creator"), rel
+        assert re.fullmatch(r"20[0-9]{2}/[0-9]{2}/[0-9]{2}", meta["citation_publication_date"][0]), rel
+        assert meta["DC.date"][0] == meta["citation_publication_date"][0].replace("/", "-"), rel
+        assert "CC BY 4.0" in meta["DC.rights"][0] and "MIT" in meta["DC.rights"][0], rel
+        if sitecheck.is_chapter(rel):
+            assert 'class="nscore-licence"' in text and "#how-to-cite" in text, rel
+    index = (directory / "chapters" / "index.html").read_text(encoding="utf-8")
+    assert '<section id="how-to-cite"><h2>How to cite</h2>' in index
+    assert config["title"] in index and "@misc{" in index
+
+
+#: Addresses a page may name: DOIs of references, trial registries, the licences' texts and the
+#: configured public address (html.baseurl, none yet).
+_ALLOWED_ADDRESSES = re.compile(
+    r"https?://(?:dx\.)?doi\.org/|https?://(?:www\.)?clinicaltrials\.gov/|https?://(?:www\.)?chictr\.org\.cn/|"
+    r"https://creativecommons\.org/licenses/by/4\.0/|https://opensource\.org/license/mit$")
+
+
+def test_no_address_other_than_references_licences_and_the_public_address(site):
+    """Issue 16 item 9: no page (nor the site's own root scripts/data) names an http(s) address
+    other than a reference's DOI, a trial registry, the licence texts or the configured public
+    address (the vendored libraries under _static are checked for CDNs above)."""
+    import yaml
+
+    directory, origin = site
+    config = yaml.safe_load((sitecheck.REPO / "_config.yml").read_text(encoding="utf-8"))
+    public = str((config.get("html") or {}).get("baseurl") or "").strip()
+    files = [p for p in sitecheck.site_pages(directory) if not sitecheck.is_redirect_stub(p)]
+    files += [p for p in directory.rglob("*") if p.suffix in (".js", ".json") and p.is_file()
+              and "_static" not in p.relative_to(directory).parts]
+    problems = {}
+    for path in files:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        bad = sorted({u for u in re.findall(r"https?://[^\s\"'<>)\\]+", text)
+                      if not _ALLOWED_ADDRESSES.match(u) and not (public and u.startswith(public))})
+        if bad:
+            problems[path.relative_to(directory).as_posix()] = bad[:5]
+    _fail_if(problems, "http(s) addresses outside the allowed ones", origin)
+
+
+def _open(context, url):
+    tab = context.new_page()
+    tab.goto(url, wait_until="load")
+    tab.wait_for_timeout(150)
+    return tab
+
+
+def test_version_switcher_banner_and_previews_in_the_browser(site):
+    """Issue 16 item 7, as a reader uses it: the newest version (root) has no banner and a switcher
+    (a disclosure reached by keyboard) listing every published version; an older version's page
+    shows a banner linking the same page of the latest version; focusing a cross-reference shows a
+    preview (role tooltip, aria-describedby) with the target's caption, closed by Escape."""
+    directory, origin = site
+    root_list = (directory / "nscore-versions.js").read_text()
+    cutoffs = sorted(p.name for p in (directory / "v").iterdir() if (p / "index.html").is_file()) if (directory / "v").is_dir() else []
+    if len(cutoffs) < 2:
+        pytest.skip(f"fewer than two published versions ({origin})")
+    newest = cutoffs[-1]
+    assert f'"newest": "{newest}"' in root_list
+    for c in cutoffs:
+        listed = (directory / "v" / c / "nscore-versions.js").read_text()
+        assert all(f'"{x}"' in listed for x in cutoffs) and f'"newest": "{newest}"' in listed, c
+    from playwright.sync_api import sync_playwright
+
+    with browser.serve_directory(directory) as base, sync_playwright() as pw, browser.launch_chromium(
+            pw, viewport={"width": 1280, "height": 900}) as context:
+        foreign: list[str] = []
+        browser.block_foreign_requests(context, base, foreign)
+        tab = _open(context, base + "chapters/results.html")
+        assert tab.locator(".nscore-version-banner").is_hidden()
+        summary = tab.locator("nav.nscore-versions summary")
+        assert summary.count() == 1
+        for _ in range(30):  # keyboard: Tab reaches the switcher
+            tab.keyboard.press("Tab")
+            if tab.evaluate("document.activeElement && document.activeElement.tagName") == "SUMMARY":
+                break
+        assert tab.evaluate("document.activeElement.closest('nav.nscore-versions') !== null"), "switcher not reached by Tab"
+        tab.keyboard.press("Enter")
+        hrefs = tab.eval_on_selector_all("nav.nscore-versions a", "els => els.map(e => e.href)")
+        assert len(hrefs) == len(cutoffs) - 1 and all(tab.locator(f'nav.nscore-versions a[href$="v/{c}/chapters/results.html"]').is_visible() for c in cutoffs[:-1])
+        for url in hrefs:
+            assert (directory / url.removeprefix(base)).is_file(), url
+        # preview of a cross-reference to a table or figure, by keyboard focus
+        ref = tab.locator('article a.reference.internal[href^="#tbl-"], article a.reference.internal[href^="#fig-"]').first
+        ref.focus()
+        tab.wait_for_timeout(100)
+        tip = tab.locator("#nscore-preview")
+        assert tip.is_visible() and tip.get_attribute("role") == "tooltip"
+        assert ref.get_attribute("aria-describedby") == "nscore-preview"
+        assert re.match(r"(Table|Fig\.) [0-9]", tip.inner_text()), tip.inner_text()
+        tab.keyboard.press("Escape")
+        assert tip.is_hidden()
+        tab.close()
+        older = _open(context, base + f"v/{cutoffs[0]}/chapters/results.html")
+        banner = older.locator(".nscore-version-banner")
+        assert banner.is_visible() and newest in banner.inner_text()
+        latest = banner.locator("a").get_attribute("href")
+        target = (directory / "v" / cutoffs[0] / "chapters" / latest).resolve()
+        assert target == (directory / "chapters" / "results.html").resolve(), latest
+        older.close()
+        assert not foreign, foreign
