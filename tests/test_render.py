@@ -429,12 +429,13 @@ def test_icon_font_subset_has_the_glyphs_used():
 def test_sphinx_design_assets_only_on_pages_that_use_it():
     from nscore.report import pageweight
 
-    css = ["styles/theme.css", "sphinx-design.min.css", "nscore.css"]
-    js = ["doctools.js", "design-tabs.js", "vendor/vega.min.js"]
+    css = ["styles/theme.css", "sphinx-design.min.css", "nscore.css", "pygments.css?v=1", "togglebutton.css"]
+    js = ["doctools.js", "design-tabs.js", "vendor/vega.min.js", "copybutton.js", "clipboard.min.js", "togglebutton.js"]
     context = {"body": "<p>text</p>", "css_files": list(css), "script_files": list(js)}
     pageweight.drop_unused_design_assets(None, "p", "page.html", context, None)
     assert context["css_files"] == ["styles/theme.css", "nscore.css"]
     assert context["script_files"] == ["doctools.js", "vendor/vega.min.js"]
-    context = {"body": '<div class="sd-card">x</div>', "css_files": list(css), "script_files": list(js)}
+    context = {"body": '<div class="sd-card">x</div><div class="highlight"><pre>x</pre></div><div class="toggle">',
+               "css_files": list(css), "script_files": list(js)}
     pageweight.drop_unused_design_assets(None, "p", "page.html", context, None)
     assert context["css_files"] == css and context["script_files"] == js

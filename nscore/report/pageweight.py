@@ -6,7 +6,8 @@ rules (93 KB) and sphinx-design's stylesheet and tab script (62 KB) on pages tha
 sphinx-design element. Hooked into the build by :mod:`nscore.report.pages`:
 
 * :func:`drop_unused_design_assets` (``html-page-context``): sphinx-design's stylesheet and script
-  only on pages whose body has a sphinx-design element (``class="sd-...``);
+  only on pages whose body has a sphinx-design element (``class="sd-...``), and likewise the code
+  blocks' pygments/copy-button assets and sphinx-togglebutton's (about 46 KB more);
 * :func:`trim_icon_assets` (``build-finished``): in the written site, the theme stylesheet keeps
   the icon rules (``.fa-NAME:before{content:"..."}``) of the icons named in a page or in a script
   of the site (:func:`used_icon_names`), and the solid icon font is replaced by a subset holding
@@ -45,15 +46,28 @@ def _asset_name(asset) -> str:
     return str(getattr(asset, "filename", asset) or "")
 
 
+#: Page assets of extensions jupyter-book always loads, each needed only by a page whose body holds
+#: that extension's markup: (markup that needs them, asset file names).
+CONDITIONAL_ASSETS = (
+    (re.compile(r'class="sd-|\ssd-'), DESIGN_ASSETS),
+    # code blocks: syntax colours and the copy button (chapters show no code; notebook views do)
+    (re.compile(r'class="highlight'), re.compile(r"(?:^|/)(?:pygments\.css|copybutton\.css|copybutton\.js|clipboard\.min\.js)$")),
+    # sphinx-togglebutton: toggled admonitions and elements of class "toggle"
+    (re.compile(r"toggle|dropdown"), re.compile(r"(?:^|/)togglebutton\.(?:css|js)$")),
+)
+
+
 def drop_unused_design_assets(app, pagename, templatename, context, doctree) -> None:
-    """``html-page-context``: no sphinx-design stylesheet or script on a page without its elements."""
+    """``html-page-context``: no sphinx-design, code-block or togglebutton stylesheet/script on a page
+    whose body has none of that extension's markup (:data:`CONDITIONAL_ASSETS`)."""
     body = context.get("body") or ""
-    if 'class="sd-' in body or " sd-" in body:
-        return
-    for key in ("css_files", "script_files"):
-        assets = context.get(key)
-        if assets:
-            assets[:] = [a for a in assets if not DESIGN_ASSETS.search(_asset_name(a).split("?")[0])]
+    for needed, files in CONDITIONAL_ASSETS:
+        if needed.search(body):
+            continue
+        for key in ("css_files", "script_files"):
+            assets = context.get(key)
+            if assets:
+                assets[:] = [a for a in assets if not files.search(_asset_name(a).split("?")[0])]
 
 
 def used_icon_names(outdir: Path) -> set[str]:
