@@ -303,3 +303,26 @@ def test_the_cli_passes_bundle_jobs_and_chapters(monkeypatch, capsys):
     assert seen == {"bundle": Path("b.zip"), "jobs": 2, "chapters": ["results", "safety"]}
     out = capsys.readouterr().out
     assert "3 statistics reproduced, 1 difference" in out and "x|=|n" in out
+
+
+# ------------------------------------------------------------------------- the session build's bundles
+@pytest.mark.slow
+def test_the_pipelines_bundles_of_the_shipped_cutoffs_verify_and_reproduce(tmp_path):
+    """The bundles the real build publishes (the session's ``repo_build``, shared with the site tests):
+    each shipped cutoff's bundle holds its own data and passes its checks; the older one reproduces."""
+    import sitecheck
+
+    project, report = sitecheck.repo_build()
+    assert {EARLIER, CUTOFF} <= set(report.bundles)
+    for cutoff in (EARLIER, CUTOFF):
+        path = project.bundle(cutoff)
+        root = tmp_path / cutoff
+        manifest = reproduce.open_bundle(path, root)
+        reproduce.verify(root, manifest, str(path))
+        assert manifest["cutoff"] == cutoff and (root / "data" / "cutoffs" / cutoff / "adsl.csv").is_file()
+        later = [c for c in (EARLIER, CUTOFF) if c > cutoff]
+        assert not any((root / "data" / "cutoffs" / c).exists() for c in later)  # nothing after its cutoff
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _run([str(project.bundle(EARLIER)), "--chapters", TAMPER_CHAPTER], empty)
+    assert done.returncode == 0 and "statistics reproduced, 0 differences" in done.stdout, done.stdout + done.stderr
