@@ -338,3 +338,25 @@ def test_swimmer_lanes_are_aggregates():
     assert len(large.table) <= len(oc.LANE_STATES) * 4 * (60 // oc.LANE_MONTHS + 1)
     total = large.table.groupby(["lane", "month"])["n"].sum()
     assert (total == large.table.groupby(["lane", "month"])["N"].first()).all()
+
+
+def test_swimmer_lanes_never_show_a_handful_of_patients():
+    tiny = oc.response_lanes(toy_cohort(n=4))
+    assert not tiny.shown and tiny.hidden == 4 and tiny.rows() == []
+    assert (tiny.table.empty)
+    c = toy_cohort(n=40, seed=2)
+    lanes = oc.response_lanes(c)
+    assert all(n >= oc.MIN_LANE_PATIENTS for n in lanes.lanes.values())
+    from nscore.report.prose import results as prose
+    text = prose.swimmer_paragraph(tiny)
+    assert "not drawn" in text and "{ard}" not in text
+
+
+def test_prose_on_odd_cohorts_says_why():
+    from nscore.report.prose import results as prose
+    c = toy_cohort(responders=False, transplants=False)
+    assert "not estimable" in prose.response_duration_paragraph(oc.response_durations(c))
+    assert "not compared by transplant" in prose.transplant_incidence_paragraph(oc.transplant_incidence(c), (1, 2))
+    c = toy_cohort(n=4)
+    c.adtte = c.adtte.assign(CNSR=1, EVNTDESC="")
+    assert "not estimable" in prose.subgroup_hazard_paragraph(oc.subgroup_hazard_ratios(c))

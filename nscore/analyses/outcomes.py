@@ -38,6 +38,9 @@ __all__ = [
     "ResponseLanes",
     "response_lanes",
     "FACTOR_NAMES",
+    "LANE_STATES",
+    "MIN_LANE_PATIENTS",
+    "SMALL_LANES",
 ]
 
 #: Landmark of the response/MRD analysis: six weeks, after the day-28 (window 23-35) response
@@ -52,6 +55,15 @@ LANE_MONTHS = 3
 EVALUABLE = "efficacy-evaluable (EFFFL)"
 #: Display names of the subgroup factors of the hazard-ratio forest (derived variables).
 FACTOR_NAMES = {**{k: v[0] for k, v in SUBGROUPS.items()}, "sex": "Sex"}
+
+
+def _collected(cohort, dataset: str, column: str) -> bool:
+    """``cohort.collected(dataset, column)``, or whether the column is there (a plain namespace)."""
+    check = getattr(cohort, "collected", None)
+    if callable(check):
+        return bool(check(dataset, column))
+    frame = getattr(cohort, dataset, None)
+    return frame is not None and column in frame.columns
 
 
 def _method(km) -> str:
@@ -141,7 +153,7 @@ class ResponseLandmarks:
 
 def response_landmarks(cohort, *, day: float = RESPONSE_LANDMARK_DAY, ci: str = "log-log") -> ResponseLandmarks:
     """By MRD status within CR/CRi when MRD was collected, else by CR/CRi against the rest."""
-    by = "mrd" if cohort.collected("adrs", "MRDSTAT") else "response"
+    by = "mrd" if _collected(cohort, "adrs", "MRDSTAT") else "response"
     return ResponseLandmarks(*(so.response_landmark(cohort.adtte, cohort.adrs, cohort.adsl, p, day, by, ci=ci)
                                for p in ("OS", "PFS")))
 
@@ -191,18 +203,18 @@ class TransplantIncidence:
                                            **common))
         for aid, test, ep in (("relapse.cif.hct.gray", r.gray_relapse, "Relapse or progression"),
                               ("nrm.cif.hct.gray", r.gray_nrm, "Non-relapse mortality")):
-            if test is None:
-                continue
+            # NaN when not tested (no event of that cause): the same rows at every cutoff
+            stat, df, p = (test.statistic, test.df, test.p_value) if test is not None else (math.nan,) * 3
             common = dict(population=pop, endpoint=ep, method="Gray's test")
-            out += [ard.row(aid, "statistic", test.statistic, label=f"Gray's test chi-square, {ep.lower()}", **common),
-                    ard.row(aid, "df", test.df, label="Gray's test degrees of freedom", **common),
-                    ard.row(aid, "p", test.p_value, label=f"Gray's test p-value, {ep.lower()}", **common)]
+            out += [ard.row(aid, "statistic", stat, label=f"Gray's test chi-square, {ep.lower()}", **common),
+                    ard.row(aid, "df", df, label="Gray's test degrees of freedom", **common),
+                    ard.row(aid, "p", p, label=f"Gray's test p-value, {ep.lower()}", **common)]
         return out
 
 
 def transplant_incidence(cohort, *, day: float = TRANSPLANT_LANDMARK_DAY) -> TransplantIncidence:
     """Relapse and NRM from the transplant landmark by transplant by then."""
-    if not cohort.collected("adsl", "HCTDT"):
+    if not _collected(cohort, "adsl", "HCTDT"):
         return TransplantIncidence(so.TransplantCIF(float(day), {}, None, None, 0, 0,
                                                     "transplants were not collected"))
     return TransplantIncidence(so.transplant_landmark_cif(cohort.adtte, cohort.adsl, day))
@@ -216,7 +228,7 @@ def _factors(cohort) -> tuple[pd.DataFrame, dict]:
     keep = ["USUBJID"] + [v for v in SUBGROUPS if v in sub.columns]
     out = sub[keep].copy()
     orders = dict(subgroup_orders(cohort))
-    if "SEX" in cohort.adsl.columns:
+    if _collected(cohort, "adsl", "SEX"):
         out["sex"] = cohort.adsl["SEX"].astype("string").to_numpy()
         orders["sex"] = ("F", "M")
     return out, orders
@@ -249,12 +261,13 @@ class SubgroupHazardRatios:
             what = f"{r.subgroup} {r.level}"
             out += [ard.row(aid, "N", r.n, unit="patients", label=f"{what}: patients", **common),
                     ard.row(aid, "events", r.events, unit="patients", label=f"{what}: events", **common)]
-            if r.status == "estimated":
-                vs = f"{what} vs {r.reference}"
-                out += [ard.row(aid, "hr", r.hr, method=method, label=f"Hazard ratio, {vs}", **common),
-                        ard.row(aid, "lower", r.lower, method=method, label=f"Hazard ratio, {vs}: lower limit", **common),
-                        ard.row(aid, "upper", r.upper, method=method, label=f"Hazard ratio, {vs}: upper limit", **common),
-                        ard.row(aid, "p", r.p, method=method, label=f"Wald p-value, {vs}", **common)]
+            # every level has the four rows (NaN: not estimable; the reference level's hazard ratio is 1
+            # by definition), so that the row keys stay the same from cutoff to cutoff
+            vs = f"{what} vs {r.reference}" if r.status != "reference" else f"{what} (reference level)"
+            out += [ard.row(aid, "hr", r.hr, method=method, label=f"Hazard ratio, {vs}", **common),
+                    ard.row(aid, "lower", r.lower, method=method, label=f"Hazard ratio, {vs}: lower limit", **common),
+                    ard.row(aid, "upper", r.upper, method=method, label=f"Hazard ratio, {vs}: upper limit", **common),
+                    ard.row(aid, "p", r.p, method=method, label=f"Wald p-value, {vs}", **common)]
         return out
 
 
@@ -278,6 +291,9 @@ def subgroup_hazard_ratios(cohort) -> SubgroupHazardRatios:
 # ------------------------------------------------------------------------------------------------
 # swimmer lanes (aggregated)
 # ------------------------------------------------------------------------------------------------
+#: Smallest lane drawn: a lane of fewer patients would show individual courses.
+MIN_LANE_PATIENTS = 5
+SMALL_LANES = "Smaller groups combined"
 LANE_STATES = ("No response (yet)", "In response", "Transplanted in remission", "Relapsed or progressed",
                "Died", "Follow-up ended")
 
@@ -288,11 +304,15 @@ class ResponseLanes:
 
     ``table``: lane, month, state, n, N (patients in the lane), percent; one row per lane, time
     point and state (counts, no patient rows: the number of rows depends on the follow-up and
-    the lanes, never on the number of patients). ``lanes``: {lane: N}.
+    the lanes, never on the number of patients). ``lanes``: {lane: N}. Best-response groups of
+    fewer than :data:`MIN_LANE_PATIENTS` patients (``combined``) share one lane,
+    :data:`SMALL_LANES`; when that lane is still too small its ``hidden`` patients are left out.
     """
 
     table: pd.DataFrame = field(repr=False)
     lanes: dict
+    hidden: int = 0
+    combined: tuple = ()
 
     @property
     def shown(self) -> bool:
@@ -316,8 +336,8 @@ def response_lanes(cohort, *, every_months: int = LANE_MONTHS, max_months: int =
     """
     resp = so._response_days(cohort.adrs, cohort.adsl)
     if resp.empty:
-        return ResponseLanes(pd.DataFrame(columns=["lane", "month", "state", "n", "N", "percent"]), {})
-    mrd = cohort.collected("adrs", "MRDSTAT")
+        return ResponseLanes(pd.DataFrame(columns=["lane", "month", "state", "n", "N", "percent"]), {}, 0, ())
+    mrd = _collected(cohort, "adrs", "MRDSTAT")
     cr = resp["AVALC"].isin(list(so.CR_CRI)).fillna(False).to_numpy(dtype=bool)
     neg = resp["MRDSTAT"].eq("NEGATIVE").fillna(False).to_numpy(dtype=bool) if mrd else np.zeros(len(resp), bool)
     pr = resp["AVALC"].eq("PR").fillna(False).to_numpy(dtype=bool)
@@ -340,7 +360,7 @@ def response_lanes(cohort, *, every_months: int = LANE_MONTHS, max_months: int =
     pfs_t = pd.to_numeric(pd.Series(endpoint("PFS", "AVAL")), errors="coerce").to_numpy(dtype=float)
     pfs_rel = pd.Series(endpoint("PFS", "EVNTDESC")).eq(so.RELAPSE).fillna(False).to_numpy(dtype=bool) & \
         (pd.to_numeric(pd.Series(endpoint("PFS", "CNSR")), errors="coerce").to_numpy(dtype=float) == 0)
-    if cohort.collected("adsl", "HCTDT"):
+    if _collected(cohort, "adsl", "HCTDT"):
         a = cohort.adsl.set_index("USUBJID")
         hday = ((pd.to_datetime(a["HCTDT"], errors="coerce") - pd.to_datetime(a["TRTSDT"], errors="coerce"))
                 .dt.days.reindex(ids).to_numpy(dtype=float))
@@ -352,11 +372,19 @@ def response_lanes(cohort, *, every_months: int = LANE_MONTHS, max_months: int =
     last = np.nanmax(os_t) if np.isfinite(os_t).any() else 0.0
     top = min(int(last // (every_months * so.MONTH_DAYS)) * every_months, max_months)
     months = list(range(0, top + 1, every_months))
+    # privacy: a lane of a few patients would show their individual courses; lanes under
+    # MIN_LANE_PATIENTS are combined, and a combined lane still under it is left out
+    sizes = {ln: int((lane == ln).sum()) for ln in order}
+    small = [ln for ln in order if 0 < sizes[ln] < MIN_LANE_PATIENTS]
+    if small:
+        lane = np.where(np.isin(lane, small), SMALL_LANES, lane)
+        order = [ln for ln in order if ln not in small] + [SMALL_LANES]
+    hidden = int((lane == SMALL_LANES).sum()) if (lane == SMALL_LANES).sum() < MIN_LANE_PATIENTS else 0
     rows = []
     lanes = {}
     for ln in order:
         sel = lane == ln
-        if not sel.any():
+        if not sel.any() or (ln == SMALL_LANES and hidden):
             continue
         lanes[ln] = int(sel.sum())
         for mth in months:
@@ -369,4 +397,5 @@ def response_lanes(cohort, *, every_months: int = LANE_MONTHS, max_months: int =
                 k = int((state == st).sum())
                 rows.append({"lane": ln, "month": mth, "state": st, "n": k, "N": lanes[ln],
                              "percent": 100.0 * k / lanes[ln]})
-    return ResponseLanes(pd.DataFrame(rows), lanes)
+    return ResponseLanes(pd.DataFrame(rows, columns=["lane", "month", "state", "n", "N", "percent"]), lanes,
+                         hidden, tuple(small))

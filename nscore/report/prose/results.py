@@ -934,7 +934,7 @@ def response_landmark_paragraph(landmarks, figure_name: str = "fig-response-land
     day = role(fmt.number(os_.day), "os.landmark.response|=|time")
     grouping = ("CR or CRi with negative MRD, CR or CRi with positive or unassessed MRD, and no CR or CRi"
                 if landmarks.by == "mrd" else
-                "CR or CRi against no CR or CRi (MRD was not collected, so it is not split by MRD)")
+                "CR or CRi against no CR or CRi; MRD was not collected, so CR or CRi is not split by it")
     intro = ("Grouping patients by their best response would credit responders with the time they had to "
              "survive to respond. Instead, efficacy-evaluable patients alive and event-free on day "
              f"{day} after infusion (a landmark after the day-28 assessment) were grouped by the response "
@@ -976,10 +976,14 @@ def transplant_incidence_paragraph(incidence, years: Sequence[int], figure_name:
     if r.reason:
         return f"Relapse and non-relapse mortality are not compared by transplant, because {r.reason}."
     if len(r.groups) < 2:
-        which = ("none of them had been transplanted by then" if "HCT" not in r.groups else
-                 "all of them had been transplanted by then")
-        return (f"Of the {count(r.n_included, 'patient')} alive and relapse-free on day {day}, {which}, so "
-                "relapse and non-relapse mortality are not compared by transplant.")
+        done = "HCT" in r.groups
+        if r.n_included == 1:
+            lead = (f"The only patient alive and relapse-free on day {day} had "
+                    f"{'' if done else 'not '}been transplanted by then")
+        else:
+            lead = (f"Of the {count(r.n_included, 'patient')} alive and relapse-free on day {day}, "
+                    f"{'all' if done else 'none'} had been transplanted by then")
+        return f"{lead}, so relapse and non-relapse mortality are not compared by transplant."
     hct, no = r.groups["HCT"], r.groups["No HCT"]
     y = years[0]
     at = {g: c.at([y * tables.YEAR_DAYS]).iloc[0] for g, c in r.groups.items()}
@@ -1040,15 +1044,24 @@ def subgroup_hazard_paragraph(hazards, figure_name: str = "fig-hr-forest") -> st
 
 def swimmer_paragraph(lanes, figure_name: str = "fig-swimmer") -> str:
     """The aggregated swimmer plot: what it shows and why it is not one bar per patient."""
+    from nscore.analyses.outcomes import MIN_LANE_PATIENTS
+
+    small = ""
+    if lanes.combined:
+        groups = join(lanes.combined)
+        small = (f" Groups of fewer than {MIN_LANE_PATIENTS} patients ({groups}) "
+                 + ("are left out, as even combined they would show individual courses." if lanes.hidden
+                    else "share one lane."))
     if not lanes.shown:
-        return "No patient was evaluable for response, so there is no course by response to show."
+        return ("No best-response group has enough patients to show its course without showing individual "
+                f"patients, so the aggregated swimmer plot is not drawn.{small}")
     sizes = "; ".join(f"{lane} ({count(n, 'patient', key=f'swimmer.lanes|BOR_GROUP={lane}|N')})"
                       for lane, n in lanes.lanes.items())
     return ("A swimmer plot draws one bar per patient; to keep individual courses off this site, "
             f"{{numref}}`{figure_name}` aggregates it. Each lane is a best-response group and shows, every "
             f"{fmt.number(lanes_every(lanes))} months after infusion, the share of its patients in each state: "
             "no response yet, in response, transplanted in remission, relapsed or progressed, died, or "
-            f"follow-up ended. Lane sizes: {sizes}.")
+            f"follow-up ended. Lane sizes: {sizes}.{small}")
 
 
 def lanes_every(lanes) -> int:
