@@ -6,9 +6,15 @@ numbers and cross-references ("Table 3.2"), citations and the bibliography, figu
 SVG/PNG and chart code), code, math, download links, the row labels of a table (its first
 column), dates, the confidence level ("95% CI"), the definitions a statistic's label carries
 (a grade threshold, "grade 3 or higher", "grades 1-2"; the time point of a rate, "2 years after
-infusion", "1-year"; a threshold of a subgroup, "<20%", ">=18 years") and the notes of the traced
-numbers. A number is *traced*
-when it sits inside ``span.nscore-ard``.
+infusion", "1-year"; a threshold of a subgroup, "<20%", ">=18 years"), identifiers (the seed of a
+simulation, "seed 20251206", like the data version hash: it names a random stream, nothing is
+counted or estimated by it), calendar years standing as dates (an award year in a biography,
+"(2021)"; a year in the name of a guideline or format, "European LeukemiaNet 2022", "ISO 8601",
+"UTF-8") and the notes of the traced numbers. A number is *traced* when it sits inside
+``span.nscore-ard``.
+
+Settings the pages state (a landmark day, a threshold of What changed, the grid of the figures)
+are numbers like any other here: they are traced to ARD rows that name their source.
 
 Usage: ``python tests/ardcoverage.py _build/html`` prints one line per page; the browser test
 (``tests/test_browser.py``) asserts the share on the rendered pages.
@@ -33,7 +39,9 @@ NOT_RESULT = re.compile(
     r"|[0-9]+(?:-| )years?\b(?= after| estimate|\b)"                  # time points: 2 years after, 1-year
     r"|[<>\u2264\u2265]=?\s*[0-9]+(?:\.[0-9]+)?%?"                      # subgroup thresholds: <20%, >=18
     r"|[0-9]+(?:\.[0-9]+){2,}(?:\.?post[0-9]+)?"                      # software versions: 2.3.3
-    r"|SHA-256|ISO 8601"                                            # names with digits
+    r"|SHA-256|ISO 8601|UTF-8|LeukemiaNet 2022"                     # names with digits
+    r"|\bseed [0-9]+"                                                # identifiers: a simulation's seed
+    r"|\((?:19|20)[0-9]{2}\)"                                        # a calendar year as a date: (2021)
 )
 #: Elements whose digits are not results (see the module docstring).
 SKIP = [

@@ -41,12 +41,6 @@ NOT_STATISTICS = {
     "this_cutoff": "the data cutoff, a date",
     "first_cutoff": "the first stored data cutoff, a date",
     "this_version": "the data version hash",
-    "censor_bin_days": "a drawing constant of the Kaplan-Meier figures (nscore.report.figures)",
-    "grid_days": "a drawing constant of the Kaplan-Meier figures (nscore.report.figures)",
-    "max_cohort_change": "an intake threshold (nscore.data.intake), a setting",
-    "landmark_day": "a parameter of the chapters",
-    "year_days": "days per year, a constant",
-    "rate_years": "the years at which rates are read, a constant",
 }
 #: Glue keys with a number that is not traced yet, and why (issue 13, left open): listed, not failed.
 NOT_YET: dict[str, str] = {}

@@ -11,7 +11,7 @@ says "chapter parameter", "nscore.statistics.survival.YEAR_DAYS" or "study defin
 Row keys (analysis ``methods.settings``, ``group_var`` ``parameter``): ``landmark_day``,
 ``rate_year_<i>``, ``year_days``, ``grid_days``, ``censor_bin_days`` (stat ``time``),
 ``cr_marrow_blasts`` (stat ``percent``); ``methods.ae_grading`` (stats ``min``/``max``);
-``methods.populations`` and ``data.datasets`` (stat ``n``).
+``methods.populations`` (stat ``n``); :func:`datasets_row` ``data.datasets`` (stat ``n``).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from __future__ import annotations
 from nscore.analyses import ard
 
 __all__ = ["SETTINGS", "CR_MARROW_BLASTS", "populations", "grade_range", "datasets_held", "settings_rows",
-           "setting_key"]
+           "setting_key", "datasets_row"]
 
 #: Analysis id of the settings rows.
 SETTINGS = "methods.settings"
@@ -99,12 +99,12 @@ def settings_rows(cohort, *, landmark_day: float, grid_days: float, censor_bin_d
     rows.append(ard.row("methods.populations", "n", len(populations(cohort)), population=_POP,
                         method="safety and efficacy-evaluable always; transplanted when ADSL HCTFL is collected",
                         label="Analysis populations that apply to this cutoff's data"))
-    rows.append(datasets_row(cohort))
     return rows
 
 
-def datasets_row(cohort) -> dict:
-    """``data.datasets|=|n``: how many ADaM datasets this cutoff holds."""
-    return ard.row("data.datasets", "n", len(datasets_held(cohort)), population="delivered data",
+def datasets_row(n_datasets: int) -> dict:
+    """``data.datasets|=|n``: how many ADaM datasets of this cutoff the page describes (the rows of
+    its dataset table: the datasets held, :func:`datasets_held`, that the book documents)."""
+    return ard.row("data.datasets", "n", int(n_datasets), population="delivered data",
                    method="datasets of the stored data version (nscore.data.schema.DATASETS)",
                    label="ADaM datasets of this data cutoff")

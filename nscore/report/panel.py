@@ -76,3 +76,16 @@ def expert_profiles(path) -> "Markdown":
         lines.append(":::")
         parts.append("\n".join(lines))
     return Markdown("\n\n".join(parts))
+
+
+#: ARD key of the number of presenting investigators (:func:`panel_rows`).
+PANEL_KEY = "experts.panel|=|n"
+
+
+def panel_rows(overview: pd.DataFrame) -> list[dict]:
+    """The number of presenting investigators (:func:`expert_overview` rows) as the ARD row
+    ``experts.panel|=|n``, so the experts page states it traced, like every count of the book."""
+    from nscore.analyses import ard
+
+    return [ard.row("experts.panel", "n", len(overview), population="presenting investigators",
+                    method="profiles in data/experts.yml", label="Investigators who presented the pooled analysis")]

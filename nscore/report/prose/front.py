@@ -354,11 +354,12 @@ def diagnosis_notes(cohort) -> str:
 
 
 # ---------------------------------------------------------------------------------- experts
-def experts_intro(n_experts: int, affiliation: str = "") -> str:
-    """The experts page's paragraph when the data are the presenters' study."""
+def experts_intro(n_experts: int, affiliation: str = "", key: str | None = None) -> str:
+    """The experts page's paragraph when the data are the presenters' study (``key``: the ARD key
+    of the number of investigators, ``experts.panel|=|n``)."""
     where = f" of {_inline(affiliation)}" if affiliation else ""
     return (f"The pooled NS7CAR analysis was presented at the 67th Annual Meeting of the American Society of "
-            f"Hematology by {count(n_experts, 'investigator')}{where} {{cite:p}}`{BOOK_SOURCE}`, who also led the "
+            f"Hematology by {count(n_experts, 'investigator', key=key)}{where} {{cite:p}}`{BOOK_SOURCE}`, who also led the "
             "earlier NS7CAR reports {cite:p}`lu2022ns7car,zhang2023ajh`. The profiles below are rendered from the "
             "structured file `data/experts.yml`, which restates, in our own words, the biographical notes published "
             "with the abstract; {numref}`tbl-experts` summarises them.")
@@ -373,8 +374,9 @@ def experts_elsewhere(cohort) -> str:
 
 
 # --------------------------------------------------------------------------------- appendix
-def appendix_origin(cohort) -> str:
-    """"Where the data come from": simulated or real (this cutoff's source record) and the datasets."""
+def appendix_origin(cohort, key: str | None = None) -> str:
+    """"Where the data come from": simulated or real (this cutoff's source record) and the datasets
+    (``key``: the ARD key of their number, ``data.datasets|=|n``)."""
     from nscore.report.tables import DATASETS
 
     study = _study(cohort)
@@ -390,7 +392,7 @@ def appendix_origin(cohort) -> str:
     collected = [DATASETS[name][0] for name in DATASETS if getattr(cohort, name, None) is not None]
     missing = [DATASETS[name][0] for name in DATASETS if getattr(cohort, name, None) is None]
     text = (f"The data follow the ADaM conventions a sponsor would deliver; this cutoff holds "
-            f"{count(len(collected), 'dataset')} ({join(collected)})")
+            f"{count(len(collected), 'dataset', key=key)} ({join(collected)})")
     if missing:
         text += f", and {join(missing)} {_was(len(missing))} not collected"
     parts.append(text + ". The variables and their rules are documented in `data/README.md` and summarised in "

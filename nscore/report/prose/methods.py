@@ -11,8 +11,11 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from nscore.analyses.settings import CR_MARROW_BLASTS, grade_range, setting_key
+from nscore.report import format as fmt
 from nscore.report.narrative import count, join
 from nscore.report.tables import RATE_YEARS, YEAR_DAYS, _inline
+from nscore.report.trace import role
 
 __all__ = [
     "design",
@@ -23,6 +26,7 @@ __all__ = [
     "ae_grading",
     "rate_years_text",
     "year_days_text",
+    "setting_text",
     "applicability",
     "data_model",
     "ELN_CODES",
@@ -79,8 +83,9 @@ def design(cohort, cutoff: str, keys: Mapping[str, str] | None = None) -> str:
             f"is the day of infusion (ADSL `TRTSDT`). This page was built for the data cutoff {cutoff}.")
 
 
-def populations(cohort) -> str:
-    """The analysis populations that apply, as a MyST definition list with a counted lead-in."""
+def populations(cohort, key: str | None = None) -> str:
+    """The analysis populations that apply, as a MyST definition list with a counted lead-in
+    (``key``: the ARD key of their count, ``methods.populations|=|n``)."""
     ae = _ae(cohort)
     n_eval = _n_evaluable(cohort)
     safety = "every infused patient (ADSL `SAFFL = \"Y\"`); "
@@ -97,7 +102,7 @@ def populations(cohort) -> str:
         items.append(("Transplanted patients",
                       "patients who received an allogeneic haematopoietic cell transplant (allo-HCT) after "
                       "infusion, as consolidation in remission or as salvage (ADSL `HCTFL = \"Y\"`), with its date."))
-    lead = f"The analyses use {count(len(items), 'population')}:"
+    lead = f"The analyses use {count(len(items), 'population', key=key)}:"
     return "\n\n".join([lead] + [f"{term}\n: {text}" for term, text in items])
 
 
@@ -121,8 +126,9 @@ def ae_endpoint(cohort) -> str:
     return f"{names[:1].upper() + names[1:]} {verb} counted once per patient at the maximum grade."
 
 
-def criteria(cohort) -> str:
-    """Bullets of the response criteria for the diagnoses the study lists (only families present)."""
+def criteria(cohort, traced: bool = False) -> str:
+    """Bullets of the response criteria for the diagnoses the study lists (only families present).
+    ``traced``: the marrow-blast criterion carries its key (:func:`nscore.analyses.settings.setting_key`)."""
     study = _study(cohort)
     mrd = _collected(cohort, "adrs", "MRDSTAT")
     leuk = [d.code for d in study.diagnoses if d.criteria == "leukemia" and d.code not in ELN_CODES]
@@ -130,7 +136,10 @@ def criteria(cohort) -> str:
     lymph = [d.code for d in study.diagnoses if d.criteria == "lymphoma"]
     bullets = []
     if leuk:
-        text = (f"- **{join(_inline(c) for c in leuk)}**: marrow CR is fewer than 5% blasts with no circulating "
+        blasts = fmt.percent(CR_MARROW_BLASTS, digits=0)
+        if traced:
+            blasts = role(blasts, setting_key("cr_marrow_blasts"))
+        text = (f"- **{join(_inline(c) for c in leuk)}**: marrow CR is fewer than {blasts} blasts with no circulating "
                 "blasts and no extramedullary disease, with recovery of neutrophils and platelets; CRi is the same "
                 "without full count recovery.")
         if mrd:
@@ -149,7 +158,7 @@ def criteria(cohort) -> str:
     return "\n".join([lead, ""] + bullets)
 
 
-def ae_grading(cohort) -> str:
+def ae_grading(cohort, traced: bool = False) -> str:
     """What the ASTCT scale grades for the collected syndromes; one line when none were collected.
 
     The chapter cites the scale in its own text; this says what applies to this cutoff.
@@ -161,18 +170,29 @@ def ae_grading(cohort) -> str:
             "ICANS": "ICANS grade by the ICE encephalopathy score, level of consciousness, seizures, motor "
                      "findings and cerebral oedema"}
     defs = [what[a] for a in ae if a in what]
-    text = f"This cutoff's data grade {join(ae)} from 1 to 5 on that scale"
+    low, high = (str(g) for g in grade_range())
+    if traced:
+        low, high = role(low, "methods.ae_grading|=|min"), role(high, "methods.ae_grading|=|max")
+    text = f"This cutoff's data grade {join(ae)} from {low} to {high} on that scale"
     return text + (f", which defines {join(defs)}." if defs else ".")
 
 
-def rate_years_text() -> str:
-    """"1 and 2 years": the times at which survival rates are read (``tables.RATE_YEARS``)."""
-    return join(str(y) for y in RATE_YEARS) + (" year" if tuple(RATE_YEARS) == (1,) else " years")
+def rate_years_text(traced: bool = False) -> str:
+    """"1 and 2 years": the times at which survival rates are read (``tables.RATE_YEARS``); ``traced``:
+    each carries the key of its settings row (``methods.settings|parameter=rate_year_<i>|time``)."""
+    years = [setting_text(y, f"rate_year_{i}") if traced else str(y) for i, y in enumerate(RATE_YEARS, start=1)]
+    return join(years) + (" year" if tuple(RATE_YEARS) == (1,) else " years")
 
 
-def year_days_text() -> str:
+def year_days_text(traced: bool = False) -> str:
     """"365.25": days per year (``tables.YEAR_DAYS``)."""
-    return f"{YEAR_DAYS:g}"
+    return setting_text(YEAR_DAYS, "year_days") if traced else f"{YEAR_DAYS:g}"
+
+
+def setting_text(value, parameter: str) -> str:
+    """A setting of :func:`nscore.analyses.settings.settings_rows` as a traced number (``100``, ``365.25``)."""
+    digits = 0 if float(value).is_integer() else 2
+    return role(fmt.number(value, digits), setting_key(parameter))
 
 
 def applicability(cohort) -> str:
@@ -227,14 +247,15 @@ def _unused(notes) -> list[str]:
     return out
 
 
-def data_model(cohort) -> str:
+def data_model(cohort, key: str | None = None) -> str:
     """What this cutoff's delivery holds: datasets collected, optional variables not collected,
-    columns delivered but not used, and the reference to ``tbl-datasets``."""
+    columns delivered but not used, and the reference to ``tbl-datasets`` (``key``: the ARD key of
+    the number of datasets, ``data.datasets|=|n``)."""
     from nscore.report.tables import DATASETS
 
     held = [DATASETS[n][0] for n in DATASETS if getattr(cohort, n, None) is not None]
     absent = [DATASETS[n][0] for n in DATASETS if getattr(cohort, n, None) is None]
-    parts = [f"{{numref}}`tbl-datasets` lists the {count(len(held), 'dataset')} of this cutoff ({join(held)})."]
+    parts = [f"{{numref}}`tbl-datasets` lists the {count(len(held), 'dataset', key=key)} of this cutoff ({join(held)})."]
     if absent:
         parts.append(f"{join(absent)} {'was' if len(absent) == 1 else 'were'} not collected.")
     missing = _optional_missing(cohort)
