@@ -223,7 +223,10 @@ class PatientFlow:
         One row per box: ``key``, ``label``, ``n``, ``parent`` (key of the box it comes from, empty
         for the root), ``kind`` ("main" for the main column, "exclusion" for side boxes) and
         ``reason`` (why patients leave the main column; empty for main boxes), ``drawn`` (whether
-        the diagram draws the box: :func:`flow_drawn`; every box keeps its count here).
+        the diagram draws the box: :func:`flow_drawn`; every box keeps its count here) and ``detail``
+        (the ADDS reasons of a side box before the infusion as ``(DSREAS, n)`` pairs, else empty).
+        With ADDS (disposition of every enrolled patient) the flow starts at enrolment: enrolled ->
+        apheresis -> product manufactured -> infused, each step only if ADDS records it (APHFL, MFGFL).
     edges : DataFrame
         ``source``, ``target``, ``n``: one arrow per non-root box.
     n_infused, n_safety, n_evaluable, n_not_evaluable, n_responders, n_cr_cri : int
@@ -247,6 +250,13 @@ class PatientFlow:
     n_hct_total: int | None
     n_hct_not_after_cr: int | None = None
     n_hct_timing_unknown: int | None = None
+    #: ``key`` (an exclusion box), ``reason`` (ADDS DSREAS), ``n``: why enrolled patients left the
+    #: path before the infusion; empty without ADDS.
+    reasons: pd.DataFrame | None = None
+    #: Enrolled patients (ADDS rows); None when the delivery has no ADDS (the flow starts at infusion).
+    n_enrolled: int | None = None
+    #: Per trial (STUDYID) and step (``key`` of a main box): ``trial``, ``key``, ``n``.
+    by_trial: pd.DataFrame | None = None
 
     def rows(self) -> list[dict]:
         """ARD rows: ``flow.<box key>`` (n patients per box of the diagram, drawn or not) and, when
@@ -261,6 +271,15 @@ class PatientFlow:
                   "CR/CRi transplanted, timing relative to the response unknown"))
         out += [ard.row(f"flow.{key}", "n", n, population="infused", endpoint="Patient flow", unit="patients",
                         label=label) for key, n, label in extra if n is not None]
+        if self.reasons is not None:
+            out += [ard.row(f"flow.{key}", "n", n, population="enrolled", endpoint="Patient flow", unit="patients",
+                            group_var="DSREAS", group_level=reason, label=f"Not infused: {reason}")
+                    for key, reason, n in self.reasons[["key", "reason", "n"]].itertuples(index=False)]
+        if self.by_trial is not None:
+            out += [ard.row(f"flow.{key}", "n", n, population="enrolled" if self.n_enrolled is not None else "infused",
+                            endpoint="Patient flow", unit="patients", group_var="STUDYID", group_level=trial,
+                            label=f"{key}, trial {trial}")
+                    for trial, key, n in self.by_trial[["trial", "key", "n"]].itertuples(index=False)]
         return out
 
 
@@ -337,8 +356,10 @@ def patient_flow(cohort) -> PatientFlow:
     n_cr = int(cr.sum())
     therapy = getattr(getattr(cohort, "study", None), "therapy", None)
 
+    before, reasons, n_enrolled, parent_of_infused = _enrolment_steps(cohort)
     rows = [
-        ("infused", f"Infused with {therapy}" if therapy else "Infused", n_inf, "", "main", ""),
+        *before,
+        ("infused", f"Infused with {therapy}" if therapy else "Infused", n_inf, parent_of_infused, "main", ""),
         ("not_safety", "Not in safety population", n_inf - n_saf, "infused", "exclusion",
          "no confirmed infusion (SAFFL = N)"),
         ("safety", "Safety population", n_saf, "infused", "main", ""),
@@ -376,14 +397,92 @@ def patient_flow(cohort) -> PatientFlow:
     table = pd.DataFrame(rows, columns=["key", "label", "n", "parent", "kind", "reason"])
     table["n"] = table["n"].astype(int)
     table["drawn"] = flow_drawn(table)
+    by_trial = _flow_by_trial(cohort, eff, responder, cr, br.index) if "STUDYID" in adsl.columns else None
+    # the reasons of each side box before the infusion, as (reason, n) pairs, for the diagram
+    detail = {} if reasons is None else {k: tuple(zip(g["reason"], g["n"].astype(int)))
+                                         for k, g in reasons.groupby("key", sort=False)}
+    table["detail"] = [detail.get(k, ()) for k in table["key"]]
     edges = table.loc[table["parent"] != "", ["parent", "key", "n"]].rename(
         columns={"parent": "source", "key": "target"}).reset_index(drop=True)
     return PatientFlow(
         table=table, edges=edges, n_infused=n_inf, n_safety=n_saf, n_evaluable=n_eff,
         n_not_evaluable=n_saf - n_eff, n_responders=n_resp, n_cr_cri=n_cr,
         n_hct_after_cr=n_hct_cr, n_hct_total=n_hct_total, n_hct_not_after_cr=n_before,
-        n_hct_timing_unknown=n_unknown,
+        n_hct_timing_unknown=n_unknown, reasons=reasons, n_enrolled=n_enrolled, by_trial=by_trial,
     )
+
+
+def _enrolment_steps(cohort):
+    """The flow boxes before the infusion, from ADDS: enrolled -> apheresis -> product
+    manufactured -> infused, with a side box per step for the patients who left (their reasons in
+    ``reasons``). Steps whose flag ADDS does not hold (APHFL/MFGFL) are left out, not drawn as 0.
+
+    Returns ``(rows, reasons, n_enrolled, parent of the infused box)``; without ADDS no rows, the
+    flow starts at infusion.
+    """
+    adds = getattr(cohort, "adds", None)
+    if adds is None or "INFFL" not in adds.columns:
+        return [], None, None, ""
+    enrolled = adds.drop_duplicates("USUBJID") if "USUBJID" in adds.columns else adds
+    inf = _flag(enrolled["INFFL"])
+    rows = [("enrolled", "Enrolled", len(enrolled), "", "main", "")]
+    steps = []  # (key of the side box, its rows)
+    parent = "enrolled"
+    alive = pd.Series(True, index=enrolled.index)
+    if "APHFL" in enrolled.columns:
+        aph = _flag(enrolled["APHFL"])
+        rows += [("not_apheresed", "No apheresis", int((~aph).sum()), parent, "exclusion", "no apheresis"),
+                 ("apheresed", "Apheresis", int(aph.sum()), parent, "main", "")]
+        steps.append(("not_apheresed", ~aph))
+        parent, alive = "apheresed", aph
+    if "MFGFL" in enrolled.columns:
+        mfg = alive & _flag(enrolled["MFGFL"])
+        rows += [("not_manufactured", "Product not manufactured", int((alive & ~mfg).sum()), parent, "exclusion",
+                  "product not manufactured"),
+                 ("manufactured", "Product manufactured", int(mfg.sum()), parent, "main", "")]
+        steps.append(("not_manufactured", alive & ~mfg))
+        parent, alive = "manufactured", mfg
+    rows.append(("not_infused", "Not infused", int((alive & ~inf).sum()), parent, "exclusion", "not infused"))
+    steps.append(("not_infused", alive & ~inf))
+    reason = enrolled["DSREAS"] if "DSREAS" in enrolled.columns else pd.Series(np.nan, index=enrolled.index)
+    reason = reason.fillna("Not given").astype(str)
+    parts = []
+    for key, mask in steps:
+        counts = reason[mask.to_numpy()].value_counts(sort=True)
+        parts += [(key, str(r), int(k)) for r, k in counts.items()]
+    reasons = pd.DataFrame(parts, columns=["key", "reason", "n"])
+    return rows, reasons, len(enrolled), parent
+
+
+def _flow_by_trial(cohort, eff, responder, cr, br_index) -> pd.DataFrame:
+    """Per trial (STUDYID) the count of each main step the data record: enrolled, apheresis,
+    manufactured (from ADDS, when delivered), infused, efficacy-evaluable, responders, CR/CRi."""
+    adsl = cohort.adsl
+    trials = list(getattr(getattr(cohort, "study", None), "trial_ids", ()) or ())
+    trials += [t for t in pd.unique(adsl["STUDYID"].dropna().astype(str)) if t not in trials]
+    counts: list[tuple[str, str, int]] = []
+    adds = getattr(cohort, "adds", None)
+    if adds is not None and {"INFFL", "STUDYID"} <= set(adds.columns):
+        enrolled = adds.drop_duplicates("USUBJID") if "USUBJID" in adds.columns else adds
+        steps = [("enrolled", pd.Series(True, index=enrolled.index))]
+        if "APHFL" in enrolled.columns:
+            steps.append(("apheresed", _flag(enrolled["APHFL"])))
+            if "MFGFL" in enrolled.columns:
+                steps.append(("manufactured", _flag(enrolled["APHFL"]) & _flag(enrolled["MFGFL"])))
+        trials += [t for t in pd.unique(enrolled["STUDYID"].dropna().astype(str)) if t not in trials]
+        for key, mask in steps:
+            per = enrolled.loc[mask.to_numpy(), "STUDYID"].astype(str).value_counts()
+            counts += [(t, key, int(per.get(t, 0))) for t in trials]
+    study = adsl["STUDYID"].astype(str)
+    resp = pd.Series(False, index=adsl.index)
+    resp.loc[br_index] = responder
+    crs = pd.Series(False, index=adsl.index)
+    crs.loc[br_index] = cr
+    for key, mask in (("infused", pd.Series(True, index=adsl.index)), ("evaluable", eff),
+                      ("responders", resp), ("cr_cri", crs)):
+        per = study[mask.to_numpy()].value_counts()
+        counts += [(t, key, int(per.get(t, 0))) for t in trials]
+    return pd.DataFrame(counts, columns=["trial", "key", "n"])
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ import pandas as pd
 from nscore.analyses import ard, baseline
 from nscore.analyses import cohort as cohort_analyses
 from nscore.analyses import efficacy, headline, published, safety
+from nscore.analyses import safety_more
 from nscore.analyses import outcomes
 from nscore.analyses import survival_rows as sr
 from nscore.errors import NscoreError
@@ -36,7 +37,8 @@ LANDMARK_DAY = 100
 CHAPTERS = {"headline": "index", "flow": "results", "baseline": "results", "efficacy": "results",
             "survival": "results", "transplant": "results", "relapse": "results", "safety": "safety",
             "discussion": "discussion", "abstract": "results",
-            "outcomes": "results"}
+            "outcomes": "results",
+            "deaths": "safety"}  # H7
 
 
 def _headline(c, ci, day):
@@ -109,6 +111,22 @@ def _safety(c, ci, day):
             rows += safety.grade3_by(c, by).rows()
         except safety.NotCollectedError:
             pass
+    # H7: the other adverse-event categories, cytopenia course, CRS/ICANS treatment (when collected)
+    for more in (safety_more.term_table, safety_more.cytopenia_course, safety_more.treatments):
+        try:
+            rows += more(c).rows()
+        except safety.NotCollectedError:
+            pass
+    return rows
+
+
+def _deaths(c, ci, day):
+    """Deaths, their causes and non-relapse mortality (Safety page; needs ADSL and ADTTE only)."""
+    rows = safety_more.deaths(c).rows()
+    try:
+        rows += safety_more.non_relapse_mortality(c).rows()
+    except safety.NotCollectedError:
+        pass
     return rows
 
 
@@ -151,7 +169,8 @@ def _collected(c, dataset: str, column: str) -> bool:
 PLAN: dict[str, Callable] = {"headline": _headline, "flow": _flow, "baseline": _baseline, "efficacy": _efficacy,
                              "survival": _survival, "transplant": _transplant, "relapse": _relapse,
                              "safety": _safety, "discussion": _discussion, "abstract": _abstract,
-                             "outcomes": _outcomes}
+                             "outcomes": _outcomes,
+                             "deaths": _deaths}  # H7
 
 
 def plan() -> list[tuple[str, str]]:

@@ -459,6 +459,12 @@ def grade_stacked_bar(counts: pd.DataFrame, *, title: str, alt_text: str,
 # ---------------------------------------------------------------------------------------------
 # patient flow
 # ---------------------------------------------------------------------------------------------
+#: Reason lines at most under a side box of the flow (the rest summed in one line).
+FLOW_DETAIL_LINES = 4
+#: Height of one row of the flow diagram, pixels.
+FLOW_ROW_PX = 70
+
+
 @_figure
 def flow_diagram(nodes: pd.DataFrame, *, title: str, alt_text: str) -> alt.LayerChart:
     """CONSORT/STROBE-style flow: main boxes down the left, exclusion boxes to the right.
@@ -469,7 +475,9 @@ def flow_diagram(nodes: pd.DataFrame, *, title: str, alt_text: str) -> alt.Layer
         ``key``, ``label``, ``n``, ``parent`` (empty for the root) and ``kind`` ("main" or
         "exclusion"), as ``nscore.analyses.cohort.patient_flow(...).table``. Boxes that
         :func:`nscore.analyses.cohort.flow_drawn` leaves out (an exclusion of n = 0, the steps below a main
-        box of n = 0) are not drawn.
+        box of n = 0) are not drawn. An optional ``detail`` column of ``(reason, n)`` pairs (the
+        reasons for not infusing enrolled patients, from ADDS) is written under the side box's
+        count, one line per reason (at most :data:`FLOW_DETAIL_LINES`).
     """
     _check(nodes, ["key", "label", "n", "parent", "kind"], "flow nodes")
     from nscore.analyses.cohort import flow_drawn
@@ -484,11 +492,18 @@ def flow_diagram(nodes: pd.DataFrame, *, title: str, alt_text: str) -> alt.Layer
             y, x = float(row[r["key"]]), 0.0
         else:
             y, x = float(row.get(r["parent"], 0)) + 0.5, 1.0
-        boxes.append({"key": r["key"], "text": f"{r['label']} (n = {int(r['n'])})", "x": x, "y": y,
-                      "kind": r["kind"]})
+        lines = [f"{r['label']} (n = {int(r['n'])})"]
+        detail = list(r["detail"]) if "detail" in nodes.columns and isinstance(r["detail"], (tuple, list)) else []
+        if len(detail) > FLOW_DETAIL_LINES:  # the rest in one line
+            rest = sum(int(k) for _, k in detail[FLOW_DETAIL_LINES - 1:])
+            detail = detail[:FLOW_DETAIL_LINES - 1] + [("other reasons", rest)]
+        lines += [f"{str(reason).capitalize()}: {int(k)}" for reason, k in detail]
+        boxes.append({"key": r["key"], "text": lines, "x": x, "y": y, "kind": r["kind"], "lines": len(lines)})
     b = pd.DataFrame(boxes)
-    w, h = 0.45, 0.17
+    w = 0.45
+    h = np.where(b["lines"] > 1, 0.1 + 0.085 * b["lines"], 0.17)
     b["x1"], b["x2"], b["y1"], b["y2"] = b["x"] - w, b["x"] + w, b["y"] - h, b["y"] + h
+    h = 0.17
     # arrows: main -> next main (vertical), and a branch from the vertical line to each side box
     lines = []
     for i in range(len(main) - 1):
@@ -505,11 +520,13 @@ def flow_diagram(nodes: pd.DataFrame, *, title: str, alt_text: str) -> alt.Layer
         y=alt.Y("y1:Q", scale=ys, axis=no_axis), y2="y2:Q",
         fill=alt.Fill("kind:N", scale=alt.Scale(domain=["main", "exclusion"],
                                                 range=["#DCEBF5", "#F7F7F7"]), legend=None))
-    text = alt.Chart(b).mark_text(fontSize=12).encode(
-        x=alt.X("x:Q", scale=xs, axis=no_axis), y=alt.Y("y:Q", scale=ys, axis=no_axis), text="text:N")
+    # a box of several lines: its text block centred on the box (a line is 14 px, a row 70 px)
+    b["ty"] = b["y"] - (b["lines"] - 1) * 7.0 / FLOW_ROW_PX
+    text = alt.Chart(b.drop(columns="lines")).mark_text(fontSize=12, lineHeight=14, baseline="middle").encode(
+        x=alt.X("x:Q", scale=xs, axis=no_axis), y=alt.Y("ty:Q", scale=ys, axis=no_axis), text="text:N")
     rules = alt.Chart(ln).mark_rule(color=OKABE_ITO["black"], strokeWidth=1).encode(
         x=alt.X("x:Q", scale=xs, axis=no_axis), x2="x2:Q", y=alt.Y("y:Q", scale=ys, axis=no_axis), y2="y2:Q")
-    return (alt.layer(rules, rects, text).properties(width=WIDTH + 80, height=70 * n_rows, title=title,
+    return (alt.layer(rules, rects, text).properties(width=WIDTH + 80, height=FLOW_ROW_PX * n_rows, title=title,
                                                       description=alt_text)
             .configure_view(strokeWidth=0))
 
