@@ -50,10 +50,33 @@ def _copy_project(dest: Path) -> Project:
 
 
 @pytest.fixture(scope="module")
-def bundle(tmp_path_factory) -> Path:
-    """``reviewer-bundle-2026-02-01.zip`` of a copy of the project, self-consistent for :data:`SUBSET`."""
-    tmp = tmp_path_factory.mktemp("bundle")
-    project = _copy_project(tmp / "project")
+def project_copy(tmp_path_factory) -> Project:
+    return _copy_project(tmp_path_factory.mktemp("copy") / "project")
+
+
+def _write(project: Project, notebooks: dict[str, Path], zpath: Path) -> Path:
+    chapters = project.checked_chapters()
+    rows = ard.combine(ard.read_notebook(notebooks[ch.name]) for ch in chapters)
+    results = ard.write(rows, zpath.parent / f"{zpath.stem}-ard", stem=f"ard-{CUTOFF}")
+    site.write_bundle(project, zpath, CUTOFF, notebooks, chapters, results)
+    return zpath
+
+
+@pytest.fixture(scope="module")
+def raw_bundle(project_copy, tmp_path_factory) -> Path:
+    """The bundle of the copy's committed notebooks as they are (its checks need no execution)."""
+    notebooks = {ch.name: project_copy.notebook(ch) for ch in project_copy.checked_chapters()}
+    zpath = _write(project_copy, notebooks, tmp_path_factory.mktemp("raw") / f"reviewer-bundle-{CUTOFF}.zip")
+    again = _write(project_copy, notebooks, zpath.parent / "again.zip")
+    assert again.read_bytes() == zpath.read_bytes()  # the same inputs give the same bytes
+    return zpath
+
+
+@pytest.fixture(scope="module")
+def bundle(project_copy, tmp_path_factory) -> Path:
+    """``reviewer-bundle-2026-02-01.zip`` of the copy, self-consistent for :data:`SUBSET` and the tamper
+    chapter: their committed notebooks when current, else executed in the copy first."""
+    project = project_copy
     chapters = project.checked_chapters()
     store = VersionsStore(project.data_path, project.cache_dir)
     data_versions = {c: store.load(c).version for c in store.cutoffs()}
@@ -64,14 +87,7 @@ def bundle(tmp_path_factory) -> Path:
     if stale:  # the committed notebooks are behind the sources being edited: execute them here
         executed, _ = reproduce.execute_chapters(project, CUTOFF, stale, progress=lambda _: None)
         notebooks.update(executed)
-    rows = ard.combine(ard.read_notebook(notebooks[ch.name]) for ch in chapters)
-    results = ard.write(rows, tmp / "ard", stem=f"ard-{CUTOFF}")
-    zpath = tmp / f"reviewer-bundle-{CUTOFF}.zip"
-    site.write_bundle(project, zpath, CUTOFF, notebooks, chapters, results)
-    again = tmp / "again.zip"
-    site.write_bundle(project, again, CUTOFF, notebooks, chapters, results)
-    assert again.read_bytes() == zpath.read_bytes()  # the same inputs give the same bytes
-    return zpath
+    return _write(project, notebooks, tmp_path_factory.mktemp("bundle") / f"reviewer-bundle-{CUTOFF}.zip")
 
 
 def _contents(zpath: Path) -> dict[str, bytes]:
@@ -134,7 +150,8 @@ def _run(args: list[str], cwd: Path) -> subprocess.CompletedProcess:
 
 
 # --------------------------------------------------------------------------------------------- content
-def test_bundle_holds_data_sources_code_lock_and_readme(bundle):
+def test_bundle_holds_data_sources_code_lock_and_readme(raw_bundle):
+    bundle = raw_bundle
     contents = _contents(bundle)
     names = set(contents)
     for c in (CUTOFF, EARLIER):  # pages compare versions: the earlier cutoff is read too
@@ -159,14 +176,16 @@ def test_bundle_holds_data_sources_code_lock_and_readme(bundle):
         assert {i.date_time for i in z.infolist()} == {reproduce.ZIP_TIME}
 
 
-def test_the_kernels_import_the_bundles_nscore(bundle, tmp_path):
+def test_the_kernels_import_the_bundles_nscore(raw_bundle, tmp_path):
+    bundle = raw_bundle
     root = tmp_path / "unpacked"
     manifest = reproduce.open_bundle(bundle, root)
     reproduce.verify(root, manifest, str(bundle))
     assert root.resolve() in reproduce.kernel_nscore(root).parents
 
 
-def test_an_unpacked_directory_is_read_for_its_listed_files_only(bundle, tmp_path):
+def test_an_unpacked_directory_is_read_for_its_listed_files_only(raw_bundle, tmp_path):
+    bundle = raw_bundle
     unpacked = tmp_path / "review"
     with zipfile.ZipFile(bundle) as z:
         z.extractall(unpacked)
@@ -211,7 +230,8 @@ def test_a_tampered_value_reports_the_numbers_that_moved(bundle, tmp_path):
     assert "Traceback" not in done.stderr
 
 
-def test_a_stale_hash_is_a_one_line_error(bundle, tmp_path):
+def test_a_stale_hash_is_a_one_line_error(raw_bundle, tmp_path):
+    bundle = raw_bundle
     bad = _tampered(bundle, tmp_path / "stale.zip", update_hashes=False)
     done = _run([str(bad)], tmp_path)
     assert done.returncode == 1
@@ -221,7 +241,8 @@ def test_a_stale_hash_is_a_one_line_error(bundle, tmp_path):
 
 @pytest.mark.parametrize("case", ["not a zip", "no file", "member missing", "listing and member missing",
                                   "unlisted member", "no manifest", "unknown chapter", "unsafe path"])
-def test_a_bad_bundle_is_a_clear_one_line_error(bundle, tmp_path, capsys, case):
+def test_a_bad_bundle_is_a_clear_one_line_error(raw_bundle, tmp_path, capsys, case):
+    bundle = raw_bundle
     contents = _contents(bundle)
     target = tmp_path / "bad.zip"
     args = []

@@ -26,6 +26,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -67,6 +68,7 @@ MAX_BYTES = 2 * 1024 ** 3
 TABLE_ROWS = 60
 
 Progress = Callable[[str], None]
+_CUTOFF_NAME = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -92,7 +94,7 @@ def bundle_cutoffs(project: Project, cutoff: str, notebooks: Iterable[Path]) -> 
     """The stored cutoffs a bundle of ``cutoff`` holds: it and every earlier one (the chapters that
     compare versions list them), plus any other cutoff a notebook recorded reading."""
     root = project.data_path / "cutoffs"
-    stored = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    stored = sorted(p.name for p in root.iterdir() if p.is_dir() and _CUTOFF_NAME.fullmatch(p.name)) if root.is_dir() else []
     wanted = {c for c in stored if c <= cutoff}
     for nb in notebooks:
         for name in ((recorded(Path(nb)) or {}).get("reads") or {}):
