@@ -45,7 +45,7 @@ STAMPS = ("cutoff", "data_version", "chapter", "cell")
 #: The statistics a row may name.
 STATS = frozenset({"n", "N", "percent", "estimate", "lower", "upper", "p", "median", "q1", "q3", "min", "max",
                    "events", "hr", "rate", "time", "statistic", "df", "mean", "sd", "count"})
-UNITS = frozenset({"%", "days", "months", "patients", "years", "10^6 cells/kg", "date", ""})
+UNITS = frozenset({"%", "days", "months", "patients", "years", "lines", "10^6 cells/kg", "date", ""})
 #: Day 0 of a ``date`` value: a calendar date is stored as days since 1970-01-01 (a number, so it
 #: compares and subtracts like any value; :func:`nscore.report.format.date` prints it).
 EPOCH = pd.Timestamp("1970-01-01")
@@ -66,7 +66,7 @@ DICTIONARY = pd.DataFrame([
                      "hr, rate, statistic, df, ..."),
     ("value", "float", "The value. Empty/NaN: not estimable or not applicable; inf: not reached (a median "
                        "or confidence limit the curve never reaches)."),
-    ("unit", "text", "'%' (percent, 0-100), 'days', 'months', 'patients', 'date' (a calendar date as days "
+    ("unit", "text", "'%' (percent, 0-100), 'days', 'months', 'years', 'lines' (of prior therapy), 'patients', 'date' (a calendar date as days "
                      "since 1970-01-01), or empty (ratios, p-values, counts of degrees of freedom)."),
     ("method", "text", "Method, e.g. 'Clopper-Pearson exact', 'Kaplan-Meier, log-log 95% CI', 'Aalen-Johansen'."),
     ("label", "text", "What the statistic is, in words."),
