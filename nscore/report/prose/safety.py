@@ -22,11 +22,14 @@ from __future__ import annotations
 
 from typing import Mapping, Sequence
 
+import numpy as np
+
 from nscore.report import narrative
 from nscore.report.narrative import capitalize, count, join, sentence
 from nscore.report import format as fmt
 from nscore.report.trace import cite, role
 from nscore.analyses.safety import ALL_UNRESOLVED, NO_EVENTS, STATUS_TEXT, SYNDROMES
+from nscore.analyses.safety_more import slug as _slug
 
 __all__ = [
     "NAMES",
@@ -49,6 +52,20 @@ __all__ = [
     "by_blasts_paragraph",
     "by_dose_caption",
     "by_blasts_caption",
+    "CATEGORY_NAMES",
+    "category_name",
+    "others_not_collected",
+    "other_events_paragraph",
+    "terms_caption",
+    "cytopenia_paragraph",
+    "cytopenia_caption",
+    "cytopenia_notes",
+    "treatment_paragraph",
+    "deaths_paragraph",
+    "nrm_paragraph",
+    "nrm_figure_caption",
+    "causes_paragraph",
+    "causes_caption",
 ]
 
 #: What each syndrome is called in prose, before its abbreviation.
@@ -75,7 +92,8 @@ def days(x: float, key: str | None = None) -> str:
 def not_collected() -> str:
     """The chapter's only line when the delivery has no adverse-event data."""
     return ("Adverse events were not collected in this delivery, so this chapter has no "
-            "incidence, grade, onset or duration of any toxicity to report.")
+            "incidence, grade, onset or duration of any toxicity to report; deaths and non-relapse "
+            "mortality, which need no adverse-event data, are reported at the end.")
 
 
 def section_not_collected() -> str:
@@ -353,3 +371,188 @@ def by_dose_caption(collected: Sequence[str], therapy: str | None) -> str:
 def by_blasts_caption(collected: Sequence[str]) -> str:
     return (f"Grade 3 or higher {_abbr_list(collected)} by marrow blast burden before infusion, "
             "% (n/N) with exact 95% CI.")
+
+
+# ======================================================================================= H7:
+# the other adverse-event categories, cytopenia course, CRS/ICANS treatment, deaths and NRM
+# (results of nscore.analyses.safety_more; every number cited from its ARD rows)
+#: What each category is called in prose, and in a table's first column.
+CATEGORY_NAMES = {"CRS": "cytokine release syndrome (CRS)", "ICANS": "neurotoxicity (ICANS)",
+                  "CYTOPENIA": "cytopenias", "INFECTION": "infections",
+                  "IEC-HS": "immune effector cell-associated HLH-like syndrome (IEC-HS)",
+                  "GVHD": "graft-versus-host disease (GVHD)"}
+CATEGORY_LABELS = {"CRS": "CRS", "ICANS": "ICANS", "CYTOPENIA": "Cytopenias", "INFECTION": "Infections",
+                   "IEC-HS": "IEC-HS", "GVHD": "GVHD"}
+#: The categories reported in "Other adverse events" (CRS and ICANS have their own sections).
+OTHER_CATEGORIES = ("CYTOPENIA", "INFECTION", "IEC-HS", "GVHD")
+#: Causes of death (ADSL DTHCAUS) as a reader reads them.
+CAUSE_NAMES = {"RELAPSE OR PROGRESSION": "relapse or progression", "INFECTION": "infection", "GVHD": "GVHD",
+               "CRS": "CRS", "ICANS": "ICANS", "IEC-HS": "IEC-HS", "OTHER": "other causes",
+               "Unknown": "unknown cause"}
+
+
+def category_name(category: str) -> str:
+    """``"infections"``: a category in running text."""
+    return CATEGORY_NAMES.get(category, category)
+
+
+def others_not_collected(missing: Sequence[str]) -> str:
+    """The one sentence naming the categories this delivery did not collect ("" when none)."""
+    missing = [m for m in missing if m in OTHER_CATEGORIES]
+    if not missing:
+        return ""
+    verb = "was" if len(missing) == 1 else "were"
+    return sentence(f"{join(category_name(m) for m in missing)} {verb} not collected in this delivery, "
+                    f"so no incidence is reported for {'it' if len(missing) == 1 else 'them'} (not 0%)")
+
+
+def other_events_paragraph(terms, missing: Sequence[str], ref: str = "tbl-ae-terms") -> str:
+    """Cytopenias, infections, IEC-HS and GVHD: any grade and grade >= 3, and what was not collected.
+
+    ``terms``: :func:`nscore.analyses.safety_more.term_table` (or None without ADAE)."""
+    shown = [c for c in OTHER_CATEGORIES if terms is not None and c in terms.collected]
+    parts = []
+    for cat in shown:
+        row = terms.category(cat)
+        base = f"safety.ae.{_slug(cat)}"
+        name = category_name(cat)
+        if row["n_any"] == 0:
+            parts.append(sentence(f"no patient had {name}"))
+        elif row["n_g3"] == 0:
+            parts.append(sentence(f"{name} occurred in {cite(terms, base, fmt.proportion, with_ci=False)}, "
+                                  f"none of grade 3 or higher"))
+        else:
+            parts.append(sentence(f"{name} occurred in {cite(terms, base, fmt.proportion, with_ci=False)} "
+                                  f"of the patients, at grade 3 or higher in "
+                                  f"{cite(terms, base + '.g3', fmt.proportion, with_ci=False)}"))
+    if "GVHD" in shown:
+        parts.append("GVHD can only follow an allogeneic transplant; it is counted over all infused patients.")
+    text = " ".join(parts)
+    if shown:
+        text = ("Cytopenias, infections and GVHD are graded by CTCAE version 5.0 and IEC-HS by the ASTCT "
+                "consensus; each patient counts once per term and once per category, at the worst grade. "
+                + text)
+        text = _with_ref(text, ref, "lists every term")
+    return " ".join(p for p in (text, others_not_collected(missing)) if p)
+
+
+def terms_caption(categories: Sequence[str]) -> str:
+    """The term table's caption, naming the categories it shows (``categories``)."""
+    shown = [CATEGORY_LABELS[c].lower() if c in ("CYTOPENIA", "INFECTION") else CATEGORY_LABELS.get(c, c)
+             for c in categories]
+    return f"Adverse events by category and term: {join(shown)}, any grade and grade \u22653."
+
+
+def cytopenia_paragraph(course, ref: str = "tbl-cytopenia") -> str:
+    """Grade >= 3 cytopenia still ongoing on day 28 (prolonged) and at the last day read.
+
+    ``course``: :func:`nscore.analyses.safety_more.cytopenia_course` (None: not collected)."""
+    if course is None:
+        return "Cytopenias were not collected in this delivery."
+    t = course.table
+    overall = t[t["term"] == ""]
+    followed = overall[overall["N"] > 0]
+    if followed.empty:
+        return "No patient was followed long enough after infusion to read the course of cytopenias."
+    text = []
+    day28 = followed[followed["day"] == 28]
+    if len(day28):
+        text.append(sentence(f"on day 28 after infusion, "
+                             f"{cite(course, 'safety.cytopenia.course|DAY=28', fmt.proportion, with_ci=False)} "
+                             f"of the patients alive and followed had a grade 3 or higher cytopenia still "
+                             f"ongoing (prolonged cytopenia)"))
+    last = int(followed["day"].max())
+    if last != 28:
+        text.append(sentence(f"on day {last}, "
+                             f"{cite(course, f'safety.cytopenia.course|DAY={last}', fmt.proportion, with_ci=False)} "
+                             f"still had one"))
+    return _with_ref(" ".join(text), ref, "gives each cytopenia on each day")
+
+
+def cytopenia_caption() -> str:
+    return ("Patients with a grade \u22653 cytopenia ongoing on each day after infusion, among those alive "
+            "and followed on that day: n (%).")
+
+
+def cytopenia_notes() -> str:
+    return ("An episode runs from its onset to its recovery below grade 3 (or to the end of follow-up when "
+            "unresolved). The denominator on each day is the patients alive and still followed on it, so "
+            "the shares are conditional on survival.")
+
+
+def treatment_paragraph(tx) -> str:
+    """Tocilizumab and corticosteroids given for CRS or ICANS (``tx``: None when not collected)."""
+    if tx is None:
+        return "Treatment of CRS and ICANS (tocilizumab, corticosteroids) was not collected in this delivery."
+    t = tx.table
+    text = []
+    for drug in ("tocilizumab", "corticosteroids"):
+        aid = f"safety.tx.{drug}"
+        rows = t[t["drug"] == drug]
+        clauses = []
+        for r in rows.itertuples(index=False):
+            if r.among and r.N > 0:
+                clauses.append(f"{cite(tx, f'{aid}|AECAT={r.among}', fmt.proportion, with_ci=False)} of those with "
+                               f"{r.among}")
+        overall = cite(tx, aid, fmt.proportion, with_ci=False)
+        extra = f" ({join(clauses)})" if clauses else ""
+        verb = "was" if drug == "tocilizumab" else "were"
+        text.append(sentence(f"{drug} {verb} given for CRS or ICANS to {overall} of the patients{extra}"))
+    return " ".join(text)
+
+
+def deaths_paragraph(d) -> str:
+    """Deaths by the cutoff, split by whether a relapse came first (``d``: analyses.safety_more.deaths)."""
+    if d.n_deaths == 0:
+        return "No patient had died by the data cutoff."
+    text = (f"by the data cutoff, {cite(d, 'deaths', fmt.proportion, with_ci=False)} of the infused patients "
+            f"had died")
+    if d.n_without_relapse is not None:
+        parts = []
+        if d.n_after_relapse:
+            parts.append(f"{cite(d, 'deaths.after_relapse', fmt.count)} after a relapse or progression")
+        if d.n_without_relapse:
+            parts.append(f"{cite(d, 'deaths.nrm', fmt.count)} without a prior relapse (non-relapse mortality)")
+        else:
+            parts.append("none without a prior relapse")
+        text += ": " + join(parts)
+    return sentence(text)
+
+
+def nrm_paragraph(nrm, fig_ref: str = "fig-nrm") -> str:
+    """Cumulative incidence of non-relapse mortality at day 100, one and two years (read where
+    follow-up reaches; ``nrm``: analyses.safety_more.non_relapse_mortality or None)."""
+    if nrm is None:
+        return "Non-relapse mortality cannot be estimated: the delivery has no progression-free survival events."
+    if nrm.cif.events == 0:
+        return "No patient died without a prior relapse, so non-relapse mortality is 0 throughout follow-up."
+    names = {100: "by day 100", 365: "at one year", 730: "at two years"}
+    reads = [f"{cite(nrm, f'deaths.nrm.cif|DAYS={int(r.day)}', fmt.rate)} {names.get(int(r.day), f'by day {int(r.day)}')}"
+             for r in nrm.at.itertuples(index=False) if np.isfinite(r.estimate)]
+    if not reads:
+        return "Follow-up is too short to read the cumulative incidence of non-relapse mortality."
+    text = sentence(f"the cumulative incidence of non-relapse mortality (Aalen-Johansen, with relapse or "
+                    f"progression as the competing event) was {join(reads)}")
+    return _with_ref(text, fig_ref, "draws it over time") if fig_ref else text
+
+
+def nrm_figure_caption() -> str:
+    return ("Cumulative incidence of non-relapse mortality (death without a prior relapse or progression) and of "
+            "relapse or progression, its competing event, from infusion, with 95% confidence bands.")
+
+
+def causes_paragraph(d, ref: str = "tbl-causes") -> str:
+    """The causes of death, most frequent first (``d.causes`` None: not collected)."""
+    if d.n_deaths == 0:
+        return ""
+    if d.causes is None:
+        return "Causes of death were not collected in this delivery."
+    rows = d.causes[d.causes["n"] > 0].sort_values("n", ascending=False, kind="stable")
+    parts = [f"{CAUSE_NAMES.get(r.cause, r.cause.lower())} in {cite(d, f'deaths.cause|DTHCAUS={r.cause}', fmt.count)}"
+             for r in rows.itertuples(index=False)]
+    text = sentence(f"the recorded causes of death were {join(parts)}")
+    return _with_ref(text, ref, "splits them by whether a relapse came first")
+
+
+def causes_caption() -> str:
+    return "Causes of death, all deaths and deaths without a prior relapse (non-relapse mortality): n (%)."
