@@ -10,7 +10,8 @@ infusion", "1-year"; a threshold of a subgroup, "<20%", ">=18 years"), identifie
 simulation, "seed 20251206", like the data version hash: it names a random stream, nothing is
 counted or estimated by it), calendar years standing as dates (an award year in a biography,
 "(2021)"; a year in the name of a guideline or format, "European LeukemiaNet 2022", "ISO 8601",
-"UTF-8") and the notes of the traced numbers. A number is *traced* when it sits inside
+"UTF-8"; a licence, "CC BY 4.0"), links to the executed notebook ("Code and output that made
+Table 2.1") and the licence notice, and the notes of the traced numbers. A number is *traced* when it sits inside
 ``span.nscore-ard``.
 
 Settings the pages state (a landmark day, a threshold of What changed, the grid of the figures)
@@ -40,6 +41,7 @@ NOT_RESULT = re.compile(
     r"|[<>\u2264\u2265]=?\s*[0-9]+(?:\.[0-9]+)?%?"                      # subgroup thresholds: <20%, >=18
     r"|[0-9]+(?:\.[0-9]+){2,}(?:\.?post[0-9]+)?"                      # software versions: 2.3.3
     r"|SHA-256|ISO 8601|UTF-8|LeukemiaNet 2022"                     # names with digits
+    r"|\b(?:CC BY|Attribution)(?:-[A-Za-z]+)* [0-9]+\.[0-9]+"        # licence names: CC BY 4.0
     r"|\bseed [0-9]+"                                                # identifiers: a simulation's seed
     r"|\((?:19|20)[0-9]{2}\)"                                        # a calendar year as a date: (2021)
 )
@@ -53,6 +55,7 @@ SKIP = [
     "span.std-numref", "span.std-ref", "span.doc", "th", "tr > td:first-child", "caption",
     "span.bibtex-citation", "a[href*='references.html#']",
     "h1", "h2", "h3", "h4",
+    ".nscore-cell-link", ".nscore-licence",      # the link to a table's cell in the executed notebook; the licence
 ]
 
 
@@ -84,8 +87,13 @@ def page_counts(html: str) -> tuple[int, int, list[str]]:
 
 def site_counts(site: Path) -> dict[str, tuple[int, int, list[str]]]:
     """Per chapter page of a built site (``chapters/*.html``)."""
-    return {p.stem: page_counts(p.read_text(encoding="utf-8"))
-            for p in sorted((Path(site) / "chapters").glob("*.html"))}
+    return {p.stem: page_counts(p.read_text(encoding="utf-8")) for p in chapter_pages(site)}
+
+
+def chapter_pages(site: Path) -> list[Path]:
+    """The chapter pages of a built site: ``chapters/*.html`` without the views of the executed
+    notebooks (``<chapter>.notebook.html``: code and its outputs, not the publication's text)."""
+    return [p for p in sorted((Path(site) / "chapters").glob("*.html")) if not p.name.endswith(".notebook.html")]
 
 
 def main(argv: list[str]) -> int:

@@ -35,3 +35,13 @@ def test_settings_and_counts_are_still_numbers():
     assert _counts("<p>2021 patients; fewer than 5% blasts; day 100; 30 days; seeds: 3 runs</p>") == (5, 0)
     # code and math are no prose
     assert _counts("<p><code>CNSR = 0</code> and <span class='math'>0</span></p>") == (0, 0)
+
+
+def test_links_to_the_notebook_and_the_licence_are_not_prose(tmp_path):
+    assert _counts('<p class="nscore-cell-link"><a>Code and output that made Table 2.1</a></p>'
+                   '<p class="nscore-licence"><a>Creative Commons Attribution 4.0 International (CC BY 4.0)</a></p>'
+                   "<p>under CC BY 4.0</p>") == (0, 0)
+    (tmp_path / "chapters").mkdir()
+    for name in ("methods.html", "methods.notebook.html"):
+        (tmp_path / "chapters" / name).write_text(_page("<p>3</p>"))
+    assert [p.name for p in ardcoverage.chapter_pages(tmp_path)] == ["methods.html"]
