@@ -498,11 +498,15 @@ def flow_diagram(nodes: pd.DataFrame, *, title: str, alt_text: str) -> alt.Layer
             rest = sum(int(k) for _, k in detail[FLOW_DETAIL_LINES - 1:])
             detail = detail[:FLOW_DETAIL_LINES - 1] + [("other reasons", rest)]
         lines += [f"{str(reason).capitalize()}: {int(k)}" for reason, k in detail]
-        boxes.append({"key": r["key"], "text": lines, "x": x, "y": y, "kind": r["kind"], "lines": len(lines)})
+        boxes.append({"key": r["key"], "text": "\n".join(lines), "x": x, "y": y, "kind": r["kind"],
+                      "lines": len(lines)})
     b = pd.DataFrame(boxes)
     w = 0.45
     h = np.where(b["lines"] > 1, 0.1 + 0.085 * b["lines"], 0.17)
     b["x1"], b["x2"], b["y1"], b["y2"] = b["x"] - w, b["x"] + w, b["y"] - h, b["y"] + h
+    # a box of several lines: its text block centred on the box (a line is 14 px, a row FLOW_ROW_PX)
+    b["ty"] = b["y"] - (b["lines"] - 1) * 7.0 / FLOW_ROW_PX
+    b = b.drop(columns="lines")
     h = 0.17
     # arrows: main -> next main (vertical), and a branch from the vertical line to each side box
     lines = []
@@ -520,9 +524,7 @@ def flow_diagram(nodes: pd.DataFrame, *, title: str, alt_text: str) -> alt.Layer
         y=alt.Y("y1:Q", scale=ys, axis=no_axis), y2="y2:Q",
         fill=alt.Fill("kind:N", scale=alt.Scale(domain=["main", "exclusion"],
                                                 range=["#DCEBF5", "#F7F7F7"]), legend=None))
-    # a box of several lines: its text block centred on the box (a line is 14 px, a row 70 px)
-    b["ty"] = b["y"] - (b["lines"] - 1) * 7.0 / FLOW_ROW_PX
-    text = alt.Chart(b.drop(columns="lines")).mark_text(fontSize=12, lineHeight=14, baseline="middle").encode(
+    text = alt.Chart(b).mark_text(fontSize=12, lineHeight=14, baseline="middle", lineBreak="\n").encode(
         x=alt.X("x:Q", scale=xs, axis=no_axis), y=alt.Y("ty:Q", scale=ys, axis=no_axis), text="text:N")
     rules = alt.Chart(ln).mark_rule(color=OKABE_ITO["black"], strokeWidth=1).encode(
         x=alt.X("x:Q", scale=xs, axis=no_axis), x2="x2:Q", y=alt.Y("y:Q", scale=ys, axis=no_axis), y2="y2:Q")
