@@ -134,6 +134,9 @@ def flow_paragraph(flow, therapy: str, figure_name: str = "fig-flow") -> str:
         return f"flow.{box}|=|n"
 
     parts = [f"{capitalize(count(n_inf, 'patient', key=k('infused')))} received {therapy}."]
+    if getattr(flow, "n_enrolled", None) is not None:  # H7: the delivery records enrolment (ADDS)
+        parts[0] = (f"Of {count(flow.n_enrolled, 'patient', key=k('enrolled'))} enrolled, "
+                    f"{count(n_inf, 'patient', key=k('infused'), zero='none')} received {therapy}.")
     if n_saf == n_inf:
         parts.append("The safety population (patients with a confirmed infusion) holds "
                      + ("that patient." if n_inf == 1 else f"all {number(n_saf, k('safety'))}."))
@@ -224,6 +227,11 @@ def flow_caption(flow) -> str:
     end = _FLOW_ENDS.get(last, "the last recorded step")
     if last == "cr_cri" and flow.n_hct_total is None:
         end = "CR or CRi (transplants were not collected)"
+    if getattr(flow, "n_enrolled", None) is not None:  # H7: the delivery records enrolment (ADDS)
+        steps = [name for key, name in (("apheresed", "apheresis"), ("manufactured", "manufacturing"))
+                 if key in _drawn_main(flow)]
+        return (f"Patient flow from enrolment through {join(steps + ['infusion'])} to {end}, drawn from the "
+                "data; the side boxes before the infusion give the recorded reasons for not proceeding.")
     return (f"Patient flow from infusion to {end}, drawn from the data. The delivered data begin at "
             "infusion (enrolment, apheresis and manufacturing are not recorded), so the flow does too.")
 
@@ -232,7 +240,8 @@ def flow_alt_text(flow) -> str:
     """Alt text of the flow diagram: the boxes it draws (the transplant box only when collected)."""
     steps = [_FLOW_STEPS[k] for k in _drawn_main(flow) if k in _FLOW_STEPS]
     target = join(steps) if steps else "no further step"
-    return (f"Flow diagram from infused patients to {target}, with side boxes giving the number "
+    start = "enrolled patients through infusion" if getattr(flow, "n_enrolled", None) is not None else "infused patients"
+    return (f"Flow diagram from {start} to {target}, with side boxes giving the number "
             "who left at each step and why.")
 
 
@@ -908,8 +917,8 @@ def response_duration_paragraph(durations, figure_name: str = "fig-dor") -> str:
     shown = [(name, r, aid) for name, r, aid in (("duration of response", dor, "dor.km"),
                                                   ("relapse-free survival", rfs, "rfs.km")) if r.km is not None]
     if shown:
-        words = [f"{m} months" for m in months]
-        parts = [f"{name} was " + join(f"{v} at {w}" for v, w in zip(_rates_after_response(r, months, aid), words))
+        parts = [f"{name} was " + join(f"{v} at {role(f'{m} months', f'{aid}|MONTHS={m}|time')}"
+                                      for v, m in zip(_rates_after_response(r, months, aid), months))
                  for name, r, aid in shown]
         out.append(capitalize(sentence("; ".join(parts))[:-1]) + f" after response ({{numref}}`{figure_name}`).")
     return " ".join(out)
@@ -937,7 +946,7 @@ def response_landmark_paragraph(landmarks, figure_name: str = "fig-response-land
                 "CR or CRi against no CR or CRi; MRD was not collected, so CR or CRi is not split by it")
     intro = ("Grouping patients by their best response would credit responders with the time they had to "
              "survive to respond. Instead, efficacy-evaluable patients alive and event-free on day "
-             f"{day} after infusion (a landmark after the day-28 assessment) were grouped by the response "
+             f"{day} after infusion (a landmark after the first response assessment) were grouped by the response "
              f"assessed by then ({grouping}) and followed from that day.")
     if os_.n_included == 0:
         return intro + f" Nobody was alive and in follow-up on day {fmt.number(os_.day)}, so this is not estimable."
@@ -1044,13 +1053,11 @@ def subgroup_hazard_paragraph(hazards, figure_name: str = "fig-hr-forest") -> st
 
 def swimmer_paragraph(lanes, figure_name: str = "fig-swimmer") -> str:
     """The aggregated swimmer plot: what it shows and why it is not one bar per patient."""
-    from nscore.analyses.outcomes import MIN_LANE_PATIENTS
-
     small = ""
     if lanes.combined:
         groups = join(lanes.combined)
-        small = (f" Groups of fewer than {MIN_LANE_PATIENTS} patients ({groups}) "
-                 + ("are left out, as even combined they would show individual courses." if lanes.hidden
+        small = (f" Groups too small to show without showing individual courses ({groups}) "
+                 + ("are left out, as even combined they would be too small." if lanes.hidden
                     else "share one lane."))
     if not lanes.shown:
         return ("No best-response group has enough patients to show its course without showing individual "
@@ -1058,12 +1065,7 @@ def swimmer_paragraph(lanes, figure_name: str = "fig-swimmer") -> str:
     sizes = "; ".join(f"{lane} ({count(n, 'patient', key=f'swimmer.lanes|BOR_GROUP={lane}|N')})"
                       for lane, n in lanes.lanes.items())
     return ("A swimmer plot draws one bar per patient; to keep individual courses off this site, "
-            f"{{numref}}`{figure_name}` aggregates it. Each lane is a best-response group and shows, every "
-            f"{fmt.number(lanes_every(lanes))} months after infusion, the share of its patients in each state: "
+            f"{{numref}}`{figure_name}` aggregates it. Each lane is a best-response group and shows, at regular "
+            "time points after infusion, the share of its patients in each state: "
             "no response yet, in response, transplanted in remission, relapsed or progressed, died, or "
             f"follow-up ended. Lane sizes: {sizes}.{small}")
-
-
-def lanes_every(lanes) -> int:
-    months = sorted(set(lanes.table["month"]))
-    return int(months[1] - months[0]) if len(months) > 1 else 3
