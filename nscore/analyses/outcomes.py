@@ -85,7 +85,8 @@ class ResponseDurations:
 
     def rows(self) -> list[dict]:
         """``dor.km`` (responders) and ``rfs.km`` (CR/CRi): N, events, median, lower, upper (days
-        from response), ``excluded`` n; per month (group_var ``MONTHS``) rate, lower, upper (%)."""
+        from response), ``excluded`` n; per month (group_var ``MONTHS``) time (days), rate, lower,
+        upper (%)."""
         out = []
         for aid, res, pop, what in (("dor.km", self.dor, "responders (CR/CRi/PR)", "duration of response"),
                                     ("rfs.km", self.rfs, "CR/CRi", "relapse-free survival")):
@@ -100,7 +101,9 @@ class ResponseDurations:
             for i, m in enumerate(self.months):
                 common = dict(population=pop, endpoint=aid.split(".")[0].upper(), group_var="MONTHS",
                               group_level=str(m), unit="%", method=_method(km))
-                out += [ard.row(aid, "rate", 100 * at.loc[i, "survival"], label=f"{what} {m} months after response",
+                out += [ard.row(aid, "time", m * so.MONTH_DAYS, label=f"{m} months after response",
+                                **{**common, "unit": "days", "method": ""}),
+                        ard.row(aid, "rate", 100 * at.loc[i, "survival"], label=f"{what} {m} months after response",
                                 **common),
                         ard.row(aid, "lower", 100 * at.loc[i, "lower"], label=f"{what} at {m} months: lower limit",
                                 **common),
