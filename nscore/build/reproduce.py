@@ -44,7 +44,7 @@ from nscore.build.execute import Job, RunContext, run_jobs, workers
 from nscore.build.keys import CodeHashes, chapter_key, recorded
 from nscore.build.project import BOOK_FILES, Chapter, Project
 from nscore.build.store import VersionsStore
-from nscore.errors import BundleError, ChapterExecutionError, NscoreError
+from nscore.errors import BundleError, ChapterExecutionError, NscoreError, escape
 from nscore.files import write_atomic, write_atomic_with
 
 __all__ = ["MANIFEST", "README", "REL_TOL", "ABS_TOL", "bundle_members", "bundle_manifest", "readme",
@@ -244,7 +244,7 @@ def _read_manifest(raw: bytes, where: str) -> dict:
     try:
         manifest = json.loads(raw)
     except ValueError as exc:
-        raise BundleError(f"{where}: {MANIFEST} is not valid JSON ({exc})") from None
+        raise BundleError(f"{where}: {MANIFEST} is not valid JSON ({_one_line(exc)})") from None
     files = manifest.get("files") if isinstance(manifest, dict) else None
     if not isinstance(files, dict) or not isinstance(manifest.get("cutoff"), str) or not all(
             isinstance(v, dict) and isinstance(v.get("sha256"), str) and _safe_name(k) for k, v in files.items()):
@@ -265,7 +265,7 @@ def open_bundle(bundle: Path, dest: Path) -> dict:
     link or more than :data:`MAX_BYTES` unpacked is refused. Checking the hashes is :func:`verify`.
     """
     bundle = Path(bundle)
-    where = str(bundle)
+    where = escape(str(bundle))
     if bundle.is_dir():
         mpath = bundle / MANIFEST
         if not mpath.is_file():
@@ -304,12 +304,17 @@ def open_bundle(bundle: Path, dest: Path) -> dict:
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(z.read(info))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-        raise BundleError(f"{where}: cannot read the zip ({type(exc).__name__}: {exc})") from None
+        raise BundleError(f"{where}: cannot read the zip ({type(exc).__name__}: {_one_line(exc)})") from None
     return manifest
 
 
 def _first(items: list[str], n: int = 5) -> str:
-    return ", ".join(items[:n]) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
+    """The first ``n`` names, escaped (a member name comes from the zip), and how many more."""
+    return ", ".join(escape(x) for x in items[:n]) + (f", ... ({len(items) - n} more)" if len(items) > n else "")
+
+
+def _one_line(text: str) -> str:
+    return escape(" ".join(str(text).split()))
 
 
 def verify(root: Path, manifest: dict, where: str) -> list[Chapter]:
@@ -338,7 +343,7 @@ def verify(root: Path, manifest: dict, where: str) -> list[Chapter]:
     try:
         chapters = project.checked_chapters()
     except NscoreError as exc:
-        raise BundleError(f"{where}: {str(exc).replace(str(root) + os.sep, '')}") from None
+        raise BundleError(f"{where}: {_one_line(str(exc).replace(str(root) + os.sep, ''))}") from None
     problems = VersionsStore(project.data_path).verify()
     if problems:
         shown = [p.replace(str(root) + os.sep, "") for p in problems]
@@ -355,7 +360,7 @@ def kernel_nscore(root: Path) -> Path:
                           capture_output=True, text=True, timeout=300)
     if done.returncode != 0:
         tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise BundleError(f"the bundle's nscore does not import: {tail}")
+        raise BundleError(f"the bundle's nscore does not import: {_one_line(tail)}")
     return Path(done.stdout.strip()).resolve()
 
 
@@ -489,7 +494,7 @@ def _published_ard(root: Path, manifest: dict) -> pd.DataFrame:
             path, dtype={c: str for c in ard.COLUMNS if c not in ("value", "cell")}, keep_default_na=False,
             na_values={"value": [""]})
     except Exception as exc:  # a file that passed its hash check but does not parse
-        raise BundleError(f"{name}: cannot read the published results ({type(exc).__name__}: {exc})") from None
+        raise BundleError(f"{name}: cannot read the published results ({type(exc).__name__}: {_one_line(exc)})") from None
     missing = [c for c in ("cutoff", "chapter", "data_version", *ard.RESULT_COLUMNS) if c not in table.columns]
     if missing:
         raise BundleError(f"{name}: not an analysis-results dataset (columns {missing} missing)")
@@ -548,7 +553,7 @@ def reproduce(bundle: str | os.PathLike, *, jobs: int | None = None, chapters: I
     :class:`~nscore.errors.ChapterExecutionError` when a chapter raises.
     """
     t0 = time.monotonic()
-    where = str(bundle)
+    where = escape(str(bundle))
     work = Path(tempfile.mkdtemp(prefix="nscore-reproduce-"))
     failed = False
     try:
