@@ -403,7 +403,7 @@ def others_not_collected(missing: Sequence[str]) -> str:
         return ""
     verb = "was" if len(missing) == 1 else "were"
     return sentence(f"{join(category_name(m) for m in missing)} {verb} not collected in this delivery, "
-                    f"so no incidence is reported for {'it' if len(missing) == 1 else 'them'} (not 0%)")
+                    f"so no incidence is reported for {'it' if len(missing) == 1 else 'them'}")
 
 
 def other_events_paragraph(terms, missing: Sequence[str], ref: str = "tbl-ae-terms") -> str:
