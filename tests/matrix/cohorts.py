@@ -229,6 +229,8 @@ def build_tiny_censored(out_dir: Path) -> Path:
     adtte["EVNTDESC"] = adtte["EVNTDESC"].astype(object)
     adtte["CNSDTDSC"] = "ALIVE AT LAST CONTACT"
     adae["AETOXGR"] = adae["AETOXGR"].clip(upper=4).astype(np.int64)
+    if "DTHCAUS" in adsl.columns:  # nobody died: no cause of death (H7, issue 15 data model)
+        adsl["DTHCAUS"] = np.nan
     return _write_simulated(frames, out_dir, builder="build_tiny_censored", seed=seed, latent_n=n,
                             description="12 patients, deaths and relapses removed: everyone alive and censored",
                             study=_adapted_study("Tiny NS7CAR cohort, everyone censored (simulated, data-matrix test)"))
@@ -241,6 +243,13 @@ def build_no_transplant(out_dir: Path) -> Path:
     adsl = frames["adsl"]
     adsl["HCTFL"] = "N"
     adsl["HCTDT"] = pd.Series(pd.NaT, index=adsl.index, dtype="datetime64[ns]")
+    # GVHD only after a transplant (H7, issue 15 data model): without one after CAR-T, GVHD of a
+    # patient never transplanted is gone, and so is it as a cause of death
+    never = adsl.loc[adsl["PRIORHCT"] == 0, "USUBJID"]
+    adae = frames["adae"]
+    frames["adae"] = adae[~((adae["AECAT"] == "GVHD") & adae["USUBJID"].isin(never))].reset_index(drop=True)
+    if "DTHCAUS" in adsl.columns:
+        adsl.loc[(adsl["DTHCAUS"] == "GVHD") & (adsl["PRIORHCT"] == 0), "DTHCAUS"] = "OTHER"
     return _write_simulated(frames, out_dir, builder="build_no_transplant", seed=seed, latent_n=n,
                             description="transplants removed: HCTFL = N and HCTDT empty for everyone",
                             study=_adapted_study("NS7CAR cohort, nobody transplanted (simulated, data-matrix test)"))
