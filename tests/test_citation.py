@@ -208,3 +208,50 @@ def test_every_numbered_label_of_the_chapters_has_its_cell(name):
     assert labels and labels <= set(found), sorted(labels - set(found))
     for label, index in found.items():
         assert nb.cells[index].cell_type == "code"
+
+
+# --------------------------------------------------------------------------- a plain jupyter-book build
+
+
+def test_plain_jupyter_book_build_writes_views_links_and_metadata(tmp_path):
+    """The three extensions in a plain ``jupyter-book build`` of a one-page book: the notebook view
+    is written and linked (so no link to a missing view), the table links its cell, the page head
+    carries the citation tags, and ``nscore-versions.js`` lists this build's cutoff only."""
+    import subprocess
+    import sys
+
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["nscore"] = {"cutoff": "2026-02-01"}
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    table = nbformat.v4.new_code_cell("tables.table(df, name='tbl-toy')", execution_count=1)
+    table.outputs = [nbformat.v4.new_output("display_data", data={
+        "text/markdown": "```{list-table} Toy table.\n:name: tbl-toy\n:header-rows: 1\n\n* - A\n* - 1\n```",
+        "text/plain": "<Table>"})]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Toy\n\n{numref}`tbl-toy` is a table."), table]
+    book = tmp_path / "book"
+    book.mkdir()
+    nbformat.write(nb, book / "index.ipynb")
+    (book / "_toc.yml").write_text("format: jb-book\nroot: index\n")
+    (book / "_config.yml").write_text(
+        "title: Toy book\nauthor: Toy team\ncopyright: '2026'\nonly_build_toc_files: true\n"
+        "execute:\n  execute_notebooks: 'off'\nparse:\n  myst_enable_extensions: [colon_fence]\n"
+        "sphinx:\n  extra_extensions: [nscore.report.versions, nscore.report.citation, nscore.build.notebookview]\n"
+        "  config:\n    html_sourcelink_suffix: ''\n    numfig: true\n    nb_render_markdown_format: myst\n"
+    )
+    exe = Path(sys.executable).parent / "jupyter-book"
+    proc = subprocess.run([str(exe), "build", str(book), "-W", "-n", "--keep-going"], capture_output=True, text=True)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    out = book / "_build" / "html"
+    page = (out / "index.html").read_text(encoding="utf-8")
+    view = (out / "index.notebook.html").read_text(encoding="utf-8")
+    assert '<a href="index.notebook.html">View the executed notebook</a>' in page
+    assert '<a href="index.notebook.html#cell-1">Code and output that made Table 1 (executed notebook)</a>' in page
+    assert 'id="cell-1"' in view and 'makes <a href="index.html#tbl-toy">tbl-toy</a>' in view
+    assert '<a href="_sources/index.ipynb" download>' in view and (out / "_sources" / "index.ipynb").is_file()
+    assert '<meta name="citation_title" content="Toy book">' in page
+    assert '<meta name="DC.creator" content="Toy team">' in page
+    assert '<section id="how-to-cite"><h2>How to cite</h2>' in page and 'href="#how-to-cite"' in page
+    assert 'data-cutoff="2026-02-01"' in page and '<script src="nscore-versions.js"></script>' in page
+    assert (out / "nscore-versions.js").read_text() == versions.versions_script(["2026-02-01"], "2026-02-01", "")
+    assert (out / "_static" / versions.JS_FILE).is_file() and (out / "_static" / versions.CSS_FILE).is_file()
