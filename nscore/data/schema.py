@@ -17,7 +17,7 @@ Row-wise rules pass when an input they compare is missing or unparseable: that p
 once, by the rule that owns it (``not_null``, ``invalid_date``, ...), not again by every rule that
 reads the value. ``*_present_iff_*`` rules are the exception, since missingness is what they check.
 
-One module (about 520 lines) because it is one thing: the four schemas of the data model, side by
+One module (about 620 lines) because it is one thing: the five schemas of the data model, side by
 side as ``data/README.md`` documents them.
 """
 

@@ -1,4 +1,4 @@
-"""Simulated patient-level NS7CAR cohort (ADSL, ADRS, ADTTE, ADAE): THE DATA ARE SIMULATED.
+"""Simulated patient-level NS7CAR cohort (ADSL, ADRS, ADTTE, ADAE, ADDS): THE DATA ARE SIMULATED.
 
 Why this module exists
 ----------------------
