@@ -439,3 +439,22 @@ def test_sphinx_design_assets_only_on_pages_that_use_it():
                "css_files": list(css), "script_files": list(js)}
     pageweight.drop_unused_design_assets(None, "p", "page.html", context, None)
     assert context["css_files"] == css and context["script_files"] == js
+
+
+def test_unused_theme_rules_are_purged_and_the_rest_copied_unchanged():
+    from nscore.report import pageweight
+
+    css = ('@charset "UTF-8";/*! keep */:root{--x:1}.used{a:b}.unused{c:d}.used .unused2,.used>p{e:f}'
+           '.unused3:not(.used){g:h}.used:not(.gone){i:j}[data-theme=dark] .used{k:l}a[href^="http"]{m:n}'
+           '@media (min-width:960px){.unused{o:p}.used:hover{q:r}}@media print{.unused4{s:t}}'
+           '@font-face{font-family:X;src:url(a.woff)}@keyframes spin{0%{u:v}to{w:x}}.x\\:y{z:z}'
+           '.a{content:"}{"}.used::before{content:"{"}')
+    out = pageweight.purge_unused_rules(css, {"used", "p"})
+    for kept in ('@charset "UTF-8";', "/*! keep */", ":root{--x:1}", ".used{a:b}", ".used .unused2,.used>p{e:f}",
+                 ".used:not(.gone){i:j}", "[data-theme=dark] .used{k:l}", 'a[href^="http"]{m:n}',
+                 "@media (min-width:960px){.used:hover{q:r}}", "@font-face{font-family:X;src:url(a.woff)}",
+                 "@keyframes spin{0%{u:v}to{w:x}}", ".x\\:y{z:z}", '.used::before{content:"{"}'):
+        assert kept in out, kept
+    for dropped in (".unused{c:d}", ".unused3", ".unused{o:p}", "@media print", '.a{content:"}{"}'):
+        assert dropped not in out, dropped
+    assert pageweight.purge_unused_rules(out, {"used", "p"}) == out
