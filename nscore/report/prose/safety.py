@@ -463,9 +463,15 @@ def cytopenia_paragraph(course, ref: str = "tbl-cytopenia") -> str:
                              f"ongoing (prolonged cytopenia)"))
     last = int(followed["day"].max())
     if last != 28:
-        text.append(sentence(f"on day {last}, "
-                             f"{cite(course, f'safety.cytopenia.course|DAY={last}', fmt.proportion, with_ci=False)} "
-                             f"still had one"))
+        key = f"safety.cytopenia.course|DAY={last}"
+        k = int(followed.loc[followed["day"] == last, "n"].iloc[0])
+        if k:
+            text.append(sentence(f"on day {last}, {cite(course, key, fmt.proportion, with_ci=False)} still had one"))
+        else:
+            n_followed = int(followed.loc[followed["day"] == last, "N"].iloc[0])
+            text.append(sentence(f"on day {last}, the one patient still followed had none" if n_followed == 1 else
+                                 f"on day {last}, none of the {role(str(n_followed), key + '|N')} patients still "
+                                 f"followed had one"))
     return _with_ref(" ".join(text), ref, "gives each cytopenia on each day")
 
 
@@ -489,15 +495,16 @@ def treatment_paragraph(tx) -> str:
     for drug in ("tocilizumab", "corticosteroids"):
         aid = f"safety.tx.{drug}"
         rows = t[t["drug"] == drug]
-        clauses = []
-        for r in rows.itertuples(index=False):
-            if r.among and r.N > 0:
-                clauses.append(f"{cite(tx, f'{aid}|AECAT={r.among}', fmt.proportion, with_ci=False)} of those with "
-                               f"{r.among}")
-        overall = cite(tx, aid, fmt.proportion, with_ci=False)
+        overall = rows[rows["among"] == ""].iloc[0]
+        if int(overall["n"]) == 0:
+            text.append(sentence(f"no patient received {drug} for CRS or ICANS"))
+            continue
+        clauses = [f"{cite(tx, f'{aid}|AECAT={r.among}', fmt.proportion, with_ci=False)} of those with {r.among}"
+                   for r in rows.itertuples(index=False) if r.among and r.N > 0]
         extra = f" ({join(clauses)})" if clauses else ""
         verb = "was" if drug == "tocilizumab" else "were"
-        text.append(sentence(f"{drug} {verb} given for CRS or ICANS to {overall} of the patients{extra}"))
+        text.append(sentence(f"{drug} {verb} given for CRS or ICANS to "
+                             f"{cite(tx, aid, fmt.proportion, with_ci=False)} of the patients{extra}"))
     return " ".join(text)
 
 
@@ -550,8 +557,9 @@ def causes_paragraph(d, ref: str = "tbl-causes") -> str:
     rows = d.causes[d.causes["n"] > 0].sort_values("n", ascending=False, kind="stable")
     parts = [f"{CAUSE_NAMES.get(r.cause, r.cause.lower())} in {cite(d, f'deaths.cause|DTHCAUS={r.cause}', fmt.count)}"
              for r in rows.itertuples(index=False)]
-    text = sentence(f"the recorded causes of death were {join(parts)}")
-    return _with_ref(text, ref, "splits them by whether a relapse came first")
+    text = sentence(f"the recorded {'causes' if len(parts) > 1 else 'cause'} of death "
+                    f"{'were' if len(parts) > 1 else 'was'} {join(parts)}")
+    return _with_ref(text, ref, "gives them for all deaths and for deaths without a prior relapse")
 
 
 def causes_caption() -> str:
