@@ -232,3 +232,16 @@ def test_a_category_the_study_does_not_collect_is_refused(valid_dir):
                                                       "adverse_events: [CRS, ICANS]"), encoding="utf-8")
     rules = set(failures_of(valid_dir)["rule"])
     assert rules == {"isin"}
+
+
+def test_flow_by_trial_table(shipped):
+    from nscore.report import flow_tables as ft
+
+    f = ch.patient_flow(shipped)
+    assert ft.shows_by_trial(f)
+    t = ft.flow_by_trial_display(f).set_index("Step")
+    assert list(t.index[:4]) == ["Enrolled", "Apheresis", "Product manufactured", "Infused"]
+    assert t.loc["Infused", "All trials"] == "334" and t.loc["Infused", "All trials"].key == "flow.infused"
+    per_trial = t.drop(columns="All trials").loc["Enrolled"].astype(int).sum()
+    assert per_trial == f.n_enrolled
+    assert not ft.shows_by_trial(ch.patient_flow(tiny_cohort()))  # one trial: nothing to split
