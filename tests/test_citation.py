@@ -247,7 +247,7 @@ def test_plain_jupyter_book_build_writes_views_links_and_metadata(tmp_path):
     view = (out / "index.notebook.html").read_text(encoding="utf-8")
     assert '<a href="index.notebook.html">View the executed notebook</a>' in page
     assert '<a href="index.notebook.html#cell-1">Code and output that made Table 1 (executed notebook)</a>' in page
-    assert 'id="cell-1"' in view and 'makes <a href="index.html#tbl-toy">tbl-toy</a>' in view
+    assert 'id="cell-1"' in view and 'makes <a href="index.html#tbl-toy">Table 1</a>' in view
     assert '<a href="_sources/index.ipynb" download>' in view and (out / "_sources" / "index.ipynb").is_file()
     assert '<meta name="citation_title" content="Toy book">' in page
     assert '<meta name="DC.creator" content="Toy team">' in page

@@ -371,7 +371,7 @@ def test_every_chapter_links_its_notebook_view_and_every_figure_and_table_its_ce
             assert href == view.name, rel
             cell = re.search(rf'<div class="nscore-nb-cell nscore-nb-code" id="{anchor}">(.*?)</div>', view_text, re.S)
             assert cell, f"{rel}: {name} -> #{anchor} is not a code cell of {view.name}"
-            assert f'#{label}">{label}</a>' in cell.group(1), f"{rel}: cell {anchor} does not name {label}"
+            assert f'#{label}">{name}</a>' in cell.group(1), f"{rel}: cell {anchor} does not name {label}"
             linked += 1
         source = directory / "_sources" / page.relative_to(directory).with_suffix(".ipynb")
         if source.is_file():

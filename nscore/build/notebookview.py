@@ -41,7 +41,7 @@ from pathlib import Path
 import nbformat
 
 from nscore.files import write_atomic
-from nscore.report import pages
+from nscore.report import citation, pages
 
 #: The view of ``chapters/<name>`` is ``chapters/<name>`` + this suffix.
 SUFFIX = ".notebook.html"
@@ -220,7 +220,7 @@ footer{border-top:1px solid #ccc;margin-top:2rem;font-size:.85rem;color:#4a4a4a}
 
 
 def render_view(nb, *, title: str, chapter_href: str, notebook_href: str | None, outdir: Path,
-                prefix: str, cutoff: str = "", footer: str = "") -> View:
+                prefix: str, cutoff: str = "", footer: str = "", numbers: dict[str, str] | None = None) -> View:
     """The notebook view of ``nb`` as one HTML page.
 
     Parameters
@@ -233,7 +233,12 @@ def render_view(nb, *, title: str, chapter_href: str, notebook_href: str | None,
         Links (relative to the view) to the chapter page and the ``.ipynb`` download (None: none).
     outdir, prefix : Path, str
         The site root (images are written to its ``_images``) and the path from the view to it.
+    footer : str
+        HTML of the page's footer (the licence line).
+    numbers : dict, optional
+        ``{label: "Figure 3.1"}``: how the chapter numbers its figures and tables.
     """
+    numbers = numbers or {}
     labels = label_cells(nb)
     by_cell: dict[int, list[str]] = {}
     for label, index in labels.items():
@@ -264,7 +269,7 @@ def render_view(nb, *, title: str, chapter_href: str, notebook_href: str | None,
         made = by_cell.get(i, [])
         if made:
             links = ", ".join(f'<a href="{html.escape(chapter_href, quote=True)}#{html.escape(lb, quote=True)}">'
-                              f"{html.escape(lb)}</a>" for lb in sorted(made))
+                              f"{html.escape(numbers.get(lb, lb))}</a>" for lb in sorted(made))
             note.append(f"makes {links}")
         outs = []
         found_here: list[str] = []
@@ -289,7 +294,7 @@ def render_view(nb, *, title: str, chapter_href: str, notebook_href: str | None,
         "Each numbered figure and table of the chapter links to the cell that made it; text cells are folded "
         "(their source opens on demand).</p>"
         f'{"".join(body)}</main>'
-        f"<footer><p>{footer}</p></footer></body></html>\n"
+        f"<footer>{footer}</footer></body></html>\n"
     )
     return View(page, labels)
 
@@ -367,6 +372,24 @@ def _link_page(app, pagename, templatename, context, doctree) -> None:
     context["body"] = link_chapter_body(context["body"], Path(view_name(pagename)).name, labels)
 
 
+def _relative(doc: str, target: str) -> str:
+    """The URL of page ``target`` from page ``doc`` (both docnames, ``.html`` pages)."""
+    import posixpath
+
+    return posixpath.relpath(f"{target}.html", posixpath.dirname(doc) or ".")
+
+
+def _numbers(app, doc: str) -> dict[str, str]:
+    """``{label: "Figure 3.1" | "Table 3.1"}`` of ``doc`` as Sphinx numbered them (``numfig``)."""
+    found = {}
+    names = {"figure": "Figure", "table": "Table"}
+    for kind, ids in (getattr(app.env, "toc_fignumbers", {}).get(doc) or {}).items():
+        for label, number in ids.items():
+            if kind in names and number:
+                found[label] = f"{names[kind]} {'.'.join(map(str, number))}"
+    return found
+
+
 def _write_views(app, exception) -> None:
     """``build-finished``: write the view of every notebook page into the site."""
     if exception is not None or not _is_html(app):
@@ -382,7 +405,8 @@ def _write_views(app, exception) -> None:
             nb, title=title, chapter_href=f"{Path(doc).name}.html",
             notebook_href=f"{prefix}_sources/{doc}.ipynb" if source.is_file() else None,
             outdir=out, prefix=prefix, cutoff=str(((nb.metadata.get("nscore") or {}).get("cutoff")) or ""),
-            footer=html.escape(app.config.copyright and f"© {app.config.copyright} {app.config.author}" or ""),
+            footer=citation.licence_html(_relative(doc, app.config.root_doc) + f"#{citation.HOW_TO_CITE_ID}"),
+            numbers=_numbers(app, doc),
         )
         write_atomic(out / view_name(doc), view.html)
 
