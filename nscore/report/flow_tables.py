@@ -18,9 +18,9 @@ STEP_LABELS = {"enrolled": "Enrolled", "apheresed": "Apheresis", "manufactured":
 
 
 def shows_by_trial(flow) -> bool:
-    """Whether a per-trial table says anything: the flow has per-trial counts over two or more trials."""
+    """Whether a per-trial table says anything: patients in two or more trials."""
     bt = getattr(flow, "by_trial", None)
-    return bt is not None and bt["trial"].nunique() >= 2
+    return bt is not None and bt.loc[bt["n"] > 0, "trial"].nunique() >= 2
 
 
 def flow_by_trial_display(flow) -> pd.DataFrame:
