@@ -84,8 +84,8 @@ def hazard_forest(table: pd.DataFrame, *, title: str, alt_text: str,
     """
     _check(table, ["endpoint", "subgroup", "level", "n", "events", "hr", "lower", "upper", "status"], "hazard rows")
     d = table[table["endpoint"].isin(endpoints) & table["status"].isin(["estimated", "reference"])].copy()
-    d["label"] = (d["subgroup"] + ": " + d["level"].astype(str)
-                  + np.where(d["status"] == "reference", " (reference)", ""))
+    d["label"] = (d["subgroup"] + ": " + d["level"].astype(str) + " (n=" + d["n"].astype(int).astype(str)
+                  + np.where(d["status"] == "reference", ", reference)", ")"))
     order = list(dict.fromkeys(d["label"]))
     d = _rounded(d[["label", "subgroup", "endpoint", "n", "events", "hr", "lower", "upper", "status"]])
     finite = d[["lower", "upper"]].replace([np.inf, -np.inf], np.nan).stack()

@@ -1040,9 +1040,9 @@ def subgroup_hazard_paragraph(hazards, figure_name: str = "fig-hr-forest") -> st
     for ep, name in (("OS", "overall survival"), ("PFS", "progression-free survival")):
         levels = _hr_levels(hazards.table, ep)
         if levels:
-            out.append(f"For {name}, the 95% confidence interval excluded 1 for {join(levels)}.")
+            out.append(f"For {name}, the 95% confidence interval excluded a hazard ratio of one for {join(levels)}.")
         else:
-            out.append(f"For {name}, no subgroup's 95% confidence interval excluded 1.")
+            out.append(f"For {name}, no subgroup's 95% confidence interval excluded a hazard ratio of one.")
     ne = hazards.table[hazards.table["status"] == "not estimable"]
     if len(ne):
         out.append("Levels without events have no hazard ratio (" + join(sorted(
