@@ -516,3 +516,21 @@ def test_time_unit_convention_is_stated_once():
     assert t.TIME_UNIT == "months" and t.EARLY_TIME_UNIT == "days"
     assert abs(t.DAYS_PER_MONTH - 30.4375) < 1e-9
     assert "months from infusion" in t.time_convention() and "30.44 days" in t.time_convention()
+
+
+def test_tables_typeset_relations_and_ranges_but_never_keys():
+    """One convention on every page: "\u2265" not ">=", "1\u20132" not "1-2" (issue 15); role keys,
+    dates and ids are left alone."""
+    assert tables.typeset("Grade >=3 CRS; Grade 1-2; 0.5-1.2; <=5") == "Grade \u22653 CRS; Grade 1\u20132; 0.5\u20131.2; \u22645"
+    for same in ("cutoff 2026-02-01", "NCT04916860", "ard-2026-02-01.csv", "v1.2-3", "T-LBL", "1-year"):
+        assert tables.typeset(same) == same
+    role = "{ard}`12 <safety.crs.g3.by_blasts|BLASTS=>=20%|n>`"
+    assert tables.typeset(role + " >=20%") == role + " \u226520%"
+    frame = pd.DataFrame({"Maximum grade": ["Any grade", "Grade 1-2", "Grade >=3"], ">=20%": ["1", "2", "3"]})
+    t = tables.table(frame, name="tbl-x", caption="Blasts >=20%.", notes="Grade 1-2 and >=3.",
+                     keys={(2, ">=20%"): "safety.x|=|n"}, header=(("", 1), ("Blasts >=20%", 1)))
+    assert list(t.frame.columns) == ["Maximum grade", "\u226520%"]
+    assert list(t.frame["Maximum grade"]) == ["Any grade", "Grade 1\u20132", "Grade \u22653"]
+    assert t.caption == "Blasts \u226520%." and t.notes == "Grade 1\u20132 and \u22653."
+    assert t.keys == {(2, "\u226520%"): "safety.x|=|n"} and t.header[1][0] == "Blasts \u226520%"
+    assert ">=" not in t.to_myst().split("data:text/csv")[0]

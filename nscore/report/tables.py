@@ -38,6 +38,7 @@ __all__ = [
     "EARLY_TIME_UNIT",
     "DAYS_PER_MONTH",
     "time_convention",
+    "typeset",
     "RATE_YEARS",
     "Table",
     "FORMULA_START",
@@ -427,11 +428,41 @@ class Table:
         return f"Table {self.name}: {self.caption}\n{self.frame.to_string(index=False)}"
 
 
+#: ``>=``/``<=`` as typeset symbols.
+_RELATIONS = {">=": "\u2265", "<=": "\u2264"}
+#: A numeric range written with a hyphen ("1-2", "0.5-1.2"), not part of a date, id or word.
+_HYPHEN_RANGE = re.compile(r"(?<![\w.\-\u2013/])([0-9]+(?:\.[0-9]+)?)-([0-9]+(?:\.[0-9]+)?)(?![\w\-/])")
+#: MyST inline code and roles (``{ard}`TEXT <KEY>```, ```code```): never retypeset (keys stay keys).
+_BACKTICKS = re.compile(r"(`[^`]*`)")
+
+
+def typeset(text):
+    """``text`` with the book's symbols: ``\u2265``/``\u2264`` for ``>=``/``<=`` and an en dash in
+    numeric ranges ("Grade 1-2" -> "Grade 1\u20132"); text inside backticks (roles, keys, code)
+    and anything that is not a string are returned unchanged.
+
+    Every table goes through it (:func:`table`: cells, headers, caption, notes), so a label that an
+    analysis keeps as a plain code (``">=20%"``, ``"Grade >=3"``, ARD levels) reads the same as the
+    prose on every page: one convention, "\u226520%" and "1\u20132" (issue 15).
+    """
+    if type(text) is not str or not text:  # a traced cell (a str subclass) keeps its text and key
+        return text
+    parts = _BACKTICKS.split(text)
+    for i in range(0, len(parts), 2):  # even parts are outside backticks
+        part = parts[i]
+        for ascii_, symbol in _RELATIONS.items():
+            part = part.replace(ascii_, symbol)
+        parts[i] = _HYPHEN_RANGE.sub("\\1\u2013\\2", part)
+    return "".join(parts)
+
+
 def table(frame: pd.DataFrame, name: str, caption: str, notes: str | None = None, *,
           index: bool = False, index_names: list[str] | None = None, **kw) -> Table:
     """Build a :class:`Table`; with ``index=True`` the (multi-)index becomes leading columns.
 
     Why: Table 1 from ``tableone`` and most grouped summaries carry their row labels in the index.
+    Text cells, headers, the caption and the notes are typeset (:func:`typeset`); traced cells keep
+    their text.
     """
     if not isinstance(frame, pd.DataFrame):
         raise TableError(f"table {name}: expected a DataFrame, got {type(frame).__name__}")
@@ -447,7 +478,17 @@ def table(frame: pd.DataFrame, name: str, caption: str, notes: str | None = None
             # a grouped row label is printed once, on the first row of its group
             first = df.columns[0]
             df[first] = df[first].where(df[first].ne(df[first].shift()), "")
-    return Table(df.reset_index(drop=True), name, caption, notes, **kw)
+    df = df.reset_index(drop=True)
+    renamed = {c: typeset(c) if isinstance(c, str) else c for c in df.columns}
+    df = df.rename(columns=renamed)
+    for col in df.columns:
+        if df[col].dtype == object:
+            df[col] = df[col].map(typeset)
+    if kw.get("keys"):
+        kw["keys"] = {(i, renamed.get(c, c)): key for (i, c), key in kw["keys"].items()}
+    if kw.get("header"):
+        kw["header"] = tuple((typeset(label), span) for label, span in kw["header"])
+    return Table(df, name, typeset(caption), typeset(notes), **kw)
 
 
 # -- number formatting for glue (presentation only) ------------------------------------------
