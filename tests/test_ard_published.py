@@ -170,7 +170,7 @@ def test_reproduction_display_is_the_join_printed():
     assert isinstance(cut["Reproduced"], Traced) and cut["Reproduced"].key == "flow.cutoff|=|max@2025-08-01"
     assert cut["Published"].key == "published.cutoff|=|max@2025-08-01"
     levels = t[t["Figure"] == "different dose levels"].iloc[0]
-    assert (levels["Published"], levels["Reproduced"], levels["Match"]) == ("3", "3", "yes")
+    assert (levels["Statistic"], levels["Published"], levels["Reproduced"], levels["Match"]) == ("count", "3", "3", "yes")
     orr = t[t["Figure"] == "ORR"]  # not in abstract_rows: no ARD row here
     assert set(orr["Reproduced"]) == {"no ARD row"} and set(orr["Match"]) == {"no"}
     ref = presenters.published_reference_rows(pub.published_rows(PUBLISHED), "2025-08-01")

@@ -391,6 +391,8 @@ def reproduction_join_display(join: pd.DataFrame, cutoff: str) -> pd.DataFrame:
         else:
             reproduced = Traced(_published_number(r.reproduced_value, d, unit), f"{r.row_key}@{cutoff}")
         stat = _STAT_WORDS.get(r.stat, r.stat)
+        if r.stat == "n" and unit != "patients" and r.status != "no ARD row":
+            stat = "count"  # a count of something else than patients (dose levels)
         if unit == "date":
             stat = {"min": "first", "max": "last"}.get(r.stat, stat) if r.analysis_id != "flow.cutoff" else "date"
         out.append({"Figure": r.figure, "Statistic": stat, "Published": published,
