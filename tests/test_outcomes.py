@@ -4,7 +4,8 @@ response/MRD, relapse and NRM by transplant with Gray's test, subgroup hazard ra
 References are computed by R at test time (``Rscript`` with ``survival`` and ``cmprsk``; skipped
 when R is missing) on fixed data: R's own ``survival::mgus2`` and ``survival::veteran``, and a
 small seeded ADaM cohort written here (:func:`toy_adam`), which R reads from CSV and derives its
-times from independently. The R calls are in the scripts below, beside the values they give.
+times from independently. The R calls are in ``R_SECTIONS`` (one Rscript run for the module), each
+section printing the values its test compares.
 Tolerance 1e-6 unless stated.
 """
 
@@ -129,34 +130,18 @@ km_out <- function(fit, what) {
 """
 
 
-@needs_r
-def test_dor_and_rfs_match_r_survfit(toy_csv):
-    d, (adsl, adrs, adtte) = toy_csv
-    out = read_r(run_r(R_PREP + r"""
+#: The R reference of each test: one R program (one Rscript start) runs every section in this
+#: order; a section prints one CSV after a "@@name" line. Arguments: the toy cohort's directory,
+#: then the CSV paths where R writes survival::mgus2 and survival::veteran as the tests read them.
+R_SECTIONS = {
+    "dor": r"""
 cat("what,median,lcl,ucl,s6,l6,u6,s12,l12,u12\n")
 r <- subset(d, AVALC %in% c("CR", "CRi", "PR"))
 km_out(survfit(Surv(pfs - rday, pfs_ev) ~ 1, data = r, conf.type = "log-log"), "DOR")
 r <- subset(d, AVALC %in% c("CR", "CRi"))
 km_out(survfit(Surv(pfs - rday, pfs_ev) ~ 1, data = r, conf.type = "log-log"), "RFS")
-""", d)).set_index("what")
-    for label, responses in (("DOR", so.RESPONDERS), ("RFS", so.CR_CRI)):
-        res = so.duration_of_response(adtte, adrs, adsl, responses, label=label)
-        r = out.loc[label]
-        assert res.n_excluded == 0
-        assert res.km.median_ == pytest.approx(r["median"], abs=TOL)
-        assert res.km.median_ci_[0] == pytest.approx(r["lcl"], abs=TOL)
-        ucl = r["ucl"] if not math.isnan(r["ucl"]) else math.inf
-        assert res.km.median_ci_[1] == pytest.approx(ucl, abs=TOL)
-        at = res.rates_at((6, 12))
-        for i, m in enumerate((6, 12)):
-            for col, rc in (("survival", f"s{m}"), ("lower", f"l{m}"), ("upper", f"u{m}")):
-                assert at[col].iloc[i] == pytest.approx(r[rc], abs=TOL), (label, m, col)
-
-
-@needs_r
-def test_response_landmark_matches_r(toy_csv):
-    d, (adsl, adrs, adtte) = toy_csv
-    out = read_r(run_r(R_PREP + r"""
+""",
+    "landmark": r"""
 day <- 42
 cat("endpoint,group,n,events,median,lcl,ucl,chisq\n")
 for (ep in c("OS", "PFS")) {
@@ -172,7 +157,84 @@ for (ep in c("OS", "PFS")) {
       sub("g=", "", rownames(tb)[i]), tb[i, "n.max"], tb[i, "events"], tb[i, "median"], tb[i, "0.95LCL"],
       tb[i, "0.95UCL"], chisq))
 }
-""", d))
+""",
+    "cif": r"""
+day <- 100
+x <- subset(d, pfs >= day)
+x$g <- ifelse(!is.na(x$hday) & x$hday <= day, "HCT", "No HCT")
+x$cause <- ifelse(x$pfs_ev == 0, 0, ifelse(x$desc == "DEATH", 2, 1))
+ci <- cuminc(x$pfs - day, x$cause, x$g)
+tp <- timepoints(ci, c(365.25, 730.5))$est
+cat("name,t1,t2,stat,p\n")
+for (nm in rownames(tp)) { parts <- strsplit(nm, " ")[[1]]; k <- as.integer(parts[length(parts)])
+  cat(sprintf("%s,%.12g,%.12g,%.12g,%.12g\n", nm, tp[nm, 1], tp[nm, 2], ci$Tests[k, "stat"], ci$Tests[k, "pv"])) }
+""",
+    "gray": r"""
+suppressMessages({library(survival); library(cmprsk)})
+m <- mgus2
+m$etime <- with(m, ifelse(pstat == 1, ptime, futime)); m$event <- with(m, ifelse(pstat == 1, 1, 2 * death))
+d <- data.frame(time = m$etime, cause = m$event, sex = as.character(m$sex),
+                age = ifelse(m$age < 70, "a<70", ifelse(m$age < 80, "b70-79", "c>=80")))
+write.csv(d, commandArgs(TRUE)[2], row.names = FALSE)
+cat("group,cause,stat,p,df\n")
+for (g in c("sex", "age")) { t <- cuminc(d$time, d$cause, d[[g]])$Tests
+  for (i in 1:2) cat(sprintf("%s,%d,%.12g,%.12g,%d\n", g, i, t[i, "stat"], t[i, "pv"], t[i, "df"])) }
+""",
+    "cox": r"""
+suppressMessages(library(survival))
+v <- veteran; v$cell <- as.character(v$celltype)
+v$z <- ifelse(v$karno >= 90 & v$status == 0, "c", ifelse(v$age < 60, "a", "b"))
+v$z[v$z == "c"] <- "c"; v$z[v$status == 1 & v$z == "c"] <- "b"
+write.csv(data.frame(time = v$time, status = v$status, cell = v$cell, z = v$z), commandArgs(TRUE)[3], row.names = FALSE)
+cat("var,level,hr,lower,upper,p\n")
+f <- coxph(Surv(time, status) ~ relevel(factor(cell), "squamous"), data = v); s <- summary(f)
+for (i in seq_len(nrow(s$coefficients))) cat(sprintf("cell,%s,%.10g,%.10g,%.10g,%.10g\n",
+  sub(".*\\)", "", rownames(s$coefficients)[i]), s$conf.int[i, 1], s$conf.int[i, 3], s$conf.int[i, 4], s$coefficients[i, 5]))
+w <- subset(v, z != "c"); f <- coxph(Surv(time, status) ~ factor(z), data = w); s <- summary(f)
+cat(sprintf("z,b,%.10g,%.10g,%.10g,%.10g\n", s$conf.int[1, 1], s$conf.int[1, 3], s$conf.int[1, 4], s$coefficients[1, 5]))
+""",
+}
+
+
+@pytest.fixture(scope="module")
+def r_out(toy_csv, tmp_path_factory):
+    if shutil.which("Rscript") is None:
+        pytest.skip("Rscript not installed")
+    work = tmp_path_factory.mktemp("r")
+    code = R_PREP + "".join(f'cat("@@{name}\\n")\n{body}\n' for name, body in R_SECTIONS.items())
+    text = run_r(code, toy_csv[0], work / "mgus.csv", work / "vet.csv")
+    parts, current = {}, None
+    for line in text.splitlines():
+        if line.startswith("@@"):
+            current = line[2:]
+            parts[current] = []
+        elif current is not None:
+            parts[current].append(line)
+    return {k: "\n".join(v) for k, v in parts.items()}, work
+
+
+@needs_r
+def test_dor_and_rfs_match_r_survfit(toy_csv, r_out):
+    d, (adsl, adrs, adtte) = toy_csv
+    out = read_r(r_out[0]["dor"]).set_index("what")
+    for label, responses in (("DOR", so.RESPONDERS), ("RFS", so.CR_CRI)):
+        res = so.duration_of_response(adtte, adrs, adsl, responses, label=label)
+        r = out.loc[label]
+        assert res.n_excluded == 0
+        assert res.km.median_ == pytest.approx(r["median"], abs=TOL)
+        assert res.km.median_ci_[0] == pytest.approx(r["lcl"], abs=TOL)
+        ucl = r["ucl"] if not math.isnan(r["ucl"]) else math.inf
+        assert res.km.median_ci_[1] == pytest.approx(ucl, abs=TOL)
+        at = res.rates_at((6, 12))
+        for i, m in enumerate((6, 12)):
+            for col, rc in (("survival", f"s{m}"), ("lower", f"l{m}"), ("upper", f"u{m}")):
+                assert at[col].iloc[i] == pytest.approx(r[rc], abs=TOL), (label, m, col)
+
+
+@needs_r
+def test_response_landmark_matches_r(toy_csv, r_out):
+    d, (adsl, adrs, adtte) = toy_csv
+    out = read_r(r_out[0]["landmark"])
     for ep in ("OS", "PFS"):
         res = so.response_landmark(adtte, adrs, adsl, ep, 42, "mrd")
         ref = out.loc[out["endpoint"] == ep].set_index("group")
@@ -189,21 +251,10 @@ for (ep in c("OS", "PFS")) {
 
 
 @needs_r
-def test_gray_test_matches_cmprsk_on_mgus2(tmp_path):
+def test_gray_test_matches_cmprsk_on_mgus2(r_out):
     """R: m <- survival::mgus2; cuminc(etime, event, group)$Tests (group sex; age in 3 bands)."""
-    csv = tmp_path / "mgus.csv"
-    out = run_r(r"""
-suppressMessages({library(survival); library(cmprsk)})
-m <- mgus2
-m$etime <- with(m, ifelse(pstat == 1, ptime, futime)); m$event <- with(m, ifelse(pstat == 1, 1, 2 * death))
-d <- data.frame(time = m$etime, cause = m$event, sex = as.character(m$sex),
-                age = ifelse(m$age < 70, "a<70", ifelse(m$age < 80, "b70-79", "c>=80")))
-write.csv(d, commandArgs(TRUE)[1], row.names = FALSE)
-cat("group,cause,stat,p,df\n")
-for (g in c("sex", "age")) { t <- cuminc(d$time, d$cause, d[[g]])$Tests
-  for (i in 1:2) cat(sprintf("%s,%d,%.12g,%.12g,%d\n", g, i, t[i, "stat"], t[i, "pv"], t[i, "df"])) }
-""", csv)
-    ref = read_r(out)
+    csv = r_out[1] / "mgus.csv"
+    ref = read_r(r_out[0]["gray"])
     d = pd.read_csv(csv)
     for r in ref.itertuples(index=False):
         res = so.gray_test(d["time"], d["cause"], d[r.group], int(r.cause))
@@ -213,19 +264,9 @@ for (g in c("sex", "age")) { t <- cuminc(d$time, d$cause, d[[g]])$Tests
 
 
 @needs_r
-def test_transplant_landmark_cif_matches_cmprsk(toy_csv):
+def test_transplant_landmark_cif_matches_cmprsk(toy_csv, r_out):
     d, (adsl, adrs, adtte) = toy_csv
-    out = read_r(run_r(R_PREP + r"""
-day <- 100
-x <- subset(d, pfs >= day)
-x$g <- ifelse(!is.na(x$hday) & x$hday <= day, "HCT", "No HCT")
-x$cause <- ifelse(x$pfs_ev == 0, 0, ifelse(x$desc == "DEATH", 2, 1))
-ci <- cuminc(x$pfs - day, x$cause, x$g)
-tp <- timepoints(ci, c(365.25, 730.5))$est
-cat("name,t1,t2,stat,p\n")
-for (nm in rownames(tp)) { parts <- strsplit(nm, " ")[[1]]; k <- as.integer(parts[length(parts)])
-  cat(sprintf("%s,%.12g,%.12g,%.12g,%.12g\n", nm, tp[nm, 1], tp[nm, 2], ci$Tests[k, "stat"], ci$Tests[k, "pv"])) }
-""", d)).set_index("name")
+    out = read_r(r_out[0]["cif"]).set_index("name")
     res = so.transplant_landmark_cif(adtte, adsl, 100)
     assert set(res.groups) == {"HCT", "No HCT"}
     for g, cif in res.groups.items():
@@ -242,23 +283,11 @@ for (nm in rownames(tp)) { parts <- strsplit(nm, " ")[[1]]; k <- as.integer(part
 
 
 @needs_r
-def test_subgroup_cox_matches_coxph(tmp_path):
+def test_subgroup_cox_matches_coxph(r_out):
     """veteran: coxph(Surv(time, status) ~ relevel(factor(celltype), "squamous")); and a factor
     with a level without events (left out: coxph on the other levels)."""
-    csv = tmp_path / "vet.csv"
-    out = read_r(run_r(r"""
-suppressMessages(library(survival))
-v <- veteran; v$cell <- as.character(v$celltype)
-v$z <- ifelse(v$karno >= 90 & v$status == 0, "c", ifelse(v$age < 60, "a", "b"))
-v$z[v$z == "c"] <- "c"; v$z[v$status == 1 & v$z == "c"] <- "b"
-write.csv(data.frame(time = v$time, status = v$status, cell = v$cell, z = v$z), commandArgs(TRUE)[1], row.names = FALSE)
-cat("var,level,hr,lower,upper,p\n")
-f <- coxph(Surv(time, status) ~ relevel(factor(cell), "squamous"), data = v); s <- summary(f)
-for (i in seq_len(nrow(s$coefficients))) cat(sprintf("cell,%s,%.10g,%.10g,%.10g,%.10g\n",
-  sub(".*\\)", "", rownames(s$coefficients)[i]), s$conf.int[i, 1], s$conf.int[i, 3], s$conf.int[i, 4], s$coefficients[i, 5]))
-w <- subset(v, z != "c"); f <- coxph(Surv(time, status) ~ factor(z), data = w); s <- summary(f)
-cat(sprintf("z,b,%.10g,%.10g,%.10g,%.10g\n", s$conf.int[1, 1], s$conf.int[1, 3], s$conf.int[1, 4], s$coefficients[1, 5]))
-""", csv))
+    csv = r_out[1] / "vet.csv"
+    out = read_r(r_out[0]["cox"])
     v = pd.read_csv(csv)
     ids = [f"V-{i:03d}" for i in range(len(v))]
     adtte = pd.DataFrame({"USUBJID": ids, "PARAMCD": "OS", "AVAL": v["time"], "CNSR": 1 - v["status"]})
@@ -360,3 +389,22 @@ def test_prose_on_odd_cohorts_says_why():
     c = toy_cohort(n=4)
     c.adtte = c.adtte.assign(CNSR=1, EVNTDESC="")
     assert "not estimable" in prose.subgroup_hazard_paragraph(oc.subgroup_hazard_ratios(c))
+
+
+def test_efficacy_figures_embed_aggregates_only():
+    from nscore.report import efficacy_figures as ef, figures
+
+    rows = []
+    for n, seed in ((60, 1), (600, 3)):
+        c = toy_cohort(n=n, seed=seed)
+        lanes = oc.response_lanes(c, max_months=24)
+        chart = ef.lane_plot(lanes.table, title="t", alt_text="a").chart
+        rows.append(figures.embedded_rows(chart))
+        spec = str(chart.to_dict())
+        assert "USUBJID" not in spec and "T-0001" not in spec
+        ef.hazard_forest(oc.subgroup_hazard_ratios(c).table, title="t", alt_text="a").to_dict()
+        ti = oc.transplant_incidence(c)
+        if ti.shown:
+            assert "T-0001" not in str(ef.cif_by_group_plot(ti.result.groups, title="t", alt_text="a").to_dict())
+    # lanes x time points x states: the same for ten times the patients
+    assert rows[1] <= rows[0] * 2 and rows[1] <= 4 * len(oc.LANE_STATES) * (24 // oc.LANE_MONTHS + 1)
