@@ -458,3 +458,18 @@ def test_unused_theme_rules_are_purged_and_the_rest_copied_unchanged():
     for dropped in (".unused{c:d}", ".unused3", ".unused{o:p}", "@media print", '.a{content:"}{"}'):
         assert dropped not in out, dropped
     assert pageweight.purge_unused_rules(out, {"used", "p"}) == out
+
+
+def test_chart_text_is_typeset_but_expressions_and_fields_are_not():
+    frame = pd.DataFrame({"label": ["Blasts: >=20% (n=7)", "Blasts: <20% (n=9)"], "x": [1, 2], "k": [0, 3]})
+    chart = alt.Chart(frame).mark_point().encode(
+        x="x:Q", y=alt.Y("label:N", sort=["Blasts: >=20% (n=7)", "Blasts: <20% (n=9)"], title="Grade 1-2"),
+    ).transform_filter("datum.k >= 1").properties(description="Rates for blasts >=20%", title="Grade >=3")
+    spec = render.prepare_spec(chart.to_dict())
+    text = json.dumps(spec, ensure_ascii=False)
+    assert "Blasts: \u226520% (n=7)" in text and ">=20%" not in text.replace("datum.k >= 1", "")
+    assert spec["description"] == "Rates for blasts \u226520%" and spec["title"] == "Grade \u22653"
+    assert spec["encoding"]["y"]["sort"][0] == "Blasts: \u226520% (n=7)" and spec["encoding"]["y"]["title"] == "Grade 1\u20132"
+    assert "datum.k >= 1" in text  # the filter expression still runs
+    rows = list(spec["datasets"].values())[0]
+    assert rows[0]["label"] == "Blasts: \u226520% (n=7)"

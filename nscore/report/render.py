@@ -131,6 +131,24 @@ def _find_urls(node: Any, path: str = "") -> list[str]:
     return found
 
 
+#: Keys whose strings are expressions, field names or formats, never text a reader sees.
+_NOT_TEXT = frozenset({"filter", "calculate", "expr", "test", "signal", "field", "format", "timeUnit", "as",
+                       "name", "type", "mark", "aggregate", "op", "bin", "interpolate", "orient", "shape"})
+
+
+def _typeset_spec(node: Any, key: str = "") -> Any:
+    """Every string a reader sees (titles, labels, data values, their sort and domain lists,
+    tooltips, the description) typeset like the book's tables (:func:`nscore.report.tables.typeset`:
+    "≥20%", "1–2"); expressions, field names and formats are left alone."""
+    from nscore.report.tables import typeset
+
+    if isinstance(node, dict):
+        return {k: (v if k in _NOT_TEXT and isinstance(v, str) else _typeset_spec(v, k)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_typeset_spec(v, key) for v in node]
+    return typeset(node) if isinstance(node, str) and key not in _NOT_TEXT else node
+
+
 def prepare_spec(spec: dict) -> dict:
     """A copy of a vega-lite spec that is safe to ship: checked, schema URL dropped, local font.
 
@@ -152,8 +170,9 @@ def prepare_spec(spec: dict) -> dict:
             "chart refers to URLs, which the offline site cannot fetch "
             "(use inline, aggregated data): " + "; ".join(urls)
         )
-    # The "$schema" is a vega.github.io URL: the mode is given to vegaEmbed instead.
+    # The "$schema" is a vega.github.io URL: the spec is compiled to vega here (vega_spec).
     spec.pop("$schema", None)
+    spec = _typeset_spec(spec)
     config = spec.setdefault("config", {})
     config.setdefault("font", FONT)
     return spec
