@@ -473,3 +473,21 @@ def test_chart_text_is_typeset_but_expressions_and_fields_are_not():
     assert "datum.k >= 1" in text  # the filter expression still runs
     rows = list(spec["datasets"].values())[0]
     assert rows[0]["label"] == "Blasts: \u226520% (n=7)"
+
+
+def test_mathjax_only_on_pages_with_math():
+    from types import SimpleNamespace
+
+    from nscore.report import pageweight
+
+    def scripts():
+        return ["doctools.js", SimpleNamespace(filename="", attributes={"body": "window.MathJax = {}"}),
+                SimpleNamespace(filename="vendor/mathjax/tex-mml-chtml.js?v=1", attributes={"defer": "defer"})]
+
+    plain = {"body": "<p>No formula, $5 only</p>", "script_files": scripts(), "css_files": []}
+    pageweight.drop_unused_design_assets(None, "p", "page.html", plain, None)
+    assert plain["script_files"] == ["doctools.js"]
+    for body in ('<span class="math notranslate nohighlight">\\(0\\)</span>', "<p>$$x$$</p>"):
+        page = {"body": body, "script_files": scripts(), "css_files": []}
+        pageweight.drop_unused_design_assets(None, "p", "page.html", page, None)
+        assert len(page["script_files"]) == 3

@@ -330,6 +330,6 @@ def setup(app):
     app.connect("build-finished", _fix_written_pages)
     app.connect("html-page-context", _external_assets, priority=900)
     # page weight (H5, issue 16 item 1): theme assets trimmed to what the pages use
-    app.connect("html-page-context", pageweight.drop_unused_design_assets, priority=450)
+    app.connect("html-page-context", pageweight.drop_unused_design_assets, priority=550)  # after sphinx.ext.mathjax (500)
     app.connect("build-finished", pageweight.trim_icon_assets_hook)
     return {"parallel_read_safe": True, "parallel_write_safe": True}

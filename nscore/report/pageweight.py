@@ -8,7 +8,8 @@ sphinx-design element. Hooked into the build by :mod:`nscore.report.pages`:
 
 * :func:`drop_unused_design_assets` (``html-page-context``): sphinx-design's stylesheet and script
   only on pages whose body has a sphinx-design element (``class="sd-...``), and likewise the code
-  blocks' pygments/copy-button assets and sphinx-togglebutton's (about 46 KB more);
+  blocks' pygments/copy-button assets and sphinx-togglebutton's (about 46 KB more), and MathJax
+  (1.2 MB) on pages without math (:func:`drop_unused_mathjax`);
 * :func:`trim_icon_assets` (``build-finished``): in the written site, the theme stylesheet keeps
   the icon rules (``.fa-NAME:before{content:"..."}``) of the icons named in a page or in a script
   of the site (:func:`used_icon_names`), and the solid icon font is replaced by a subset holding
@@ -63,9 +64,30 @@ CONDITIONAL_ASSETS = (
 )
 
 
+#: Markup MathJax typesets (Sphinx's math nodes and TeX delimiters in notebook outputs).
+_MATH = re.compile(r'class="math|\\\(|\\\[|\$\$')
+#: MathJax's loader (``mathjax_path``, 1.2 MB with its TeX input) and its inline configuration.
+_MATHJAX = re.compile(r"(?:^|/)(?:tex-mml-chtml|tex-chtml|tex-svg|mathjax)[^/]*\.js$|mathjax", re.I)
+
+
+def drop_unused_mathjax(context) -> None:
+    """No MathJax on a page whose body has nothing for it to typeset (Sphinx adds it to every page
+    of a notebook book: the landing page loaded 1.2 MB for no formula)."""
+    body = context.get("body") or ""
+    scripts = context.get("script_files")
+    if not scripts or _MATH.search(body):
+        return
+    def is_mathjax(script) -> bool:
+        name = _asset_name(script).split("?")[0]
+        config = str((getattr(script, "attributes", {}) or {}).get("body", ""))
+        return bool(_MATHJAX.search(name)) or "window.MathJax" in config
+    scripts[:] = [s for s in scripts if not is_mathjax(s)]
+
+
 def drop_unused_design_assets(app, pagename, templatename, context, doctree) -> None:
     """``html-page-context``: no sphinx-design, code-block or togglebutton stylesheet/script on a page
     whose body has none of that extension's markup (:data:`CONDITIONAL_ASSETS`)."""
+    drop_unused_mathjax(context)
     body = context.get("body") or ""
     for needed, files in CONDITIONAL_ASSETS:
         if needed.search(body):
