@@ -60,6 +60,8 @@ _T1_CATEGORICAL = ("AGEGRP", "SEX", "DIAG", "PRIORHCT", "BMINV", "BLAST20", "DIS
 #: columns (``PRLINES``, ``DISSTAT``, ``EMDFL``, ``CNSFL``, ``HCTRELDY``): shown when the delivery
 #: has the column, otherwise left out and named "not collected" (:attr:`BaselineTable.not_collected`).
 _T1_OPTIONAL = ("PRLINES", "DISSTAT", "EMDFL", "CNSFL", "HCTREL")
+#: Disease status at infusion from the most to the least disease (others follow, sorted).
+_DISEASE_STATUS_ORDER = ("Refractory", "Relapsed", "MRD-positive CR")
 #: Prefix of the helper column saying to which patients a continuous row applies (others: no value, not unknown).
 _APPLIES = "__applies_"
 #: Unit of a continuous row's statistics in the ARD.
@@ -228,7 +230,7 @@ def _table1_variables(adsl: pd.DataFrame, cohort=None) -> tuple[pd.DataFrame, di
     if "DISSTAT" in present:
         df["DISSTAT"] = adsl["DISSTAT"].astype("string").str.strip().replace("", pd.NA).to_numpy(
             dtype=object, na_value=np.nan)
-        order["DISSTAT"] = level_order(df["DISSTAT"], ())
+        order["DISSTAT"] = level_order(df["DISSTAT"], _DISEASE_STATUS_ORDER)
     for flag in ("EMDFL", "CNSFL"):
         if flag in present:
             df[flag] = adsl[flag].map({"Y": "Yes", "y": "Yes", "N": "No", "n": "No"}).astype(object)

@@ -321,6 +321,10 @@ def baseline_notes(baseline) -> str:
         abbreviations.append("allo-HCT, allogeneic haematopoietic cell transplantation")
     if "DOSELVL" in shown:
         abbreviations.append("DL, dose level")
+    if "DISSTAT" in shown:
+        abbreviations.append("MRD, measurable residual disease; CR, complete remission")
+    if "CNSFL" in shown:
+        abbreviations.append("CNS, central nervous system")
     if abbreviations:
         paragraphs.append("Abbreviations: " + "; ".join(abbreviations) + ".")
     paragraphs.append(baseline_not_collected(baseline))
