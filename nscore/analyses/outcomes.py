@@ -331,7 +331,8 @@ class ResponseLanes:
 def response_lanes(cohort, *, every_months: int = LANE_MONTHS, max_months: int = 60) -> ResponseLanes:
     """The aggregated swimmer plot's data: each evaluable patient's state at 0, 3, 6, ... months.
 
-    Lanes are best-response groups (CR/CRi split by MRD when MRD was collected, PR, no response).
+    Lanes are best-response groups (CR/CRi split by MRD when MRD was collected: negative, positive,
+    not assessed; PR; no response).
     States, first that applies: died (OS event by t); follow-up ended (OS censored before t);
     relapsed or progressed (PFS relapse by t); transplanted in remission (HCT by t); in response
     (responder assessed by t); no response (yet). Time points run to the last month with anyone
@@ -345,9 +346,9 @@ def response_lanes(cohort, *, every_months: int = LANE_MONTHS, max_months: int =
     neg = resp["MRDSTAT"].eq("NEGATIVE").fillna(False).to_numpy(dtype=bool) if mrd else np.zeros(len(resp), bool)
     pr = resp["AVALC"].eq("PR").fillna(False).to_numpy(dtype=bool)
     if mrd:
-        lane = np.select([cr & neg, cr, pr], ["CR/CRi, MRD-negative", "CR/CRi, MRD-positive or unknown", "PR"],
-                         "No response (NR/NE)")
-        order = ["CR/CRi, MRD-negative", "CR/CRi, MRD-positive or unknown", "PR", "No response (NR/NE)"]
+        pos = resp["MRDSTAT"].eq("POSITIVE").fillna(False).to_numpy(dtype=bool)
+        order = [*so.MRD_GROUPS[:3], "PR", "No response (NR/NE)"]
+        lane = np.select([cr & neg, cr & pos, cr, pr], order[:4], order[4])
     else:
         lane = np.select([cr, pr], ["CR/CRi", "PR"], "No response (NR/NE)")
         order = ["CR/CRi", "PR", "No response (NR/NE)"]

@@ -96,12 +96,13 @@ def hazard_forest(table: pd.DataFrame, *, title: str, alt_text: str,
     x = alt.X("hr:Q", title="Hazard ratio (95% CI, log scale)", scale=alt.Scale(type="log", domain=[lo, hi]))
     colour = alt.Color("subgroup:N", legend=None, scale=_scale(list(dict.fromkeys(d["subgroup"]))))
     base = alt.Chart()
-    ci = base.mark_rule(strokeWidth=1.5).encode(y=y, x="lower:Q", x2="upper:Q", color=colour)
+    # the rules are decorative for assistive technology (the points carry the tooltip, the figure its alt text)
+    ci = base.mark_rule(strokeWidth=1.5, aria=False).encode(y=y, x="lower:Q", x2="upper:Q", color=colour)
     pt = base.mark_point(size=50, shape="square").encode(
         y=y, x=x, color=colour, fill=alt.condition("datum.status == 'reference'", alt.value("white"), colour),
         tooltip=["label:N", "endpoint:N", "n:Q", "events:Q", alt.Tooltip("hr:Q", format=".2f"),
                  alt.Tooltip("lower:Q", format=".2f"), alt.Tooltip("upper:Q", format=".2f")])
-    ref = base.mark_rule(strokeDash=[4, 3], color=OKABE_ITO["black"]).encode(x=alt.datum(1))
+    ref = base.mark_rule(strokeDash=[4, 3], color=OKABE_ITO["black"], aria=False).encode(x=alt.datum(1))
     return (alt.layer(ref, ci, pt).properties(width=200, height=alt.Step(16))
             .facet(column=alt.Column("endpoint:N", sort=list(endpoints), title=None), data=d)
             .properties(title=title, description=alt_text))
@@ -139,7 +140,7 @@ def cif_by_group_plot(groups, *, title: str, alt_text: str, labels=None,
     x = alt.X("month:Q", title=x_title, scale=alt.Scale(domain=[0, top / DAYS_PER_MONTH], nice=False),
               axis=alt.Axis(values=_month_ticks(top)))
     base = alt.Chart()
-    band = base.mark_area(interpolate="step-after", opacity=0.15).encode(x=x, y="lower:Q", y2="upper:Q", color=colour)
+    band = base.mark_area(interpolate="step-after", opacity=0.15, aria=False).encode(x=x, y="lower:Q", y2="upper:Q", color=colour)
     line = base.mark_line(interpolate="step-after", strokeWidth=2).encode(
         x=x, y=alt.Y("estimate:Q", title="Cumulative incidence", axis=alt.Axis(format="%"),
                      scale=alt.Scale(domain=[0, 1])),

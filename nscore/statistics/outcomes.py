@@ -148,7 +148,7 @@ def duration_of_response(adtte: pd.DataFrame, adrs: pd.DataFrame, adsl: pd.DataF
 # ------------------------------------------------------------------------------------------------
 # landmark by response / MRD
 # ------------------------------------------------------------------------------------------------
-MRD_GROUPS = ("CR/CRi, MRD-negative", "CR/CRi, MRD-positive or unknown", "No CR/CRi")
+MRD_GROUPS = ("CR/CRi, MRD-negative", "CR/CRi, MRD-positive", "CR/CRi, MRD not assessed", "No CR/CRi")
 RESPONSE_GROUPS = ("CR/CRi", "No CR/CRi")
 
 
@@ -183,7 +183,8 @@ def response_landmark(adtte: pd.DataFrame, adrs: pd.DataFrame, adsl: pd.DataFram
     (a response assessed later counts as "No CR/CRi" at the landmark: the groups use only what was
     known on that day, which avoids the guarantee-time bias of grouping by best response) and
     followed from the landmark (``AVAL - day``).  With ``by = "mrd"`` CR/CRi is split by MRD status
-    at that assessment (NEGATIVE vs positive or not assessed).
+    at that assessment: negative, positive, or not assessed (MRD does not apply, e.g. lymphoma without
+    marrow involvement, or was not done); groups without patients are left out.
 
     Notes
     -----
@@ -202,7 +203,8 @@ def response_landmark(adtte: pd.DataFrame, adrs: pd.DataFrame, adsl: pd.DataFram
           & (d["RDAY"] <= day).to_numpy())
     if by == "mrd":
         neg = d["MRDSTAT"].eq("NEGATIVE").fillna(False).to_numpy(dtype=bool)
-        grp = np.select([cr & neg, cr], MRD_GROUPS[:2], MRD_GROUPS[2])
+        pos = d["MRDSTAT"].eq("POSITIVE").fillna(False).to_numpy(dtype=bool)
+        grp = np.select([cr & neg, cr & pos, cr], MRD_GROUPS[:3], MRD_GROUPS[3])
         order = MRD_GROUPS
     else:
         grp = np.where(cr, *RESPONSE_GROUPS)

@@ -945,7 +945,7 @@ def response_landmark_paragraph(landmarks, figure_name: str = "fig-response-land
     status on that day (:func:`nscore.analyses.outcomes.response_landmarks`)."""
     os_, pfs = landmarks.os, landmarks.pfs
     day = role(fmt.number(os_.day), "os.landmark.response|=|time")
-    grouping = ("CR or CRi with negative MRD, CR or CRi with positive or unassessed MRD, and no CR or CRi"
+    grouping = ("CR or CRi with negative MRD, with positive MRD or without an MRD assessment, and no CR or CRi"
                 if landmarks.by == "mrd" else
                 "CR or CRi against no CR or CRi; MRD was not collected, so CR or CRi is not split by it")
     intro = ("Grouping patients by their best response would credit responders with the time they had to "
