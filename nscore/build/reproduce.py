@@ -172,13 +172,13 @@ published numbers: the data, the chapter sources, the code they call and the exa
     MANIFEST.json                  SHA-256 and size of every other file (checked before anything runs)
     notebooks/<chapter>.ipynb      the executed chapter notebooks as published (metadata.nscore: the
                                    provenance and rebuild key of each)
-    ard/ard-{cutoff}.*       the analysis-results dataset: one row per statistic the book shows
+    ard/ard-<cutoff>.*             the analysis-results dataset: one row per statistic the book shows
                                    (CSV, Parquet, and a data dictionary of its columns)
     {data_dir}/cutoffs/<cutoff>/         the data of cutoff(s) {", ".join(cutoffs)} (ADaM-style CSV files, the
                                    study.yml each was validated with, source.json, and manifest.json
                                    with the SHA-256 and row count of each file); earlier cutoffs are
                                    here because pages compare versions
-    {data_dir}/*.yml, {data_dir}/README.md    the study definition, expert panel, What-changed thresholds,
+    {data_dir}/*.yml {data_dir}/README.md      the study definition, expert panel, What-changed thresholds,
                                    data model
     chapters/src/<chapter>.md      the chapter sources (MyST Markdown notebooks run with papermill)
     _toc.yml _config.yml references.bib   the book (chapter order, configuration, bibliography)
