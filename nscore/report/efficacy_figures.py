@@ -51,7 +51,8 @@ def lane_plot(table: pd.DataFrame, *, title: str, alt_text: str) -> alt.FacetCha
     ``table``: lane, month, state, n, N, percent (:func:`nscore.analyses.outcomes.response_lanes`).
     """
     _check(table, ["lane", "month", "state", "n", "N", "percent"], "swimmer lanes")
-    d = _rounded(table[["lane", "month", "state", "n", "N", "percent"]].assign(
+    # states nobody is in draw nothing: left out of the embedded data (the page stays light)
+    d = _rounded(table.loc[table["n"] > 0, ["lane", "month", "state", "n", "N", "percent"]].assign(
         percent=lambda f: f["percent"].astype(float) / 100))
     d["lane_label"] = d["lane"].astype(str) + " (n=" + d["N"].astype(int).astype(str) + ")"
     lanes = list(dict.fromkeys(d["lane_label"]))
@@ -59,7 +60,9 @@ def lane_plot(table: pd.DataFrame, *, title: str, alt_text: str) -> alt.FacetCha
     colour = alt.Color("state:N", title=None, sort=states,
                        scale=alt.Scale(domain=states, range=[STATE_COLOURS[s] for s in states]),
                        legend=alt.Legend(orient="top", columns=3, labelLimit=220, symbolStrokeColor="#666666"))
-    bars = alt.Chart().mark_bar(stroke="#999999", strokeWidth=0.3).encode(
+    # one SVG label per bar would weigh more than the chart: the bars are aria-hidden and the
+    # figure's alt text and caption describe them (the tooltip keeps the counts)
+    bars = alt.Chart().mark_bar(stroke="#999999", strokeWidth=0.3, aria=False).encode(
         x=alt.X("month:O", title="Months since infusion", axis=alt.Axis(labelAngle=0)),
         y=alt.Y("percent:Q", stack="zero", title="Patients", axis=alt.Axis(format="%", values=[0, 0.5, 1]),
                 scale=alt.Scale(domain=[0, 1])),
