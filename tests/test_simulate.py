@@ -88,7 +88,8 @@ def test_write_shipped_over_the_shipped_store_changes_no_byte(tmp_path):
     import shutil
 
     shutil.copytree(SHIPPED, tmp_path / "data" / "cutoffs")
-    assert (ROOT / "data" / "study.yml").read_bytes() != (SHIPPED / "2025-08-01" / "study.yml").read_bytes()
+    # data/study.yml may have moved on since the store was written (it did before the issue-15
+    # regeneration, which stored the then current one); the stored copy is what counts either way
     sim.write_shipped(tmp_path / "data")
     for cutoff in ("2025-08-01", "2026-02-01"):
         names = sorted(p.name for p in (SHIPPED / cutoff).iterdir())
