@@ -409,3 +409,15 @@ def test_efficacy_figures_embed_aggregates_only():
             assert "T-0001" not in str(ef.cif_by_group_plot(ti.result.groups, title="t", alt_text="a").to_dict())
     # lanes x time points x states: the same for ten times the patients
     assert rows[1] <= rows[0] * 2 and rows[1] <= 6 * len(oc.LANE_STATES) * (24 // oc.LANE_MONTHS + 1)
+
+
+def test_prose_without_any_event_compares_nothing():
+    from nscore.report.prose import results as prose
+    c = toy_cohort(n=80, seed=5)
+    c.adtte = c.adtte.assign(CNSR=1, EVNTDESC="")
+    dur = prose.response_duration_paragraph(oc.response_durations(c))
+    assert "not reached" in dur and "100.0%" not in dur
+    assert "groups are not compared" in prose.response_landmark_paragraph(oc.response_landmarks(c))
+    ti = oc.transplant_incidence(c)
+    assert ti.shown and not ti.has_events
+    assert "no incidence to compare" in prose.transplant_incidence_paragraph(ti, (1, 2))

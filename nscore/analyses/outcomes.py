@@ -175,6 +175,11 @@ class TransplantIncidence:
     def shown(self) -> bool:
         return len(self.result.groups) == 2 and not self.result.reason
 
+    @property
+    def has_events(self) -> bool:
+        """Any relapse or death without relapse after the landmark (else the curves stay at zero)."""
+        return any(c.events + c.competing_events for c in self.result.groups.values())
+
     def rows(self) -> list[dict]:
         """``relapse.cif.hct`` and ``nrm.cif.hct``: landmark day, N included; per group
         (group_var ``HCT_BY_LANDMARK``) N, events and per year (group_var

@@ -919,7 +919,8 @@ def response_duration_paragraph(durations, figure_name: str = "fig-dor") -> str:
     out.append(_duration_sentence(rfs, "rfs.km", "with CR or CRi", "relapse-free survival",
                                   "No patient reached CR or CRi, so relapse-free survival is not estimable."))
     shown = [(name, r, aid) for name, r, aid in (("duration of response", dor, "dor.km"),
-                                                  ("relapse-free survival", rfs, "rfs.km")) if r.km is not None]
+                                                  ("relapse-free survival", rfs, "rfs.km"))
+             if r.km is not None and r.km.events_ > 0]  # without events the rates are 100%: said above
     if shown:
         parts = [f"{name} was " + join(f"{v} at {role(f'{m} months', f'{aid}|MONTHS={m}|time')}"
                                       for v, m in zip(_rates_after_response(r, months, aid), months))
@@ -957,6 +958,12 @@ def response_landmark_paragraph(landmarks, figure_name: str = "fig-response-land
     excl = ("" if os_.n_excluded == 0 else
             f" ({count(os_.n_excluded, 'patient', key='os.landmark.response.excluded|=|n')} had died or were "
             "censored earlier)")
+    if not any(km.events_ for r in (os_, pfs) for km in r.curves.values()):
+        sizes = "; ".join(f"{g}: {count(km.n_, 'patient', key=f'os.landmark.response|RESPONSE_AT_LANDMARK={g}|N')}"
+                          for g, km in os_.curves.items())
+        return " ".join([intro, f"Of the {count(os_.n_included, 'patient', key='os.landmark.response|=|N')} "
+                                f"included{excl} ({sizes}), none relapsed, progressed or died after the landmark, "
+                                f"so the groups are not compared ({{numref}}`{figure_name}`)."])
     out = [intro, f"For overall survival, {count(os_.n_included, 'patient', key='os.landmark.response|=|N')} "
                   f"were included{excl}: {_group_medians(os_, 'os.landmark.response')} "
                   f"({logrank_phrase(os_, key='os.landmark.response.logrank')}; {{numref}}`{figure_name}`)."]
@@ -1012,6 +1019,10 @@ def transplant_incidence_paragraph(incidence, years: Sequence[int], figure_name:
             f"{number(no.n, 'relapse.cif.hct|HCT_BY_LANDMARK=No HCT|N')} not; both groups were followed from "
             "the landmark, with relapse or progression and death without relapse (non-relapse mortality) "
             "as competing events.")]
+    if not incidence.has_events:
+        out.append("No relapse and no death without relapse followed the landmark, so there is no incidence to "
+                   "compare.")
+        return " ".join(out)
     out.append(f"At {count(y, 'year')} after the landmark, the cumulative incidence of relapse was "
                f"{inc('HCT', '', 'relapse.cif.hct')} in transplanted and {inc('No HCT', '', 'relapse.cif.hct')} in "
                f"untransplanted patients ({_gray_phrase(r.gray_relapse, 'relapse.cif.hct.gray', 'relapse')}); "
