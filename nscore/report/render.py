@@ -14,9 +14,10 @@ have no image. Every chart a chapter shows (a :class:`nscore.report.figures.Figu
     vega-embed: vega itself, vega-tooltip (5 KB) and the book's chart script
     (``static/nscore-chart.js``, :data:`CHART_JS`) draw it. The spec's datasets are
     column-encoded without loss (:func:`encode_values`: runs and steps of a Kaplan-Meier grid take
-    a few numbers instead of a row each; the Results page's chart data shrink from about 200 to 35 KB). In the notebook the fallback image and the downloads are
-    ``data:`` URIs, so the executed notebook stays self-contained (notebook viewers, reviewer
-    bundles); nothing in it points outside the notebook.
+    a few numbers instead of a row each; the Results page's chart data shrink from about 200 to
+    35 KB). Text a reader sees is typeset like the tables ("\u226520%", "1\u20132"). In the
+    notebook the fallback image and the downloads are ``data:`` URIs, so the executed notebook
+    stays self-contained (notebook viewers, reviewer bundles); nothing in it points outside it.
 ``image/svg+xml``, ``image/png``
     made by ``vl-convert`` with the vega-lite version altair's schema names, for the PDF/LaTeX
     builders and for notebook viewers that do not run scripts.
