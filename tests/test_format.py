@@ -69,14 +69,31 @@ def test_ci_limits_nr_ne():
 
 
 def test_median_forms():
-    assert fmt.median(547, 480, INF) == "547 days (95% CI 480\u2013NR)"
-    assert fmt.median(INF, 900, INF) == "not reached (95% CI 900\u2013NR)"
+    # time to event prints in months (tables.TIME_UNIT), from days: 547 / 30.4375 = 17.97 -> 18.0
+    assert fmt.median(547, 480, INF) == "18.0 months (95% CI 15.8\u2013NR)"
+    assert fmt.median(INF, 900, INF) == "not reached (95% CI 29.6\u2013NR)"
     assert fmt.median(INF, INF, INF) == "not reached"
     assert fmt.median(INF, NAN, NAN) == "not reached"
     assert fmt.median(NAN, NAN, NAN) == "not estimable"
-    assert fmt.median(547.5, 480, 600, unit="") == "548 (95% CI 480\u2013600)"
+    assert fmt.median(547.5, 480, 600, label=False) == "18.0 (95% CI 15.8\u201319.7)"
+    assert fmt.median(547.5, 480, 600, unit="") == "18.0 (95% CI 15.8\u201319.7)"
+    # a short, protocol-defined time keeps whole days
+    assert fmt.median(547, 480, INF, unit="days") == "547 days (95% CI 480\u2013NR)"
+    assert fmt.median(547.5, 480, 600, unit="days", label=False) == "548 (95% CI 480\u2013600)"
     rows = _rows("os.km", {"median": 547.0, "lower": 480.0, "upper": INF, "events": 120, "N": 334})
-    assert fmt.median(rows) == "547 days (95% CI 480\u2013NR)"
+    assert fmt.median(rows) == "18.0 months (95% CI 15.8\u2013NR)"
+    with pytest.raises(fmt.FormatError):
+        fmt.median(547, 480, 600, unit="weeks")
+
+
+def test_one_home_of_days_per_month():
+    from nscore.report import tables
+    from nscore.statistics import outcomes, survival
+
+    assert fmt.DAYS_PER_MONTH is outcomes.MONTH_DAYS
+    assert fmt.DAYS_PER_MONTH == survival.YEAR_DAYS / 12 == tables.DAYS_PER_MONTH
+    assert fmt.MONTH_DAYS is fmt.DAYS_PER_MONTH
+    assert fmt.TIME_UNIT == tables.TIME_UNIT == "months"
 
 
 def test_rate_range_iqr():

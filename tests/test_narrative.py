@@ -177,13 +177,13 @@ def test_compare_rates_exact_agrees_with_fractions(a, b):
 
 def test_median_phrase_reuses_the_formatter():
     assert nv.median_phrase(547, 480, math.inf) == fmt.median(547, 480, math.inf) \
-        == "547 days (95% CI 480\u2013NR)"
-    assert nv.median_phrase(30, 20, 41, unit="") == "30 (95% CI 20\u201341)"
-    assert nv.median_phrase(3, 2, 4, unit="months") == "3 months (95% CI 2\u20134)"
+        == "18.0 months (95% CI 15.8\u2013NR)"
+    assert nv.median_phrase(30, 20, 41, unit="days") == "30 days (95% CI 20\u201341)"
+    assert nv.median_phrase(91.3125, 60.875, 121.75, unit="months") == "3.0 months (95% CI 2.0\u20134.0)"
 
 
 def test_median_phrase_not_reached():
-    assert nv.median_phrase(math.inf, 900, math.inf) == "not reached (95% CI 900\u2013NR)"
+    assert nv.median_phrase(math.inf, 900, math.inf) == "not reached (95% CI 29.6\u2013NR)"
     assert nv.median_phrase(math.inf, math.inf, math.inf) == \
         "not reached, nor was the lower limit of its 95% CI"
     assert nv.median_phrase(math.inf, math.nan, math.nan) == "not reached (95% CI not estimable)"
@@ -194,10 +194,10 @@ def test_median_phrase_not_estimable_and_nan_convention():
     assert nv.median_phrase(None, None, None) == "not estimable"
     # headline stores "not reached" as NaN
     assert nv.median_phrase(math.nan, 900, math.nan, nan_is_not_reached=True) == \
-        "not reached (95% CI 900\u2013NR)"
+        "not reached (95% CI 29.6\u2013NR)"
     assert nv.median_phrase(math.nan, math.nan, math.nan, nan_is_not_reached=True) == \
         "not reached, nor was the lower limit of its 95% CI"
-    assert nv.median_phrase(412, 300, math.nan, nan_is_not_reached=True) == "412 days (95% CI 300\u2013NR)"
+    assert nv.median_phrase(412, 300, math.nan, nan_is_not_reached=True) == "13.5 months (95% CI 9.9\u2013NR)"
 
 
 @given(st.floats(min_value=0, max_value=5000, allow_nan=False),

@@ -60,7 +60,7 @@ def figures(n=100, n_eval=90, cr=80, orr=85, hct=60, crs_g3=(10, 100), icans_g3=
     else:
         rows += [_missing("orr", "not evaluable"), _missing("cr_cri", "not evaluable")]
     med = {"not reached": ("not reached", "not reached"), "not estimable": ("not estimable", "not estimable"),
-           "estimated": ("estimated", "547 days (95% CI 480\u2013NR)")}[os_median]
+           "estimated": ("estimated", "18.0 months (95% CI 15.8\u2013NR)")}[os_median]
     rows += [{"key": "os_median", "status": med[0], "display": med[1]},
              {"key": "pfs_median", "status": med[0], "display": med[1]}]
     for key, (status, display) in (("os_2y", os2), ("pfs_2y", pfs2)):
@@ -69,7 +69,7 @@ def figures(n=100, n_eval=90, cr=80, orr=85, hct=60, crs_g3=(10, 100), icans_g3=
     for key, v in (("crs_g3", crs_g3), ("icans_g3", icans_g3)):
         rows.append(_rate_row(key, *v) if v is not None else _missing(key, "not collected"))
     rows.append({"key": "followup_median", "status": followup,
-                 "display": "1127 days (95% CI 1037\u20131194)" if followup == "estimated" else followup})
+                 "display": "37.0 months (95% CI 34.1\u201339.2)" if followup == "estimated" else followup})
     return pd.DataFrame(rows).reindex(columns=COLUMNS)
 
 

@@ -139,11 +139,11 @@ def test_wide_keeps_first_appearance_order():
 
 
 @pytest.mark.parametrize("args, text", [
-    ((547.0, 480.0, math.inf), "547 days (95% CI 480\u2013NR)"),
-    ((math.inf, 900.0, math.inf), "not reached (95% CI 900\u2013NR)"),
+    ((547.0, 480.0, math.inf), "18.0 months (95% CI 15.8\u2013NR)"),
+    ((math.inf, 900.0, math.inf), "not reached (95% CI 29.6\u2013NR)"),
     ((math.inf, math.inf, math.inf), "not reached"),
     ((math.inf, float("nan"), math.inf), "not reached"),
-    ((5.0, float("nan"), math.inf), "5 days (95% CI NE\u2013NR)"),
+    ((5.0, float("nan"), math.inf), "0.2 months (95% CI NE\u2013NR)"),
     ((float("nan"), float("nan"), float("nan")), "not estimable"),
 ])
 def test_median_text(args, text):
@@ -169,7 +169,8 @@ def test_km_summary_reads_the_fitted_curve():
     km = survival.kaplan_meier(adtte, "OS", ci="log")
     out = tables.km_summary({"OS": km}, years=())
     assert out.loc[0, "Patients"] == 21 and out.loc[0, "Events"] == 9
-    assert out.loc[0, "Median (95% CI)"].startswith("23 days (95% CI 16\u2013NR)")
+    # 23 and 16 days in months (tables.TIME_UNIT; 1 month = 30.4375 days)
+    assert out.loc[0, "Median (95% CI)"].startswith("0.8 months (95% CI 0.5\u2013NR)")
 
 
 def test_changes_table_lines_up_cutoffs():

@@ -22,9 +22,12 @@ Journal conventions (written here once; the tests in ``tests/test_format.py`` pi
   Discussion, tables).
 - **A rate without counts** (a Kaplan-Meier or cumulative-incidence estimate at a time):
   ``64.7% (95% CI 58.9–69.9)``; beyond follow-up (NaN) ``not estimable``.
-- **Medians of time** (Kaplan-Meier): ``547 days (95% CI 480–NR)``; ``not reached (95% CI 900–NR)``;
-  just ``not reached`` when even the lower limit is not reached; ``not estimable`` (NaN). Days are
-  whole numbers. In ARD values ``inf`` means not reached and NaN not estimable.
+- **Medians of time** (Kaplan-Meier; time to event, follow-up, DOR/RFS): in MONTHS, the book's unit of
+  times (:data:`TIME_UNIT`, stated in Methods): ``18.0 months (95% CI 15.8–NR)``; ``not reached (95% CI
+  29.6–NR)``; just ``not reached`` when even the lower limit is not reached; ``not estimable`` (NaN).
+  ARD values stay in days (unit ``days``); months are days / :data:`DAYS_PER_MONTH` with one decimal.
+  ``unit="days"`` prints whole days (``547 days (95% CI 480–NR)``) where a time is short and protocol-
+  defined. In ARD values ``inf`` means not reached and NaN not estimable.
 - **Summaries of a distribution**: ``57 (range 28–227)`` and ``57 (IQR 40–80)``; at zero places
   a value between two integers keeps one decimal (27.5), otherwise the places asked for. In a
   table row named "Median (IQR)" or "Range" the label is left out: ``57 (40–80)``, ``28–227``.
@@ -34,8 +37,9 @@ Journal conventions (written here once; the tests in ``tests/test_format.py`` pi
 - **Hazard ratios**: two decimals with their interval, ``0.34 (95% CI 0.23–0.49)``.
 - **Dates**: an ARD value with unit ``date`` is a calendar date as days since 1970-01-01 (so it
   stays a number, comparable and subtractable); it prints in the long form ``November 9, 2020``.
-- **Times**: ``547 days`` (a median of observed days between two integers keeps one decimal,
-  ``4.5 days``); months are days / (365.25 / 12) with one decimal, ``18.0 months``.
+- **Times**: early-toxicity onset/duration and landmark days in days, ``4 days`` (a median of observed
+  days between two integers keeps one decimal, ``4.5 days``); other times in months, days /
+  :data:`DAYS_PER_MONTH` (365.25 / 12) with one decimal, ``18.0 months``.
 - **Changes between cutoffs** (What changed): ``+3.1 percentage points``, ``+184 days``,
   ``not reached → 612 days``, ``no change``; a change that rounds to zero ``+<0.1 percentage points``.
 - **A value alone** (a cell of What changed, :func:`value`): as its unit says: a count, a
@@ -56,13 +60,16 @@ from typing import Mapping
 import pandas as pd
 
 from nscore.errors import TableError
+from nscore.statistics.outcomes import MONTH_DAYS as DAYS_PER_MONTH
 from nscore.statistics.survival import YEAR_DAYS
 
 __all__ = [
     "FormatError",
     "DASH",
     "YEAR_DAYS",
+    "DAYS_PER_MONTH",
     "MONTH_DAYS",
+    "TIME_UNIT",
     "stats",
     "number",
     "count",
@@ -91,8 +98,12 @@ __all__ = [
 
 #: The dash between two limits (en dash, U+2013).
 DASH = "\u2013"
-#: Days per month (days per year from :data:`nscore.statistics.survival.YEAR_DAYS`, its one home).
-MONTH_DAYS = YEAR_DAYS / 12
+#: Days per month: :data:`nscore.statistics.outcomes.MONTH_DAYS` (= YEAR_DAYS / 12), its one home;
+#: ``MONTH_DAYS`` is the same object under its older name here.
+MONTH_DAYS = DAYS_PER_MONTH
+#: The unit times to event, follow-up and DOR/RFS print in (:func:`median`, :func:`months`); ARD
+#: values stay in days. Early-toxicity onset/duration and landmark days print in days (:func:`days`).
+TIME_UNIT = "months"
 
 
 class FormatError(TableError):
@@ -259,24 +270,33 @@ def rate(estimate, lower=None, upper=None, *, digits: int = 1, group: tuple[str,
     return f"{percent(estimate, digits=digits)} ({ci(lower, upper, digits=digits)})"
 
 
-def median(value, lower=None, upper=None, *, unit: str = "days", group: tuple[str, str] | None = None) -> str:
-    """A Kaplan-Meier median of time: ``547 days (95% CI 480–NR)``, ``not reached (95% CI 900–NR)``,
-    ``not reached`` (the lower limit not reached either, or not estimable), ``not estimable``.
+def median(value, lower=None, upper=None, *, unit: str = TIME_UNIT, label: bool = True,
+           group: tuple[str, str] | None = None) -> str:
+    """A Kaplan-Meier median of time, its value and limits in days: ``18.0 months (95% CI 15.8–NR)``
+    (``unit="months"``, the default: days / :data:`DAYS_PER_MONTH`, one decimal), ``547 days (95% CI
+    480–NR)`` (``unit="days"``, whole days), ``not reached (95% CI 29.6–NR)``, ``not reached`` (the
+    lower limit not reached either, or not estimable), ``not estimable``.
 
     ``inf`` = not reached, NaN = not estimable (as :mod:`nscore.statistics.survival` returns them).
-    ``unit=""`` prints the bare number (a table column that names the unit).
+    ``label=False`` prints the bare number (a table column that names the unit); ``unit=""`` is
+    the bare number in months (the older spelling of ``label=False``).
     """
     if _is_rows(value):
         s = stats(value, group)
         value = _get(s, "median", "estimate")
         lower, upper = s.get("lower", math.nan), s.get("upper", math.nan)
+    if unit == "":
+        unit, label = TIME_UNIT, False
+    if unit not in ("months", "days"):
+        raise FormatError(f"a median of time prints in months or days, not {unit!r}")
     v = _float(value)
     if math.isnan(v):
         return "not estimable"
-    interval = ci(lower, upper, digits=0)
+    scale, digits = (DAYS_PER_MONTH, 1) if unit == "months" else (1.0, 0)
+    interval = ci(_float(lower) / scale, _float(upper) / scale, digits=digits)
     if math.isinf(v):
         return "not reached" if number(lower) in ("NR", "NE") else f"not reached ({interval})"
-    return number(v) + (f" {unit}" if unit else "") + f" ({interval})"
+    return number(v / scale, digits) + (f" {unit}" if label else "") + f" ({interval})"
 
 
 def _summary_number(v, digits: int) -> str:
@@ -379,7 +399,8 @@ def days(value, *, digits: int = 0, group: tuple[str, str] | None = None) -> str
 
 
 def months(value_days, *, digits: int = 1, group: tuple[str, str] | None = None) -> str:
-    """A time in days as months (days / 30.4375): ``18.0 months``."""
+    """A time in days as months (days / :data:`DAYS_PER_MONTH`, 30.4375): ``18.0 months``
+    (``1.0 month`` reads ``1.0 months``, as journals print a decimal)."""
     if _is_rows(value_days):
         value_days = _get(stats(value_days, group), "median", "estimate", "time")
     v = _float(value_days)
@@ -433,13 +454,13 @@ MISSING_TEXT = {"not evaluable": "no patient evaluable for response", "not colle
 
 def headline(row: Mapping) -> str:
     """One headline figure (a row of :func:`nscore.analyses.headline.headline_figures`) as printed:
-    ``334``, ``86.3% (284/329; 95% CI 82.1–89.8)``, ``547 days (95% CI 480–NR)``,
+    ``334``, ``86.3% (284/329; 95% CI 82.1–89.8)``, ``18.0 months (95% CI 15.8–NR)``,
     ``64.7% (95% CI 58.9–69.9)``, or why there is no value (its ``status``)."""
     unit, status = row.get("unit"), row.get("status")
     value, lower, upper = _float(_num(row.get("value"))), _float(_num(row.get("lower"))), _float(_num(row.get("upper")))
     if unit == "patients":
         return "not collected" if math.isnan(value) else count(value)
-    if unit == "days":
+    if unit == "days":  # a median of time: stored in days, printed in months (TIME_UNIT)
         return median(math.inf if status == "not reached" else value, lower, upper)
     if status != "estimated" or math.isnan(value):
         return MISSING_TEXT.get(status, "not estimable")

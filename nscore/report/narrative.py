@@ -250,11 +250,11 @@ def compare_if_collected(a, b, *, not_comparable: str = "not comparable", **kwar
 
 
 # ------------------------------------------------------------------------------- survival words
-def median_phrase(median, lower, upper, unit: str = "days", *, nan_is_not_reached: bool = False,
+def median_phrase(median, lower, upper, unit: str = "months", *, nan_is_not_reached: bool = False,
                   key: str | None = None) -> str:
     """What follows "The median ... was": the median with its 95% CI, or "not reached".
 
-    ``"547 days (95% CI 480–NR)"``; ``"not reached (95% CI 900–NR)"``; ``"not reached, nor was
+    ``"18.0 months (95% CI 15.8–NR)"``; ``"not reached (95% CI 29.6–NR)"``; ``"not reached, nor was
     the lower limit of its 95% CI"`` when the lower limit is not reached either; ``"not reached
     (95% CI not estimable)"``; ``"not estimable"``. The numbers come from :func:`nscore.report.format.median`.
 
@@ -264,7 +264,7 @@ def median_phrase(median, lower, upper, unit: str = "days", *, nan_is_not_reache
         As :mod:`nscore.statistics.survival` returns them: ``inf`` = not reached, NaN (or None) = not
         estimable.
     unit : str
-        Unit after a finite median.
+        ``"months"`` (the book's unit of times to event, values in days) or ``"days"``.
     nan_is_not_reached : bool
         Read a NaN median (and NaN limits) as "not reached", for values stored the way
         :mod:`nscore.analyses.headline` stores them (NaN when not reached).

@@ -77,7 +77,7 @@ from nscore.statistics.survival import YEAR_DAYS  # noqa: E402
 #: ranges ("1–2", "16–33"), "×10⁶ cells/kg". Methods states it (:func:`time_convention`).
 TIME_UNIT = "months"
 EARLY_TIME_UNIT = "days"
-DAYS_PER_MONTH = YEAR_DAYS / 12
+DAYS_PER_MONTH = fmt.DAYS_PER_MONTH  # one home: nscore.statistics.outcomes.MONTH_DAYS (YEAR_DAYS / 12)
 
 
 def time_convention() -> str:
@@ -706,13 +706,13 @@ def km_group_table(table: pd.DataFrame, labels: Mapping[str, str] | None = None,
             group_label: [labels.get(g, g) for g in names],
             "Patients": [cell(rows, f"{k}|N") for k in keys],
             "Events": [cell(rows, f"{k}|events") for k in keys],
-            "Median, days (95% CI)": [cell(rows, k, fmt.median, unit="") for k in keys],
+            "Median, months (95% CI)": [cell(rows, k, fmt.median, label=False) for k in keys],
         })
     return pd.DataFrame({
         group_label: [labels.get(g, g) for g in names],
         "Patients": table["n"].astype(int),
         "Events": table["events"].astype(int),
-        "Median, days (95% CI)": [fmt.median(m, lo, hi, unit="") for m, lo, hi in zip(table["median"], table["lower"], table["upper"])],
+        "Median, months (95% CI)": [fmt.median(m, lo, hi, label=False) for m, lo, hi in zip(table["median"], table["lower"], table["upper"])],
     })
 
 

@@ -36,6 +36,7 @@ from nscore.statistics.survival import (
     HCT_GROUPS,
     CumulativeIncidence,
     KaplanMeier,
+    YEAR_DAYS,
     LogRankResult,
     _logrank_arrays,
 )
@@ -59,7 +60,8 @@ __all__ = [
 RESPONDERS = ("CR", "CRi", "PR")
 CR_CRI = ("CR", "CRi")
 #: Days per month (Julian year / 12): rates "n months after response" are read at n * MONTH_DAYS.
-MONTH_DAYS = 365.25 / 12
+#: The book's one home of the constant (nscore.report.format.DAYS_PER_MONTH imports it).
+MONTH_DAYS = YEAR_DAYS / 12
 
 
 def _response_days(adrs: pd.DataFrame, adsl: pd.DataFrame) -> pd.DataFrame:

@@ -507,7 +507,7 @@ def km_summary_notes(years: Sequence[int]) -> str:
     """Notes of the survival table: what "NR" means and which days the years are."""
     days = [f"{y * tables.YEAR_DAYS:g}" for y in years]
     plural = "are" if len(years) > 1 else "is"
-    return ("Medians in days with 95% confidence intervals read from the confidence band; NR: not "
+    return ("Medians in months with 95% confidence intervals read from the confidence band; NR: not "
             f"reached. {capitalize(join(_years(years)))} {plural} {join(days)} days after infusion; "
             "beyond the longest follow-up an estimate is not estimable.")
 
