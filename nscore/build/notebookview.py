@@ -220,7 +220,8 @@ footer{border-top:1px solid #ccc;margin-top:2rem;font-size:.85rem;color:#4a4a4a}
 
 
 def render_view(nb, *, title: str, chapter_href: str, notebook_href: str | None, outdir: Path,
-                prefix: str, cutoff: str = "", footer: str = "", numbers: dict[str, str] | None = None) -> View:
+                prefix: str, cutoff: str = "", footer: str = "", numbers: dict[str, str] | None = None,
+                head: str = "") -> View:
     """The notebook view of ``nb`` as one HTML page.
 
     Parameters
@@ -285,7 +286,7 @@ def render_view(nb, *, title: str, chapter_href: str, notebook_href: str | None,
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>Executed notebook: {html.escape(title)}{cut}</title>"
-        '<meta name="robots" content="noindex">'
+        '<meta name="robots" content="noindex">' + head +
         f"<style>{_STYLE}</style></head><body>"
         f'<header><p><a href="{html.escape(chapter_href, quote=True)}">Back to the chapter</a></p></header>'
         f'<main><h1>Executed notebook: {html.escape(title)}</h1>'
@@ -407,6 +408,7 @@ def _write_views(app, exception) -> None:
             outdir=out, prefix=prefix, cutoff=str(((nb.metadata.get("nscore") or {}).get("cutoff")) or ""),
             footer=citation.licence_html(_relative(doc, app.config.root_doc) + f"#{citation.HOW_TO_CITE_ID}"),
             numbers=_numbers(app, doc),
+            head=citation.meta_tags(citation.citation_for(app)),
         )
         write_atomic(out / view_name(doc), view.html)
 
