@@ -24,10 +24,7 @@ from nscore.analyses.cohort import (
     level_order,
 )
 from nscore.errors import AnalysisInputError
-from nscore.statistics.survival import YEAR_DAYS
-
-#: Days per month (365.25 / 12): times in months, the book's unit for follow-up and time to event.
-DAYS_PER_MONTH = YEAR_DAYS / 12
+from nscore.statistics.outcomes import MONTH_DAYS as DAYS_PER_MONTH  # one home (YEAR_DAYS / 12): times in months
 
 __all__ = ["BaselineTable", "baseline_table"]
 
