@@ -118,3 +118,80 @@ def test_data_model():
     assert "the 3 datasets of this cutoff (ADSL, ADRS and ADTTE). ADAE was not collected." in text
     assert "`HCTFL`" in text and "`MRDSTAT` (ADRS)" in text and "`SUBJID`" in text
     assert "Delivered but not used by any analysis: `hgb` and `creat` (adsl.csv)." in text
+
+
+# ----------------------------------------------------------------- round 6: new analyses, time unit
+ROLE = re.compile(r"\{ard\}`([^`<]*) <([^>]+)>`")
+
+
+def _settings_keys(cohort) -> set[str]:
+    from nscore.analyses import ard, settings
+
+    rows = ard.frame(settings.settings_rows(cohort, landmark_day=100, grid_days=7, censor_bin_days=28))
+    return {f"{r.analysis_id}|{r.group_var}={r.group_level}|{r.stat}" if r.group_var else f"{r.analysis_id}|=|{r.stat}"
+            for r in rows.itertuples()}
+
+
+def _untraced_digits(text: str) -> list[str]:
+    """Digits outside the {ard} role, code and citations, and not a grade or CTCAE version."""
+    plain = ROLE.sub("", text)
+    plain = re.sub(r"`[^`]*`", "", plain)
+    plain = re.sub(r"(?i)grades?\s+[0-9]", "", plain).replace("v5.0", "")
+    return re.findall(r"(?<![A-Za-z0-9.])[0-9]+(?:\.[0-9]+)?(?![A-Za-z0-9])", plain)
+
+
+@pytest.mark.parametrize("make", [tiny_cohort, bare, no_adverse_events, nobody_evaluable])
+def test_new_analyses_trace_every_number_to_a_settings_row(make):
+    c = make()
+    keys = _settings_keys(c)
+    texts = [methods.time_units(traced=True), methods.efficacy_analyses(c, landmark_day=100, traced=True),
+             methods.safety_analyses(c, traced=True), methods.patient_flow(c)]
+    for text in texts:
+        assert {k for _, k in ROLE.findall(text)} <= keys, text
+        assert _untraced_digits(text) == [], text
+    # the traced text is the setting as printed untraced
+    from nscore.report import trace
+    assert trace.plain(methods.efficacy_analyses(c, landmark_day=100, traced=True)) == \
+        methods.efficacy_analyses(c, landmark_day=100)
+
+
+def test_time_units_is_the_tables_convention_with_its_days_per_month():
+    from nscore.report import format as fmt, tables, trace
+
+    text = methods.time_units(traced=True)
+    assert trace.plain(text) == tables.time_convention() == methods.time_units()
+    assert "months from infusion" in text and "30.44" in text and fmt.DAYS_PER_MONTH == 30.4375
+    assert "{ard}`30.44 <methods.settings|parameter=days_per_month|time>`" in text
+
+
+def test_efficacy_analyses_say_what_the_data_lack():
+    full = methods.efficacy_analyses(tiny_cohort(), landmark_day=100)
+    assert "Duration of response\n: " in full and "rates are read at 6 and 12 months" in full
+    assert "from day 42 after infusion" in full and "measurable residual disease (MRD)" in full
+    assert "from the day-100 landmark" in full and "Gray's test {cite:p}`gray1988`" in full
+    assert "Efron" in full and "fewer than 5 patients" in full and "not reported" not in full
+    text = methods.efficacy_analyses(bare(), landmark_day=100)
+    assert "MRD was not collected" in text
+    assert "Transplant dates were not collected in this cutoff's data" in text
+    assert text.count("No patient of this cutoff is efficacy-evaluable") == 2
+
+
+def test_safety_analyses_name_what_was_not_collected():
+    full = methods.safety_analyses(tiny_cohort())
+    assert "Adverse events by term\n: " in full and "read on days 0, 7, 14, 21, 28, 60 and 90" in full
+    assert "read on days 100, 365 and 730 after infusion" in full
+    none = methods.safety_analyses(no_adverse_events())
+    assert "Adverse events were not collected in this cutoff's data." in none
+    assert "Cytopenias over time" not in none and "Treatment of CRS" not in none
+    assert "Non-relapse mortality and causes of death" in none  # needs only ADSL and ADTTE
+
+
+def test_patient_flow_from_enrolment_only_with_adds():
+    import pandas as pd
+
+    c = tiny_cohort()
+    assert "starts at infusion" in methods.patient_flow(c)
+    c.adds = pd.DataFrame({"USUBJID": ["x"]})
+    text = methods.patient_flow(c)
+    assert text.startswith("The patient-flow diagram follows the CONSORT layout from enrolment")
+    assert "not drawn as zero" in text

@@ -8,9 +8,13 @@ accepts (:mod:`nscore.data.schema`), and how many analysis populations and datas
 cutoff. Each row names where the number comes from in ``method``, so the note of a traced setting
 says "chapter parameter", "nscore.statistics.survival.YEAR_DAYS" or "study definition".
 
+Round 6 adds the settings of the efficacy and safety analyses of issue 15 (:mod:`nscore.analyses.outcomes`,
+:mod:`nscore.analyses.safety_more`) and the days per month of the book's unit convention for times.
+
 Row keys (analysis ``methods.settings``, ``group_var`` ``parameter``): ``landmark_day``,
-``rate_year_<i>``, ``year_days``, ``grid_days``, ``censor_bin_days`` (stat ``time``),
-``cr_marrow_blasts`` (stat ``percent``); ``methods.ae_grading`` (stats ``min``/``max``);
+``rate_year_<i>``, ``year_days``, ``grid_days``, ``censor_bin_days``, ``days_per_month``,
+``response_landmark_day``, ``response_rate_month_<i>``, ``lane_months``, ``nrm_day_<i>``,
+``cytopenia_day_<i>`` (stat ``time``), ``min_lane_patients`` (stat ``n``), ``cr_marrow_blasts`` (stat ``percent``); ``methods.ae_grading`` (stats ``min``/``max``);
 ``methods.populations`` (stat ``n``); :func:`datasets_row` ``data.datasets`` (stat ``n``).
 """
 
@@ -29,10 +33,14 @@ CR_MARROW_BLASTS = 5
 _POP = "study definition"
 
 
+#: Settings whose statistic is not ``time``.
+_STATS = {"cr_marrow_blasts": "percent", "min_lane_patients": "n"}
+
+
 def setting_key(parameter: str) -> str:
-    """The row key of one setting (its statistic: ``percent`` for the blast criterion, else ``time``)."""
-    stat = "percent" if parameter == "cr_marrow_blasts" else "time"
-    return f"{SETTINGS}|parameter={parameter}|{stat}"
+    """The row key of one setting (its statistic: ``percent`` for the blast criterion, ``n`` for the
+    smallest swimmer lane, else ``time``)."""
+    return f"{SETTINGS}|parameter={parameter}|{_STATS.get(parameter, 'time')}"
 
 
 def _collected(cohort, dataset: str, variable: str) -> bool:
@@ -72,7 +80,7 @@ def settings_rows(cohort, *, landmark_day: float, grid_days: float, censor_bin_d
     from nscore.statistics.survival import REPORT_YEARS, YEAR_DAYS
 
     def setting(parameter, value, unit, method, label):
-        stat = "percent" if parameter == "cr_marrow_blasts" else "time"
+        stat = _STATS.get(parameter, "time")
         return ard.row(SETTINGS, stat, value, population=_POP, group_var="parameter", group_level=parameter,
                        unit=unit, method=method, label=label)
 
@@ -89,6 +97,7 @@ def settings_rows(cohort, *, landmark_day: float, grid_days: float, censor_bin_d
                      "Interval in which censoring is marked once on the figures (drawing setting)"),
              setting("cr_marrow_blasts", CR_MARROW_BLASTS, "%", "acute-leukemia response criteria (marrow CR)",
                      "Marrow blasts below which the marrow is in complete remission (criterion)")]
+    rows += _analysis_settings(setting)
     low, high = grade_range()
     rows += [ard.row("methods.ae_grading", "min", low, population=_POP, endpoint="CRS, ICANS",
                      method="ASTCT consensus grading; data model nscore.data.schema (ADAE AETOXGR)",
@@ -99,6 +108,33 @@ def settings_rows(cohort, *, landmark_day: float, grid_days: float, censor_bin_d
     rows.append(ard.row("methods.populations", "n", len(populations(cohort)), population=_POP,
                         method="safety and efficacy-evaluable always; transplanted when ADSL HCTFL is collected",
                         label="Analysis populations that apply to this cutoff's data"))
+    return rows
+
+
+def _analysis_settings(setting) -> list[dict]:
+    """The settings of the round-6 analyses (issue 15), each from its one home."""
+    from nscore.analyses import outcomes, safety_more
+    from nscore.statistics.outcomes import MONTH_DAYS
+
+    rows = [setting("days_per_month", MONTH_DAYS, "days", "nscore.statistics.outcomes.MONTH_DAYS (YEAR_DAYS / 12)",
+                    "Days per month: times in months are days divided by this (setting)"),
+            setting("response_landmark_day", outcomes.RESPONSE_LANDMARK_DAY, "days",
+                    "nscore.analyses.outcomes.RESPONSE_LANDMARK_DAY",
+                    "Day after infusion of the landmark analysis by response and MRD (setting)")]
+    rows += [setting(f"response_rate_month_{i}", m, "months", "nscore.analyses.outcomes.RATE_MONTHS",
+                     "Time after response at which DOR and RFS rates are read (setting)")
+             for i, m in enumerate(outcomes.RATE_MONTHS, start=1)]
+    rows += [setting("lane_months", outcomes.LANE_MONTHS, "months", "nscore.analyses.outcomes.LANE_MONTHS",
+                     "Spacing of the time points of the swimmer lanes (setting)"),
+             setting("min_lane_patients", outcomes.MIN_LANE_PATIENTS, "patients",
+                     "nscore.analyses.outcomes.MIN_LANE_PATIENTS",
+                     "Fewest patients a swimmer lane shows; smaller groups are combined (setting)")]
+    rows += [setting(f"nrm_day_{i}", d, "days", "nscore.analyses.safety_more.NRM_DAYS",
+                     "Day after infusion at which non-relapse mortality is read (setting)")
+             for i, d in enumerate(safety_more.NRM_DAYS, start=1)]
+    rows += [setting(f"cytopenia_day_{i}", d, "days", "nscore.analyses.safety_more.COURSE_DAYS",
+                     "Day after infusion at which ongoing cytopenias of grade 3 or higher are counted (setting)")
+             for i, d in enumerate(safety_more.COURSE_DAYS, start=1)]
     return rows
 
 

@@ -80,10 +80,12 @@ EARLY_TIME_UNIT = "days"
 DAYS_PER_MONTH = fmt.DAYS_PER_MONTH  # one home: nscore.statistics.outcomes.MONTH_DAYS (YEAR_DAYS / 12)
 
 
-def time_convention() -> str:
-    """The sentence Methods gives for the book's unit convention of times (:data:`TIME_UNIT`)."""
-    return (f"Times to event, follow-up and survival are given in months from infusion (1 month = "
-            f"{DAYS_PER_MONTH:.2f} days; rates at whole years after infusion); the onset and duration of "
+def time_convention(days_per_month: str | None = None) -> str:
+    """The sentence Methods gives for the book's unit convention of times (:data:`TIME_UNIT`).
+    ``days_per_month``: the text of :data:`DAYS_PER_MONTH` to print (Methods passes it traced)."""
+    dpm = f"{DAYS_PER_MONTH:.2f}" if days_per_month is None else days_per_month
+    return (f"Times to event, follow-up and survival are given in months from infusion (a month being "
+            f"{dpm} days; rates at whole years after infusion); the onset and duration of "
             "early toxicities and landmark times are given in days.")
 
 

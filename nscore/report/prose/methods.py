@@ -13,7 +13,7 @@ from typing import Mapping
 
 from nscore.analyses.settings import CR_MARROW_BLASTS, grade_range, setting_key
 from nscore.report import format as fmt
-from nscore.report.narrative import count, join
+from nscore.report.narrative import capitalize, count, join
 from nscore.report.tables import RATE_YEARS, YEAR_DAYS, _inline
 from nscore.report.trace import role
 
@@ -28,6 +28,10 @@ __all__ = [
     "year_days_text",
     "setting_text",
     "applicability",
+    "time_units",
+    "efficacy_analyses",
+    "safety_analyses",
+    "patient_flow",
     "data_model",
     "ELN_CODES",
 ]
@@ -193,6 +197,143 @@ def setting_text(value, parameter: str) -> str:
     """A setting of :func:`nscore.analyses.settings.settings_rows` as a traced number (``100``, ``365.25``)."""
     digits = 0 if float(value).is_integer() else 2
     return role(fmt.number(value, digits), setting_key(parameter))
+
+
+def _settings_list(values, prefix: str, traced: bool) -> str:
+    """``"100, 365 and 730"``: settings ``<prefix>_<i>`` (1-based), traced when asked."""
+    return join(setting_text(v, f"{prefix}_{i}") if traced else fmt.number(v, 0 if float(v).is_integer() else 2)
+                for i, v in enumerate(values, start=1))
+
+
+def _setting(value, parameter: str, traced: bool) -> str:
+    return setting_text(value, parameter) if traced else fmt.number(value, 0 if float(value).is_integer() else 2)
+
+
+def time_units(traced: bool = False) -> str:
+    """The book's one unit convention for times (:func:`nscore.report.tables.time_convention`), the
+    days per month traced to its settings row (``days_per_month``)."""
+    from nscore.report import format as _fmt
+    from nscore.report.tables import time_convention
+
+    return time_convention(_setting(_fmt.DAYS_PER_MONTH, "days_per_month", traced))
+
+
+def efficacy_analyses(cohort, *, landmark_day: float, traced: bool = False) -> str:
+    """The standard CAR-T efficacy analyses of Results (issue 15) as a MyST definition list: duration
+    of response and relapse-free survival, the landmark analysis by response (and MRD), relapse and
+    non-relapse mortality by transplant, hazard ratios by subgroup, the swimmer lanes. Each says
+    what it needs when this cutoff's data lack it (nobody evaluable, MRD or transplants not collected)."""
+    from nscore.analyses import outcomes
+
+    months = _settings_list(outcomes.RATE_MONTHS, "response_rate_month", traced)
+    day = _setting(outcomes.RESPONSE_LANDMARK_DAY, "response_landmark_day", traced)
+    hct_day = _setting(landmark_day, "landmark_day", traced)
+    lane = _setting(outcomes.LANE_MONTHS, "lane_months", traced)
+    small = _setting(outcomes.MIN_LANE_PATIENTS, "min_lane_patients", traced)
+    evaluable = _n_evaluable(cohort) > 0
+    mrd = _collected(cohort, "adrs", "MRDSTAT")
+    items = []
+    dor = ("Duration of response (DOR) among responders (CR, CRi or PR) and relapse-free survival (RFS) among "
+           "patients in CR/CRi run from the assessment of the best response (ADRS `ADT`, the only response "
+           "date the data model holds) to relapse, progression or death, censored where progression-free "
+           "survival is censored. They are estimated by the Kaplan-Meier method with log-log confidence "
+           f"intervals, and their rates are read at {months} months after the response.")
+    if not evaluable:
+        dor += " No patient of this cutoff is efficacy-evaluable, so they are not reported."
+    items.append(("Duration of response", dor))
+    groups = ("CR/CRi with negative, positive or not assessed measurable residual disease (MRD), and no "
+              "CR/CRi" if mrd else "CR/CRi against no CR/CRi (MRD was not collected in this cutoff's data)")
+    items.append(("Outcome by response at a landmark",
+                  f"Grouping patients by their best response would credit responders with the time they had to "
+                  f"survive to respond. Overall and progression-free survival are therefore compared from day "
+                  f"{day} after infusion, among efficacy-evaluable patients alive, event-free and in follow-up "
+                  f"that day, by the response assessed on or before it: {groups}. A response assessed later "
+                  "counts as no CR/CRi at the landmark. Groups are compared with the log-rank test."
+                  + ("" if evaluable else " No patient of this cutoff is efficacy-evaluable, so it is not reported.")))
+    hct = ("Relapse or progression and non-relapse mortality (death without prior relapse) are estimated "
+           f"from the day-{hct_day} landmark by the Aalen-Johansen method, each the other's competing event, "
+           "among patients alive, relapse-free and in follow-up at the landmark, grouped by an allogeneic "
+           "transplant done by then; a later transplant stays in the group without transplant, so no "
+           "immortal time is credited to transplantation. The groups are compared with Gray's test "
+           "{cite:p}`gray1988`.")
+    if not _collected(cohort, "adsl", "HCTDT"):
+        hct += " Transplant dates were not collected in this cutoff's data, so this analysis is not reported."
+    items.append(("Relapse and non-relapse mortality by transplant", hct))
+    items.append(("Hazard ratios by subgroup",
+                  "For overall and progression-free survival, one Cox model per baseline factor (diagnosis, age "
+                  "group, prior transplant, marrow blasts, dose level and sex, where collected) gives the hazard "
+                  "ratio of each level against the factor's reference level (the first level in clinical order "
+                  "with an event), with Efron's handling of ties and Wald confidence intervals. The models are "
+                  "unadjusted and descriptive; a level without events is not estimable."))
+    items.append(("Swimmer lanes",
+                  f"Instead of one bar per patient, the swimmer plot shows, for each best-response group, how "
+                  f"many patients were in each state (no response yet, in response, transplanted in remission, "
+                  f"relapsed or progressed, died, follow-up ended) every {lane} months after infusion. "
+                  f"Groups of fewer than {small} patients are combined, and left out when still smaller, so "
+                  "that no lane shows an individual course."))
+    return "\n\n".join(f"{term}\n: {text}" for term, text in items)
+
+
+def safety_analyses(cohort, traced: bool = False) -> str:
+    """The safety analyses beyond CRS/ICANS (issue 15) as a MyST definition list: adverse events by
+    term, the course of cytopenias, CRS/ICANS treatment, non-relapse mortality and causes of death;
+    what this cutoff's delivery did not collect is named, never counted as zero."""
+    from nscore.analyses import safety_more
+
+    cats = safety_more.categories(cohort)
+    missing = [c for c in safety_more.not_collected(cohort) if c not in ("CRS", "ICANS")]
+    items = []
+    if cats:
+        terms = ("Adverse events are counted once per patient and term and once per category, at the worst "
+                 "grade, as any grade and as grade 3 or higher, in the safety population.")
+        ctcae = [w for c, w in (("CYTOPENIA", "cytopenias"), ("INFECTION", "infections"),
+                                ("GVHD", "graft-versus-host disease")) if c in cats]
+        if ctcae:
+            terms += (f" {capitalize(join(ctcae))} {'is' if ctcae == ['graft-versus-host disease'] else 'are'} "
+                      "graded with the Common Terminology Criteria for Adverse Events (CTCAE v5.0).")
+        if "IEC-HS" in cats:
+            terms += (" Immune effector cell-associated haemophagocytic lymphohistiocytosis-like syndrome "
+                      "(IEC-HS) is identified and graded as the ASTCT defines it.")
+        if missing:
+            terms += f" Not collected in this cutoff's data: {join(_inline(c) for c in missing)}."
+        items.append(("Adverse events by term", terms))
+    else:
+        items.append(("Adverse events by term", "Adverse events were not collected in this cutoff's data."))
+    if "CYTOPENIA" in cats:
+        days = _settings_list(safety_more.COURSE_DAYS, "cytopenia_day", traced)
+        items.append(("Cytopenias over time",
+                      "The share of patients with a cytopenia of grade 3 or higher ongoing (from its onset to its "
+                      f"resolution, or to the end of follow-up when unresolved) is read on days {days} after "
+                      "infusion, among patients alive and in follow-up that day."))
+    if any(c in cats for c in ("CRS", "ICANS")):
+        tx = ("The share of patients given tocilizumab or corticosteroids for CRS or ICANS is given among all "
+              "infused patients and among those with each syndrome.")
+        if not (_collected(cohort, "adae", "TOCIFL") and _collected(cohort, "adae", "STERFL")):
+            tx = "The treatment of CRS and ICANS (tocilizumab, corticosteroids) was not collected in this cutoff's data."
+        items.append(("Treatment of CRS and ICANS", tx))
+    nrm_days = _settings_list(safety_more.NRM_DAYS, "nrm_day", traced)
+    deaths = ("Non-relapse mortality, death without a prior relapse or progression, is estimated from "
+              "infusion by the Aalen-Johansen method with relapse or progression as the competing event, "
+              f"and read on days {nrm_days} after infusion. ")
+    deaths += ("The primary cause of each death is tabulated as the delivery records it (ADSL `DTHCAUS`)."
+               if _collected(cohort, "adsl", "DTHCAUS") else
+               "Causes of death were not collected in this cutoff's data.")
+    items.append(("Non-relapse mortality and causes of death", deaths))
+    return "\n\n".join(f"{term}\n: {text}" for term, text in items)
+
+
+def patient_flow(cohort) -> str:
+    """How the patient-flow (CONSORT) diagram is drawn: from enrolment when the delivery holds the
+    optional disposition dataset ADDS, else from infusion."""
+    base = ("The patient-flow diagram is drawn from the data: the safety population, the efficacy-evaluable "
+            "patients, responders, CR/CRi and, where transplants are recorded, transplants after the CR/CRi.")
+    if getattr(cohort, "adds", None) is not None:
+        return ("The patient-flow diagram follows the CONSORT layout from enrolment: apheresis, manufacturing "
+                "and infusion from the disposition dataset ADDS, with the reasons recorded for patients who did "
+                "not go on, per trial, then " + base[len("The patient-flow diagram is drawn from the data: "):]
+                + " Steps the delivery does not record are left out, not drawn as zero.")
+    return (base + " The disposition dataset ADDS (enrolment, apheresis and manufacturing) was not delivered, so "
+            "the diagram starts at infusion; steps the delivery does not record are left out, not drawn as zero.")
 
 
 def applicability(cohort) -> str:
