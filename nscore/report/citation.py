@@ -23,7 +23,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-#: Licences: the text, figures and simulated data of the publication; the code (``nscore``, chapters' code).
+#: Licences: the text and figures of the publication; the code (``nscore``, chapters' code). Data are not
+#: licensed from the site: the site never carries patient-level rows, and real data are not distributed.
 TEXT_LICENCE = ("CC-BY-4.0", "Creative Commons Attribution 4.0 International (CC BY 4.0)",
                 "https://creativecommons.org/licenses/by/4.0/")
 CODE_LICENCE = ("MIT", "MIT License", "https://opensource.org/license/mit")
@@ -137,7 +138,7 @@ def meta_tags(c: Citation, page_url: str = "") -> str:
 
 def licence_html(cite_href: str) -> str:
     """The licence line that ends every page."""
-    return (f'<p class="{LICENCE_CLASS}">Text, figures and simulated data: '
+    return (f'<p class="{LICENCE_CLASS}">Text and figures: '
             f'<a href="{TEXT_LICENCE[2]}" rel="license">{TEXT_LICENCE[1]}</a>; code: '
             f'<a href="{CODE_LICENCE[2]}" rel="license">{CODE_LICENCE[1]}</a>. '
             f'<a href="{html.escape(cite_href, quote=True)}">How to cite this publication</a>.</p>')
@@ -156,7 +157,7 @@ def how_to_cite_html(c: Citation) -> str:
         f'<pre class="nscore-citation-bibtex" aria-label="BibTeX entry">{html.escape(c.bibtex())}</pre>'
         "<p>The same fields are in each page's metadata (Highwire Press <code>citation_*</code> and Dublin "
         "Core <code>DC.*</code> tags, read by reference managers) and in <code>CITATION.cff</code> in the "
-        f"repository. Licences: the text, figures and simulated data under {TEXT_LICENCE[1]}, the code under "
+        f"repository. Licences: the text and figures under {TEXT_LICENCE[1]}, the code under "
         f"the {CODE_LICENCE[1]} (<code>LICENSE</code>, <code>LICENSE-TEXT.md</code>).</p></section>"
     )
 

@@ -94,13 +94,14 @@ def page_texts(site: Path) -> dict[str, str]:
     """Visible text of every page of the root site: {relative path: text}, one line per block.
 
     Every ``*.html`` under ``site`` except the versioned copies (``v/``), the theme's files
-    (``_static``, ``_sources``) and Sphinx's genindex/search pages; scripts, styles and SVG removed.
+    (``_static``, ``_sources``), Sphinx's genindex/search pages and the notebook views
+    (``<chapter>.notebook.html``: code and outputs, not prose); scripts, styles and SVG removed.
     """
     out = {}
     for page in sitecheck.site_pages(site):
         rel = page.relative_to(site)
-        if rel.parts[0] == "v" or not sitecheck.is_chapter(rel.as_posix()):
-            continue
+        if rel.parts[0] == "v" or not sitecheck.is_chapter(rel.as_posix()) or rel.name.endswith(".notebook.html"):
+            continue  # notebook views show code, not the publication's sentences
         soup = BeautifulSoup(page.read_text(encoding="utf-8", errors="replace"), "html.parser")
         for tag in soup(_NOT_TEXT):
             tag.decompose()
