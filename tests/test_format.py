@@ -141,3 +141,17 @@ def test_no_negative_zero_and_ci_transform():
     assert "log-log" in fmt.ci_transform("log-log")
     with pytest.raises(fmt.FormatError):
         fmt.ci_transform("logit")
+
+
+def test_headline_times_and_their_changes_print_in_months():
+    # a headline time (median, follow-up; unit "days") reads in months in What changed, like on the pages
+    assert fmt.short(547, "days") == "18.0 months"
+    assert fmt.short(float("inf"), "days", "not reached") == "not reached"
+    assert fmt.change(184, "days", 943, 1127) == "+6.0 months"
+    assert fmt.change(0.5, "days", 1, 1.5) == "+<0.1 months"
+    assert fmt.change(float("nan"), "days", INF, 612, "not reached", "estimated") == "not reached \u2192 20.1 months"
+    # an ARD median and its limits in months; any other time (a landmark day, a setting) in days
+    assert fmt.value(547, "days", "median") == "18.0 months" and fmt.value(480, "days", "lower") == "15.8 months"
+    assert fmt.value(100, "days", "time") == "100 days"
+    assert fmt.headline({"unit": "days", "status": "estimated", "value": 547, "lower": 480, "upper": NAN}) \
+        == "18.0 months (95% CI 15.8\u2013NE)"

@@ -79,7 +79,7 @@ def test_compare_cutoffs_tiny_known_changes():
     # same patients, no new events: counts and rates unchanged, follow-up 184 days longer
     assert t.loc["n_infused", "change"] == 0 and t.loc["orr", "change"] == 0
     assert t.loc["followup_median", "change"] == pytest.approx(184)
-    assert t.loc["followup_median", "change_display"] == "+184 days"
+    assert t.loc["followup_median", "change_display"] == "+6.0 months"  # 184 / 30.4375 = 6.05
     assert t.loc["os_median", "change_display"] == "not reached at both cutoffs"
     assert t.loc["orr", "change_display"] == "no change"
     # 2-year OS: follow-up ends before 730.5 days at the first cutoff, not after the second
@@ -188,8 +188,8 @@ def test_headline_survival_matches_r_on_shipped_data(cutoff):
     (0.04, "%", "+<0.1 percentage points"),
     (0.0, "%", "no change"),
     (2.345, "%", "+2.3 percentage points"),
-    (0.2, "days", "+<1 days"),
-    (194.0, "days", "+194 days"),
+    (0.2, "days", "+<0.1 months"),       # times change in months, the unit they print in
+    (194.0, "days", "+6.4 months"),
 ])
 def test_change_text_never_prints_signed_zero(diff, unit, text):
     assert fmt.change(diff, unit, 1.0, 1.0 + diff) == text

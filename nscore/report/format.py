@@ -40,8 +40,8 @@ Journal conventions (written here once; the tests in ``tests/test_format.py`` pi
 - **Times**: early-toxicity onset/duration and landmark days in days, ``4 days`` (a median of observed
   days between two integers keeps one decimal, ``4.5 days``); other times in months, days /
   :data:`DAYS_PER_MONTH` (365.25 / 12) with one decimal, ``18.0 months``.
-- **Changes between cutoffs** (What changed): ``+3.1 percentage points``, ``+184 days``,
-  ``not reached → 612 days``, ``no change``; a change that rounds to zero ``+<0.1 percentage points``.
+- **Changes between cutoffs** (What changed): ``+3.1 percentage points``, ``+6.0 months``,
+  ``not reached → 20.1 months``, ``no change``; a change that rounds to zero ``+<0.1 percentage points``.
 - **A value alone** (a cell of What changed, :func:`value`): as its unit says: a count, a
   percentage, a time, a p-value (``0.012``, ``<0.001``), else two decimals.
 
@@ -478,7 +478,8 @@ def _num(x) -> float:
 
 
 def short(value, unit: str, status: str | None = None) -> str:
-    """A value without its interval (What changed): ``86.3%``, ``547 days``, ``334``; a missing
+    """A value without its interval (What changed): ``86.3%``, ``18.0 months`` (a time stored in days),
+    ``334``; a missing
     value reads its status (``not reached``, ``not collected``...)."""
     x = _num(value)
     if math.isnan(x) or math.isinf(x):
@@ -487,12 +488,14 @@ def short(value, unit: str, status: str | None = None) -> str:
         return "not reached" if math.isinf(x) or unit == "days" else "not estimable"
     if unit == "date":
         return date(x)
-    return {"%": percent(x), "days": days(x)}.get(unit, number(x))
+    if unit == "days":  # a headline time (a median, follow-up): in months, the book's unit of times
+        return months(x)
+    return {"%": percent(x)}.get(unit, number(x))
 
 
 def change(diff, unit: str, prev, last, prev_status: str | None = None, last_status: str | None = None) -> str:
-    """The change of a figure between two cutoffs: ``+3.1 percentage points``, ``+184 days``,
-    ``not reached → 612 days`` (a figure becomes estimable), ``not collected → 10.2%``,
+    """The change of a figure between two cutoffs: ``+3.1 percentage points``, ``+6.0 months`` (a time
+    stored in days), ``not reached → 20.1 months`` (a figure becomes estimable), ``not collected → 10.2%``,
     ``no change``; a change that rounds to zero reads ``+<0.1 percentage points``."""
     prev, last, diff = _num(prev), _num(last), _num(diff)
     if not (math.isfinite(prev) and math.isfinite(last)):
@@ -502,8 +505,10 @@ def change(diff, unit: str, prev, last, prev_status: str | None = None, last_sta
         return f"{a} \u2192 {b}"
     if diff == 0:
         return "no change"
-    suffix = {"%": " percentage points", "days": " days", "date": " days"}.get(unit, "")
-    digits = 1 if unit == "%" else 0
+    if unit == "days":  # a headline time changes in months, the unit it prints in (:func:`short`)
+        diff = diff / DAYS_PER_MONTH
+    suffix = {"%": " percentage points", "days": " months", "date": " days"}.get(unit, "")
+    digits = 1 if unit in ("%", "days") else 0
     step = 10 ** -digits
     if abs(diff) < step / 2:  # would print as "+0.0" or "-0.0"
         return f"{'+' if diff > 0 else '-'}<{step:g}{suffix}"
@@ -513,7 +518,7 @@ def change(diff, unit: str, prev, last, prev_status: str | None = None, last_sta
 
 def value(v, unit: str = "", stat: str = "") -> str:
     """One ARD value alone, by its unit and statistic (a cell of What changed): a count ``125``, a
-    percentage ``86.3%``, a time ``547 days`` / ``not reached``, a date ``August 1, 2025``, a p-value ``0.012`` / ``<0.001``,
+    percentage ``86.3%``, a median of time ``18.0 months`` / ``not reached`` (other times ``28 days``), a date ``August 1, 2025``, a p-value ``0.012`` / ``<0.001``,
     anything else to two decimals; NaN reads ``not estimable``."""
     x = _num(v)
     if math.isnan(x):
@@ -522,8 +527,8 @@ def value(v, unit: str = "", stat: str = "") -> str:
         return count(x)
     if unit == "%":
         return percent(x)
-    if unit == "days":
-        return days(x)
+    if unit == "days":  # a median of time and its limits in months; other times (a day, a setting) in days
+        return months(x) if stat in ("median", "lower", "upper") else days(x)
     if unit == "date":
         return date(x)
     if stat == "p":
