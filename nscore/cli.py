@@ -118,6 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--jobs", type=_positive, default=None, help="parallel kernels (default: number of cores)")
     r.add_argument("--chapters", type=_chapters, default=None,
                    help="comma-separated chapter names to re-execute (default: every chapter), e.g. results,safety")
+    r.add_argument("--data", type=Path, default=None,
+                   help="for a public bundle (no patient-level data): a project's data directory, or one holding "
+                        "cutoffs/<cutoff>/...; each file is checked against the bundle's data manifests")
     return p
 
 
@@ -136,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     project = None
     try:
         if args.command == "reproduce":  # needs no project: the bundle is one
-            result = reproduce.reproduce(args.bundle, jobs=args.jobs, chapters=args.chapters)
+            result = reproduce.reproduce(args.bundle, jobs=args.jobs, chapters=args.chapters, data=args.data)
             print(result.summary())
             return 0 if result.ok else 1
         project = pipeline.Project(args.root if args.root is not None else versions.project_root())

@@ -1,6 +1,7 @@
 """Reviewer bundles that reproduce (issue 16, item 5): what a bundle holds, and ``nscore reproduce``.
 
-The bundle under test is built the way the pipeline builds one (:func:`nscore.build.site.write_bundle`)
+The bundles under test are built the way the pipeline builds them (:func:`nscore.build.site.write_bundle`,
+full and public)
 for the newest shipped cutoff, from a copy of the project: the chapters the reproduction tests
 re-execute (:data:`SUBSET`) are taken from the committed notebooks when their keys are current, else
 executed in the copy first, so the bundle is self-consistent while the sources are being edited. The
@@ -54,11 +55,11 @@ def project_copy(tmp_path_factory) -> Project:
     return _copy_project(tmp_path_factory.mktemp("copy") / "project")
 
 
-def _write(project: Project, notebooks: dict[str, Path], zpath: Path) -> Path:
+def _write(project: Project, notebooks: dict[str, Path], zpath: Path, public: bool = False) -> Path:
     chapters = project.checked_chapters()
     rows = ard.combine(ard.read_notebook(notebooks[ch.name]) for ch in chapters)
     results = ard.write(rows, zpath.parent / f"{zpath.stem}-ard", stem=f"ard-{CUTOFF}")
-    site.write_bundle(project, zpath, CUTOFF, notebooks, chapters, results)
+    site.write_bundle(project, zpath, CUTOFF, notebooks, chapters, results, public=public)
     return zpath
 
 
@@ -73,9 +74,27 @@ def raw_bundle(project_copy, tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def bundle(project_copy, tmp_path_factory) -> Path:
-    """``reviewer-bundle-2026-02-01.zip`` of the copy, self-consistent for :data:`SUBSET` and the tamper
-    chapter: their committed notebooks when current, else executed in the copy first."""
+def public_raw(project_copy, tmp_path_factory) -> Path:
+    """The public bundle (no patient-level data) of the copy's committed notebooks as they are."""
+    notebooks = {ch.name: project_copy.notebook(ch) for ch in project_copy.checked_chapters()}
+    return _write(project_copy, notebooks, tmp_path_factory.mktemp("public") / f"reviewer-bundle-{CUTOFF}.zip",
+                  public=True)
+
+
+@pytest.fixture(scope="module")
+def bundle(consistent) -> Path:
+    return consistent[0]
+
+
+@pytest.fixture(scope="module")
+def public_bundle(consistent) -> Path:
+    return consistent[1]
+
+
+@pytest.fixture(scope="module")
+def consistent(project_copy, tmp_path_factory) -> tuple[Path, Path]:
+    """``reviewer-bundle-2026-02-01.zip`` of the copy, full and public, self-consistent for :data:`SUBSET`
+    and the tamper chapter: their committed notebooks when current, else executed in the copy first."""
     project = project_copy
     chapters = project.checked_chapters()
     store = VersionsStore(project.data_path, project.cache_dir)
@@ -87,7 +106,9 @@ def bundle(project_copy, tmp_path_factory) -> Path:
     if stale:  # the committed notebooks are behind the sources being edited: execute them here
         executed, _ = reproduce.execute_chapters(project, CUTOFF, stale, progress=lambda _: None)
         notebooks.update(executed)
-    return _write(project, notebooks, tmp_path_factory.mktemp("bundle") / f"reviewer-bundle-{CUTOFF}.zip")
+    name = f"reviewer-bundle-{CUTOFF}.zip"
+    return (_write(project, notebooks, tmp_path_factory.mktemp("bundle") / name),
+            _write(project, notebooks, tmp_path_factory.mktemp("public") / name, public=True))
 
 
 def _contents(zpath: Path) -> dict[str, bytes]:
@@ -176,6 +197,33 @@ def test_bundle_holds_data_sources_code_lock_and_readme(raw_bundle):
         assert {i.date_time for i in z.infolist()} == {reproduce.ZIP_TIME}
 
 
+def test_the_public_bundle_holds_no_patient_rows(public_raw, raw_bundle):
+    """The site's bundle: the full one minus the patient-level files, which MANIFEST.json lists by hash
+    only; each cutoff's data manifest, study.yml and source.json stay; the privacy scan finds nothing
+    in it (and does find the full bundle's rows, so the scan is worth something)."""
+    from test_privacy import TEXT_SUFFIXES, find_leaks, load_reference
+
+    public, full = _contents(public_raw), _contents(raw_bundle)
+    dropped = {n for n in full if n.startswith("data/cutoffs/") and n.rsplit("/", 1)[1] not in reproduce.DATA_KEPT}
+    assert {f"data/cutoffs/{c}/{f}" for c in (CUTOFF, EARLIER) for f in ("adsl.csv", "adtte.csv", "adae.csv")} <= dropped
+    assert not dropped & set(public) and not [n for n in public if Path(n).name.startswith("ad") and n.endswith(".csv")]
+    assert set(public) == set(full) - dropped  # the same bundle otherwise (its README and MANIFEST differ)
+    assert all(public[n] == full[n] for n in set(public) - {"README.md", "MANIFEST.json"})
+    assert {f"data/cutoffs/{c}/{f}" for c in (CUTOFF, EARLIER) for f in reproduce.DATA_KEPT} <= set(public)
+    manifest = json.loads(public["MANIFEST.json"])
+    assert manifest["patient_data"] == "omitted" and set(manifest["omitted"]) == dropped
+    data_manifest = json.loads(public[f"data/cutoffs/{CUTOFF}/manifest.json"])
+    assert manifest["omitted"][f"data/cutoffs/{CUTOFF}/adsl.csv"]["sha256"] == data_manifest["files"]["adsl.csv"]["sha256"]
+    assert json.loads(full["MANIFEST.json"])["patient_data"] == "included"
+    readme = public["README.md"].decode()
+    assert "does NOT include the patient-level data" in readme and "--data" in readme
+    ref = load_reference(PROJECT / "data")
+    leaks = [x for n, b in public.items() if Path(n).suffix in TEXT_SUFFIXES  # as test_privacy reads the site's zips
+             for x in find_leaks(f"bundle!{n}", b.decode("utf-8", "replace"), ref)]
+    assert leaks == []
+    assert find_leaks("full!adsl", full[f"data/cutoffs/{CUTOFF}/adsl.csv"].decode(), ref)
+
+
 def test_the_kernels_import_the_bundles_nscore(raw_bundle, tmp_path):
     bundle = raw_bundle
     root = tmp_path / "unpacked"
@@ -237,6 +285,45 @@ def test_a_stale_hash_is_a_one_line_error(raw_bundle, tmp_path):
     assert done.returncode == 1
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     assert "hash mismatch" in done.stderr and f"data/cutoffs/{CUTOFF}/adsl.csv" in done.stderr
+
+
+def test_a_public_bundle_with_the_data_reproduces(public_bundle, project_copy, tmp_path):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = _run([str(public_bundle), "--chapters", TAMPER_CHAPTER, "--data", str(project_copy.data_path)], empty)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "statistics reproduced, 0 differences" in done.stdout and "on the data from" in done.stdout
+    assert "patient-level file(s) from" in done.stdout
+    assert list(empty.iterdir()) == []
+
+
+@pytest.mark.parametrize("case", ["no data", "changed value", "file missing", "no such cutoff", "full bundle"])
+def test_public_bundle_data_errors_are_one_line(public_raw, raw_bundle, project_copy, tmp_path, capsys, case):
+    """A public bundle without --data, or with data that are not the published ones, stops before
+    anything runs with one line naming the problem."""
+    data = tmp_path / "data"
+    shutil.copytree(project_copy.data_path / "cutoffs", data / "cutoffs")
+    target, args = public_raw, ["--data", str(data)]
+    adsl = data / "cutoffs" / CUTOFF / "adsl.csv"
+    if case == "no data":
+        args = []
+        expected = "is a public reviewer bundle and holds no patient data; pass --data DIR"
+    elif case == "changed value":
+        adsl.write_text(adsl.read_text().replace("T-ALL", "T-LBL", 1))
+        expected = f"hash mismatch, {adsl} differs from the bundle's data manifest (data/cutoffs/{CUTOFF}/adsl.csv)"
+    elif case == "file missing":
+        adsl.unlink()
+        expected = f"{adsl} missing"
+    elif case == "no such cutoff":
+        shutil.rmtree(data / "cutoffs" / EARLIER)
+        expected = "holds no cutoffs/"
+    else:
+        target = raw_bundle
+        expected = "holds its data already"
+    assert cli.main(["reproduce", str(target), *args]) == 1
+    err = capsys.readouterr().err
+    assert expected in err, err
+    assert err.startswith("nscore reproduce: error: ") and err.count("\n") == 1
 
 
 @pytest.mark.parametrize("case", ["not a zip", "no file", "member missing", "listing and member missing",
@@ -313,15 +400,15 @@ def test_compare_a_subset_ignores_rows_another_chapter_published():
 def test_the_cli_passes_bundle_jobs_and_chapters(monkeypatch, capsys):
     seen = {}
 
-    def fake(bundle, *, jobs, chapters):
-        seen.update(bundle=bundle, jobs=jobs, chapters=chapters)
+    def fake(bundle, *, jobs, chapters, data):
+        seen.update(bundle=bundle, jobs=jobs, chapters=chapters, data=data)
         return reproduce.Reproduction(bundle=str(bundle), cutoff=CUTOFF, chapters=("results",), reproduced=3,
                                       differences=(reproduce.Difference(f"{CUTOFF}#x|=|n", 1.0, 2.0),),
                                       published_version="a", reproduced_version="a", seconds=1.0)
 
     monkeypatch.setattr(reproduce, "reproduce", fake)
-    assert cli.main(["reproduce", "b.zip", "--jobs", "2", "--chapters", "results, safety"]) == 1
-    assert seen == {"bundle": Path("b.zip"), "jobs": 2, "chapters": ["results", "safety"]}
+    assert cli.main(["reproduce", "b.zip", "--jobs", "2", "--chapters", "results, safety", "--data", "d"]) == 1
+    assert seen == {"bundle": Path("b.zip"), "jobs": 2, "chapters": ["results", "safety"], "data": Path("d")}
     out = capsys.readouterr().out
     assert "3 statistics reproduced, 1 difference" in out and "x|=|n" in out
 
@@ -329,21 +416,27 @@ def test_the_cli_passes_bundle_jobs_and_chapters(monkeypatch, capsys):
 # ------------------------------------------------------------------------- the session build's bundles
 @pytest.mark.slow
 def test_the_pipelines_bundles_of_the_shipped_cutoffs_verify_and_reproduce(tmp_path):
-    """The bundles the real build publishes (the session's ``repo_build``, shared with the site tests):
-    each shipped cutoff's bundle holds its own data and passes its checks; the older one reproduces."""
+    """The bundles the real build writes (the session's ``repo_build``, shared with the site tests):
+    each shipped cutoff's full bundle (``_build/bundles/``, outside the site) holds its own data and
+    passes its checks; the site's public bundle holds no data file; the older one reproduces from the
+    site's bundle with the project's data."""
     import sitecheck
 
     project, report = sitecheck.repo_build()
     assert {EARLIER, CUTOFF} <= set(report.bundles)
     for cutoff in (EARLIER, CUTOFF):
-        path = project.bundle(cutoff)
+        path = site.full_bundle(project, cutoff)
+        assert project.html_dir not in path.parents
         root = tmp_path / cutoff
         manifest = reproduce.open_bundle(path, root)
         reproduce.verify(root, manifest, str(path))
         assert manifest["cutoff"] == cutoff and (root / "data" / "cutoffs" / cutoff / "adsl.csv").is_file()
         later = [c for c in (EARLIER, CUTOFF) if c > cutoff]
         assert not any((root / "data" / "cutoffs" / c).exists() for c in later)  # nothing after its cutoff
+        published = json.loads(zipfile.ZipFile(project.bundle(cutoff)).read(reproduce.MANIFEST))
+        assert set(published["omitted"]) == {n for n in manifest["files"] if reproduce.patient_data(n)}
+        assert not set(published["files"]) & set(published["omitted"])
     empty = tmp_path / "empty"
     empty.mkdir()
-    done = _run([str(project.bundle(EARLIER)), "--chapters", TAMPER_CHAPTER], empty)
+    done = _run([str(project.bundle(EARLIER)), "--chapters", TAMPER_CHAPTER, "--data", str(project.data_path)], empty)
     assert done.returncode == 0 and "statistics reproduced, 0 differences" in done.stdout, done.stdout + done.stderr

@@ -1,8 +1,14 @@
 """Reviewer bundles that reproduce: what one cutoff's bundle holds, and ``nscore reproduce BUNDLE``.
 
-A reviewer bundle (``_downloads/reviewer-bundle-<cutoff>.zip`` on each version's site, written by
-:func:`nscore.build.site.write_bundle` with :func:`bundle_members` and :func:`write_zip`) is a small
-copy of the project that re-runs: the executed notebooks and the analysis-results dataset (ARD) as
+A reviewer bundle (written by :func:`nscore.build.site.write_bundles` with :func:`bundle_members` and
+:func:`write_zip`) is a small copy of the project that re-runs. Each cutoff has two, from one code
+path: the FULL bundle, ``_build/bundles/reviewer-bundle-<cutoff>.zip``, outside the site (for
+reviewers under a data-access agreement), and the PUBLIC bundle on the site,
+``_downloads/reviewer-bundle-<cutoff>.zip``, the same minus the patient-level data files
+(:func:`patient_data`: everything in ``data/cutoffs/<c>/`` but its ``manifest.json``, ``study.yml``
+and ``source.json``); its ``MANIFEST.json`` lists them under ``omitted`` and ``nscore reproduce
+BUNDLE --data DIR`` copies them in from ``DIR`` and checks each against its hash (:func:`supply_data`).
+Patient-level rows are never published. The full bundle holds: the executed notebooks and the analysis-results dataset (ARD) as
 published, the data the chapters read (``data/cutoffs/<c>/`` of the cutoff and of every earlier
 stored cutoff, because What changed, the appendix and the landing page compare them, with the
 project's ``data/*.yml``), the chapter sources, the book's ``_toc.yml``/``_config.yml``/
@@ -48,7 +54,7 @@ from nscore.errors import BundleError, ChapterExecutionError, NscoreError, escap
 from nscore.files import write_atomic, write_atomic_with
 
 __all__ = ["MANIFEST", "README", "REL_TOL", "ABS_TOL", "bundle_members", "bundle_manifest", "readme",
-           "write_zip", "verify", "open_bundle", "compare", "same_value", "Difference", "Reproduction",
+           "patient_data", "public_members", "supply_data", "write_zip", "verify", "open_bundle", "compare", "same_value", "Difference", "Reproduction",
            "reproduce"]
 
 #: The bundle's list of files: ``{"format", "cutoff", "chapters", "ard", "files": {path: {sha256, bytes}}}``.
@@ -64,6 +70,10 @@ ABS_TOL = 1e-9
 REQUIRED = ("_toc.yml", "pyproject.toml", "requirements.txt", "requirements.lock", "nscore/__init__.py")
 #: Largest unpacked bundle accepted (a zip bomb is refused before anything is written).
 MAX_BYTES = 2 * 1024 ** 3
+#: What a public bundle keeps of each ``data/cutoffs/<c>/``: no patient row in any of them (the data
+#: manifest holds each file's SHA-256 and row count, study.yml the study definition, source.json the
+#: generator or delivery).
+DATA_KEPT = ("manifest.json", "study.yml", "source.json")
 #: Rows of the difference table printed; the complete table goes to a CSV file.
 TABLE_ROWS = 60
 
@@ -141,12 +151,32 @@ def bundle_members(project: Project, cutoff: str, notebooks: dict[str, Path], ch
     return sorted(members.items())
 
 
+def patient_data(arc: str, data_dir: str = "data") -> bool:
+    """Whether bundle member ``arc`` is patient-level data: any file under ``<data_dir>/cutoffs/<c>/``
+    except :data:`DATA_KEPT` (an allow-list: a file added to the store later is left out too)."""
+    parts = PurePosixPath(arc).parts
+    head = PurePosixPath(data_dir).parts + ("cutoffs",)
+    if parts[:len(head)] != head or len(parts) < len(head) + 2:
+        return False
+    return not (len(parts) == len(head) + 2 and parts[-1] in DATA_KEPT)
+
+
+def public_members(members: list[tuple[str, Path]], data_dir: str = "data"
+                   ) -> tuple[list[tuple[str, Path]], list[tuple[str, Path]]]:
+    """``(kept, omitted)``: the members of the public bundle, and the patient-level data it leaves out."""
+    kept = [(a, p) for a, p in members if not patient_data(a, data_dir)]
+    omitted = [(a, p) for a, p in members if patient_data(a, data_dir)]
+    return kept, omitted
+
+
 def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def bundle_manifest(cutoff: str, chapters: list[Chapter], contents: dict[str, bytes]) -> dict:
-    """``MANIFEST.json`` of a bundle holding ``contents`` (path -> bytes)."""
+def bundle_manifest(cutoff: str, chapters: list[Chapter], contents: dict[str, bytes],
+                    omitted: dict[str, bytes] | None = None) -> dict:
+    """``MANIFEST.json`` of a bundle holding ``contents`` (path -> bytes); a public bundle also lists
+    the patient-level files it leaves out (``omitted``: their SHA-256 and size, no content)."""
     ard_file = next((a for a in (f"ard/ard-{cutoff}.parquet", f"ard/ard-{cutoff}.csv") if a in contents), None)
     return {
         "format": FORMAT,
@@ -155,16 +185,52 @@ def bundle_manifest(cutoff: str, chapters: list[Chapter], contents: dict[str, by
         "ard": ard_file,
         "tolerance": {"relative": REL_TOL, "absolute": ABS_TOL},
         "files": {a: {"sha256": _sha256(b), "bytes": len(b)} for a, b in sorted(contents.items())},
+        "patient_data": "omitted" if omitted is not None else "included",
+        **({"omitted": {a: {"sha256": _sha256(b), "bytes": len(b)} for a, b in sorted(omitted.items())}}
+           if omitted is not None else {}),
     }
 
 
-def readme(cutoff: str, cutoffs: list[str], data_dir: str = "data") -> str:
-    """The bundle's README: what it holds and how to re-run it."""
+def readme(cutoff: str, cutoffs: list[str], data_dir: str = "data", public: bool = False) -> str:
+    """The bundle's README: what it holds and how to re-run it (``public``: without the patient-level
+    data, and how to re-run it with them)."""
     name = f"reviewer-bundle-{cutoff}.zip"
+    if public:
+        intro = f"""This is the PUBLIC bundle: it does NOT include the patient-level data. Patient-level rows are
+never published; of each `{data_dir}/cutoffs/<cutoff>/` it keeps only manifest.json (the SHA-256 and
+row count of each data file), study.yml and source.json, and MANIFEST.json lists the data files it
+leaves out under "omitted". Everything else needed to re-run the publication's analyses for this
+cutoff is here: the chapter sources, the code they call and the exact package versions. The full
+bundle, with the data, is written by the project's build to `_build/bundles/{name}` (outside the
+site) and is given to reviewers under the study's data-access agreement."""
+        data_line = f"""    {data_dir}/cutoffs/<cutoff>/         NOT the data files: only manifest.json (SHA-256 and row count
+                                   of each data file), study.yml and source.json of cutoff(s)
+                                   {", ".join(cutoffs)}; earlier cutoffs are here because pages
+                                   compare versions"""
+        run = f"""With the data (a project's data directory, or any directory holding cutoffs/<cutoff>/... for
+cutoff(s) {", ".join(cutoffs)}):
+
+    .venv/bin/nscore reproduce . --data /path/to/data
+
+(`.venv/bin/nscore reproduce ../{name} --data /path/to/data` works on the zip itself.) Without
+`--data` it stops with an error: this bundle holds no patient data. The data files are copied in and
+each is checked against its SHA-256 in MANIFEST.json and in the cutoff's manifest.json before
+anything runs (a mismatch names the file: those are not the data the results were published from)."""
+    else:
+        intro = """Everything needed to re-run the publication's analyses for this cutoff and check that they give the
+published numbers: the data, the chapter sources, the code they call and the exact package versions.
+This FULL bundle holds patient-level data: it is not published on the site (the site's bundle is
+the same without the data files) and is given to reviewers under the study's data-access agreement."""
+        data_line = f"""    {data_dir}/cutoffs/<cutoff>/         the data of cutoff(s) {", ".join(cutoffs)} (ADaM-style CSV files, the
+                                   study.yml each was validated with, source.json, and manifest.json
+                                   with the SHA-256 and row count of each file); earlier cutoffs are
+                                   here because pages compare versions"""
+        run = f"""    .venv/bin/nscore reproduce .
+
+(`.venv/bin/nscore reproduce ../{name}` works on the zip itself.)"""
     return f"""# Reviewer bundle of the NS7CAR living publication, data cutoff {cutoff}
 
-Everything needed to re-run the publication's analyses for this cutoff and check that they give the
-published numbers: the data, the chapter sources, the code they call and the exact package versions.
+{intro}
 
 ## What is in it
 
@@ -174,10 +240,7 @@ published numbers: the data, the chapter sources, the code they call and the exa
                                    provenance and rebuild key of each)
     ard/ard-<cutoff>.*             the analysis-results dataset: one row per statistic the book shows
                                    (CSV, Parquet, and a data dictionary of its columns)
-    {data_dir}/cutoffs/<cutoff>/         the data of cutoff(s) {", ".join(cutoffs)} (ADaM-style CSV files, the
-                                   study.yml each was validated with, source.json, and manifest.json
-                                   with the SHA-256 and row count of each file); earlier cutoffs are
-                                   here because pages compare versions
+{data_line}
     {data_dir}/*.yml {data_dir}/README.md      the study definition, expert panel, What-changed thresholds,
                                    data model
     chapters/src/<chapter>.md      the chapter sources (MyST Markdown notebooks run with papermill)
@@ -193,9 +256,9 @@ Needs Python 3.11 and access to the Python package index (PyPI), nothing else:
     mkdir review && cd review && unzip ../{name}
     python3.11 -m venv .venv
     .venv/bin/pip install -r requirements.txt
-    .venv/bin/nscore reproduce .
+{run}
 
-(`.venv/bin/nscore reproduce ../{name}` works on the zip itself.) `nscore reproduce` checks every
+`nscore reproduce` checks every
 file against MANIFEST.json and each cutoff's data manifest, copies the bundle into a temporary
 directory, re-executes every chapter there for cutoff {cutoff} with papermill and the published
 parameters (each kernel imports this bundle's `nscore`), reads the statistics the notebooks emit and
@@ -212,11 +275,17 @@ re-runs and checks the numbers.
 
 
 def write_zip(zpath: Path, cutoff: str, chapters: list[Chapter], members: list[tuple[str, Path]],
-              cutoffs: list[str], data_dir: str = "data") -> Path:
-    """Write the bundle: README, MANIFEST.json and ``members``, deterministic bytes, atomically."""
+              cutoffs: list[str], data_dir: str = "data", omitted: list[tuple[str, Path]] | None = None) -> Path:
+    """Write the bundle: README, MANIFEST.json and ``members``, deterministic bytes, atomically.
+
+    ``omitted`` (a public bundle, :func:`public_members`): the patient-level files left out, listed in
+    MANIFEST.json by hash only; the README says so."""
     contents = {arc: path.read_bytes() for arc, path in members}
-    contents[README] = readme(cutoff, cutoffs, data_dir).encode("utf-8")
-    manifest = bundle_manifest(cutoff, chapters, contents)
+    if omitted is not None and any(patient_data(a, data_dir) for a in contents):
+        raise BundleError(f"{escape(str(zpath))}: a public bundle must not hold patient-level data")
+    contents[README] = readme(cutoff, cutoffs, data_dir, public=omitted is not None).encode("utf-8")
+    hidden = None if omitted is None else {a: p.read_bytes() for a, p in omitted}
+    manifest = bundle_manifest(cutoff, chapters, contents, hidden)
     contents[MANIFEST] = (json.dumps(manifest, indent=1, sort_keys=True) + "\n").encode("utf-8")
     order = [README, MANIFEST] + sorted(a for a in contents if a not in (README, MANIFEST))
 
@@ -321,10 +390,14 @@ def verify(root: Path, manifest: dict, where: str) -> list[Chapter]:
     """Check an unpacked bundle in ``root``: every listed file present with its SHA-256, what a run needs
     present, each stored cutoff's files against its data manifest. Returns the chapters (_toc.yml order).
 
-    Raises :class:`BundleError` with one line naming the first problems.
+    A public bundle's patient-level files (``omitted``) must have been copied in (:func:`supply_data`)
+    and are checked the same way. Raises :class:`BundleError` with one line naming the first problems.
     """
+    omitted = _omitted(manifest)
+    if any(not (root / name).is_file() for name in omitted):
+        raise no_patient_data(where)
     missing, changed = [], []
-    for name, entry in sorted(manifest["files"].items()):
+    for name, entry in sorted({**manifest["files"], **omitted}.items()):
         path = root / name
         if not path.is_file():
             missing.append(name)
@@ -349,6 +422,71 @@ def verify(root: Path, manifest: dict, where: str) -> list[Chapter]:
         shown = [p.replace(str(root) + os.sep, "") for p in problems]
         raise BundleError(f"{where}: the data do not match their manifest: {_first(shown, 3)}")
     return chapters
+
+
+def _omitted(manifest: dict) -> dict[str, dict]:
+    """A public bundle's patient-level files left out (path -> {sha256, bytes}); {} for a full bundle."""
+    omitted = manifest.get("omitted") or {}
+    if not isinstance(omitted, dict) or not all(
+            isinstance(v, dict) and isinstance(v.get("sha256"), str) and _safe_name(k) and patient_data(k)
+            and k not in manifest["files"] for k, v in omitted.items()):
+        raise BundleError(f"{MANIFEST}: 'omitted' does not list the data files left out (path -> sha256)")
+    return omitted
+
+
+def no_patient_data(where: str) -> BundleError:
+    return BundleError(f"{where} is a public reviewer bundle and holds no patient data; pass --data DIR (a project's "
+                       "data directory, or one holding cutoffs/<cutoff>/...) to reproduce it with the data")
+
+
+def _data_root(data: Path, cutoffs: list[str]) -> Path | None:
+    """Where ``--data DIR`` keeps the cutoffs: ``DIR/cutoffs/`` (a data directory), ``DIR/data/cutoffs/``
+    (a project) or ``DIR`` itself (a cutoffs directory); the first holding every cutoff needed."""
+    for candidate in (data / "cutoffs", data / "data" / "cutoffs", data):
+        if candidate.is_dir() and all((candidate / c).is_dir() for c in cutoffs):
+            return candidate
+    return None
+
+
+def supply_data(root: Path, manifest: dict, data: Path, where: str, data_dir: str = "data") -> list[str]:
+    """Copy a public bundle's patient-level files (``omitted`` in its MANIFEST.json) from ``data`` into
+    the unpacked bundle ``root``, each checked against its SHA-256 there and in its cutoff's data
+    manifest (``<data_dir>/cutoffs/<c>/manifest.json`` of the bundle) before it is used. Returns the
+    files copied. A file missing or with another hash is a :class:`BundleError` naming it."""
+    omitted = _omitted(manifest)
+    shown = escape(str(data))
+    if not omitted:
+        raise BundleError(f"{where} holds its data already (a full bundle); --data is for a public bundle")
+    prefix = PurePosixPath(data_dir) / "cutoffs"
+    rel = {name: PurePosixPath(name).relative_to(prefix) for name in omitted}
+    source = _data_root(Path(data), sorted({r.parts[0] for r in rel.values()}))
+    if source is None:
+        raise BundleError(f"--data {shown}: holds no cutoffs/{{{','.join(sorted({r.parts[0] for r in rel.values()}))}}}/ "
+                          "(give a project's data directory, or one holding cutoffs/<cutoff>/...)")
+    expected: dict[str, str] = {}
+    for c in sorted({r.parts[0] for r in rel.values()}):  # the cutoffs' data manifests, checked by MANIFEST.json
+        mpath = root / prefix / c / "manifest.json"
+        try:
+            listed = json.loads(mpath.read_bytes()).get("files") or {}
+            if _sha256(mpath.read_bytes()) != manifest["files"][f"{prefix}/{c}/manifest.json"]["sha256"]:
+                raise KeyError
+        except (OSError, ValueError, KeyError, AttributeError):
+            raise BundleError(f"{where}: {prefix}/{c}/manifest.json missing, unreadable or not the one "
+                              f"{MANIFEST} lists") from None
+        expected.update({f"{prefix}/{c}/{f}": e.get("sha256") for f, e in listed.items() if isinstance(e, dict)})
+    copied = []
+    for name, entry in sorted(omitted.items()):
+        src = source.joinpath(*rel[name].parts)
+        if not src.is_file():
+            raise BundleError(f"--data {shown}: {escape(str(src))} missing (the bundle's {name})")
+        digest = _sha256(src.read_bytes())
+        if digest != entry["sha256"] or expected.get(name, digest) != digest:
+            raise BundleError(f"--data {shown}: hash mismatch, {escape(str(src))} differs from the bundle's data "
+                              f"manifest ({name}): not the data the results were published from")
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, root / name)
+        copied.append(name)
+    return copied
 
 
 def kernel_nscore(root: Path) -> Path:
@@ -445,6 +583,7 @@ class Reproduction:
     reproduced_version: str
     seconds: float
     details: Path | None = None  # the complete difference table (CSV), when it is longer than printed
+    data_from: str = ""  # a public bundle's --data directory ("": the bundle's own data)
 
     @property
     def ok(self) -> bool:
@@ -468,8 +607,9 @@ class Reproduction:
 
     def summary(self) -> str:
         n_ch = len(self.chapters)
+        data = f"the data from {self.data_from}" if self.data_from else "the bundle's data"
         lines = [f"reproduce: cutoff {self.cutoff}: {n_ch} chapter{'s' if n_ch != 1 else ''} "
-                 f"({', '.join(self.chapters)}) re-executed with the bundle's nscore on the bundle's data "
+                 f"({', '.join(self.chapters)}) re-executed with the bundle's nscore on {data} "
                  f"in {self.seconds:.1f} s"]
         if self.ok:
             lines.append(f"{self.reproduced} statistics reproduced, 0 differences")
@@ -543,11 +683,12 @@ def execute_chapters(project: Project, cutoff: str, chapters: list[Chapter], *, 
 # reproduce
 # --------------------------------------------------------------------------------------------------
 def reproduce(bundle: str | os.PathLike, *, jobs: int | None = None, chapters: Iterable[str] | None = None,
-              progress: Progress = print, keep: bool = False) -> Reproduction:
+              progress: Progress = print, keep: bool = False, data: str | os.PathLike | None = None) -> Reproduction:
     """Re-execute a reviewer bundle's chapters on its data with its code; compare every statistic.
 
     ``chapters``: names of the chapters to re-execute (default: every chapter); ``jobs``: parallel
-    kernels. The work happens in a temporary directory, removed afterwards (kept when a chapter fails,
+    kernels; ``data``: for a public bundle (no patient-level data), the directory to take them from
+    (:func:`supply_data`; without it a public bundle is refused with :func:`no_patient_data`). The work happens in a temporary directory, removed afterwards (kept when a chapter fails,
     or with ``keep``). Raises :class:`BundleError` for a bad bundle (not a zip, a file missing, a hash
     mismatch), :class:`~nscore.errors.DataValidationError` when its data break a rule and
     :class:`~nscore.errors.ChapterExecutionError` when a chapter raises.
@@ -559,6 +700,11 @@ def reproduce(bundle: str | os.PathLike, *, jobs: int | None = None, chapters: I
     try:
         root = work / "bundle"
         manifest = open_bundle(Path(bundle), root)
+        data_from = ""
+        if data is not None:
+            copied = supply_data(root, manifest, Path(data), where)
+            data_from = escape(str(data))
+            progress(f"data: {len(copied)} patient-level file(s) from {data_from} match the bundle's data manifests")
         book = verify(root, manifest, where)
         cutoff = manifest["cutoff"]
         selected = _select(book, chapters, where)
@@ -567,8 +713,9 @@ def reproduce(bundle: str | os.PathLike, *, jobs: int | None = None, chapters: I
         if root.resolve() not in used.parents:
             raise BundleError(f"the chapter kernels would import nscore from {used}, not from the bundle "
                               "(PYTHONPATH cannot put the bundle's package first)")
-        progress(f"code: the bundle's nscore ({used.parent.relative_to(root.resolve())}/), data: the bundle's "
-                 f"{project_data(root)}")
+        origin = f"from {data_from}, as " if data_from else "the bundle's "
+        progress(f"code: the bundle's nscore ({used.parent.relative_to(root.resolve())}/), data: "
+                 f"{origin}{project_data(root)}")
         project = Project(root)
         try:
             notebooks, data_versions = execute_chapters(
@@ -587,7 +734,7 @@ def reproduce(bundle: str | os.PathLike, *, jobs: int | None = None, chapters: I
         result = Reproduction(
             bundle=where, cutoff=cutoff, chapters=tuple(ch.name for ch in selected), reproduced=same,
             differences=tuple(diffs), published_version=str(pub_versions.iloc[0]) if len(pub_versions) else "",
-            reproduced_version=data_versions[cutoff], seconds=time.monotonic() - t0,
+            reproduced_version=data_versions[cutoff], seconds=time.monotonic() - t0, data_from=data_from,
         )
         if len(diffs) > TABLE_ROWS:
             result = _with_details(result)

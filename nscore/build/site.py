@@ -101,15 +101,45 @@ def jupyter_book_build(project: Project, book: Path, progress: Progress, label: 
     return html
 
 
+#: Under ``_build/``, outside the site: each cutoff's FULL reviewer bundle (with the patient-level data).
+FULL_BUNDLES_DIR = "bundles"
+
+
+def full_bundle(project: Project, cutoff: str) -> Path:
+    """Where the build writes ``cutoff``'s full reviewer bundle: ``_build/bundles/reviewer-bundle-<cutoff>.zip``,
+    never inside the published site (it holds patient-level rows; for reviewers under a data-access
+    agreement). The site publishes the public bundle (``project.bundle(cutoff)``) without them."""
+    return project.build_dir / FULL_BUNDLES_DIR / BUNDLE_NAME.format(cutoff=cutoff)
+
+
 def write_bundle(project: Project, zpath: Path, cutoff: str, notebooks: dict[str, Path], chapters: list[Chapter],
-                 results: list[Path] = ()) -> None:
+                 results: list[Path] = (), *, public: bool = False) -> None:
     """The cutoff's reviewer bundle, a deterministic zip that re-runs (:mod:`nscore.build.reproduce`):
     the executed notebooks and analysis-results dataset (``results``) as published, the data the
     chapters read, the chapter sources, the book's files, the ``nscore`` source, the requirements and
-    lock, a README and MANIFEST.json (SHA-256 of every file). ``nscore reproduce BUNDLE`` checks it."""
+    lock, a README and MANIFEST.json (SHA-256 of every file). ``nscore reproduce BUNDLE`` checks it.
+
+    ``public``: the same minus the patient-level data files (:func:`nscore.build.reproduce.public_members`;
+    each cutoff's data manifest, study.yml and source.json stay), the only kind the site may carry;
+    ``nscore reproduce BUNDLE --data DIR`` re-runs it with the data."""
     members = reproduce.bundle_members(project, cutoff, notebooks, chapters, results)
     cutoffs = reproduce.bundle_cutoffs(project, cutoff, (notebooks[ch.name] for ch in chapters))
-    reproduce.write_zip(zpath, cutoff, chapters, members, cutoffs, project.data_dir)
+    omitted = None
+    if public:
+        members, omitted = reproduce.public_members(members, project.data_dir)
+    reproduce.write_zip(zpath, cutoff, chapters, members, cutoffs, project.data_dir, omitted)
+
+
+def write_bundles(project: Project, html: Path, cutoff: str, notebooks: dict[str, Path], chapters: list[Chapter],
+                  results: list[Path] = ()) -> tuple[Path, Path]:
+    """Both bundles of ``cutoff`` (one code path, :func:`write_bundle`): the public one in the version's
+    site ``html`` (``_downloads/reviewer-bundle-<cutoff>.zip``) and the full one outside it
+    (:func:`full_bundle`). Returns ``(public, full)``."""
+    public = html / "_downloads" / BUNDLE_NAME.format(cutoff=cutoff)
+    full = full_bundle(project, cutoff)
+    write_bundle(project, public, cutoff, notebooks, chapters, results, public=True)
+    write_bundle(project, full, cutoff, notebooks, chapters, results)
+    return public, full
 
 
 def link_stubs(version_dir: Path, cutoffs: list[str]) -> None:
@@ -149,16 +179,16 @@ def stage_version_files(project: Project, html: Path, cutoff: str, notebooks: di
                         chapters: list[Chapter], cutoffs_upto: list[str], skey: str) -> None:
     """A freshly built version's own files, beside its pages in ``html`` (a staged tree, not yet published).
 
-    Written here: the cutoff's analysis-results dataset (:func:`write_results`), the reviewer bundle
-    (``_downloads/reviewer-bundle-<cutoff>.zip``, holding the notebooks and the ARD), the version link
+    Written here: the cutoff's analysis-results dataset (:func:`write_results`), the public reviewer
+    bundle (``_downloads/reviewer-bundle-<cutoff>.zip``: notebooks, ARD, sources and code, no
+    patient-level data; the full one goes to ``_build/bundles/``, :func:`write_bundles`), the version link
     stubs (``v/<c>/index.html`` for every cutoff up to this one) and the site marker (its site key).
     This is the one place to add any other per-cutoff file of the published site: it is called once
     per freshly built version with the cutoff's executed notebooks; a reused version keeps the files
     it was published with.
     """
     results = write_results(project, html, cutoff, notebooks, chapters)
-    write_bundle(project, html / "_downloads" / BUNDLE_NAME.format(cutoff=cutoff), cutoff, notebooks, chapters,
-                 results)
+    write_bundles(project, html, cutoff, notebooks, chapters, results)
     link_stubs(html, cutoffs_upto)
     write_atomic(html / SITE_MARKER, json.dumps({"site_key": skey, "cutoff": cutoff}))
 
