@@ -68,7 +68,14 @@ def expected_texts(rows: pd.DataFrame, key: str) -> set[str]:
                 lambda r, group: fmt.iqr(r, group=group, label=False, digits=2),
                 lambda r, group: fmt.range_(r, group=group, label=False),
                 lambda r, group: fmt.range_(r, group=group, median=False),
-                lambda r, group: fmt.range_(r, group=group, median=False, digits=2)]
+                lambda r, group: fmt.range_(r, group=group, median=False, digits=2),
+                # round 6 (one unit for times): a median in days or bare, a range/IQR in months at one
+                # place, a time point of whole months ("6 months" after response, stored as days)
+                lambda r, group: fmt.median(r, group=group, unit="days"),
+                lambda r, group: fmt.median(r, group=group, unit="days", label=False),
+                lambda r, group: fmt.iqr(r, group=group, label=False, digits=1),
+                lambda r, group: fmt.range_(r, group=group, median=False, digits=1),
+                lambda r, group: fmt.months(r, group=group, digits=0)]
     for how in attempts:
         try:
             out.add(how(rows, group=group))

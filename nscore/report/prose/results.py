@@ -985,7 +985,7 @@ def response_landmark_shown(landmarks) -> bool:
 def _gray_phrase(test, aid: str, what: str) -> str:
     if test is None:
         return f"Gray's test not done: no {what}"
-    return role(f"Gray's test {fmt.p_value(test.p_value)}", aid)
+    return f"Gray's test {role(fmt.p_value(test.p_value), aid)}"  # the role holds the formatted p only (parity)
 
 
 def transplant_incidence_paragraph(incidence, years: Sequence[int], figure_name: str = "fig-cif-hct") -> str:
