@@ -39,8 +39,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
+from nscore.report import format as _fmt
 from nscore.report import render
-from nscore.statistics.survival import YEAR_DAYS
 from nscore.errors import FigureError
 
 
@@ -84,7 +84,7 @@ SERIES_COLOURS: list[str] = [OKABE_ITO[k] for k in
 #: vermillion for 3-4, black for 5 (fatal); lightness alone orders them for greyscale readers.
 GRADE_COLOURS: dict[int, str] = {0: "#DDDDDD", 1: OKABE_ITO["sky_blue"], 2: OKABE_ITO["blue"], 3: OKABE_ITO["orange"],
                                  4: OKABE_ITO["vermillion"], 5: OKABE_ITO["black"]}
-DAYS_PER_MONTH = YEAR_DAYS / 12
+DAYS_PER_MONTH = _fmt.DAYS_PER_MONTH  # one home: nscore.statistics.outcomes.MONTH_DAYS (YEAR_DAYS / 12)
 GRID_DAYS = 7
 #: Width of the intervals that censoring marks aggregate (4 grid steps; see the module notes).
 CENSOR_BIN_DAYS = 4 * GRID_DAYS
