@@ -302,7 +302,7 @@ def baseline_notes(baseline) -> str:
         notes.append("Age in years at infusion.")
     if "HCTREL" in shown:
         notes.append("Time from prior allo-HCT to relapse: among patients with a prior allo-HCT, in months "
-                     "(1 month = 30.44 days).")
+                     f"(a month being {tables.DAYS_PER_MONTH:.2f} days).")
     paragraphs = [" ".join(notes)]
     letters = baseline.footnotes or {}
     if "PRIORHCT" in letters:
