@@ -22,7 +22,7 @@ import pandas as pd
 from nscore.analyses import ard, baseline
 from nscore.analyses import cohort as cohort_analyses
 from nscore.analyses import efficacy, headline, published, safety
-from nscore.analyses import safety_more
+from nscore.analyses import toxicity
 from nscore.analyses import outcomes
 from nscore.analyses import survival_rows as sr
 from nscore.errors import NscoreError
@@ -112,7 +112,7 @@ def _safety(c, ci, day):
         except safety.NotCollectedError:
             pass
     # H7: the other adverse-event categories, cytopenia course, CRS/ICANS treatment (when collected)
-    for more in (safety_more.term_table, safety_more.cytopenia_course, safety_more.treatments):
+    for more in (toxicity.term_table, toxicity.cytopenia_course, toxicity.treatments):
         try:
             rows += more(c).rows()
         except safety.NotCollectedError:
@@ -122,9 +122,9 @@ def _safety(c, ci, day):
 
 def _deaths(c, ci, day):
     """Deaths, their causes and non-relapse mortality (Safety page; needs ADSL and ADTTE only)."""
-    rows = safety_more.deaths(c).rows()
+    rows = toxicity.deaths(c).rows()
     try:
-        rows += safety_more.non_relapse_mortality(c).rows()
+        rows += toxicity.non_relapse_mortality(c).rows()
     except safety.NotCollectedError:
         pass
     return rows

@@ -9,7 +9,7 @@ cutoff. Each row names where the number comes from in ``method``, so the note of
 says "chapter parameter", "nscore.statistics.survival.YEAR_DAYS" or "study definition".
 
 Round 6 adds the settings of the efficacy and safety analyses of issue 15 (:mod:`nscore.analyses.outcomes`,
-:mod:`nscore.analyses.safety_more`) and the days per month of the book's unit convention for times.
+:mod:`nscore.analyses.toxicity`) and the days per month of the book's unit convention for times.
 
 Row keys (analysis ``methods.settings``, ``group_var`` ``parameter``): ``landmark_day``,
 ``rate_year_<i>``, ``year_days``, ``grid_days``, ``censor_bin_days``, ``days_per_month``,
@@ -113,7 +113,7 @@ def settings_rows(cohort, *, landmark_day: float, grid_days: float, censor_bin_d
 
 def _analysis_settings(setting) -> list[dict]:
     """The settings of the round-6 analyses (issue 15), each from its one home."""
-    from nscore.analyses import outcomes, safety_more
+    from nscore.analyses import outcomes, toxicity
     from nscore.statistics.outcomes import MONTH_DAYS
 
     rows = [setting("days_per_month", MONTH_DAYS, "days", "nscore.statistics.outcomes.MONTH_DAYS (YEAR_DAYS / 12)",
@@ -129,12 +129,12 @@ def _analysis_settings(setting) -> list[dict]:
              setting("min_lane_patients", outcomes.MIN_LANE_PATIENTS, "patients",
                      "nscore.analyses.outcomes.MIN_LANE_PATIENTS",
                      "Fewest patients a swimmer lane shows; smaller groups are combined (setting)")]
-    rows += [setting(f"nrm_day_{i}", d, "days", "nscore.analyses.safety_more.NRM_DAYS",
+    rows += [setting(f"nrm_day_{i}", d, "days", "nscore.analyses.toxicity.NRM_DAYS",
                      "Day after infusion at which non-relapse mortality is read (setting)")
-             for i, d in enumerate(safety_more.NRM_DAYS, start=1)]
-    rows += [setting(f"cytopenia_day_{i}", d, "days", "nscore.analyses.safety_more.COURSE_DAYS",
+             for i, d in enumerate(toxicity.NRM_DAYS, start=1)]
+    rows += [setting(f"cytopenia_day_{i}", d, "days", "nscore.analyses.toxicity.COURSE_DAYS",
                      "Day after infusion at which ongoing cytopenias of grade 3 or higher are counted (setting)")
-             for i, d in enumerate(safety_more.COURSE_DAYS, start=1)]
+             for i, d in enumerate(toxicity.COURSE_DAYS, start=1)]
     return rows
 
 

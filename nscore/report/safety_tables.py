@@ -1,5 +1,5 @@
 """Display frames of the Safety page's tables beyond CRS and ICANS (results of
-:mod:`nscore.analyses.safety_more`): every cell a traced number (:func:`nscore.report.trace.cell`)
+:mod:`nscore.analyses.toxicity`): every cell a traced number (:func:`nscore.report.trace.cell`)
 read from the result's ARD rows and formatted by :mod:`nscore.report.format`.
 """
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from nscore.analyses.safety_more import slug
+from nscore.analyses.toxicity import slug
 from nscore.report import format as fmt
 from nscore.report.trace import cell
 
@@ -22,7 +22,7 @@ ANY, G3 = "Any grade, n (%)", "Grade \u22653, n (%)"
 
 def terms_display(terms, categories=None) -> pd.DataFrame:
     """Category rows (any term) and their terms, indented: any grade and grade >= 3, n (%)
-    (:func:`nscore.analyses.safety_more.term_table`); ``categories`` limits the rows (default all)."""
+    (:func:`nscore.analyses.toxicity.term_table`); ``categories`` limits the rows (default all)."""
     out = []
     for r in terms.table.itertuples(index=False):
         if categories is not None and r.category not in categories:
@@ -37,7 +37,7 @@ def terms_display(terms, categories=None) -> pd.DataFrame:
 
 def cytopenia_display(course) -> pd.DataFrame:
     """Rows: any cytopenia and each term; columns: the days read, n (%) of the patients alive and
-    followed that day (:func:`nscore.analyses.safety_more.cytopenia_course`); a day nobody was
+    followed that day (:func:`nscore.analyses.toxicity.cytopenia_course`); a day nobody was
     followed to is left out."""
     t = course.table
     days = [d for d in course.days if int(t.loc[(t["term"] == "") & (t["day"] == d), "N"].iloc[0]) > 0]
@@ -50,17 +50,13 @@ def cytopenia_display(course) -> pd.DataFrame:
         out.append(row)
     n_row = {"Grade \u22653 cytopenia": "Alive and followed, n"}
     for d in days:
-        n_row[f"Day {d}"] = cell(course, f"safety.cytopenia.course|DAY={d}", _n_followed)
+        n_row[f"Day {d}"] = cell(course, f"safety.cytopenia.course|DAY={d}|N", fmt.count)
     out.append(n_row)
     return pd.DataFrame(out)
 
 
-def _n_followed(rows, group=None) -> str:
-    return fmt.count(fmt.stats(rows, group)["N"])
-
-
 def causes_display(deaths) -> pd.DataFrame:
-    """Causes of death (:func:`nscore.analyses.safety_more.deaths`, collected causes): all deaths
+    """Causes of death (:func:`nscore.analyses.toxicity.deaths`, collected causes): all deaths
     and deaths without a prior relapse, n (% of that column's deaths)."""
     out = []
     nrm = deaths.n_without_relapse

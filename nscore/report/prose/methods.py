@@ -278,10 +278,10 @@ def safety_analyses(cohort, traced: bool = False) -> str:
     """The safety analyses beyond CRS/ICANS (issue 15) as a MyST definition list: adverse events by
     term, the course of cytopenias, CRS/ICANS treatment, non-relapse mortality and causes of death;
     what this cutoff's delivery did not collect is named, never counted as zero."""
-    from nscore.analyses import safety_more
+    from nscore.analyses import toxicity
 
-    cats = safety_more.categories(cohort)
-    missing = [c for c in safety_more.not_collected(cohort) if c not in ("CRS", "ICANS")]
+    cats = toxicity.categories(cohort)
+    missing = [c for c in toxicity.not_collected(cohort) if c not in ("CRS", "ICANS")]
     items = []
     if cats:
         terms = ("Adverse events are counted once per patient and term and once per category, at the worst "
@@ -300,7 +300,7 @@ def safety_analyses(cohort, traced: bool = False) -> str:
     else:
         items.append(("Adverse events by term", "Adverse events were not collected in this cutoff's data."))
     if "CYTOPENIA" in cats:
-        days = _settings_list(safety_more.COURSE_DAYS, "cytopenia_day", traced)
+        days = _settings_list(toxicity.COURSE_DAYS, "cytopenia_day", traced)
         items.append(("Cytopenias over time",
                       "The share of patients with a cytopenia of grade 3 or higher ongoing (from its onset to its "
                       f"resolution, or to the end of follow-up when unresolved) is read on days {days} after "
@@ -311,7 +311,7 @@ def safety_analyses(cohort, traced: bool = False) -> str:
         if not (_collected(cohort, "adae", "TOCIFL") and _collected(cohort, "adae", "STERFL")):
             tx = "The treatment of CRS and ICANS (tocilizumab, corticosteroids) was not collected in this cutoff's data."
         items.append(("Treatment of CRS and ICANS", tx))
-    nrm_days = _settings_list(safety_more.NRM_DAYS, "nrm_day", traced)
+    nrm_days = _settings_list(toxicity.NRM_DAYS, "nrm_day", traced)
     deaths = ("Non-relapse mortality, death without a prior relapse or progression, is estimated from "
               "infusion by the Aalen-Johansen method with relapse or progression as the competing event, "
               f"and read on days {nrm_days} after infusion. ")

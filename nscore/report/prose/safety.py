@@ -29,7 +29,7 @@ from nscore.report.narrative import capitalize, count, join, sentence
 from nscore.report import format as fmt
 from nscore.report.trace import cite, role
 from nscore.analyses.safety import ALL_UNRESOLVED, NO_EVENTS, STATUS_TEXT, SYNDROMES
-from nscore.analyses.safety_more import slug as _slug
+from nscore.analyses.toxicity import slug as _slug
 
 __all__ = [
     "NAMES",
@@ -375,7 +375,7 @@ def by_blasts_caption(collected: Sequence[str]) -> str:
 
 # ======================================================================================= H7:
 # the other adverse-event categories, cytopenia course, CRS/ICANS treatment, deaths and NRM
-# (results of nscore.analyses.safety_more; every number cited from its ARD rows)
+# (results of nscore.analyses.toxicity; every number cited from its ARD rows)
 #: What each category is called in prose, and in a table's first column.
 CATEGORY_NAMES = {"CRS": "cytokine release syndrome (CRS)", "ICANS": "neurotoxicity (ICANS)",
                   "CYTOPENIA": "cytopenias", "INFECTION": "infections",
@@ -409,7 +409,7 @@ def others_not_collected(missing: Sequence[str]) -> str:
 def other_events_paragraph(terms, missing: Sequence[str], ref: str = "tbl-ae-terms") -> str:
     """Cytopenias, infections, IEC-HS and GVHD: any grade and grade >= 3, and what was not collected.
 
-    ``terms``: :func:`nscore.analyses.safety_more.term_table` (or None without ADAE)."""
+    ``terms``: :func:`nscore.analyses.toxicity.term_table` (or None without ADAE)."""
     shown = [c for c in OTHER_CATEGORIES if terms is not None and c in terms.collected]
     parts = []
     for cat in shown:
@@ -446,7 +446,7 @@ def terms_caption(categories: Sequence[str]) -> str:
 def cytopenia_paragraph(course, ref: str = "tbl-cytopenia") -> str:
     """Grade >= 3 cytopenia still ongoing on day 28 (prolonged) and at the last day read.
 
-    ``course``: :func:`nscore.analyses.safety_more.cytopenia_course` (None: not collected)."""
+    ``course``: :func:`nscore.analyses.toxicity.cytopenia_course` (None: not collected)."""
     if course is None:
         return "Cytopenias were not collected in this delivery."
     t = course.table
@@ -509,7 +509,7 @@ def treatment_paragraph(tx) -> str:
 
 
 def deaths_paragraph(d) -> str:
-    """Deaths by the cutoff, split by whether a relapse came first (``d``: analyses.safety_more.deaths)."""
+    """Deaths by the cutoff, split by whether a relapse came first (``d``: analyses.toxicity.deaths)."""
     if d.n_deaths == 0:
         return "No patient had died by the data cutoff."
     text = (f"by the data cutoff, {cite(d, 'deaths', fmt.proportion, with_ci=False)} of the infused patients "
@@ -528,7 +528,7 @@ def deaths_paragraph(d) -> str:
 
 def nrm_paragraph(nrm, fig_ref: str = "fig-nrm") -> str:
     """Cumulative incidence of non-relapse mortality at day 100, one and two years (read where
-    follow-up reaches; ``nrm``: analyses.safety_more.non_relapse_mortality or None)."""
+    follow-up reaches; ``nrm``: analyses.toxicity.non_relapse_mortality or None)."""
     if nrm is None:
         return "Non-relapse mortality cannot be estimated: the delivery has no progression-free survival events."
     if nrm.cif.events == 0:

@@ -1,4 +1,4 @@
-"""Safety beyond CRS/ICANS (nscore.analyses.safety_more), its prose and tables, the enrolment flow,
+"""Safety beyond CRS/ICANS (nscore.analyses.toxicity), its prose and tables, the enrolment flow,
 and the data-model rules of the new variables (ADAE categories, TOCIFL/STERFL, DTHCAUS, ADDS).
 
 Fast: the shipped cohort (loaded once), the tiny hand-made cohort and small edits of a valid delivery.
@@ -15,7 +15,7 @@ import pytest
 
 from cohorts import shipped_cohort, tiny_cohort
 from conftest import edit, failures_of, keys
-from nscore.analyses import ard, safety, safety_more as sm
+from nscore.analyses import ard, safety, toxicity as sm
 from nscore.analyses import cohort as ch
 from nscore.errors import NotCollectedError
 from nscore.report import safety_tables as st
