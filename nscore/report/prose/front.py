@@ -398,30 +398,3 @@ def appendix_origin(cohort, key: str | None = None) -> str:
     parts.append(text + ". The variables and their rules are documented in `data/README.md` and summarised in "
                  "{doc}`methods`.")
     return " ".join(parts)
-
-
-# ------------------------------------------------------------------------------ what changed
-def changes_paragraph(comparison, *, thresholds_file: str = "data/what-changed.yml",
-                      table: str = "tbl-changed") -> str:
-    """What the number-by-number comparison of the latest two cutoffs lists, in words.
-
-    ``comparison``: :func:`nscore.analyses.changes.compare` of the two cutoffs' ARDs (empty: only one
-    cutoff). Counts are of ARD rows (statistics); analyses added or dropped are named.
-    """
-    if comparison is None or len(comparison) == 0:
-        return ("Only one data cutoff is stored up to this one, so there is no earlier value of any "
-                "statistic to compare with.")
-    prev, cur = comparison["previous_cutoff"].iloc[0], comparison["current_cutoff"].iloc[0]
-    listed = comparison[comparison["changed"]]
-    added = sorted(set(comparison.loc[comparison["rule"] == "analysis added", "analysis_id"]))
-    dropped = sorted(set(comparison.loc[comparison["rule"] == "analysis dropped", "analysis_id"]))
-    text = (f"Beyond the headline figures, every statistic of the analysis-results dataset of cutoff {prev} "
-            f"was compared with its value at cutoff {cur}: {count(len(comparison), 'statistic')}, of which "
-            f"{count(len(listed), 'statistic', zero='none of the')} moved beyond the thresholds set in "
-            f"`{thresholds_file}` (documented in the data README)")
-    text += f" and {'is' if len(listed) == 1 else 'are'} listed in {{numref}}`{table}`." if len(listed) else "."
-    if added:
-        text += f" Analyses added: {join(f'`{a}`' for a in added)}."
-    if dropped:
-        text += f" Analyses dropped: {join(f'`{a}`' for a in dropped)}."
-    return text + " The full comparison, every statistic with both values, is downloadable below the table."
